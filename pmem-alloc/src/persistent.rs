@@ -1,0 +1,86 @@
+use crate::type_hash::{SEED, hash_str, hash_u64};
+
+/// A type whose values may live in persistent memory.
+///
+/// A value in a pool outlives the process that wrote it and is read back by another, maybe
+/// from a file that was damaged on the way. So a persistent type is plain data:
+///
+/// - it holds no volatile pointer (`&T`, `Box<T>`, `Vec<T>`, `String`, `Rc<T>`, raw or function
+///   pointers): an address is meaningless in the next process. Point into the pool with
+///   [`PPtr`](crate::PPtr), an offset that stays valid wherever the pool is mapped;
+/// - every bit pattern of its size is a valid value, so reading a pool never creates an invalid
+///   value, whatever the file holds. This is why `bool`, `char`, references and most enums are
+///   not `Persistent`;
+/// - it has no padding bytes, so every byte the program writes is a defined byte that undo
+///   logging and checksums may read;
+/// - it has no interior mutability (`Cell`, atomics), so a shared reference into a pool
+///   cannot change persistent memory behind the transaction system's back;
+/// - its layout is fixed by its definition (`#[repr(C)]` or `#[repr(transparent)]`), and
+///   [`LAYOUT_HASH`](Persistent::LAYOUT_HASH) changes whenever that layout does.
+///
+/// Implement it with `#[derive(Persistent)]`, which checks all of the above at compile time.
+///
+/// # Safety
+///
+/// An implementation must uphold every rule in the list above: reading any
+/// `size_of::<Self>()` bytes as `Self` must be sound, the type must contain no `UnsafeCell`
+/// and no pointer into volatile memory, no byte may be padding, and the hashes must follow
+/// [`type_hash`](crate::type_hash).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be stored in persistent memory",
+    label = "`{Self}` is not `Persistent`",
+    note = "a type stored in a pool must be plain data: derive `Persistent` on a `#[repr(C)]` type whose fields are all `Persistent`",
+    note = "volatile pointers (`&T`, `Box<T>`, `Vec<T>`, `String`, `Rc<T>`, raw pointers) are meaningless after a restart; point into the pool with `pmem::PPtr<T>` instead"
+)]
+pub unsafe trait Persistent: Sized + Send + Sync + 'static {
+    /// Hash of the type's name and its generic arguments' names; see [`type_hash`](crate::type_hash).
+    const NAME_HASH: u64;
+    /// Hash of the type's name and complete layout; see [`type_hash`](crate::type_hash).
+    const LAYOUT_HASH: u64;
+}
+
+macro_rules! primitive {
+    ($($ty:ty),* $(,)?) => {$(
+        // SAFETY: a primitive number has no pointer, no padding, no interior mutability, and
+        // every bit pattern of its size is a valid value.
+        unsafe impl Persistent for $ty {
+            const NAME_HASH: u64 = hash_str(SEED, stringify!($ty));
+            const LAYOUT_HASH: u64 =
+                hash_u64(Self::NAME_HASH, core::mem::size_of::<$ty>() as u64);
+        }
+    )*};
+}
+
+primitive!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, ());
+
+// SAFETY: an array of persistent elements is as plain as its element: arrays have no padding
+// between elements, and any bit pattern is valid for each element.
+unsafe impl<T: Persistent, const N: usize> Persistent for [T; N] {
+    const NAME_HASH: u64 = hash_u64(hash_str(T::NAME_HASH, "[;]"), N as u64);
+    const LAYOUT_HASH: u64 = hash_u64(hash_str(T::LAYOUT_HASH, "[;]"), N as u64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn primitives_have_distinct_identities() {
+        let hashes = [
+            u8::LAYOUT_HASH,
+            u16::LAYOUT_HASH,
+            u32::LAYOUT_HASH,
+            u64::LAYOUT_HASH,
+            i64::LAYOUT_HASH,
+            f64::LAYOUT_HASH,
+            <[u64; 2]>::LAYOUT_HASH,
+            <[u64; 3]>::LAYOUT_HASH,
+            <[u32; 2]>::LAYOUT_HASH,
+        ];
+        for (i, a) in hashes.iter().enumerate() {
+            for b in &hashes[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Stable type identities, computed at compile time.
+//!
+//! A pool records the identity of its root type so that opening it with another type is
+//! refused. `core::any::TypeId` changes between compiler versions and builds, so it cannot
+//! be stored in a file. Instead every [`Persistent`](crate::Persistent) type carries two
+//! 64-bit FNV-1a hashes built from text and numbers that only the type's own definition
+//! decides:
+//!
+//! - the **name hash**: the type's name as written (without its module path, so moving a
+//!   type between modules keeps its pools) and the name hashes of its generic arguments;
+//! - the **layout hash**: the name hash, then for every field its name, byte offset and
+//!   layout hash, then the total size.
+//!
+//! A [`PPtr<T>`](crate::PPtr) contributes only `T`'s *name* hash to its layout hash. That keeps
+//! recursive types (a list node pointing at its own type) from making the constant depend on
+//! itself; the layout of the pointee is checked where the pointee is stored.
+//!
+//! The functions are `const` so that derived implementations compute their hashes at
+//! compile time. FNV-1a is not a cryptographic hash: it guards against mistakes, not against
+//! an adversary who crafts a colliding type.
+
+/// The FNV-1a 64-bit offset basis: the hash of nothing.
+pub const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+const PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Continues `hash` over the bytes of `text`, followed by a terminator so that
+/// `("ab", "c")` and `("a", "bc")` hash differently.
+#[must_use]
+pub const fn hash_str(hash: u64, text: &str) -> u64 {
+    let bytes = text.as_bytes();
+    let mut hash = hash;
+    let mut index = 0;
+    while index < bytes.len() {
+        hash = (hash ^ bytes[index] as u64).wrapping_mul(PRIME);
+        index += 1;
+    }
+    (hash ^ 0xff).wrapping_mul(PRIME)
+}
+
+/// Continues `hash` over the eight little-endian bytes of `value`.
+#[must_use]
+pub const fn hash_u64(hash: u64, value: u64) -> u64 {
+    let bytes = value.to_le_bytes();
+    let mut hash = hash;
+    let mut index = 0;
+    while index < bytes.len() {
+        hash = (hash ^ bytes[index] as u64).wrapping_mul(PRIME);
+        index += 1;
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_the_published_fnv1a_vectors() {
+        // FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c; hash_str appends one 0xff terminator.
+        let a_only = (SEED ^ u64::from(b'a')).wrapping_mul(PRIME);
+        assert_eq!(a_only, 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(hash_str(SEED, "a"), (a_only ^ 0xff).wrapping_mul(PRIME));
+    }
+
+    #[test]
+    fn separates_field_boundaries() {
+        let ab_c = hash_str(hash_str(SEED, "ab"), "c");
+        let a_bc = hash_str(hash_str(SEED, "a"), "bc");
+        assert_ne!(ab_c, a_bc);
+    }
+
+    #[test]
+    fn numbers_change_the_hash() {
+        assert_ne!(hash_u64(SEED, 1), hash_u64(SEED, 2));
+        assert_ne!(hash_u64(SEED, 0), SEED);
+    }
+}

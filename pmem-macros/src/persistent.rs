@@ -1,0 +1,230 @@
+//! `#[derive(Persistent)]`.
+//!
+//! Checks, each refusal spanned on the offending tokens:
+//! - the item is a struct (a union's live field, or an enum's discriminant, could be any bit
+//!   pattern after a restart or damage, which the trait's contract forbids);
+//! - it is `#[repr(C)]` or `#[repr(transparent)]`, not `packed`: a layout fixed by the
+//!   definition, with aligned fields;
+//! - it has no lifetime or const parameters (a persistent value cannot borrow);
+//! - every field is `Persistent`: enforced by the generated impl, whose layout hash names
+//!   `<Field as Persistent>::LAYOUT_HASH` with the field type's span, so a `Vec<u8>` field
+//!   reports "`Vec<u8>` cannot be stored in persistent memory" on the field;
+//! - no padding: a constant assertion that the size is the sum of the fields' sizes;
+//! - no `Drop` impl: persistent objects are reclaimed by the collector, never dropped.
+//!
+//! Generic parameters get no implicit bound: a parameter used in a field must be declared
+//! `T: Persistent` by the user, or the field check refuses it.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, GenericParam, Member};
+
+/// Expands `#[derive(Persistent)]` on `input`, or the errors found in it.
+pub(crate) fn derive(input: DeriveInput) -> TokenStream {
+    match check(&input) {
+        Ok(fields) => expand(&input, &fields),
+        Err(error) => error.to_compile_error(),
+    }
+}
+
+struct Field<'a> {
+    member: Member,
+    name: String,
+    ty: &'a syn::Type,
+}
+
+fn check(input: &DeriveInput) -> syn::Result<Vec<Field<'_>>> {
+    let mut errors = Errors::default();
+    let fields = match &input.data {
+        Data::Struct(data) => Some(&data.fields),
+        Data::Enum(data) => {
+            errors.push(syn::Error::new(
+                data.enum_token.span,
+                "an enum cannot be `Persistent`: after a restart or damage its discriminant may hold any bit pattern, which would be an invalid value\n\
+                 store the variant as an integer field of a `#[repr(C)]` struct instead",
+            ));
+            None
+        }
+        Data::Union(data) => {
+            errors.push(syn::Error::new(
+                data.union_token.span,
+                "a union cannot be `Persistent`: the collector and the undo log cannot tell which field holds a persistent pointer\n\
+                 use a `#[repr(C)]` struct instead",
+            ));
+            None
+        }
+    };
+    check_repr(input, &mut errors);
+    for param in &input.generics.params {
+        match param {
+            GenericParam::Lifetime(lifetime) => errors.push(syn::Error::new_spanned(
+                lifetime,
+                "a `Persistent` type cannot borrow: a reference is a volatile pointer, meaningless after a restart\n\
+                 point into the pool with `pmem::PPtr<T>` instead",
+            )),
+            GenericParam::Const(constant) => errors.push(syn::Error::new_spanned(
+                constant,
+                "`#[derive(Persistent)]` does not support const parameters yet",
+            )),
+            GenericParam::Type(_) => {}
+        }
+    }
+    errors.finish()?;
+    let fields = fields.expect("only structs pass the checks");
+    Ok(fields
+        .iter()
+        .enumerate()
+        .map(|(index, field)| match &field.ident {
+            Some(ident) => Field {
+                member: Member::Named(ident.clone()),
+                name: ident.to_string(),
+                ty: &field.ty,
+            },
+            None => Field { member: Member::from(index), name: index.to_string(), ty: &field.ty },
+        })
+        .collect())
+}
+
+fn check_repr(input: &DeriveInput, errors: &mut Errors) {
+    let mut fixed_layout = false;
+    for attribute in input.attrs.iter().filter(|attribute| attribute.path().is_ident("repr")) {
+        let parsed = attribute.parse_nested_meta(|meta| {
+            if meta.path.is_ident("C") || meta.path.is_ident("transparent") {
+                fixed_layout = true;
+            } else if meta.path.is_ident("packed") {
+                errors.push(meta.error(
+                    "a `Persistent` type cannot be `packed`: references to its fields could be misaligned",
+                ));
+            }
+            if meta.input.peek(syn::token::Paren) {
+                let _arguments: TokenStream = meta.input.parse::<proc_macro2::Group>()?.stream();
+            }
+            Ok(())
+        });
+        if let Err(error) = parsed {
+            errors.push(error);
+        }
+    }
+    if !fixed_layout && !matches!(input.data, Data::Enum(_) | Data::Union(_)) {
+        errors.push(syn::Error::new_spanned(
+            &input.ident,
+            "a `Persistent` type needs a layout fixed by its definition: add `#[repr(C)]`\n\
+             (the default Rust layout may change between compiler versions, and the pool would then no longer open)",
+        ));
+    }
+}
+
+fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
+    let name = &input.ident;
+    let name_text = name.to_string();
+    let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
+    let private = quote!(::pmem::__private);
+
+    let type_params = input.generics.type_params().map(|param| &param.ident);
+    let field_sizes = fields.iter().map(|field| {
+        let ty = field.ty;
+        quote_spanned!(ty.span()=> ::core::mem::size_of::<#ty>())
+    });
+    let field_hashes = fields.iter().map(|field| {
+        let (ty, member, field_name) = (field.ty, &field.member, &field.name);
+        let layout_hash = quote_spanned!(ty.span()=> <#ty as #private::Persistent>::LAYOUT_HASH);
+        quote! {
+            hash = #private::hash_str(hash, #field_name);
+            hash = #private::hash_u64(hash, ::core::mem::offset_of!(Self, #member) as u64);
+            hash = #private::hash_u64(hash, #layout_hash);
+        }
+    });
+    let padding_message = format!(
+        "`{name_text}` has padding bytes, which a `Persistent` type may not have: order its fields from the largest alignment to the smallest, or fill the gaps with explicit `[u8; N]` fields"
+    );
+    let check_now = input.generics.params.is_empty().then(|| {
+        quote! { const _: u64 = <#name as #private::Persistent>::LAYOUT_HASH; }
+    });
+    let no_drop_trait = format_ident!("PersistentTypesCannotImplementDrop");
+
+    quote! {
+        // SAFETY: `#[derive(Persistent)]` checked that this is a `#[repr(C)]` or
+        // `#[repr(transparent)]` struct without lifetimes; `LAYOUT_HASH` names every field
+        // as `Persistent` (so each is plain data without volatile pointers or interior
+        // mutability) and fails to compile if the struct has padding.
+        unsafe impl #impl_generics #private::Persistent for #name #type_generics #where_clause {
+            const NAME_HASH: u64 = {
+                let hash = #private::hash_str(#private::SEED, #name_text);
+                #( let hash = #private::hash_u64(hash, <#type_params as #private::Persistent>::NAME_HASH); )*
+                hash
+            };
+            const LAYOUT_HASH: u64 = {
+                let fields_size: usize = 0 #( + #field_sizes )*;
+                if ::core::mem::size_of::<Self>() != fields_size {
+                    ::core::panic!(#padding_message);
+                }
+                let mut hash = #private::hash_u64(Self::NAME_HASH, ::core::mem::align_of::<Self>() as u64);
+                #( #field_hashes )*
+                #private::hash_u64(hash, ::core::mem::size_of::<Self>() as u64)
+            };
+        }
+
+        #check_now
+
+        const _: () = {
+            trait #no_drop_trait {}
+            #[allow(drop_bounds)]
+            impl<T: ::core::ops::Drop> #no_drop_trait for T {}
+            impl #impl_generics #no_drop_trait for #name #type_generics #where_clause {}
+        };
+    }
+}
+
+/// Collects several errors so that one expansion reports all of them.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(first) => first.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors_of(item: TokenStream) -> Vec<String> {
+        let input: DeriveInput = syn::parse2(item).expect("valid item");
+        match check(&input) {
+            Ok(_) => Vec::new(),
+            Err(error) => error.into_iter().map(|error| error.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn accepts_a_repr_c_struct() {
+        assert!(errors_of(quote!(#[repr(C)] struct Account { balance: u64 })).is_empty());
+        assert!(errors_of(quote!(#[repr(C, align(64))] struct Line([u64; 8]);)).is_empty());
+        assert!(errors_of(quote!(#[repr(transparent)] struct Id(u64);)).is_empty());
+    }
+
+    #[test]
+    fn refuses_the_default_layout() {
+        let errors = errors_of(quote!(struct Account { balance: u64 }));
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("#[repr(C)]"), "{errors:?}");
+    }
+
+    #[test]
+    fn refuses_packed_enums_unions_and_lifetimes_together() {
+        assert!(errors_of(quote!(#[repr(C, packed)] struct P { a: u64 }))[0].contains("packed"));
+        assert!(errors_of(quote!(#[repr(u8)] enum E { A, B }))[0].contains("enum"));
+        assert!(errors_of(quote!(#[repr(C)] union U { a: u64 }))[0].contains("union"));
+        let errors = errors_of(quote!(struct R<'a> { r: &'a u64 }));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+}

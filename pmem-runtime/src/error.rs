@@ -1,0 +1,198 @@
+//! The errors of the runtime.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::hw::flush::FlushMode;
+
+/// Everything that can go wrong with a pool.
+///
+/// Errors about a pool file name the file. Whenever opening or creating a pool fails, the
+/// file is left exactly as it was (a pool that `create` made itself is removed again).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A system call on the pool file failed.
+    Io {
+        /// The pool file.
+        path: PathBuf,
+        /// What was being done, e.g. "open" or "map".
+        operation: &'static str,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// `create` was asked to make a pool where a file already exists.
+    AlreadyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// The file does not start with a pool header.
+    NotAPool {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is shorter than its header says the pool is.
+    Truncated {
+        /// The pool file.
+        path: PathBuf,
+        /// The length the pool needs, in bytes.
+        expected: u64,
+        /// The file's actual length, in bytes.
+        found: u64,
+    },
+    /// The header's checksums do not match its contents.
+    Corrupted {
+        /// The pool file.
+        path: PathBuf,
+        /// Which part of the header is damaged.
+        part: HeaderPart,
+    },
+    /// The pool was written in a file format this version of the library does not read.
+    UnsupportedVersion {
+        /// The pool file.
+        path: PathBuf,
+        /// The format version in the file.
+        found: u32,
+        /// The format version this library reads and writes.
+        supported: u32,
+    },
+    /// The pool's root object is of another type than the one it was opened with.
+    RootTypeMismatch {
+        /// The pool file.
+        path: PathBuf,
+        /// The type the pool was opened with.
+        expected: String,
+        /// The type recorded when the pool was created.
+        found: String,
+    },
+    /// The pool's layout name differs from the one it was opened with.
+    LayoutMismatch {
+        /// The pool file.
+        path: PathBuf,
+        /// The layout name the pool was opened with.
+        expected: String,
+        /// The layout name recorded when the pool was created.
+        found: String,
+    },
+    /// Another open pool handle, in this process or another, holds the file's lock.
+    Locked {
+        /// The pool file.
+        path: PathBuf,
+    },
+    /// A pool option is out of range.
+    InvalidOption {
+        /// The option's name.
+        option: &'static str,
+        /// Why the value was refused.
+        reason: &'static str,
+    },
+    /// `PMEM_FLUSH` names no flush mode.
+    UnknownFlushMode {
+        /// The value found.
+        value: String,
+    },
+    /// A flush mode was forced that this CPU cannot execute.
+    UnsupportedFlushMode {
+        /// The mode asked for.
+        mode: FlushMode,
+    },
+    /// A persistent pointer was followed that does not point at a valid object of its type.
+    InvalidPointer {
+        /// The pointer's offset.
+        offset: u64,
+        /// The pointee type.
+        type_name: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// The parts of a pool header, as named by [`Error::Corrupted`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderPart {
+    /// The part written once when the pool is created (identity, layout, root type).
+    Identity,
+    /// Both copies of the state record (size, clean-shutdown flag).
+    State,
+}
+
+impl fmt::Display for HeaderPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Identity => "identity block",
+            Self::State => "state records",
+        })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { path, operation, source } => {
+                write!(f, "cannot {operation} pool file {}: {source}", path.display())
+            }
+            Self::AlreadyExists { path } => write!(
+                f,
+                "cannot create a pool at {}: a file already exists there (open it, or remove it first)",
+                path.display()
+            ),
+            Self::NotAPool { path } => {
+                write!(f, "{} is not a pmem pool (no pool header)", path.display())
+            }
+            Self::Truncated { path, expected, found } => write!(
+                f,
+                "pool file {} is truncated: the pool needs {expected} bytes, the file has {found}",
+                path.display()
+            ),
+            Self::Corrupted { path, part } => write!(
+                f,
+                "pool file {} is corrupted: the checksum of its header's {part} does not match",
+                path.display()
+            ),
+            Self::UnsupportedVersion { path, found, supported } => write!(
+                f,
+                "pool file {} has format version {found}; this library reads version {supported}",
+                path.display()
+            ),
+            Self::RootTypeMismatch { path, expected, found } => write!(
+                f,
+                "pool file {} holds a root of type `{found}` (or of another layout), not `{expected}`",
+                path.display()
+            ),
+            Self::LayoutMismatch { path, expected, found } => write!(
+                f,
+                "pool file {} has layout \"{found}\", not \"{expected}\"",
+                path.display()
+            ),
+            Self::Locked { path } => write!(
+                f,
+                "pool file {} is already open (by this or another process)",
+                path.display()
+            ),
+            Self::InvalidOption { option, reason } => {
+                write!(f, "invalid pool option `{option}`: {reason}")
+            }
+            Self::UnknownFlushMode { value } => write!(
+                f,
+                "unknown flush mode \"{value}\" (in PMEM_FLUSH?): expected one of eadr, clwb, clflushopt, clflush, msync, none"
+            ),
+            Self::UnsupportedFlushMode { mode } => {
+                write!(f, "flush mode {mode} was forced, but this CPU does not support it")
+            }
+            Self::InvalidPointer { offset, type_name, reason } => {
+                write!(f, "invalid persistent pointer {offset:#x} to `{type_name}`: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

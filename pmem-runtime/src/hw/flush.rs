@@ -1,0 +1,346 @@
+//! The flush layer: how a store becomes durable.
+//!
+//! On x86 a store into persistent memory first lands in the CPU cache. It is durable once
+//! its 64-byte cache line has been written back (CLWB, CLFLUSHOPT or CLFLUSH) and a store
+//! fence (SFENCE) has ordered that write-back before later stores. Before that, the line
+//! may also be evicted, and so persisted, at any moment. Only aligned 8-byte stores are
+//! failure-atomic. The protocols built on this layer rely on exactly two operations:
+//!
+//! - [`Flusher::flush`]: start writing back every line of a byte range;
+//! - [`Flusher::fence`]: wait until every write-back started by this thread is durable,
+//!   and order it before this thread's later stores.
+//!
+//! What those two do depends on the [`FlushMode`]:
+//!
+//! | mode | flush | fence | when it is chosen |
+//! |---|---|---|---|
+//! | `Eadr` | nothing: the caches are in the persistence domain | SFENCE | DAX mapping and the platform reports a CPU-cache persistence domain |
+//! | `Clwb` | CLWB per line (keeps the line cached) | SFENCE | DAX mapping, CPU has CLWB |
+//! | `Clflushopt` | CLFLUSHOPT per line (evicts it) | SFENCE | DAX mapping, CPU has CLFLUSHOPT but not CLWB |
+//! | `Clflush` | CLFLUSH per line (evicts and serialises) | SFENCE | DAX mapping, older CPUs |
+//! | `Msync` | `msync(MS_SYNC)` of the range's pages | nothing more | the file is not on a DAX file system |
+//! | `None` | nothing | nothing | never by default: for tests and benchmarks that do not need durability |
+//!
+//! The environment variable `PMEM_FLUSH` (`eadr`, `clwb`, `clflushopt`, `clflush`, `msync`,
+//! `none`) forces a mode for every pool opened afterwards, and `PoolOptions::flush_mode` for
+//! one pool. A forced cache-line mode on a file that is not on DAX is accepted (benchmarks on
+//! `/dev/shm` compare instruction costs that way, like PMDK's `PMEM_IS_PMEM_FORCE=1`), but it
+//! is then not durable against power loss: the page cache is not persistent.
+//!
+//! Every call is counted in per-thread [`Stats`](crate::Stats) counters (a thread-local add:
+//! cheap enough to stay on in release builds). The counters count what the protocol asked
+//! for (lines to write back, fences) whatever the mode, so "fences per transaction" is the
+//! same figure on every machine; `msyncs` counts the system calls actually made.
+
+use core::fmt;
+use core::str::FromStr;
+
+use crate::error::Error;
+use crate::hw::mapping::Mapping;
+use crate::stats;
+
+/// The size of a cache line, the unit of write-back.
+pub const CACHE_LINE: usize = 64;
+
+/// How stores are made durable; see the [module documentation](self) for each mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FlushMode {
+    /// The CPU caches are persistent (extended ADR): fences only.
+    Eadr,
+    /// CLWB per cache line, then SFENCE.
+    Clwb,
+    /// CLFLUSHOPT per cache line, then SFENCE.
+    Clflushopt,
+    /// CLFLUSH per cache line, then SFENCE.
+    Clflush,
+    /// `msync(2)` of the touched pages: for files that are not on a DAX file system.
+    Msync,
+    /// No write-back and no fence: nothing is durable. For tests and benchmarks only.
+    None,
+}
+
+impl FlushMode {
+    /// The name used by `PMEM_FLUSH` and by [`Display`](fmt::Display).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Eadr => "eadr",
+            Self::Clwb => "clwb",
+            Self::Clflushopt => "clflushopt",
+            Self::Clflush => "clflush",
+            Self::Msync => "msync",
+            Self::None => "none",
+        }
+    }
+
+    /// Whether this machine can execute the mode's instructions.
+    #[must_use]
+    pub fn is_supported(self) -> bool {
+        let cpu = CpuFeatures::detect();
+        match self {
+            Self::Clwb => cpu.clwb,
+            Self::Clflushopt => cpu.clflushopt,
+            Self::Clflush => cpu.clflush,
+            Self::Eadr => cpu.sfence,
+            Self::Msync | Self::None => true,
+        }
+    }
+
+    /// The best cache-line mode this CPU offers, if it offers any.
+    fn best_cache_line_mode() -> Option<Self> {
+        let cpu = CpuFeatures::detect();
+        [(cpu.clwb, Self::Clwb), (cpu.clflushopt, Self::Clflushopt), (cpu.clflush, Self::Clflush)]
+            .into_iter()
+            .find_map(|(present, mode)| present.then_some(mode))
+    }
+
+    /// The mode `PMEM_FLUSH` asks for, if it is set.
+    pub(crate) fn from_env() -> Result<Option<Self>, Error> {
+        match std::env::var("PMEM_FLUSH") {
+            Ok(value) if value.is_empty() => Ok(None),
+            Ok(value) => value.parse().map(Some),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(value)) => {
+                Err(Error::UnknownFlushMode { value: value.to_string_lossy().into_owned() })
+            }
+        }
+    }
+
+    /// Chooses the mode for a pool: `forced` (from options or `PMEM_FLUSH`) if given and
+    /// supported, otherwise the best mode for how the file is mapped.
+    pub(crate) fn choose(forced: Option<Self>, dax: bool) -> Result<Self, Error> {
+        if let Some(mode) = forced {
+            return if mode.is_supported() {
+                Ok(mode)
+            } else {
+                Err(Error::UnsupportedFlushMode { mode })
+            };
+        }
+        if !dax {
+            return Ok(Self::Msync);
+        }
+        if platform_has_eadr() && CpuFeatures::detect().sfence {
+            return Ok(Self::Eadr);
+        }
+        Ok(Self::best_cache_line_mode().unwrap_or(Self::Msync))
+    }
+}
+
+impl fmt::Display for FlushMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for FlushMode {
+    type Err = Error;
+
+    fn from_str(value: &str) -> Result<Self, Error> {
+        [Self::Eadr, Self::Clwb, Self::Clflushopt, Self::Clflush, Self::Msync, Self::None]
+            .into_iter()
+            .find(|mode| mode.name().eq_ignore_ascii_case(value.trim()))
+            .ok_or_else(|| Error::UnknownFlushMode { value: value.to_owned() })
+    }
+}
+
+/// Whether any NVDIMM region reports that the CPU caches are inside its persistence domain
+/// (eADR). Linux exposes this as `persistence_domain` = `cpu_cache` per region.
+fn platform_has_eadr() -> bool {
+    let Ok(regions) = std::fs::read_dir("/sys/bus/nd/devices") else {
+        return false;
+    };
+    regions.flatten().any(|region| {
+        std::fs::read_to_string(region.path().join("persistence_domain"))
+            .is_ok_and(|domain| domain.trim() == "cpu_cache")
+    })
+}
+
+#[derive(Clone, Copy)]
+struct CpuFeatures {
+    clwb: bool,
+    clflushopt: bool,
+    clflush: bool,
+    sfence: bool,
+}
+
+impl CpuFeatures {
+    #[cfg(target_arch = "x86_64")]
+    fn detect() -> Self {
+        use core::arch::x86_64::{__cpuid, __cpuid_count};
+        // CPUID is available on every x86_64 CPU; leaf 7 exists when leaf 0 reports it.
+        let max_leaf = __cpuid(0).eax;
+        let leaf1 = __cpuid(1);
+        let leaf7_ebx = if max_leaf >= 7 { __cpuid_count(7, 0).ebx } else { 0 };
+        Self {
+            clwb: leaf7_ebx & (1 << 24) != 0,
+            clflushopt: leaf7_ebx & (1 << 23) != 0,
+            clflush: leaf1.edx & (1 << 19) != 0,
+            // SSE is part of the x86_64 baseline, and SFENCE with it.
+            sfence: true,
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn detect() -> Self {
+        Self { clwb: false, clflushopt: false, clflush: false, sfence: false }
+    }
+}
+
+/// Makes stores to one mapped pool durable, in one [`FlushMode`].
+pub(crate) struct Flusher {
+    mode: FlushMode,
+}
+
+impl Flusher {
+    pub(crate) fn new(mode: FlushMode) -> Self {
+        Self { mode }
+    }
+
+    pub(crate) fn mode(&self) -> FlushMode {
+        self.mode
+    }
+
+    /// Starts the write-back of every cache line that holds a byte of `mapping[offset ..
+    /// offset + len]`; durable after the next [`fence`](Self::fence).
+    ///
+    /// # Panics
+    ///
+    /// If the range is not inside the mapped part of `mapping`: that is a bug in the caller.
+    pub(crate) fn flush(&self, mapping: &Mapping, offset: usize, len: usize) {
+        if len == 0 {
+            return;
+        }
+        assert!(
+            offset.checked_add(len).is_some_and(|end| end <= mapping.mapped_len()),
+            "flush of {len} bytes at offset {offset} outside the mapped pool"
+        );
+        let first_line = offset / CACHE_LINE;
+        let last_line = (offset + len - 1) / CACHE_LINE;
+        stats::count_lines_flushed((last_line - first_line + 1) as u64);
+        match self.mode {
+            FlushMode::Eadr | FlushMode::None => {}
+            FlushMode::Msync => {
+                stats::count_msync();
+                mapping.msync(offset, len);
+            }
+            FlushMode::Clwb | FlushMode::Clflushopt | FlushMode::Clflush => {
+                for line in first_line..=last_line {
+                    let address = mapping.address_of(line * CACHE_LINE);
+                    // SAFETY: `address` is inside the mapped part of `mapping` (asserted
+                    // above), and `Flusher::new` is only reached with a mode that
+                    // `FlushMode::choose` has checked the CPU supports.
+                    unsafe { write_back_line(self.mode, address) };
+                }
+            }
+        }
+    }
+
+    /// Waits until every write-back this thread started is durable, and orders it before
+    /// the thread's later stores.
+    pub(crate) fn fence(&self) {
+        stats::count_fence();
+        match self.mode {
+            FlushMode::Msync | FlushMode::None => {}
+            FlushMode::Eadr | FlushMode::Clwb | FlushMode::Clflushopt | FlushMode::Clflush => {
+                store_fence();
+            }
+        }
+    }
+}
+
+/// Writes back the cache line holding `address`.
+///
+/// # Safety
+///
+/// `address` must point into mapped memory and the CPU must support `mode`'s instruction.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+unsafe fn write_back_line(mode: FlushMode, address: *const u8) {
+    // The instructions write no memory the compiler knows about; the default `asm!` memory
+    // clobber keeps earlier stores from being moved after them.
+    match mode {
+        // SAFETY: the caller guarantees the address is mapped and the CPU has CLWB.
+        FlushMode::Clwb => unsafe {
+            core::arch::asm!("clwb [{0}]", in(reg) address, options(nostack, preserves_flags));
+        },
+        // SAFETY: the caller guarantees the address is mapped and the CPU has CLFLUSHOPT.
+        FlushMode::Clflushopt => unsafe {
+            core::arch::asm!("clflushopt [{0}]", in(reg) address, options(nostack, preserves_flags));
+        },
+        // SAFETY: the caller guarantees the address is mapped and the CPU has CLFLUSH.
+        FlushMode::Clflush => unsafe {
+            core::arch::asm!("clflush [{0}]", in(reg) address, options(nostack, preserves_flags));
+        },
+        FlushMode::Eadr | FlushMode::Msync | FlushMode::None => {}
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn write_back_line(_mode: FlushMode, _address: *const u8) {
+    unreachable!("cache-line flush modes are refused by FlushMode::choose off x86_64");
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn store_fence() {
+    // SAFETY: SFENCE is part of SSE, which every x86_64 CPU has.
+    unsafe { core::arch::x86_64::_mm_sfence() };
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn store_fence() {
+    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for mode in [
+            FlushMode::Eadr,
+            FlushMode::Clwb,
+            FlushMode::Clflushopt,
+            FlushMode::Clflush,
+            FlushMode::Msync,
+            FlushMode::None,
+        ] {
+            assert_eq!(mode.name().parse::<FlushMode>().ok(), Some(mode));
+            assert_eq!(mode.to_string(), mode.name());
+        }
+        assert_eq!(" CLWB ".parse::<FlushMode>().ok(), Some(FlushMode::Clwb));
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_value() {
+        match "clwbb".parse::<FlushMode>() {
+            Err(Error::UnknownFlushMode { value }) => assert_eq!(value, "clwbb"),
+            other => panic!("expected UnknownFlushMode, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_file_off_dax_is_flushed_with_msync() {
+        assert_eq!(FlushMode::choose(None, false).ok(), Some(FlushMode::Msync));
+    }
+
+    #[test]
+    fn a_forced_mode_wins_over_detection() {
+        assert_eq!(FlushMode::choose(Some(FlushMode::None), true).ok(), Some(FlushMode::None));
+        assert_eq!(FlushMode::choose(Some(FlushMode::Msync), true).ok(), Some(FlushMode::Msync));
+    }
+
+    #[test]
+    fn a_forced_mode_the_cpu_lacks_is_refused() {
+        for mode in [FlushMode::Clwb, FlushMode::Clflushopt, FlushMode::Clflush] {
+            let chosen = FlushMode::choose(Some(mode), false);
+            if mode.is_supported() {
+                assert_eq!(chosen.ok(), Some(mode));
+            } else {
+                assert!(matches!(chosen, Err(Error::UnsupportedFlushMode { .. })));
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Mapping a pool file into the address space.
+//!
+//! A pool is mapped in two steps. First an address range as large as the pool may ever
+//! grow is *reserved*: an anonymous `PROT_NONE` mapping that costs no memory. Then the file
+//! is mapped over the start of that range with `MAP_FIXED`. Growing the pool later maps
+//! more of the file into the same reservation, so the pool's base address never changes
+//! while it is open.
+//!
+//! The file mapping is first tried with `MAP_SHARED_VALIDATE | MAP_SYNC`, which the kernel
+//! grants only for files on a DAX file system (persistent memory mapped directly, with the
+//! file system's metadata kept durable on page faults). Then stores reach persistent memory
+//! through the CPU cache, and cache-line flushes make them durable. Anywhere else (an SSD,
+//! tmpfs) the mapping falls back to a plain `MAP_SHARED`, whose pages reach the file only
+//! through `msync`.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::ptr::NonNull;
+
+/// A pool file mapped into a reserved address range.
+pub(crate) struct Mapping {
+    base: NonNull<u8>,
+    reserved_len: usize,
+    mapped_len: usize,
+    dax: bool,
+}
+
+// SAFETY: `Mapping` owns its address range exclusively (it unmaps it on drop) and hands out
+// only addresses; synchronising accesses through them is the job of the code that uses them.
+unsafe impl Send for Mapping {}
+// SAFETY: as for `Send`; `&Mapping` only reads the immutable fields and calls `msync`, which
+// the kernel serialises.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Reserves `reserve_len` bytes of address space and maps the first `len` bytes of
+    /// `file` at its start.
+    pub(crate) fn map(file: &File, len: usize, reserve_len: usize) -> io::Result<Self> {
+        let page = page_size();
+        if len == 0 || len % page != 0 || reserve_len < len {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        let reserve_len = reserve_len.next_multiple_of(page);
+        // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing touches no
+        // existing memory.
+        let reserved = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                reserve_len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if reserved == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = NonNull::new(reserved.cast::<u8>()).expect("mmap never returns null on success");
+        let mut mapping = Self { base, reserved_len: reserve_len, mapped_len: 0, dax: false };
+        mapping.dax = mapping.map_file_range(file, 0, len)?;
+        mapping.mapped_len = len;
+        Ok(mapping)
+    }
+
+    /// Maps `file[offset .. offset + len]` over the reservation at the same offset. Returns
+    /// whether the kernel granted a synchronous (DAX) mapping.
+    fn map_file_range(&self, file: &File, offset: usize, len: usize) -> io::Result<bool> {
+        assert!(offset + len <= self.reserved_len, "file range outside the reservation");
+        let address = self.address_of(offset).cast_mut().cast::<libc::c_void>();
+        let protection = libc::PROT_READ | libc::PROT_WRITE;
+        let file_offset = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        for (flags, dax) in [
+            (libc::MAP_SHARED_VALIDATE | libc::MAP_SYNC | libc::MAP_FIXED, true),
+            (libc::MAP_SHARED | libc::MAP_FIXED, false),
+        ] {
+            // SAFETY: the target range lies inside our own reservation (asserted above), so
+            // MAP_FIXED replaces only pages this mapping owns and nothing else references.
+            let mapped =
+                unsafe { libc::mmap(address, len, protection, flags, file.as_raw_fd(), file_offset) };
+            if mapped != libc::MAP_FAILED {
+                return Ok(dax);
+            }
+            let error = io::Error::last_os_error();
+            let sync_refused = matches!(error.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL));
+            if !(dax && sync_refused) {
+                return Err(error);
+            }
+        }
+        unreachable!("the plain shared mapping either succeeds or returns its error")
+    }
+
+    /// The address of the byte at `offset` from the pool's start.
+    pub(crate) fn address_of(&self, offset: usize) -> *const u8 {
+        debug_assert!(offset <= self.reserved_len);
+        self.base.as_ptr().wrapping_add(offset)
+    }
+
+    /// How many bytes of the file are mapped.
+    pub(crate) fn mapped_len(&self) -> usize {
+        self.mapped_len
+    }
+
+    /// Whether the file is mapped synchronously (DAX, `MAP_SYNC`).
+    pub(crate) fn is_dax(&self) -> bool {
+        self.dax
+    }
+
+    /// Writes the pages holding `[offset, offset + len)` back to the file and waits.
+    ///
+    /// # Panics
+    ///
+    /// If `msync` fails: the kernel only refuses an unmapped or misaligned range, which is a
+    /// bug here, or reports an I/O error of the device, after which the durability the caller
+    /// is about to promise cannot be given.
+    pub(crate) fn msync(&self, offset: usize, len: usize) {
+        let page = page_size();
+        let start = offset / page * page;
+        let end = (offset + len).next_multiple_of(page).min(self.mapped_len);
+        // SAFETY: `[start, end)` is page aligned and inside the mapped file range.
+        let result = unsafe {
+            libc::msync(self.address_of(start).cast_mut().cast(), end - start, libc::MS_SYNC)
+        };
+        assert!(
+            result == 0,
+            "msync of a mapped pool range failed: {}",
+            io::Error::last_os_error()
+        );
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: the range is the reservation this mapping created and owns; every
+        // reference into it borrows the pool that owns this mapping, so none outlives it.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.reserved_len) };
+    }
+}
+
+/// The size of a virtual-memory page.
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).unwrap_or(4096)
+}

@@ -1,0 +1,18 @@
+//! The `pmem` runtime: pool files, their mapping, and the flush layer.
+//!
+//! Users depend on the facade crate `pmem`, which re-exports this crate's public API.
+//! The modules that define what is on disk and what ordering guarantees hold open with
+//! their design: `header` (the file format), `hw::flush` (durability) and `hw::mapping`
+//! (address-space reservation, DAX detection).
+
+mod error;
+mod header;
+mod hw;
+mod pool;
+mod stats;
+
+pub use error::{Error, HeaderPart};
+pub use hw::flush::{CACHE_LINE, FlushMode};
+pub use pmem_alloc::{PPtr, Persistent, type_hash};
+pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid};
+pub use stats::Stats;

@@ -1,0 +1,557 @@
+//! Pools: creating, opening and closing a pool file, and reading its root.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pmem_alloc::{PPtr, Persistent};
+
+use crate::error::Error;
+use crate::header::{self, HEADER_LEN, HeaderError, Identity, MAX_LAYOUT_LEN, ROOT_OFFSET, State};
+use crate::hw::flush::{FlushMode, Flusher};
+use crate::hw::mapping::Mapping;
+
+const DEFAULT_SIZE: u64 = 8 << 20;
+const DEFAULT_MAX_SIZE: u64 = 64 << 30;
+
+/// Options for creating or opening a pool, in the style of [`std::fs::OpenOptions`].
+///
+/// ```no_run
+/// let balances = [0u64; 16];
+/// let pool = pmem_runtime::PoolOptions::new()
+///     .layout("bank-v1")
+///     .size(64 << 20)
+///     .create("/dev/shm/bank.pool", balances)?;
+/// # Ok::<(), pmem_runtime::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    size: u64,
+    max_size: u64,
+    layout: Option<String>,
+    flush_mode: Option<FlushMode>,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PoolOptions {
+    /// The defaults: an 8 MiB pool that may grow to 64 GiB, no layout name, and the flush
+    /// mode that `PMEM_FLUSH` forces or that suits the file.
+    #[must_use]
+    pub fn new() -> Self {
+        Self { size: DEFAULT_SIZE, max_size: DEFAULT_MAX_SIZE, layout: None, flush_mode: None }
+    }
+
+    /// The size of a new pool file in bytes, rounded up to whole 4096-byte pages.
+    #[must_use]
+    pub fn size(mut self, bytes: u64) -> Self {
+        self.size = bytes;
+        self
+    }
+
+    /// How large the pool may grow while it is open: this much address space is reserved
+    /// when the pool is mapped (address space only, no memory).
+    #[must_use]
+    pub fn max_size(mut self, bytes: u64) -> Self {
+        self.max_size = bytes;
+        self
+    }
+
+    /// A name for the pool's layout, at most 63 bytes, recorded at creation. Opening with a
+    /// layout name refuses a pool created with another one; opening without one accepts any.
+    #[must_use]
+    pub fn layout(mut self, name: impl Into<String>) -> Self {
+        self.layout = Some(name.into());
+        self
+    }
+
+    /// Forces a flush mode for this pool, overriding `PMEM_FLUSH` and detection.
+    #[must_use]
+    pub fn flush_mode(mut self, mode: FlushMode) -> Self {
+        self.flush_mode = Some(mode);
+        self
+    }
+
+    /// Creates a new pool file at `path` whose root object is `root`, and opens it.
+    ///
+    /// The file must not exist. On any error, a file this call created is removed again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyExists`] if `path` exists, [`Error::InvalidOption`] for a size or
+    /// layout out of range, [`Error::UnknownFlushMode`] or [`Error::UnsupportedFlushMode`]
+    /// for a flush mode that cannot be used, and [`Error::Io`] if the file cannot be
+    /// created, sized or mapped (a full file system included).
+    pub fn create<R: Persistent>(&self, path: impl AsRef<Path>, root: R) -> Result<Pool<R>, Error> {
+        let path = path.as_ref();
+        let layout = self.layout.clone().unwrap_or_default();
+        if layout.len() > MAX_LAYOUT_LEN || layout.contains('\0') {
+            return Err(Error::InvalidOption {
+                option: "layout",
+                reason: "a layout name is at most 63 bytes of text without NUL",
+            });
+        }
+        let size = self
+            .size
+            .max(ROOT_OFFSET + size_of::<R>() as u64)
+            .checked_next_multiple_of(HEADER_LEN as u64)
+            .filter(|&size| usize::try_from(size).is_ok())
+            .ok_or(Error::InvalidOption { option: "size", reason: "larger than the address space" })?;
+        if self.max_size < size {
+            return Err(Error::InvalidOption {
+                option: "max_size",
+                reason: "the maximum size is smaller than the pool",
+            });
+        }
+        if align_of::<R>() > HEADER_LEN {
+            return Err(Error::InvalidOption {
+                option: "root",
+                reason: "the root type's alignment exceeds 4096 bytes",
+            });
+        }
+        let forced_mode = self.forced_flush_mode()?;
+        let io = |operation| move |source| Error::Io { path: path.to_owned(), operation, source };
+
+        let file = match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)
+        {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(Error::AlreadyExists { path: path.to_owned() });
+            }
+            Err(error) => return Err(io("create")(error)),
+        };
+        let mut created = RemoveOnError { path, armed: true };
+        lock(&file, path)?;
+        allocate(&file, size).map_err(io("allocate space for"))?;
+        let mapping =
+            Mapping::map(&file, size as usize, self.max_size as usize).map_err(io("map"))?;
+        let flusher = Flusher::new(FlushMode::choose(forced_mode, mapping.is_dax())?);
+
+        let identity = Identity {
+            uuid: new_uuid().map_err(io("generate a UUID for"))?,
+            created_unix_nanos: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)),
+            root_layout_hash: R::LAYOUT_HASH,
+            root_size: size_of::<R>() as u64,
+            root_align: align_of::<R>() as u64,
+            root_offset: ROOT_OFFSET,
+            layout,
+            root_type: header::stored_root_type_name(core::any::type_name::<R>()),
+        };
+        let state = State { sequence: 1, pool_size: size, clean_shutdown: false };
+        let root_address = mapping.address_of(ROOT_OFFSET as usize).cast_mut().cast::<R>();
+        // SAFETY: the root slot lies inside the mapping (size >= ROOT_OFFSET + size_of::<R>()),
+        // is aligned for `R` (page-aligned base, align_of::<R>() <= 4096 divides ROOT_OFFSET)
+        // and is not yet visible to anyone else: the file has no magic yet and is locked.
+        unsafe { root_address.write(root) };
+        flusher.flush(&mapping, ROOT_OFFSET as usize, size_of::<R>());
+        let identity_bytes = identity.encode();
+        write_bytes(&mapping, header::MAGIC.len(), &identity_bytes[header::MAGIC.len()..]);
+        write_bytes(&mapping, state.slot_offset(), &state.encode());
+        flusher.flush(&mapping, 0, HEADER_LEN);
+        flusher.fence();
+        write_magic(&mapping);
+        flusher.flush(&mapping, 0, header::MAGIC.len());
+        flusher.fence();
+        sync_parent_directory(path).map_err(io("make the directory entry durable for"))?;
+
+        created.armed = false;
+        Ok(Pool::assemble(path, file, mapping, flusher, identity, state, true))
+    }
+
+    /// Opens the existing pool at `path`, whose root must be of type `R`.
+    ///
+    /// Nothing is written to the file unless the pool is opened successfully.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] if the pool is open elsewhere; [`Error::NotAPool`],
+    /// [`Error::Truncated`], [`Error::Corrupted`] or [`Error::UnsupportedVersion`] if the file
+    /// is not a sound pool of this format; [`Error::RootTypeMismatch`] or
+    /// [`Error::LayoutMismatch`] if it was made for another root type or layout; the flush
+    /// mode errors; and [`Error::Io`] if the file cannot be opened or mapped.
+    pub fn open<R: Persistent>(&self, path: impl AsRef<Path>) -> Result<Pool<R>, Error> {
+        let path = path.as_ref();
+        let io = |operation| move |source| Error::Io { path: path.to_owned(), operation, source };
+        let forced_mode = self.forced_flush_mode()?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)
+            .map_err(io("open"))?;
+        lock(&file, path)?;
+        let file_len = file.metadata().map_err(io("read the length of"))?.len();
+        let head = read_head(&file).map_err(io("read"))?;
+        let (identity, state) =
+            header::decode(&head, file_len).map_err(|error| header_error(path, error))?;
+        if let Some(expected) = &self.layout {
+            if *expected != identity.layout {
+                return Err(Error::LayoutMismatch {
+                    path: path.to_owned(),
+                    expected: expected.clone(),
+                    found: identity.layout,
+                });
+            }
+        }
+        if identity.root_layout_hash != R::LAYOUT_HASH
+            || identity.root_size != size_of::<R>() as u64
+            || identity.root_align != align_of::<R>() as u64
+        {
+            return Err(Error::RootTypeMismatch {
+                path: path.to_owned(),
+                expected: core::any::type_name::<R>().to_owned(),
+                found: identity.root_type,
+            });
+        }
+        let pool_size = usize::try_from(state.pool_size).map_err(|_| Error::InvalidOption {
+            option: "max_size",
+            reason: "the pool is larger than the address space",
+        })?;
+        let reserve = usize::try_from(self.max_size).unwrap_or(usize::MAX).max(pool_size);
+        let mapping = Mapping::map(&file, pool_size, reserve).map_err(io("map"))?;
+        let flusher = Flusher::new(FlushMode::choose(forced_mode, mapping.is_dax())?);
+
+        let was_clean = state.clean_shutdown;
+        let mut pool = Pool::assemble(path, file, mapping, flusher, identity, state, was_clean);
+        pool.write_state(false);
+        Ok(pool)
+    }
+
+    fn forced_flush_mode(&self) -> Result<Option<FlushMode>, Error> {
+        match self.flush_mode {
+            Some(mode) => Ok(Some(mode)),
+            None => FlushMode::from_env(),
+        }
+    }
+}
+
+/// An open pool whose root object is an `R`.
+///
+/// A pool is one file, mapped into memory and locked against other openers until the `Pool`
+/// is dropped or [`close`](Pool::close)d, which records a clean shutdown.
+pub struct Pool<R: Persistent> {
+    // Fields drop in declaration order: the pool is unmapped before the file closes, which
+    // releases the lock that the open file holds.
+    mapping: Mapping,
+    _locked_file: File,
+    flusher: Flusher,
+    state: State,
+    info: PoolInfo,
+    root: PhantomData<R>,
+}
+
+impl<R: Persistent> Pool<R> {
+    /// Creates a pool with default [`PoolOptions`]; see [`PoolOptions::create`].
+    ///
+    /// # Errors
+    ///
+    /// As [`PoolOptions::create`].
+    pub fn create(path: impl AsRef<Path>, root: R) -> Result<Self, Error> {
+        PoolOptions::new().create(path, root)
+    }
+
+    /// Opens a pool with default [`PoolOptions`]; see [`PoolOptions::open`].
+    ///
+    /// # Errors
+    ///
+    /// As [`PoolOptions::open`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        PoolOptions::new().open(path)
+    }
+
+    fn assemble(
+        path: &Path,
+        file: File,
+        mapping: Mapping,
+        flusher: Flusher,
+        identity: Identity,
+        state: State,
+        previous_shutdown_clean: bool,
+    ) -> Self {
+        let info = PoolInfo {
+            path: path.to_owned(),
+            uuid: PoolUuid(identity.uuid),
+            created: UNIX_EPOCH + Duration::from_nanos(identity.created_unix_nanos),
+            layout: identity.layout,
+            root_type: identity.root_type,
+            size: state.pool_size,
+            flush_mode: flusher.mode(),
+            dax: mapping.is_dax(),
+            previous_shutdown_clean,
+        };
+        Self { mapping, _locked_file: file, flusher, state, info, root: PhantomData }
+    }
+
+    /// The root object.
+    #[must_use]
+    pub fn root(&self) -> &R {
+        let address = self.mapping.address_of(ROOT_OFFSET as usize).cast::<R>();
+        // SAFETY: the header check at open (or create) guarantees the root lies inside the
+        // mapping and that its size and alignment are those of `R`, and the base is
+        // page-aligned; `R: Persistent` makes every bit pattern a valid `R`. No safe API
+        // writes to the pool while `&self` is borrowed.
+        unsafe { &*address }
+    }
+
+    /// A persistent pointer to the root object.
+    #[must_use]
+    pub fn root_ptr(&self) -> PPtr<R> {
+        PPtr::from_offset(ROOT_OFFSET)
+    }
+
+    /// The object `pointer` points at.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPointer`] if the pointer is null, misaligned for `T`, or does not
+    /// point at `size_of::<T>()` bytes inside the pool's data (past the header).
+    pub fn get<T: Persistent>(&self, pointer: PPtr<T>) -> Result<&T, Error> {
+        let offset = pointer.offset();
+        let invalid = |reason| Error::InvalidPointer {
+            offset,
+            type_name: core::any::type_name::<T>(),
+            reason,
+        };
+        if pointer.is_null() {
+            return Err(invalid("the pointer is null"));
+        }
+        if offset % align_of::<T>() as u64 != 0 {
+            return Err(invalid("the offset is not aligned for the type"));
+        }
+        let in_bounds = offset >= ROOT_OFFSET
+            && offset
+                .checked_add(size_of::<T>() as u64)
+                .is_some_and(|end| end <= self.mapping.mapped_len() as u64);
+        if !in_bounds {
+            return Err(invalid("the object would lie outside the pool's data"));
+        }
+        let address = self.mapping.address_of(offset as usize).cast::<T>();
+        // SAFETY: checked above: the object lies inside the mapping and is aligned for `T`
+        // (the base is page-aligned). `T: Persistent` makes every bit pattern a valid `T`. No
+        // safe API writes to the pool while `&self` is borrowed.
+        Ok(unsafe { &*address })
+    }
+
+    /// What the pool is and how it is mapped and flushed.
+    #[must_use]
+    pub fn info(&self) -> &PoolInfo {
+        &self.info
+    }
+
+    /// Closes the pool, recording a clean shutdown. Dropping the pool does the same.
+    pub fn close(self) {
+        drop(self);
+    }
+
+    /// Writes a new state record (see [`header`]) and makes it durable.
+    fn write_state(&mut self, clean_shutdown: bool) {
+        let next = self.state.next(self.state.pool_size, clean_shutdown);
+        let offset = next.slot_offset();
+        write_bytes(&self.mapping, offset, &next.encode());
+        self.flusher.flush(&self.mapping, offset, header::STATE_LEN);
+        self.flusher.fence();
+        self.state = next;
+    }
+}
+
+impl<R: Persistent> Drop for Pool<R> {
+    fn drop(&mut self) {
+        self.write_state(true);
+    }
+}
+
+impl<R: Persistent> fmt::Debug for Pool<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+/// What a pool is and how it is used, from [`Pool::info`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolInfo {
+    /// The pool file.
+    pub path: PathBuf,
+    /// The pool's identity, chosen at random at creation.
+    pub uuid: PoolUuid,
+    /// When the pool was created.
+    pub created: SystemTime,
+    /// The layout name given at creation (empty if none was).
+    pub layout: String,
+    /// The root type's name as recorded at creation.
+    pub root_type: String,
+    /// The pool's size in bytes.
+    pub size: u64,
+    /// How stores are made durable.
+    pub flush_mode: FlushMode,
+    /// Whether the file is mapped synchronously from a DAX file system (`MAP_SYNC`). If not,
+    /// durability comes from `msync` (or from nowhere, under a forced cache-line mode).
+    pub dax: bool,
+    /// Whether the pool was closed cleanly before this open (true for a new pool). False
+    /// means the last process using it crashed or was killed.
+    pub previous_shutdown_clean: bool,
+}
+
+impl fmt::Display for PoolInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "pool        {}", self.path.display())?;
+        writeln!(f, "uuid        {}", self.uuid)?;
+        writeln!(f, "layout      {:?}", self.layout)?;
+        writeln!(f, "root type   {}", self.root_type)?;
+        writeln!(f, "size        {} bytes", self.size)?;
+        writeln!(f, "mapping     {}", if self.dax { "DAX (MAP_SYNC)" } else { "page cache" })?;
+        writeln!(f, "flush mode  {}", self.flush_mode)?;
+        write!(f, "last close  {}", if self.previous_shutdown_clean { "clean" } else { "unclean" })
+    }
+}
+
+/// A pool's 128-bit identity (a random version-4 UUID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PoolUuid(pub [u8; 16]);
+
+impl fmt::Display for PoolUuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, byte) in self.0.iter().enumerate() {
+            if matches!(index, 4 | 6 | 8 | 10) {
+                f.write_str("-")?;
+            }
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+fn header_error(path: &Path, error: HeaderError) -> Error {
+    let path = path.to_owned();
+    match error {
+        HeaderError::NotAPool => Error::NotAPool { path },
+        HeaderError::Truncated { expected, found } => Error::Truncated { path, expected, found },
+        HeaderError::UnsupportedVersion { found } => {
+            Error::UnsupportedVersion { path, found, supported: header::FORMAT_VERSION }
+        }
+        HeaderError::Corrupted(part) => Error::Corrupted { path, part },
+    }
+}
+
+/// Takes the file's exclusive lock without waiting.
+fn lock(file: &File, path: &Path) -> Result<(), Error> {
+    // SAFETY: flock on a file descriptor we own has no memory-safety preconditions.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    if error.kind() == io::ErrorKind::WouldBlock {
+        Err(Error::Locked { path: path.to_owned() })
+    } else {
+        Err(Error::Io { path: path.to_owned(), operation: "lock", source: error })
+    }
+}
+
+/// Gives the file `len` bytes of real storage, so that a full file system is an error now
+/// rather than a SIGBUS at some later store.
+fn allocate(file: &File, len: u64) -> io::Result<()> {
+    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: posix_fallocate on a file descriptor we own has no memory-safety preconditions.
+    match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) } {
+        0 => Ok(()),
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
+}
+
+/// Reads the first [`HEADER_LEN`] bytes of the file, or all of it if it is shorter.
+fn read_head(file: &File) -> io::Result<Vec<u8>> {
+    let mut head = vec![0u8; HEADER_LEN];
+    let mut filled = 0;
+    while filled < HEADER_LEN {
+        match file.read_at(&mut head[filled..], filled as u64) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    head.truncate(filled);
+    Ok(head)
+}
+
+fn new_uuid() -> io::Result<[u8; 16]> {
+    let mut uuid = [0u8; 16];
+    let mut filled = 0;
+    while filled < uuid.len() {
+        let remaining = &mut uuid[filled..];
+        // SAFETY: the buffer is valid for writes of `remaining.len()` bytes.
+        let read = unsafe { libc::getrandom(remaining.as_mut_ptr().cast(), remaining.len(), 0) };
+        match usize::try_from(read) {
+            Ok(read) => filled += read,
+            Err(_) => {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    uuid[6] = (uuid[6] & 0x0f) | 0x40;
+    uuid[8] = (uuid[8] & 0x3f) | 0x80;
+    Ok(uuid)
+}
+
+fn sync_parent_directory(path: &Path) -> io::Result<()> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(parent)?.sync_all()
+}
+
+/// Copies `bytes` into the mapped pool at `offset`.
+fn write_bytes(mapping: &Mapping, offset: usize, bytes: &[u8]) {
+    assert!(offset + bytes.len() <= mapping.mapped_len(), "header write outside the pool");
+    // SAFETY: the destination is inside the mapping (asserted) and cannot overlap `bytes`,
+    // which is ordinary memory. Header bytes are never referenced as Rust values.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            mapping.address_of(offset).cast_mut(),
+            bytes.len(),
+        );
+    }
+}
+
+/// Stores the magic as one aligned 8-byte write, which the hardware persists atomically.
+fn write_magic(mapping: &Mapping) {
+    let magic = u64::from_ne_bytes(header::MAGIC);
+    // SAFETY: offset 0 of the mapping is page-aligned, so aligned for u64, and inside it.
+    unsafe { mapping.address_of(0).cast_mut().cast::<u64>().write_volatile(magic) };
+}
+
+/// Removes the file at `path` when dropped, unless disarmed: undoes a failed `create`.
+struct RemoveOnError<'a> {
+    path: &'a Path,
+    armed: bool,
+}
+
+impl Drop for RemoveOnError<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_file(self.path);
+        }
+    }
+}

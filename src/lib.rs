@@ -1,0 +1,37 @@
+//! Persistent-memory programming for Rust.
+//!
+//! A *pool* is a file mapped into memory whose contents survive the process: a root object
+//! of a [`Persistent`] type, and (as the library grows) a garbage-collected heap reached
+//! from it through [`PPtr`]s, updated by crash-consistent transactions.
+//!
+//! ```no_run
+//! use pmem::{Persistent, Pool, PPtr};
+//!
+//! #[derive(Persistent)]
+//! #[repr(C)]
+//! struct Counter {
+//!     hits: u64,
+//!     home: PPtr<Counter>,
+//! }
+//!
+//! let pool = Pool::create("/dev/shm/counter.pool", Counter { hits: 7, home: PPtr::null() })?;
+//! pool.close();
+//! let pool = Pool::<Counter>::open("/dev/shm/counter.pool")?;
+//! assert_eq!(pool.root().hits, 7);
+//! # Ok::<(), pmem::Error>(())
+//! ```
+//!
+//! The guide in `docs/` explains the file format, the flush modes and the design.
+
+pub use pmem_macros::Persistent;
+pub use pmem_runtime::{
+    CACHE_LINE, Error, FlushMode, HeaderPart, PPtr, Persistent, Pool, PoolInfo, PoolOptions,
+    PoolUuid, Stats,
+};
+
+/// What generated code names; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use pmem_runtime::Persistent;
+    pub use pmem_runtime::type_hash::{SEED, hash_str, hash_u64};
+}
