@@ -51,7 +51,23 @@ macro_rules! primitive {
     )*};
 }
 
-primitive!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, ());
+primitive!(
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    ()
+);
 
 // SAFETY: an array of persistent elements is as plain as its element: arrays have no padding
 // between elements, and any bit pattern is valid for each element.

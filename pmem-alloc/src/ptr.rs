@@ -34,7 +34,10 @@ impl<T> PPtr<T> {
     /// The offset is checked when the pointer is used, not here.
     #[must_use]
     pub const fn from_offset(offset: u64) -> Self {
-        Self { offset, pointee: PhantomData }
+        Self {
+            offset,
+            pointee: PhantomData,
+        }
     }
 
     /// The byte offset from the start of the pool; 0 for null.
@@ -118,6 +121,9 @@ mod tests {
     #[test]
     fn debug_shows_offset_or_null() {
         assert_eq!(format!("{:?}", PPtr::<u8>::null()), "PPtr(null)");
-        assert_eq!(format!("{:?}", PPtr::<u8>::from_offset(0x1040)), "PPtr(0x1040)");
+        assert_eq!(
+            format!("{:?}", PPtr::<u8>::from_offset(0x1040)),
+            "PPtr(0x1040)"
+        );
     }
 }

@@ -81,14 +81,22 @@ fn check(input: &DeriveInput) -> syn::Result<Vec<Field<'_>>> {
                 name: ident.to_string(),
                 ty: &field.ty,
             },
-            None => Field { member: Member::from(index), name: index.to_string(), ty: &field.ty },
+            None => Field {
+                member: Member::from(index),
+                name: index.to_string(),
+                ty: &field.ty,
+            },
         })
         .collect())
 }
 
 fn check_repr(input: &DeriveInput, errors: &mut Errors) {
     let mut fixed_layout = false;
-    for attribute in input.attrs.iter().filter(|attribute| attribute.path().is_ident("repr")) {
+    for attribute in input
+        .attrs
+        .iter()
+        .filter(|attribute| attribute.path().is_ident("repr"))
+    {
         let parsed = attribute.parse_nested_meta(|meta| {
             if meta.path.is_ident("C") || meta.path.is_ident("transparent") {
                 fixed_layout = true;
@@ -207,24 +215,69 @@ mod tests {
 
     #[test]
     fn accepts_a_repr_c_struct() {
-        assert!(errors_of(quote!(#[repr(C)] struct Account { balance: u64 })).is_empty());
-        assert!(errors_of(quote!(#[repr(C, align(64))] struct Line([u64; 8]);)).is_empty());
-        assert!(errors_of(quote!(#[repr(transparent)] struct Id(u64);)).is_empty());
+        assert!(
+            errors_of(quote!(
+                #[repr(C)]
+                struct Account {
+                    balance: u64,
+                }
+            ))
+            .is_empty()
+        );
+        assert!(
+            errors_of(quote!(
+                #[repr(C, align(64))]
+                struct Line([u64; 8]);
+            ))
+            .is_empty()
+        );
+        assert!(
+            errors_of(quote!(
+                #[repr(transparent)]
+                struct Id(u64);
+            ))
+            .is_empty()
+        );
     }
 
     #[test]
     fn refuses_the_default_layout() {
-        let errors = errors_of(quote!(struct Account { balance: u64 }));
+        let errors = errors_of(quote!(
+            struct Account {
+                balance: u64,
+            }
+        ));
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("#[repr(C)]"), "{errors:?}");
     }
 
     #[test]
     fn refuses_packed_enums_unions_and_lifetimes_together() {
-        assert!(errors_of(quote!(#[repr(C, packed)] struct P { a: u64 }))[0].contains("packed"));
-        assert!(errors_of(quote!(#[repr(u8)] enum E { A, B }))[0].contains("enum"));
+        assert!(
+            errors_of(quote!(
+                #[repr(C, packed)]
+                struct P {
+                    a: u64,
+                }
+            ))[0]
+                .contains("packed")
+        );
+        assert!(
+            errors_of(quote!(
+                #[repr(u8)]
+                enum E {
+                    A,
+                    B,
+                }
+            ))[0]
+                .contains("enum")
+        );
         assert!(errors_of(quote!(#[repr(C)] union U { a: u64 }))[0].contains("union"));
-        let errors = errors_of(quote!(struct R<'a> { r: &'a u64 }));
+        let errors = errors_of(quote!(
+            struct R<'a> {
+                r: &'a u64,
+            }
+        ));
         assert_eq!(errors.len(), 2, "{errors:?}");
     }
 }

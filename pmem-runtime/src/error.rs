@@ -76,6 +76,11 @@ pub enum Error {
         found: String,
     },
     /// Another open pool handle, in this process or another, holds the file's lock.
+    ///
+    /// The lock is an `flock(2)` on the open file. A child process spawned while a pool is
+    /// open shares that open file until it calls `exec` (the descriptor is close-on-exec),
+    /// so in a program that spawns processes, a pool just closed on one thread may look
+    /// locked to another for that instant.
     Locked {
         /// The pool file.
         path: PathBuf,
@@ -130,8 +135,16 @@ impl fmt::Display for HeaderPart {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io { path, operation, source } => {
-                write!(f, "cannot {operation} pool file {}: {source}", path.display())
+            Self::Io {
+                path,
+                operation,
+                source,
+            } => {
+                write!(
+                    f,
+                    "cannot {operation} pool file {}: {source}",
+                    path.display()
+                )
             }
             Self::AlreadyExists { path } => write!(
                 f,
@@ -141,7 +154,11 @@ impl fmt::Display for Error {
             Self::NotAPool { path } => {
                 write!(f, "{} is not a pmem pool (no pool header)", path.display())
             }
-            Self::Truncated { path, expected, found } => write!(
+            Self::Truncated {
+                path,
+                expected,
+                found,
+            } => write!(
                 f,
                 "pool file {} is truncated: the pool needs {expected} bytes, the file has {found}",
                 path.display()
@@ -151,17 +168,29 @@ impl fmt::Display for Error {
                 "pool file {} is corrupted: the checksum of its header's {part} does not match",
                 path.display()
             ),
-            Self::UnsupportedVersion { path, found, supported } => write!(
+            Self::UnsupportedVersion {
+                path,
+                found,
+                supported,
+            } => write!(
                 f,
                 "pool file {} has format version {found}; this library reads version {supported}",
                 path.display()
             ),
-            Self::RootTypeMismatch { path, expected, found } => write!(
+            Self::RootTypeMismatch {
+                path,
+                expected,
+                found,
+            } => write!(
                 f,
                 "pool file {} holds a root of type `{found}` (or of another layout), not `{expected}`",
                 path.display()
             ),
-            Self::LayoutMismatch { path, expected, found } => write!(
+            Self::LayoutMismatch {
+                path,
+                expected,
+                found,
+            } => write!(
                 f,
                 "pool file {} has layout \"{found}\", not \"{expected}\"",
                 path.display()
@@ -179,10 +208,20 @@ impl fmt::Display for Error {
                 "unknown flush mode \"{value}\" (in PMEM_FLUSH?): expected one of eadr, clwb, clflushopt, clflush, msync, none"
             ),
             Self::UnsupportedFlushMode { mode } => {
-                write!(f, "flush mode {mode} was forced, but this CPU does not support it")
+                write!(
+                    f,
+                    "flush mode {mode} was forced, but this CPU does not support it"
+                )
             }
-            Self::InvalidPointer { offset, type_name, reason } => {
-                write!(f, "invalid persistent pointer {offset:#x} to `{type_name}`: {reason}")
+            Self::InvalidPointer {
+                offset,
+                type_name,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "invalid persistent pointer {offset:#x} to `{type_name}`: {reason}"
+                )
             }
         }
     }

@@ -119,7 +119,10 @@ pub(crate) fn stored_root_type_name(root_type: &str) -> String {
 impl Identity {
     /// The identity block's bytes, magic included.
     pub(crate) fn encode(&self) -> [u8; IDENTITY_LEN] {
-        debug_assert!(self.layout.len() <= MAX_LAYOUT_LEN, "layout length checked by options");
+        debug_assert!(
+            self.layout.len() <= MAX_LAYOUT_LEN,
+            "layout length checked by options"
+        );
         let mut bytes = [0u8; IDENTITY_LEN];
         bytes[0..8].copy_from_slice(&MAGIC);
         put_u32(&mut bytes, 8, FORMAT_VERSION);
@@ -144,16 +147,19 @@ impl Identity {
             return Err(corrupted);
         }
         let reserved_zero = bytes[RESERVED_IDENTITY_FIELD].iter().all(|&byte| byte == 0)
-            && bytes[IDENTITY_CHECKED_LEN + 4..IDENTITY_LEN].iter().all(|&byte| byte == 0);
+            && bytes[IDENTITY_CHECKED_LEN + 4..IDENTITY_LEN]
+                .iter()
+                .all(|&byte| byte == 0);
         if !reserved_zero
             || u32_at(bytes, 12) as usize != IDENTITY_LEN
             || u64_at(bytes, 72) != HEADER_LEN as u64
         {
             return Err(corrupted);
         }
-        let (Some(layout), Some(root_type)) =
-            (text_in(&bytes[LAYOUT_FIELD]), text_in(&bytes[ROOT_TYPE_FIELD]))
-        else {
+        let (Some(layout), Some(root_type)) = (
+            text_in(&bytes[LAYOUT_FIELD]),
+            text_in(&bytes[ROOT_TYPE_FIELD]),
+        ) else {
             return Err(corrupted);
         };
         Ok(Self {
@@ -177,7 +183,11 @@ impl State {
 
     /// The record that supersedes this one, in the other slot.
     pub(crate) fn next(&self, pool_size: u64, clean_shutdown: bool) -> Self {
-        Self { sequence: self.sequence + 1, pool_size, clean_shutdown }
+        Self {
+            sequence: self.sequence + 1,
+            pool_size,
+            clean_shutdown,
+        }
     }
 
     pub(crate) fn encode(&self) -> [u8; STATE_LEN] {
@@ -199,7 +209,11 @@ impl State {
             1 => true,
             _ => return None,
         };
-        Some(Self { sequence: u64_at(bytes, 0), pool_size: u64_at(bytes, 8), clean_shutdown })
+        Some(Self {
+            sequence: u64_at(bytes, 0),
+            pool_size: u64_at(bytes, 8),
+            clean_shutdown,
+        })
     }
 }
 
@@ -211,14 +225,20 @@ pub(crate) fn decode(head: &[u8], file_len: u64) -> Result<(Identity, State), He
         return Err(HeaderError::NotAPool);
     }
     if head.len() < 12 {
-        return Err(HeaderError::Truncated { expected: HEADER_LEN as u64, found: file_len });
+        return Err(HeaderError::Truncated {
+            expected: HEADER_LEN as u64,
+            found: file_len,
+        });
     }
     let version = u32_at(head, 8);
     if version != FORMAT_VERSION {
         return Err(HeaderError::UnsupportedVersion { found: version });
     }
     if head.len() < HEADER_LEN {
-        return Err(HeaderError::Truncated { expected: HEADER_LEN as u64, found: file_len });
+        return Err(HeaderError::Truncated {
+            expected: HEADER_LEN as u64,
+            found: file_len,
+        });
     }
     let identity = Identity::decode(head)?;
     let state = STATE_OFFSETS
@@ -230,7 +250,10 @@ pub(crate) fn decode(head: &[u8], file_len: u64) -> Result<(Identity, State), He
         .max_by_key(|state| state.sequence)
         .ok_or(HeaderError::Corrupted(HeaderPart::State))?;
     if state.pool_size > file_len {
-        return Err(HeaderError::Truncated { expected: state.pool_size, found: file_len });
+        return Err(HeaderError::Truncated {
+            expected: state.pool_size,
+            found: file_len,
+        });
     }
     let root_end = identity.root_offset.checked_add(identity.root_size);
     let consistent = identity.root_offset == ROOT_OFFSET
@@ -271,7 +294,11 @@ mod tests {
         page
     }
 
-    const FIRST: State = State { sequence: 1, pool_size: 1 << 20, clean_shutdown: true };
+    const FIRST: State = State {
+        sequence: 1,
+        pool_size: 1 << 20,
+        clean_shutdown: true,
+    };
 
     #[test]
     fn round_trips() {
@@ -298,7 +325,10 @@ mod tests {
     fn both_state_records_damaged_is_corruption() {
         let mut page = header_page(&identity(), &[FIRST]);
         page[FIRST.slot_offset()] ^= 1;
-        assert_eq!(decode(&page, 1 << 20), Err(HeaderError::Corrupted(HeaderPart::State)));
+        assert_eq!(
+            decode(&page, 1 << 20),
+            Err(HeaderError::Corrupted(HeaderPart::State))
+        );
     }
 
     #[test]
@@ -322,14 +352,23 @@ mod tests {
         assert_eq!(decode(b"ELF\x7f....", 8), Err(HeaderError::NotAPool));
         assert_eq!(
             decode(&page[..100], 100),
-            Err(HeaderError::Truncated { expected: HEADER_LEN as u64, found: 100 })
+            Err(HeaderError::Truncated {
+                expected: HEADER_LEN as u64,
+                found: 100
+            })
         );
         let mut newer = page.clone();
         newer[8] = 2;
-        assert_eq!(decode(&newer, 1 << 20), Err(HeaderError::UnsupportedVersion { found: 2 }));
+        assert_eq!(
+            decode(&newer, 1 << 20),
+            Err(HeaderError::UnsupportedVersion { found: 2 })
+        );
         assert_eq!(
             decode(&page, 8192),
-            Err(HeaderError::Truncated { expected: 1 << 20, found: 8192 })
+            Err(HeaderError::Truncated {
+                expected: 1 << 20,
+                found: 8192
+            })
         );
     }
 

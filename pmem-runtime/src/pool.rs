@@ -48,7 +48,12 @@ impl PoolOptions {
     /// mode that `PMEM_FLUSH` forces or that suits the file.
     #[must_use]
     pub fn new() -> Self {
-        Self { size: DEFAULT_SIZE, max_size: DEFAULT_MAX_SIZE, layout: None, flush_mode: None }
+        Self {
+            size: DEFAULT_SIZE,
+            max_size: DEFAULT_MAX_SIZE,
+            layout: None,
+            flush_mode: None,
+        }
     }
 
     /// The size of a new pool file in bytes, rounded up to whole 4096-byte pages.
@@ -105,7 +110,10 @@ impl PoolOptions {
             .max(ROOT_OFFSET + size_of::<R>() as u64)
             .checked_next_multiple_of(HEADER_LEN as u64)
             .filter(|&size| usize::try_from(size).is_ok())
-            .ok_or(Error::InvalidOption { option: "size", reason: "larger than the address space" })?;
+            .ok_or(Error::InvalidOption {
+                option: "size",
+                reason: "larger than the address space",
+            })?;
         if self.max_size < size {
             return Err(Error::InvalidOption {
                 option: "max_size",
@@ -119,7 +127,13 @@ impl PoolOptions {
             });
         }
         let forced_mode = self.forced_flush_mode()?;
-        let io = |operation| move |source| Error::Io { path: path.to_owned(), operation, source };
+        let io = |operation| {
+            move |source| Error::Io {
+                path: path.to_owned(),
+                operation,
+                source,
+            }
+        };
 
         let file = match OpenOptions::new()
             .read(true)
@@ -131,7 +145,9 @@ impl PoolOptions {
         {
             Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(Error::AlreadyExists { path: path.to_owned() });
+                return Err(Error::AlreadyExists {
+                    path: path.to_owned(),
+                });
             }
             Err(error) => return Err(io("create")(error)),
         };
@@ -146,7 +162,9 @@ impl PoolOptions {
             uuid: new_uuid().map_err(io("generate a UUID for"))?,
             created_unix_nanos: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
-                .map_or(0, |since| u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)),
+                .map_or(0, |since| {
+                    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+                }),
             root_layout_hash: R::LAYOUT_HASH,
             root_size: size_of::<R>() as u64,
             root_align: align_of::<R>() as u64,
@@ -154,15 +172,26 @@ impl PoolOptions {
             layout,
             root_type: header::stored_root_type_name(core::any::type_name::<R>()),
         };
-        let state = State { sequence: 1, pool_size: size, clean_shutdown: false };
-        let root_address = mapping.address_of(ROOT_OFFSET as usize).cast_mut().cast::<R>();
+        let state = State {
+            sequence: 1,
+            pool_size: size,
+            clean_shutdown: false,
+        };
+        let root_address = mapping
+            .address_of(ROOT_OFFSET as usize)
+            .cast_mut()
+            .cast::<R>();
         // SAFETY: the root slot lies inside the mapping (size >= ROOT_OFFSET + size_of::<R>()),
         // is aligned for `R` (page-aligned base, align_of::<R>() <= 4096 divides ROOT_OFFSET)
         // and is not yet visible to anyone else: the file has no magic yet and is locked.
         unsafe { root_address.write(root) };
         flusher.flush(&mapping, ROOT_OFFSET as usize, size_of::<R>());
         let identity_bytes = identity.encode();
-        write_bytes(&mapping, header::MAGIC.len(), &identity_bytes[header::MAGIC.len()..]);
+        write_bytes(
+            &mapping,
+            header::MAGIC.len(),
+            &identity_bytes[header::MAGIC.len()..],
+        );
         write_bytes(&mapping, state.slot_offset(), &state.encode());
         flusher.flush(&mapping, 0, HEADER_LEN);
         flusher.fence();
@@ -172,7 +201,9 @@ impl PoolOptions {
         sync_parent_directory(path).map_err(io("make the directory entry durable for"))?;
 
         created.armed = false;
-        Ok(Pool::assemble(path, file, mapping, flusher, identity, state, true))
+        Ok(Pool::assemble(
+            path, file, mapping, flusher, identity, state, true,
+        ))
     }
 
     /// Opens the existing pool at `path`, whose root must be of type `R`.
@@ -188,7 +219,13 @@ impl PoolOptions {
     /// mode errors; and [`Error::Io`] if the file cannot be opened or mapped.
     pub fn open<R: Persistent>(&self, path: impl AsRef<Path>) -> Result<Pool<R>, Error> {
         let path = path.as_ref();
-        let io = |operation| move |source| Error::Io { path: path.to_owned(), operation, source };
+        let io = |operation| {
+            move |source| Error::Io {
+                path: path.to_owned(),
+                operation,
+                source,
+            }
+        };
         let forced_mode = self.forced_flush_mode()?;
         let file = OpenOptions::new()
             .read(true)
@@ -224,7 +261,9 @@ impl PoolOptions {
             option: "max_size",
             reason: "the pool is larger than the address space",
         })?;
-        let reserve = usize::try_from(self.max_size).unwrap_or(usize::MAX).max(pool_size);
+        let reserve = usize::try_from(self.max_size)
+            .unwrap_or(usize::MAX)
+            .max(pool_size);
         let mapping = Mapping::map(&file, pool_size, reserve).map_err(io("map"))?;
         let flusher = Flusher::new(FlushMode::choose(forced_mode, mapping.is_dax())?);
 
@@ -296,7 +335,14 @@ impl<R: Persistent> Pool<R> {
             dax: mapping.is_dax(),
             previous_shutdown_clean,
         };
-        Self { mapping, _locked_file: file, flusher, state, info, root: PhantomData }
+        Self {
+            mapping,
+            _locked_file: file,
+            flusher,
+            state,
+            info,
+            root: PhantomData,
+        }
     }
 
     /// The root object.
@@ -379,7 +425,9 @@ impl<R: Persistent> Drop for Pool<R> {
 
 impl<R: Persistent> fmt::Debug for Pool<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("Pool")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
@@ -416,9 +464,25 @@ impl fmt::Display for PoolInfo {
         writeln!(f, "layout      {:?}", self.layout)?;
         writeln!(f, "root type   {}", self.root_type)?;
         writeln!(f, "size        {} bytes", self.size)?;
-        writeln!(f, "mapping     {}", if self.dax { "DAX (MAP_SYNC)" } else { "page cache" })?;
+        writeln!(
+            f,
+            "mapping     {}",
+            if self.dax {
+                "DAX (MAP_SYNC)"
+            } else {
+                "page cache"
+            }
+        )?;
         writeln!(f, "flush mode  {}", self.flush_mode)?;
-        write!(f, "last close  {}", if self.previous_shutdown_clean { "clean" } else { "unclean" })
+        write!(
+            f,
+            "last close  {}",
+            if self.previous_shutdown_clean {
+                "clean"
+            } else {
+                "unclean"
+            }
+        )
     }
 }
 
@@ -442,10 +506,16 @@ fn header_error(path: &Path, error: HeaderError) -> Error {
     let path = path.to_owned();
     match error {
         HeaderError::NotAPool => Error::NotAPool { path },
-        HeaderError::Truncated { expected, found } => Error::Truncated { path, expected, found },
-        HeaderError::UnsupportedVersion { found } => {
-            Error::UnsupportedVersion { path, found, supported: header::FORMAT_VERSION }
-        }
+        HeaderError::Truncated { expected, found } => Error::Truncated {
+            path,
+            expected,
+            found,
+        },
+        HeaderError::UnsupportedVersion { found } => Error::UnsupportedVersion {
+            path,
+            found,
+            supported: header::FORMAT_VERSION,
+        },
         HeaderError::Corrupted(part) => Error::Corrupted { path, part },
     }
 }
@@ -458,16 +528,23 @@ fn lock(file: &File, path: &Path) -> Result<(), Error> {
     }
     let error = io::Error::last_os_error();
     if error.kind() == io::ErrorKind::WouldBlock {
-        Err(Error::Locked { path: path.to_owned() })
+        Err(Error::Locked {
+            path: path.to_owned(),
+        })
     } else {
-        Err(Error::Io { path: path.to_owned(), operation: "lock", source: error })
+        Err(Error::Io {
+            path: path.to_owned(),
+            operation: "lock",
+            source: error,
+        })
     }
 }
 
 /// Gives the file `len` bytes of real storage, so that a full file system is an error now
 /// rather than a SIGBUS at some later store.
 fn allocate(file: &File, len: u64) -> io::Result<()> {
-    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let len =
+        libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: posix_fallocate on a file descriptor we own has no memory-safety preconditions.
     match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) } {
         0 => Ok(()),
@@ -523,7 +600,10 @@ fn sync_parent_directory(path: &Path) -> io::Result<()> {
 
 /// Copies `bytes` into the mapped pool at `offset`.
 fn write_bytes(mapping: &Mapping, offset: usize, bytes: &[u8]) {
-    assert!(offset + bytes.len() <= mapping.mapped_len(), "header write outside the pool");
+    assert!(
+        offset + bytes.len() <= mapping.mapped_len(),
+        "header write outside the pool"
+    );
     // SAFETY: the destination is inside the mapping (asserted) and cannot overlap `bytes`,
     // which is ordinary memory. Header bytes are never referenced as Rust values.
     unsafe {
@@ -539,7 +619,13 @@ fn write_bytes(mapping: &Mapping, offset: usize, bytes: &[u8]) {
 fn write_magic(mapping: &Mapping) {
     let magic = u64::from_ne_bytes(header::MAGIC);
     // SAFETY: offset 0 of the mapping is page-aligned, so aligned for u64, and inside it.
-    unsafe { mapping.address_of(0).cast_mut().cast::<u64>().write_volatile(magic) };
+    unsafe {
+        mapping
+            .address_of(0)
+            .cast_mut()
+            .cast::<u64>()
+            .write_volatile(magic)
+    };
 }
 
 /// Removes the file at `path` when dropped, unless disarmed: undoes a failed `create`.

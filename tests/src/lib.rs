@@ -1,1 +1,96 @@
-//! Integration tests of pmem live in `tests/`.
+//! Helpers shared by pmem's integration tests (in `tests/`), and the types their pools hold.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pmem::{PPtr, Persistent};
+
+/// A pool file path that no other test uses, removed (with the file) when dropped.
+///
+/// Pools go to `/dev/shm` where it exists (DRAM-backed, fast), else to the temporary
+/// directory.
+#[derive(Debug)]
+pub struct TempPath(PathBuf);
+
+impl TempPath {
+    /// A fresh path whose file name starts with `label`.
+    #[must_use]
+    pub fn new(label: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let directory = Path::new("/dev/shm");
+        let directory = if directory.is_dir() {
+            directory.to_owned()
+        } else {
+            std::env::temp_dir()
+        };
+        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = directory.join(format!(
+            "pmem-test-{label}-{}-{unique}.pool",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        Self(path)
+    }
+
+    /// The path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The file's whole contents.
+    ///
+    /// # Panics
+    ///
+    /// If the file cannot be read.
+    #[must_use]
+    pub fn contents(&self) -> Vec<u8> {
+        std::fs::read(&self.0).expect("pool file readable")
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The root type most pool tests use: a few balances, an owner name, and a pointer that
+/// the tests aim at the root itself.
+#[derive(Persistent, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct Ledger {
+    /// Account balances.
+    pub balances: [u64; 4],
+    /// The owner's name, zero-padded.
+    pub owner: [u8; 16],
+    /// A persistent pointer, aimed at the root by the tests.
+    pub home: PPtr<Ledger>,
+}
+
+impl Ledger {
+    /// A ledger with recognisable contents.
+    #[must_use]
+    pub fn sample(home: PPtr<Ledger>) -> Self {
+        let mut owner = [0u8; 16];
+        owner[..5].copy_from_slice(b"alice");
+        Self {
+            balances: [100, 200, 300, 400],
+            owner,
+            home,
+        }
+    }
+}
+
+/// A root type with exactly the layout of [`Ledger`] under another name: a pool made for
+/// one must refuse to open as the other.
+#[derive(Persistent, Clone, Copy, Debug)]
+#[repr(C)]
+pub struct Journal {
+    /// As in [`Ledger`].
+    pub balances: [u64; 4],
+    /// As in [`Ledger`].
+    pub owner: [u8; 16],
+    /// As in [`Ledger`].
+    pub home: PPtr<Journal>,
+}

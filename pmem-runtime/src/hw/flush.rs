@@ -90,9 +90,13 @@ impl FlushMode {
     /// The best cache-line mode this CPU offers, if it offers any.
     fn best_cache_line_mode() -> Option<Self> {
         let cpu = CpuFeatures::detect();
-        [(cpu.clwb, Self::Clwb), (cpu.clflushopt, Self::Clflushopt), (cpu.clflush, Self::Clflush)]
-            .into_iter()
-            .find_map(|(present, mode)| present.then_some(mode))
+        [
+            (cpu.clwb, Self::Clwb),
+            (cpu.clflushopt, Self::Clflushopt),
+            (cpu.clflush, Self::Clflush),
+        ]
+        .into_iter()
+        .find_map(|(present, mode)| present.then_some(mode))
     }
 
     /// The mode `PMEM_FLUSH` asks for, if it is set.
@@ -101,9 +105,9 @@ impl FlushMode {
             Ok(value) if value.is_empty() => Ok(None),
             Ok(value) => value.parse().map(Some),
             Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(value)) => {
-                Err(Error::UnknownFlushMode { value: value.to_string_lossy().into_owned() })
-            }
+            Err(std::env::VarError::NotUnicode(value)) => Err(Error::UnknownFlushMode {
+                value: value.to_string_lossy().into_owned(),
+            }),
         }
     }
 
@@ -137,10 +141,19 @@ impl FromStr for FlushMode {
     type Err = Error;
 
     fn from_str(value: &str) -> Result<Self, Error> {
-        [Self::Eadr, Self::Clwb, Self::Clflushopt, Self::Clflush, Self::Msync, Self::None]
-            .into_iter()
-            .find(|mode| mode.name().eq_ignore_ascii_case(value.trim()))
-            .ok_or_else(|| Error::UnknownFlushMode { value: value.to_owned() })
+        [
+            Self::Eadr,
+            Self::Clwb,
+            Self::Clflushopt,
+            Self::Clflush,
+            Self::Msync,
+            Self::None,
+        ]
+        .into_iter()
+        .find(|mode| mode.name().eq_ignore_ascii_case(value.trim()))
+        .ok_or_else(|| Error::UnknownFlushMode {
+            value: value.to_owned(),
+        })
     }
 }
 
@@ -171,7 +184,11 @@ impl CpuFeatures {
         // CPUID is available on every x86_64 CPU; leaf 7 exists when leaf 0 reports it.
         let max_leaf = __cpuid(0).eax;
         let leaf1 = __cpuid(1);
-        let leaf7_ebx = if max_leaf >= 7 { __cpuid_count(7, 0).ebx } else { 0 };
+        let leaf7_ebx = if max_leaf >= 7 {
+            __cpuid_count(7, 0).ebx
+        } else {
+            0
+        };
         Self {
             clwb: leaf7_ebx & (1 << 24) != 0,
             clflushopt: leaf7_ebx & (1 << 23) != 0,
@@ -183,7 +200,12 @@ impl CpuFeatures {
 
     #[cfg(not(target_arch = "x86_64"))]
     fn detect() -> Self {
-        Self { clwb: false, clflushopt: false, clflush: false, sfence: false }
+        Self {
+            clwb: false,
+            clflushopt: false,
+            clflush: false,
+            sfence: false,
+        }
     }
 }
 
@@ -212,7 +234,9 @@ impl Flusher {
             return;
         }
         assert!(
-            offset.checked_add(len).is_some_and(|end| end <= mapping.mapped_len()),
+            offset
+                .checked_add(len)
+                .is_some_and(|end| end <= mapping.mapped_len()),
             "flush of {len} bytes at offset {offset} outside the mapped pool"
         );
         let first_line = offset / CACHE_LINE;
@@ -328,8 +352,14 @@ mod tests {
 
     #[test]
     fn a_forced_mode_wins_over_detection() {
-        assert_eq!(FlushMode::choose(Some(FlushMode::None), true).ok(), Some(FlushMode::None));
-        assert_eq!(FlushMode::choose(Some(FlushMode::Msync), true).ok(), Some(FlushMode::Msync));
+        assert_eq!(
+            FlushMode::choose(Some(FlushMode::None), true).ok(),
+            Some(FlushMode::None)
+        );
+        assert_eq!(
+            FlushMode::choose(Some(FlushMode::Msync), true).ok(),
+            Some(FlushMode::Msync)
+        );
     }
 
     #[test]

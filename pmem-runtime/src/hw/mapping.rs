@@ -58,7 +58,12 @@ impl Mapping {
             return Err(io::Error::last_os_error());
         }
         let base = NonNull::new(reserved.cast::<u8>()).expect("mmap never returns null on success");
-        let mut mapping = Self { base, reserved_len: reserve_len, mapped_len: 0, dax: false };
+        let mut mapping = Self {
+            base,
+            reserved_len: reserve_len,
+            mapped_len: 0,
+            dax: false,
+        };
         mapping.dax = mapping.map_file_range(file, 0, len)?;
         mapping.mapped_len = len;
         Ok(mapping)
@@ -67,24 +72,39 @@ impl Mapping {
     /// Maps `file[offset .. offset + len]` over the reservation at the same offset. Returns
     /// whether the kernel granted a synchronous (DAX) mapping.
     fn map_file_range(&self, file: &File, offset: usize, len: usize) -> io::Result<bool> {
-        assert!(offset + len <= self.reserved_len, "file range outside the reservation");
+        assert!(
+            offset + len <= self.reserved_len,
+            "file range outside the reservation"
+        );
         let address = self.address_of(offset).cast_mut().cast::<libc::c_void>();
         let protection = libc::PROT_READ | libc::PROT_WRITE;
         let file_offset = libc::off_t::try_from(offset)
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         for (flags, dax) in [
-            (libc::MAP_SHARED_VALIDATE | libc::MAP_SYNC | libc::MAP_FIXED, true),
+            (
+                libc::MAP_SHARED_VALIDATE | libc::MAP_SYNC | libc::MAP_FIXED,
+                true,
+            ),
             (libc::MAP_SHARED | libc::MAP_FIXED, false),
         ] {
             // SAFETY: the target range lies inside our own reservation (asserted above), so
             // MAP_FIXED replaces only pages this mapping owns and nothing else references.
-            let mapped =
-                unsafe { libc::mmap(address, len, protection, flags, file.as_raw_fd(), file_offset) };
+            let mapped = unsafe {
+                libc::mmap(
+                    address,
+                    len,
+                    protection,
+                    flags,
+                    file.as_raw_fd(),
+                    file_offset,
+                )
+            };
             if mapped != libc::MAP_FAILED {
                 return Ok(dax);
             }
             let error = io::Error::last_os_error();
-            let sync_refused = matches!(error.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL));
+            let sync_refused =
+                matches!(error.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL));
             if !(dax && sync_refused) {
                 return Err(error);
             }
@@ -121,7 +141,11 @@ impl Mapping {
         let end = (offset + len).next_multiple_of(page).min(self.mapped_len);
         // SAFETY: `[start, end)` is page aligned and inside the mapped file range.
         let result = unsafe {
-            libc::msync(self.address_of(start).cast_mut().cast(), end - start, libc::MS_SYNC)
+            libc::msync(
+                self.address_of(start).cast_mut().cast(),
+                end - start,
+                libc::MS_SYNC,
+            )
         };
         assert!(
             result == 0,

@@ -1,0 +1,187 @@
+//! Creating, closing and reopening pools; roots, pointers, info, flush modes and counters.
+
+use pmem::{Error, FlushMode, PPtr, Pool, PoolOptions, Stats};
+use pmem_tests::{Ledger, TempPath};
+
+fn create_sample(path: &TempPath) -> Pool<Ledger> {
+    let home = PPtr::from_offset(4096);
+    PoolOptions::new()
+        .layout("ledger-v1")
+        .size(1 << 20)
+        .create(path.path(), Ledger::sample(home))
+        .expect("create")
+}
+
+#[test]
+fn reopening_after_close_finds_the_root_intact() {
+    let path = TempPath::new("reopen");
+    let pool = create_sample(&path);
+    assert_eq!(pool.root_ptr(), pool.root().home);
+    pool.close();
+
+    let pool = Pool::<Ledger>::open(path.path()).expect("reopen");
+    assert_eq!(*pool.root(), Ledger::sample(PPtr::from_offset(4096)));
+    let info = pool.info();
+    assert_eq!(info.layout, "ledger-v1");
+    assert!(info.root_type.ends_with("Ledger"), "{}", info.root_type);
+    assert_eq!(info.size, 1 << 20);
+    assert!(info.previous_shutdown_clean);
+    drop(pool);
+
+    let pool = PoolOptions::new()
+        .layout("ledger-v1")
+        .open::<Ledger>(path.path())
+        .expect("again");
+    assert_eq!(pool.root().balances, [100, 200, 300, 400]);
+}
+
+#[test]
+fn a_persistent_pointer_resolves_wherever_the_pool_is_mapped() {
+    let path = TempPath::new("relocate");
+    drop(create_sample(&path));
+    // Keep an earlier mapping alive so the next one cannot land at the same address.
+    let other_path = TempPath::new("relocate-other");
+    let other = create_sample(&other_path);
+    let pool = Pool::<Ledger>::open(path.path()).expect("open");
+    let root: &Ledger = pool.root();
+    let through_pointer = pool.get(root.home).expect("valid pointer");
+    assert!(std::ptr::eq(root, through_pointer));
+    assert!(!std::ptr::eq(root, other.root()));
+}
+
+#[test]
+fn size_is_rounded_up_to_pages_and_covers_the_root() {
+    let path = TempPath::new("tiny");
+    let pool = PoolOptions::new()
+        .size(1)
+        .create(path.path(), [7u64; 1000])
+        .expect("create");
+    assert_eq!(pool.info().size, 4096 + 8192);
+    assert_eq!(
+        std::fs::metadata(path.path()).expect("metadata").len(),
+        4096 + 8192
+    );
+    assert_eq!(pool.root()[999], 7);
+}
+
+#[test]
+fn the_uuid_is_random_version_4_and_kept_across_opens() {
+    let (first, second) = (TempPath::new("uuid-a"), TempPath::new("uuid-b"));
+    let uuid = create_sample(&first).info().uuid;
+    assert_ne!(uuid, create_sample(&second).info().uuid);
+    assert_eq!(uuid.0[6] >> 4, 4);
+    assert_eq!(
+        Pool::<Ledger>::open(first.path())
+            .expect("open")
+            .info()
+            .uuid,
+        uuid
+    );
+    let text = uuid.to_string();
+    assert_eq!(text.len(), 36);
+    assert_eq!(text.matches('-').count(), 4);
+}
+
+#[test]
+fn off_dax_the_default_mode_is_msync() {
+    if std::env::var_os("PMEM_FLUSH").is_some() {
+        return;
+    }
+    let path = TempPath::new("default-mode");
+    let pool = create_sample(&path);
+    if !pool.info().dax {
+        assert_eq!(pool.info().flush_mode, FlushMode::Msync);
+    }
+}
+
+#[test]
+fn every_supported_mode_creates_and_reopens() {
+    for mode in [
+        FlushMode::Clwb,
+        FlushMode::Clflushopt,
+        FlushMode::Clflush,
+        FlushMode::Eadr,
+        FlushMode::Msync,
+        FlushMode::None,
+    ] {
+        let path = TempPath::new(mode.name());
+        let options = PoolOptions::new().size(1 << 16).flush_mode(mode);
+        if !mode.is_supported() {
+            assert!(matches!(
+                options.create(path.path(), 5u64),
+                Err(Error::UnsupportedFlushMode { mode: refused }) if refused == mode
+            ));
+            assert!(!path.path().exists(), "a refused create left a file behind");
+            continue;
+        }
+        let pool = options.create(path.path(), 5u64).expect("create");
+        assert_eq!(pool.info().flush_mode, mode);
+        drop(pool);
+        let pool = options.open::<u64>(path.path()).expect("open");
+        assert_eq!((*pool.root(), pool.info().flush_mode), (5, mode));
+    }
+}
+
+#[test]
+fn opening_and_closing_cost_one_flushed_line_and_one_fence_each() {
+    let path = TempPath::new("counters");
+    drop(create_sample(&path));
+    for mode in [FlushMode::Msync, FlushMode::None] {
+        let options = PoolOptions::new().flush_mode(mode);
+        let before = Stats::current_thread();
+        let pool = options.open::<Ledger>(path.path()).expect("open");
+        let opened = Stats::current_thread() - before;
+        assert_eq!(
+            (opened.lines_flushed, opened.fences),
+            (1, 1),
+            "open in {mode}"
+        );
+        assert_eq!(
+            opened.msyncs,
+            u64::from(mode == FlushMode::Msync),
+            "open in {mode}"
+        );
+        let before = Stats::current_thread();
+        pool.close();
+        let closed = Stats::current_thread() - before;
+        assert_eq!(
+            (closed.lines_flushed, closed.fences),
+            (1, 1),
+            "close in {mode}"
+        );
+    }
+}
+
+#[test]
+fn get_refuses_pointers_that_do_not_point_at_an_object() {
+    let path = TempPath::new("pointers");
+    let pool = create_sample(&path);
+    let cases: [(u64, &str); 4] = [
+        (0, "null"),
+        (4097, "not aligned"),
+        (64, "outside the pool's data"),
+        ((1 << 20) - 8, "outside the pool's data"),
+    ];
+    for (offset, reason) in cases {
+        match pool.get(PPtr::<Ledger>::from_offset(offset)) {
+            Err(error @ Error::InvalidPointer { .. }) => {
+                assert!(error.to_string().contains(reason), "{offset:#x}: {error}");
+            }
+            other => panic!("{offset:#x}: expected InvalidPointer, got {other:?}"),
+        }
+    }
+    let last_word = PPtr::<u64>::from_offset((1 << 20) - 8);
+    assert_eq!(pool.get(last_word).ok(), Some(&0));
+}
+
+#[test]
+fn info_says_how_the_pool_is_flushed() {
+    let path = TempPath::new("info");
+    let pool = create_sample(&path);
+    let text = pool.info().to_string();
+    assert!(
+        text.contains(&format!("flush mode  {}", pool.info().flush_mode)),
+        "{text}"
+    );
+    assert!(text.contains("layout      \"ledger-v1\""), "{text}");
+}

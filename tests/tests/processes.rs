@@ -1,0 +1,114 @@
+//! Tests that need a second process: unclean exits, locks held elsewhere, `PMEM_FLUSH`.
+//!
+//! They live in a test binary of their own and take turns (`ONE_AT_A_TIME`): while a thread
+//! spawns a child, the child briefly holds copies of every file descriptor of this process,
+//! and with them the locks of pools that another thread has just closed. A pool closed in a
+//! process that is spawning children can therefore stay locked for a few microseconds.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+use pmem::{Error, FlushMode, PPtr, Pool, PoolOptions};
+use pmem_tests::{Ledger, TempPath};
+
+const CHILD: &str = env!("CARGO_BIN_EXE_pool_child");
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn take_turn() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn create_sample(path: &TempPath) -> Pool<Ledger> {
+    PoolOptions::new()
+        .size(1 << 20)
+        .create(path.path(), Ledger::sample(PPtr::null()))
+        .expect("create")
+}
+
+#[test]
+fn an_exit_without_close_is_reported_as_unclean() {
+    let _turn = take_turn();
+    let path = TempPath::new("unclean");
+    drop(create_sample(&path));
+    let status = Command::new(CHILD)
+        .args([
+            "exit-without-close",
+            path.path().to_str().expect("utf-8 path"),
+        ])
+        .status()
+        .expect("run child");
+    assert!(status.success());
+    let pool = Pool::<Ledger>::open(path.path()).expect("open after unclean exit");
+    assert!(!pool.info().previous_shutdown_clean);
+    assert_eq!(pool.root().balances, [100, 200, 300, 400]);
+    drop(pool);
+    assert!(
+        Pool::<Ledger>::open(path.path())
+            .expect("open")
+            .info()
+            .previous_shutdown_clean
+    );
+}
+
+#[test]
+fn a_pool_open_in_another_process_is_locked_until_it_closes() {
+    let _turn = take_turn();
+    let path = TempPath::new("locked-process");
+    drop(create_sample(&path));
+    let mut child = Command::new(CHILD)
+        .args(["hold", path.path().to_str().expect("utf-8 path")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run child");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line.trim(), "open");
+
+    let before = path.contents();
+    match Pool::<Ledger>::open(path.path()) {
+        Err(Error::Locked { path: reported }) => assert_eq!(reported, path.path()),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    assert!(path.contents() == before, "a refused open changed the file");
+
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"done\n").expect("write");
+    drop(stdin);
+    assert!(child.wait().expect("wait").success());
+    assert!(Pool::<Ledger>::open(path.path()).is_ok());
+}
+
+#[test]
+fn pmem_flush_forces_the_mode_and_rejects_unknown_names() {
+    let _turn = take_turn();
+    let path = TempPath::new("env-mode");
+    drop(create_sample(&path));
+    let run = |value: &str| {
+        let output = Command::new(CHILD)
+            .args(["report-mode", path.path().to_str().expect("utf-8 path")])
+            .env("PMEM_FLUSH", value)
+            .output()
+            .expect("run child");
+        String::from_utf8(output.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(run("none"), "mode: none");
+    assert_eq!(run("msync"), "mode: msync");
+    let refused = run("sometimes");
+    assert!(
+        refused.starts_with("error: unknown flush mode \"sometimes\""),
+        "{refused}"
+    );
+    if FlushMode::Clwb.is_supported() {
+        assert_eq!(run("clwb"), "mode: clwb");
+    }
+}
