@@ -29,10 +29,12 @@ use crate::type_hash::{SEED, hash_str, hash_u64};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in persistent memory",
     label = "`{Self}` is not `Persistent`",
-    note = "a type stored in a pool must be plain data: derive `Persistent` on a `#[repr(C)]` type whose fields are all `Persistent`",
-    note = "volatile pointers (`&T`, `Box<T>`, `Vec<T>`, `String`, `Rc<T>`, raw pointers) are meaningless after a restart; point into the pool with `pmem::PPtr<T>` instead"
+    note = "a type stored in a pool must be plain data: derive `Persistent` on a `#[repr(C)]` struct whose fields are all `Persistent`",
+    note = "volatile pointers (`&T`, `Box<T>`, `Vec<T>`, `String`, `Rc<T>`, raw and function pointers) are meaningless after a restart: point into the pool with `pmem::PPtr<T>`",
+    note = "every bit pattern must be a valid value, so `bool`, `char`, `Option` and enums are refused: store a `u8`, a `u32` or an integer tag instead",
+    note = "interior mutability (`Cell`, `RefCell`, atomics) would change a pool behind the undo log: use a plain field, written inside a transaction"
 )]
-pub unsafe trait Persistent: Sized + Send + Sync + 'static {
+pub unsafe trait Persistent: Sized {
     /// Hash of the type's name and its generic arguments' names; see [`type_hash`](crate::type_hash).
     const NAME_HASH: u64;
     /// Hash of the type's name and complete layout; see [`type_hash`](crate::type_hash).

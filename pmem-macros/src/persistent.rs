@@ -9,14 +9,19 @@
 //! - every field is `Persistent`: enforced by the generated impl, whose layout hash names
 //!   `<Field as Persistent>::LAYOUT_HASH` with the field type's span, so a `Vec<u8>` field
 //!   reports "`Vec<u8>` cannot be stored in persistent memory" on the field;
-//! - no padding: a constant assertion that the size is the sum of the fields' sizes;
-//! - no `Drop` impl: persistent objects are reclaimed by the collector, never dropped.
+//! - no padding: constant assertions that each field starts where the previous one ends and
+//!   the last one ends the struct, each spanned on its field;
+//! - no `Drop` impl (`needs_drop` is false): persistent objects are reclaimed by the
+//!   collector, never dropped.
+//!
+//! The constant checks run where the layout hash is evaluated: at the definition for a
+//! non-generic struct, at the first use as a pool root for a generic one.
 //!
 //! Generic parameters get no implicit bound: a parameter used in a field must be declared
 //! `T: Persistent` by the user, or the field check refuses it.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, GenericParam, Member};
 
@@ -65,7 +70,8 @@ fn check(input: &DeriveInput) -> syn::Result<Vec<Field<'_>>> {
             )),
             GenericParam::Const(constant) => errors.push(syn::Error::new_spanned(
                 constant,
-                "`#[derive(Persistent)]` does not support const parameters yet",
+                "`#[derive(Persistent)]` does not support const parameters yet\n\
+                 use a fixed-size array, or a type parameter `A: Persistent` instantiated as `[u64; 16]`",
             )),
             GenericParam::Type(_) => {}
         }
@@ -92,17 +98,20 @@ fn check(input: &DeriveInput) -> syn::Result<Vec<Field<'_>>> {
 
 fn check_repr(input: &DeriveInput, errors: &mut Errors) {
     let mut fixed_layout = false;
+    let mut repr_attribute = None;
     for attribute in input
         .attrs
         .iter()
         .filter(|attribute| attribute.path().is_ident("repr"))
     {
+        repr_attribute = Some(attribute);
         let parsed = attribute.parse_nested_meta(|meta| {
             if meta.path.is_ident("C") || meta.path.is_ident("transparent") {
                 fixed_layout = true;
             } else if meta.path.is_ident("packed") {
                 errors.push(meta.error(
-                    "a `Persistent` type cannot be `packed`: references to its fields could be misaligned",
+                    "a `Persistent` type cannot be `packed`: references to its fields could be misaligned\n\
+                     remove `packed`, and fill any gaps between fields with explicit `[u8; N]` fields",
                 ));
             }
             if meta.input.peek(syn::token::Paren) {
@@ -114,13 +123,21 @@ fn check_repr(input: &DeriveInput, errors: &mut Errors) {
             errors.push(error);
         }
     }
-    if !fixed_layout && !matches!(input.data, Data::Enum(_) | Data::Union(_)) {
-        errors.push(syn::Error::new_spanned(
+    if fixed_layout || matches!(input.data, Data::Enum(_) | Data::Union(_)) {
+        return;
+    }
+    errors.push(match repr_attribute {
+        Some(attribute) => syn::Error::new_spanned(
+            attribute,
+            "this `repr` keeps the default Rust layout, which may change between compiler versions (and the pool would then no longer open)\n\
+             add `C` to it, e.g. `#[repr(C, align(64))]`",
+        ),
+        None => syn::Error::new_spanned(
             &input.ident,
             "a `Persistent` type needs a layout fixed by its definition: add `#[repr(C)]`\n\
              (the default Rust layout may change between compiler versions, and the pool would then no longer open)",
-        ));
-    }
+        ),
+    });
 }
 
 fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
@@ -130,10 +147,6 @@ fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
     let private = quote!(::pmem::__private);
 
     let type_params = input.generics.type_params().map(|param| &param.ident);
-    let field_sizes = fields.iter().map(|field| {
-        let ty = field.ty;
-        quote_spanned!(ty.span()=> ::core::mem::size_of::<#ty>())
-    });
     let field_hashes = fields.iter().map(|field| {
         let (ty, member, field_name) = (field.ty, &field.member, &field.name);
         let layout_hash = quote_spanned!(ty.span()=> <#ty as #private::Persistent>::LAYOUT_HASH);
@@ -143,19 +156,21 @@ fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
             hash = #private::hash_u64(hash, #layout_hash);
         }
     });
-    let padding_message = format!(
-        "`{name_text}` has padding bytes, which a `Persistent` type may not have: order its fields from the largest alignment to the smallest, or fill the gaps with explicit `[u8; N]` fields"
+    let padding_checks = padding_checks(&name_text, fields);
+    let drop_message = format!(
+        "`{name_text}` implements `Drop`, which a `Persistent` type may not: objects in a pool are reclaimed by the collector and never dropped\n\
+         remove the `Drop` implementation of `{name_text}`"
     );
     let check_now = input.generics.params.is_empty().then(|| {
         quote! { const _: u64 = <#name as #private::Persistent>::LAYOUT_HASH; }
     });
-    let no_drop_trait = format_ident!("PersistentTypesCannotImplementDrop");
 
     quote! {
         // SAFETY: `#[derive(Persistent)]` checked that this is a `#[repr(C)]` or
         // `#[repr(transparent)]` struct without lifetimes; `LAYOUT_HASH` names every field
         // as `Persistent` (so each is plain data without volatile pointers or interior
-        // mutability) and fails to compile if the struct has padding.
+        // mutability) and fails to compile if the struct has padding or implements `Drop`.
+        #[diagnostic::do_not_recommend]
         unsafe impl #impl_generics #private::Persistent for #name #type_generics #where_clause {
             const NAME_HASH: u64 = {
                 let hash = #private::hash_str(#private::SEED, #name_text);
@@ -163,9 +178,9 @@ fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
                 hash
             };
             const LAYOUT_HASH: u64 = {
-                let fields_size: usize = 0 #( + #field_sizes )*;
-                if ::core::mem::size_of::<Self>() != fields_size {
-                    ::core::panic!(#padding_message);
+                #padding_checks
+                if ::core::mem::needs_drop::<Self>() {
+                    ::core::panic!(#drop_message);
                 }
                 let mut hash = #private::hash_u64(Self::NAME_HASH, ::core::mem::align_of::<Self>() as u64);
                 #( #field_hashes )*
@@ -174,14 +189,61 @@ fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
         }
 
         #check_now
-
-        const _: () = {
-            trait #no_drop_trait {}
-            #[allow(drop_bounds)]
-            impl<T: ::core::ops::Drop> #no_drop_trait for T {}
-            impl #impl_generics #no_drop_trait for #name #type_generics #where_clause {}
-        };
     }
+}
+
+/// Constant checks that each field starts where the previous one ends and the last one ends
+/// the struct, each spanned on its field so that the error says where the gap is.
+fn padding_checks(name: &str, fields: &[Field<'_>]) -> TokenStream {
+    let mut checks = TokenStream::new();
+    let mut previous: Option<&Field<'_>> = None;
+    for field in fields {
+        let member = &field.member;
+        let (expected_offset, message) = match previous {
+            None => (
+                quote!(0),
+                format!(
+                    "`{name}` has padding before its first field `{}`",
+                    field.name
+                ),
+            ),
+            Some(before) => {
+                let (before_member, before_ty) = (&before.member, before.ty);
+                (
+                    quote!(::core::mem::offset_of!(Self, #before_member) + ::core::mem::size_of::<#before_ty>()),
+                    format!(
+                        "`{name}` has padding between fields `{}` and `{}`, which a `Persistent` type may not have\n\
+                         fill the gap with an explicit `[u8; N]` field, or order the fields from the largest alignment to the smallest",
+                        before.name, field.name
+                    ),
+                )
+            }
+        };
+        checks.extend(quote_spanned! {field.ty.span()=>
+            if ::core::mem::offset_of!(Self, #member) != #expected_offset {
+                ::core::panic!(#message);
+            }
+        });
+        previous = Some(field);
+    }
+    let end = match previous {
+        Some(last) => {
+            let (member, ty) = (&last.member, last.ty);
+            quote!(::core::mem::offset_of!(Self, #member) + ::core::mem::size_of::<#ty>())
+        }
+        None => quote!(0),
+    };
+    let message = format!(
+        "`{name}` has padding after its last field, which a `Persistent` type may not have\n\
+         add an explicit `[u8; N]` field at the end to fill it"
+    );
+    let span = previous.map_or_else(proc_macro2::Span::call_site, |last| last.ty.span());
+    checks.extend(quote_spanned! {span=>
+        if ::core::mem::size_of::<Self>() != #end {
+            ::core::panic!(#message);
+        }
+    });
+    checks
 }
 
 /// Collects several errors so that one expansion reports all of them.
