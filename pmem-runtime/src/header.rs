@@ -321,6 +321,36 @@ mod tests {
         assert_eq!(decode(&page, 1 << 20).map(|(_, state)| state), Ok(FIRST));
     }
 
+    /// A crash during a state update may persist any subset of the record's eight 8-byte
+    /// words (only aligned 8-byte stores are failure-atomic, and the line may be evicted at
+    /// any moment before its flush and fence). Every such image must read as the old state
+    /// or the new one, whatever the slot held before: nothing (a new pool) or an older
+    /// record.
+    #[test]
+    fn a_state_update_torn_at_any_word_subset_reads_as_old_or_new() {
+        let words = STATE_LEN / 8;
+        let second = FIRST.next(1 << 20, false);
+        let third = second.next(1 << 20, true);
+        for (already_written, current, update) in
+            [(vec![FIRST], FIRST, second), (vec![FIRST, second], second, third)]
+        {
+            let before = header_page(&identity(), &already_written);
+            let offset = update.slot_offset();
+            let new_record = update.encode();
+            for subset in 0u32..1 << words {
+                let mut image = before.clone();
+                for word in (0..words).filter(|word| subset & (1 << word) != 0) {
+                    let range = offset + word * 8..offset + word * 8 + 8;
+                    image[range.clone()].copy_from_slice(&new_record[word * 8..word * 8 + 8]);
+                }
+                let state = decode(&image, 1 << 20).map(|(_, state)| state);
+                let complete = image[offset..offset + STATE_LEN] == new_record;
+                let expected = if complete { update } else { current };
+                assert_eq!(state, Ok(expected), "words {subset:#010b} of {update:?} persisted");
+            }
+        }
+    }
+
     #[test]
     fn both_state_records_damaged_is_corruption() {
         let mut page = header_page(&identity(), &[FIRST]);

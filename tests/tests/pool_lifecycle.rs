@@ -185,3 +185,17 @@ fn info_says_how_the_pool_is_flushed() {
     );
     assert!(text.contains("layout      \"ledger-v1\""), "{text}");
 }
+
+#[test]
+fn pools_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>(_: &T) {}
+    let path = TempPath::new("threads");
+    let pool = create_sample(&path);
+    shareable(&pool);
+    let sums: Vec<u64> = std::thread::scope(|scope| {
+        let readers: Vec<_> =
+            (0..2).map(|_| scope.spawn(|| pool.root().balances.iter().sum::<u64>())).collect();
+        readers.into_iter().map(|reader| reader.join().expect("reader")).collect()
+    });
+    assert_eq!(sums, [1000, 1000]);
+}
