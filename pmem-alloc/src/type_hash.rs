@@ -8,8 +8,8 @@
 //!
 //! - the **name hash**: the type's name as written (without its module path, so moving a
 //!   type between modules keeps its pools) and the name hashes of its generic arguments;
-//! - the **layout hash**: the name hash, then for every field its name, byte offset and
-//!   layout hash, then the total size.
+//! - the **layout hash**: the name hash, then the alignment, then for every field its name,
+//!   byte offset and layout hash, then the total size.
 //!
 //! A [`PPtr<T>`](crate::PPtr) contributes only `T`'s *name* hash to its layout hash. That keeps
 //! recursive types (a list node pointing at its own type) from making the constant depend on

@@ -15,7 +15,8 @@
 //!   collector, never dropped.
 //!
 //! The constant checks run where the layout hash is evaluated: at the definition for a
-//! non-generic struct, at the first use as a pool root for a generic one.
+//! non-generic struct; for a generic one, wherever the runtime reads or writes it (a pool
+//! root, `Pool::get`), which evaluates `LAYOUT_HASH` for that reason.
 //!
 //! Generic parameters get no implicit bound: a parameter used in a field must be declared
 //! `T: Persistent` by the user, or the field check refuses it.

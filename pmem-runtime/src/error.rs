@@ -41,7 +41,8 @@ pub enum Error {
         /// The file's actual length, in bytes.
         found: u64,
     },
-    /// The header's checksums do not match its contents.
+    /// The header is damaged: a checksum does not match, or fields that the checksum
+    /// covers contradict each other or the format.
     Corrupted {
         /// The pool file.
         path: PathBuf,
@@ -165,7 +166,7 @@ impl fmt::Display for Error {
             ),
             Self::Corrupted { path, part } => write!(
                 f,
-                "pool file {} is corrupted: the checksum of its header's {part} does not match",
+                "pool file {} is corrupted: its header's {part} failed its checksum or consistency check",
                 path.display()
             ),
             Self::UnsupportedVersion {

@@ -204,6 +204,12 @@ impl State {
         if crc32fast::hash(&bytes[..STATE_CHECKED_LEN]) != u32_at(bytes, STATE_CHECKED_LEN) {
             return None;
         }
+        let reserved_zero = bytes[24..STATE_CHECKED_LEN].iter().all(|&byte| byte == 0)
+            && bytes[STATE_CHECKED_LEN + 4..].iter().all(|&byte| byte == 0);
+        let pool_size = u64_at(bytes, 8);
+        if !reserved_zero || pool_size % HEADER_LEN as u64 != 0 || pool_size < HEADER_LEN as u64 {
+            return None;
+        }
         let clean_shutdown = match u64_at(bytes, 16) {
             0 => false,
             1 => true,
@@ -211,7 +217,7 @@ impl State {
         };
         Some(Self {
             sequence: u64_at(bytes, 0),
-            pool_size: u64_at(bytes, 8),
+            pool_size,
             clean_shutdown,
         })
     }
@@ -257,7 +263,6 @@ pub(crate) fn decode(head: &[u8], file_len: u64) -> Result<(Identity, State), He
     }
     let root_end = identity.root_offset.checked_add(identity.root_size);
     let consistent = identity.root_offset == ROOT_OFFSET
-        && state.pool_size % HEADER_LEN as u64 == 0
         && identity.root_align.is_power_of_two()
         && identity.root_offset % identity.root_align == 0
         && root_end.is_some_and(|end| end <= state.pool_size);
@@ -331,9 +336,10 @@ mod tests {
         let words = STATE_LEN / 8;
         let second = FIRST.next(1 << 20, false);
         let third = second.next(1 << 20, true);
-        for (already_written, current, update) in
-            [(vec![FIRST], FIRST, second), (vec![FIRST, second], second, third)]
-        {
+        for (already_written, current, update) in [
+            (vec![FIRST], FIRST, second),
+            (vec![FIRST, second], second, third),
+        ] {
             let before = header_page(&identity(), &already_written);
             let offset = update.slot_offset();
             let new_record = update.encode();
@@ -346,7 +352,11 @@ mod tests {
                 let state = decode(&image, 1 << 20).map(|(_, state)| state);
                 let complete = image[offset..offset + STATE_LEN] == new_record;
                 let expected = if complete { update } else { current };
-                assert_eq!(state, Ok(expected), "words {subset:#010b} of {update:?} persisted");
+                assert_eq!(
+                    state,
+                    Ok(expected),
+                    "words {subset:#010b} of {update:?} persisted"
+                );
             }
         }
     }
@@ -359,6 +369,20 @@ mod tests {
             decode(&page, 1 << 20),
             Err(HeaderError::Corrupted(HeaderPart::State))
         );
+    }
+
+    #[test]
+    fn every_byte_of_the_state_record_is_checked() {
+        let page = header_page(&identity(), &[FIRST]);
+        for offset in FIRST.slot_offset()..FIRST.slot_offset() + STATE_LEN {
+            let mut damaged = page.clone();
+            damaged[offset] ^= 0x10;
+            assert_eq!(
+                decode(&damaged, 1 << 20),
+                Err(HeaderError::Corrupted(HeaderPart::State)),
+                "flipping a bit of byte {offset} went unnoticed"
+            );
+        }
     }
 
     #[test]

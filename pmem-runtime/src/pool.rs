@@ -64,7 +64,8 @@ impl PoolOptions {
     }
 
     /// How large the pool may grow while it is open: this much address space is reserved
-    /// when the pool is mapped (address space only, no memory).
+    /// when the pool is mapped (address space only, no memory). `create` refuses a maximum
+    /// below the new pool's size; `open` raises it to the pool's size.
     #[must_use]
     pub fn max_size(mut self, bytes: u64) -> Self {
         self.max_size = bytes;
@@ -369,6 +370,9 @@ impl<R: Persistent> Pool<R> {
     /// [`Error::InvalidPointer`] if the pointer is null, misaligned for `T`, or does not
     /// point at `size_of::<T>()` bytes inside the pool's data (past the header).
     pub fn get<T: Persistent>(&self, pointer: PPtr<T>) -> Result<&T, Error> {
+        // Evaluating the layout hash runs the derive's padding and `Drop` checks, which a
+        // generic type otherwise meets only when it is a pool's root.
+        let _layout_checked: u64 = const { T::LAYOUT_HASH };
         let offset = pointer.offset();
         let invalid = |reason| Error::InvalidPointer {
             offset,

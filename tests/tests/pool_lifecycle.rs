@@ -193,9 +193,13 @@ fn pools_can_be_shared_between_threads() {
     let pool = create_sample(&path);
     shareable(&pool);
     let sums: Vec<u64> = std::thread::scope(|scope| {
-        let readers: Vec<_> =
-            (0..2).map(|_| scope.spawn(|| pool.root().balances.iter().sum::<u64>())).collect();
-        readers.into_iter().map(|reader| reader.join().expect("reader")).collect()
+        let readers: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| pool.root().balances.iter().sum::<u64>()))
+            .collect();
+        readers
+            .into_iter()
+            .map(|reader| reader.join().expect("reader"))
+            .collect()
     });
     assert_eq!(sums, [1000, 1000]);
 }

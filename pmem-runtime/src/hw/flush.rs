@@ -102,7 +102,7 @@ impl FlushMode {
     /// The mode `PMEM_FLUSH` asks for, if it is set.
     pub(crate) fn from_env() -> Result<Option<Self>, Error> {
         match std::env::var("PMEM_FLUSH") {
-            Ok(value) if value.is_empty() => Ok(None),
+            Ok(value) if value.trim().is_empty() => Ok(None),
             Ok(value) => value.parse().map(Some),
             Err(std::env::VarError::NotPresent) => Ok(None),
             Err(std::env::VarError::NotUnicode(value)) => Err(Error::UnknownFlushMode {
