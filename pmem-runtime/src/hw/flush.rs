@@ -42,7 +42,8 @@ use crate::stats;
 /// The size of a cache line, the unit of write-back.
 pub const CACHE_LINE: usize = 64;
 
-/// How stores are made durable; see the [module documentation](self) for each mode.
+/// How stores are made durable. The guide (`docs/src/flush-modes.md`) explains when each
+/// mode is chosen and what it costs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FlushMode {
