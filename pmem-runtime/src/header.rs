@@ -371,32 +371,30 @@ mod tests {
         );
     }
 
-    #[test]
-    fn every_byte_of_the_state_record_is_checked() {
+    /// Flips one bit in each byte of `range` in turn; each damaged page must be refused as
+    /// a corrupted `part`.
+    fn assert_every_byte_is_checked(range: core::ops::Range<usize>, part: HeaderPart) {
         let page = header_page(&identity(), &[FIRST]);
-        for offset in FIRST.slot_offset()..FIRST.slot_offset() + STATE_LEN {
+        for offset in range {
             let mut damaged = page.clone();
             damaged[offset] ^= 0x10;
             assert_eq!(
                 decode(&damaged, 1 << 20),
-                Err(HeaderError::Corrupted(HeaderPart::State)),
+                Err(HeaderError::Corrupted(part)),
                 "flipping a bit of byte {offset} went unnoticed"
             );
         }
     }
 
     #[test]
+    fn every_byte_of_the_state_record_is_checked() {
+        let slot = FIRST.slot_offset();
+        assert_every_byte_is_checked(slot..slot + STATE_LEN, HeaderPart::State);
+    }
+
+    #[test]
     fn every_identity_byte_is_checked() {
-        let page = header_page(&identity(), &[FIRST]);
-        for offset in 12..IDENTITY_LEN {
-            let mut damaged = page.clone();
-            damaged[offset] ^= 0x10;
-            assert_eq!(
-                decode(&damaged, 1 << 20),
-                Err(HeaderError::Corrupted(HeaderPart::Identity)),
-                "flipping a bit of byte {offset} went unnoticed"
-            );
-        }
+        assert_every_byte_is_checked(12..IDENTITY_LEN, HeaderPart::Identity);
     }
 
     #[test]
