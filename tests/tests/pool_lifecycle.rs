@@ -123,8 +123,17 @@ fn every_supported_mode_creates_and_reopens() {
 }
 
 #[test]
-fn opening_and_closing_cost_one_flushed_line_and_one_fence_each() {
+fn create_open_and_close_cost_a_fixed_number_of_flushes_and_fences() {
     let path = TempPath::new("counters");
+    let before = Stats::current_thread();
+    let pool = PoolOptions::new()
+        .flush_mode(FlushMode::None)
+        .create(path.path(), [0u64; 64]);
+    let created = Stats::current_thread() - before;
+    drop(pool.expect("create"));
+    // The root's 8 lines and the header page's 64, then a fence; the magic's line, a fence.
+    assert_eq!((created.lines_flushed, created.fences), (8 + 64 + 1, 2));
+    std::fs::remove_file(path.path()).expect("remove");
     drop(create_sample(&path));
     for mode in [FlushMode::Msync, FlushMode::None] {
         let options = PoolOptions::new().flush_mode(mode);
