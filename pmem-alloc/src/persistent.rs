@@ -20,6 +20,12 @@ use crate::type_hash::{SEED, hash_str, hash_u64};
 ///
 /// Implement it with `#[derive(Persistent)]`, which checks all of the above at compile time.
 ///
+/// For a generic type, the derive's padding and `Drop` checks are constant assertions inside
+/// [`LAYOUT_HASH`](Persistent::LAYOUT_HASH), which run when it is evaluated for an
+/// instantiation. Code that reads or writes a `T: Persistent` as bytes must therefore
+/// evaluate `T::LAYOUT_HASH` first (`const { T::LAYOUT_HASH }`); the runtime does, on every
+/// path that touches a pool object.
+///
 /// # Safety
 ///
 /// An implementation must uphold every rule in the list above: reading any

@@ -155,8 +155,8 @@ impl PoolOptions {
         let mut created = RemoveOnError { path, armed: true };
         lock(&file, path)?;
         allocate(&file, size).map_err(io("allocate space for"))?;
-        let mapping =
-            Mapping::map(&file, size as usize, self.max_size as usize).map_err(io("map"))?;
+        let reserve = usize::try_from(self.max_size).unwrap_or(usize::MAX);
+        let mapping = Mapping::map(&file, size as usize, reserve).map_err(io("map"))?;
         let flusher = Flusher::new(FlushMode::choose(forced_mode, mapping.is_dax())?);
 
         let identity = Identity {
@@ -367,9 +367,10 @@ impl<R: Persistent> Pool<R> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidPointer`] if the pointer is null, misaligned for `T`, or does not
-    /// point at `size_of::<T>()` bytes inside the pool's data (past the header).
-    pub fn get<T: Persistent>(&self, pointer: PPtr<T>) -> Result<&T, Error> {
+    /// [`Error::InvalidPointer`] if the pointer is null, misaligned for `T`, does not point
+    /// at `size_of::<T>()` bytes inside the pool's data (past the header), or `T` is aligned
+    /// to more than 4096 bytes (the alignment a pool's base guarantees).
+    pub fn get<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<&T, Error> {
         // Evaluating the layout hash runs the derive's padding and `Drop` checks, which a
         // generic type otherwise meets only when it is a pool's root.
         let _layout_checked: u64 = const { T::LAYOUT_HASH };
@@ -381,6 +382,11 @@ impl<R: Persistent> Pool<R> {
         };
         if pointer.is_null() {
             return Err(invalid("the pointer is null"));
+        }
+        // The base is only known to be page-aligned, so an offset that is a multiple of a
+        // larger alignment does not make the address one.
+        if align_of::<T>() > HEADER_LEN {
+            return Err(invalid("the type's alignment exceeds 4096 bytes"));
         }
         if offset % align_of::<T>() as u64 != 0 {
             return Err(invalid("the offset is not aligned for the type"));
@@ -423,6 +429,11 @@ impl<R: Persistent> Pool<R> {
 
 impl<R: Persistent> Drop for Pool<R> {
     fn drop(&mut self) {
+        // While unwinding, a failed msync would panic again and abort; the pool is then
+        // left marked in use, as after a crash, which recovery handles.
+        if std::thread::panicking() {
+            return;
+        }
         self.write_state(true);
     }
 }

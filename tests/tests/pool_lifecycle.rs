@@ -212,3 +212,19 @@ fn pools_can_be_shared_between_threads() {
     });
     assert_eq!(sums, [1000, 1000]);
 }
+
+#[test]
+fn get_refuses_types_aligned_beyond_a_page() {
+    #[derive(pmem::Persistent)]
+    #[repr(C, align(8192))]
+    struct OverAligned([u64; 1024]);
+
+    let path = TempPath::new("over-aligned");
+    let pool = create_sample(&path);
+    match pool.get(PPtr::<OverAligned>::from_offset(8192)) {
+        Err(error @ Error::InvalidPointer { .. }) => {
+            assert!(error.to_string().contains("exceeds 4096"), "{error}");
+        }
+        other => panic!("expected InvalidPointer, got {:?}", other.map(|_| ())),
+    }
+}

@@ -182,13 +182,18 @@ impl CpuFeatures {
     #[cfg(target_arch = "x86_64")]
     fn detect() -> Self {
         use core::arch::x86_64::{__cpuid, __cpuid_count};
-        // CPUID is available on every x86_64 CPU; leaf 7 exists when leaf 0 reports it.
-        let max_leaf = __cpuid(0).eax;
-        let leaf1 = __cpuid(1);
-        let leaf7_ebx = if max_leaf >= 7 {
-            __cpuid_count(7, 0).ebx
-        } else {
-            0
+        // The intrinsics were `unsafe fn` in older toolchains (our MSRV among them).
+        #[allow(unused_unsafe)]
+        // SAFETY: CPUID is available on every x86_64 CPU; leaf 7 is read only when leaf 0
+        // reports it.
+        let (leaf1, leaf7_ebx) = unsafe {
+            let max_leaf = __cpuid(0).eax;
+            let leaf7_ebx = if max_leaf >= 7 {
+                __cpuid_count(7, 0).ebx
+            } else {
+                0
+            };
+            (__cpuid(1), leaf7_ebx)
         };
         Self {
             clwb: leaf7_ebx & (1 << 24) != 0,

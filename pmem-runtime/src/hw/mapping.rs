@@ -41,7 +41,9 @@ impl Mapping {
         if len == 0 || len % page != 0 || reserve_len < len {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
-        let reserve_len = reserve_len.next_multiple_of(page);
+        let reserve_len = reserve_len
+            .checked_next_multiple_of(page)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing touches no
         // existing memory.
         let reserved = unsafe {
@@ -64,52 +66,41 @@ impl Mapping {
             mapped_len: 0,
             dax: false,
         };
-        mapping.dax = mapping.map_file_range(file, 0, len)?;
+        mapping.dax = supports_sync_mapping(file, page)?;
+        mapping.map_file_range(file, 0, len)?;
         mapping.mapped_len = len;
         Ok(mapping)
     }
 
-    /// Maps `file[offset .. offset + len]` over the reservation at the same offset. Returns
-    /// whether the kernel granted a synchronous (DAX) mapping.
-    fn map_file_range(&self, file: &File, offset: usize, len: usize) -> io::Result<bool> {
+    /// Maps `file[offset .. offset + len]` over the reservation at the same offset,
+    /// synchronously if the file supports it.
+    fn map_file_range(&self, file: &File, offset: usize, len: usize) -> io::Result<()> {
         assert!(
             offset + len <= self.reserved_len,
             "file range outside the reservation"
         );
         let address = self.address_of(offset).cast_mut().cast::<libc::c_void>();
-        let protection = libc::PROT_READ | libc::PROT_WRITE;
         let file_offset = libc::off_t::try_from(offset)
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        for (flags, dax) in [
-            (
-                libc::MAP_SHARED_VALIDATE | libc::MAP_SYNC | libc::MAP_FIXED,
-                true,
-            ),
-            (libc::MAP_SHARED | libc::MAP_FIXED, false),
-        ] {
-            // SAFETY: the target range lies inside our own reservation (asserted above), so
-            // MAP_FIXED replaces only pages this mapping owns and nothing else references.
-            let mapped = unsafe {
-                libc::mmap(
-                    address,
-                    len,
-                    protection,
-                    flags,
-                    file.as_raw_fd(),
-                    file_offset,
-                )
-            };
-            if mapped != libc::MAP_FAILED {
-                return Ok(dax);
-            }
-            let error = io::Error::last_os_error();
-            let sync_refused =
-                matches!(error.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL));
-            if !(dax && sync_refused) {
-                return Err(error);
-            }
+        let flags = libc::MAP_FIXED | shared_flags(self.dax);
+        // SAFETY: the target range lies inside our own reservation (asserted above), so
+        // MAP_FIXED replaces only pages this mapping owns and nothing else references. The
+        // flags were probed to succeed, so the call does not fail after the kernel has
+        // unmapped the old pages (which would open a gap another thread could map into).
+        let mapped = unsafe {
+            libc::mmap(
+                address,
+                len,
+                PROTECTION,
+                flags,
+                file.as_raw_fd(),
+                file_offset,
+            )
+        };
+        if mapped == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
         }
-        unreachable!("the plain shared mapping either succeeds or returns its error")
+        Ok(())
     }
 
     /// The address of the byte at `offset` from the pool's start.
@@ -161,6 +152,46 @@ impl Drop for Mapping {
         // reference into it borrows the pool that owns this mapping, so none outlives it.
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.reserved_len) };
     }
+}
+
+const PROTECTION: libc::c_int = libc::PROT_READ | libc::PROT_WRITE;
+
+fn shared_flags(dax: bool) -> libc::c_int {
+    if dax {
+        libc::MAP_SHARED_VALIDATE | libc::MAP_SYNC
+    } else {
+        libc::MAP_SHARED
+    }
+}
+
+/// Whether the kernel grants `file` a synchronous (`MAP_SYNC`) mapping, found by mapping its
+/// first page at an address of the kernel's choosing and unmapping it again. A refused
+/// `MAP_SYNC` with `MAP_FIXED` may fail only after the old pages are gone, so the choice is
+/// made here, away from the reservation.
+fn supports_sync_mapping(file: &File, page: usize) -> io::Result<bool> {
+    // SAFETY: a fresh mapping at an address of the kernel's choosing touches no existing
+    // memory.
+    let probe = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            PROTECTION,
+            shared_flags(true),
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if probe == libc::MAP_FAILED {
+        let error = io::Error::last_os_error();
+        // EOPNOTSUPP: not a DAX file; EINVAL: a kernel without MAP_SHARED_VALIDATE.
+        return match error.raw_os_error() {
+            Some(libc::EOPNOTSUPP | libc::EINVAL) => Ok(false),
+            _ => Err(error),
+        };
+    }
+    // SAFETY: `probe` is the page-sized mapping made just above, referenced by nothing.
+    unsafe { libc::munmap(probe, page) };
+    Ok(true)
 }
 
 /// The size of a virtual-memory page.
