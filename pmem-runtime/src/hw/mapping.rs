@@ -6,7 +6,7 @@
 //! more of the file into the same reservation, so the pool's base address never changes
 //! while it is open.
 //!
-//! The file mapping is first tried with `MAP_SHARED_VALIDATE | MAP_SYNC`, which the kernel
+//! A one-page probe mapping first asks for `MAP_SHARED_VALIDATE | MAP_SYNC`, which the kernel
 //! grants only for files on a DAX file system (persistent memory mapped directly, with the
 //! file system's metadata kept durable on page faults). Then stores reach persistent memory
 //! through the CPU cache, and cache-line flushes make them durable. Anywhere else (an SSD,
