@@ -34,9 +34,10 @@ pub(crate) const ROOT_OFFSET: u64 = HEADER_LEN as u64;
 
 const IDENTITY_LEN: usize = 256;
 const IDENTITY_CHECKED_LEN: usize = 248;
-const RESERVED_IDENTITY_FIELD: core::ops::Range<usize> = 80..96;
 const LAYOUT_FIELD: core::ops::Range<usize> = 96..160;
 const ROOT_TYPE_FIELD: core::ops::Range<usize> = 160..248;
+/// The smallest log slot: one page.
+pub(crate) const MIN_LOG_SLOT_LEN: usize = HEADER_LEN;
 /// The longest layout name: the field's length less its terminating zero byte.
 pub(crate) const MAX_LAYOUT_LEN: usize = LAYOUT_FIELD.end - LAYOUT_FIELD.start - 1;
 
@@ -53,8 +54,45 @@ pub(crate) struct Identity {
     pub(crate) root_size: u64,
     pub(crate) root_align: u64,
     pub(crate) root_offset: u64,
+    pub(crate) log: LogArea,
     pub(crate) layout: String,
     pub(crate) root_type: String,
+}
+
+/// Where the undo logs live: `slot_count` slots of `slot_len` bytes from `offset`, right
+/// after the root object (see `log.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LogArea {
+    pub(crate) offset: u64,
+    pub(crate) slot_count: u32,
+    pub(crate) slot_len: u32,
+}
+
+impl LogArea {
+    /// The log area of a pool whose root is `root_size` bytes: it starts at the first page
+    /// boundary after the root.
+    pub(crate) fn after_root(root_size: u64, slot_count: u32, slot_len: u32) -> Option<Self> {
+        let offset = ROOT_OFFSET
+            .checked_add(root_size)?
+            .checked_next_multiple_of(HEADER_LEN as u64)?;
+        Some(Self {
+            offset,
+            slot_count,
+            slot_len,
+        })
+    }
+
+    /// The first byte after the log area.
+    pub(crate) fn end(&self) -> Option<u64> {
+        u64::from(self.slot_count)
+            .checked_mul(u64::from(self.slot_len))
+            .and_then(|len| self.offset.checked_add(len))
+    }
+
+    /// The offset of slot `index`.
+    pub(crate) fn slot_offset(&self, index: u32) -> u64 {
+        self.offset + u64::from(index) * u64::from(self.slot_len)
+    }
 }
 
 /// One state record: what changes while the pool lives.
@@ -133,6 +171,9 @@ impl Identity {
         put_u64(&mut bytes, 48, self.root_size);
         put_u64(&mut bytes, 56, self.root_align);
         put_u64(&mut bytes, 64, self.root_offset);
+        put_u64(&mut bytes, 80, self.log.offset);
+        put_u32(&mut bytes, 88, self.log.slot_count);
+        put_u32(&mut bytes, 92, self.log.slot_len);
         put_u64(&mut bytes, 72, HEADER_LEN as u64);
         put_text(&mut bytes[LAYOUT_FIELD], &self.layout);
         put_text(&mut bytes[ROOT_TYPE_FIELD], &self.root_type);
@@ -146,10 +187,9 @@ impl Identity {
         if crc32fast::hash(&bytes[..IDENTITY_CHECKED_LEN]) != u32_at(bytes, IDENTITY_CHECKED_LEN) {
             return Err(corrupted);
         }
-        let reserved_zero = bytes[RESERVED_IDENTITY_FIELD].iter().all(|&byte| byte == 0)
-            && bytes[IDENTITY_CHECKED_LEN + 4..IDENTITY_LEN]
-                .iter()
-                .all(|&byte| byte == 0);
+        let reserved_zero = bytes[IDENTITY_CHECKED_LEN + 4..IDENTITY_LEN]
+            .iter()
+            .all(|&byte| byte == 0);
         if !reserved_zero
             || u32_at(bytes, 12) as usize != IDENTITY_LEN
             || u64_at(bytes, 72) != HEADER_LEN as u64
@@ -169,6 +209,11 @@ impl Identity {
             root_size: u64_at(bytes, 48),
             root_align: u64_at(bytes, 56),
             root_offset: u64_at(bytes, 64),
+            log: LogArea {
+                offset: u64_at(bytes, 80),
+                slot_count: u32_at(bytes, 88),
+                slot_len: u32_at(bytes, 92),
+            },
             layout,
             root_type,
         })
@@ -262,10 +307,16 @@ pub(crate) fn decode(head: &[u8], file_len: u64) -> Result<(Identity, State), He
         });
     }
     let root_end = identity.root_offset.checked_add(identity.root_size);
+    let log = identity.log;
     let consistent = identity.root_offset == ROOT_OFFSET
         && identity.root_align.is_power_of_two()
         && identity.root_offset % identity.root_align == 0
-        && root_end.is_some_and(|end| end <= state.pool_size);
+        && root_end.is_some_and(|end| end <= state.pool_size)
+        && LogArea::after_root(identity.root_size, log.slot_count, log.slot_len) == Some(log)
+        && log.slot_count >= 1
+        && log.slot_len as usize >= MIN_LOG_SLOT_LEN
+        && log.slot_len as usize % HEADER_LEN == 0
+        && log.end().is_some_and(|end| end <= state.pool_size);
     if !consistent {
         return Err(HeaderError::Corrupted(HeaderPart::Identity));
     }
@@ -284,6 +335,11 @@ mod tests {
             root_size: 24,
             root_align: 8,
             root_offset: ROOT_OFFSET,
+            log: LogArea {
+                offset: 8192,
+                slot_count: 1,
+                slot_len: 65536,
+            },
             layout: "bank".into(),
             root_type: "demo::Bank".into(),
         }

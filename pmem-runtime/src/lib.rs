@@ -8,11 +8,15 @@
 mod error;
 mod header;
 mod hw;
+mod log;
 mod pool;
+mod recovery;
 mod stats;
+mod txn;
 
 pub use error::{Error, HeaderPart};
 pub use hw::flush::{CACHE_LINE, FlushMode};
 pub use pmem_alloc::{PPtr, Persistent, type_hash};
-pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid};
+pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, Txn};
 pub use stats::Stats;
+pub use txn::{PMut, in_transaction, log_range};

@@ -6,18 +6,25 @@ use std::io;
 use std::marker::PhantomData;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pmem_alloc::{PPtr, Persistent};
 
 use crate::error::Error;
-use crate::header::{self, HEADER_LEN, HeaderError, Identity, MAX_LAYOUT_LEN, ROOT_OFFSET, State};
+use crate::header::{
+    self, HEADER_LEN, HeaderError, Identity, LogArea, MAX_LAYOUT_LEN, ROOT_OFFSET, State,
+};
 use crate::hw::flush::{FlushMode, Flusher};
 use crate::hw::mapping::Mapping;
+use crate::recovery;
+use crate::txn::{DataRanges, PMut, PoolAccess, Transaction};
 
 const DEFAULT_SIZE: u64 = 8 << 20;
 const DEFAULT_MAX_SIZE: u64 = 64 << 30;
+const DEFAULT_LOG_SIZE: u64 = 1 << 20;
 
 /// Options for creating or opening a pool, in the style of [`std::fs::OpenOptions`].
 ///
@@ -33,6 +40,7 @@ const DEFAULT_MAX_SIZE: u64 = 64 << 30;
 pub struct PoolOptions {
     size: u64,
     max_size: u64,
+    log_size: u64,
     layout: Option<String>,
     flush_mode: Option<FlushMode>,
 }
@@ -44,13 +52,14 @@ impl Default for PoolOptions {
 }
 
 impl PoolOptions {
-    /// The defaults: an 8 MiB pool that may grow to 64 GiB, no layout name, and the flush
-    /// mode that `PMEM_FLUSH` forces or that suits the file.
+    /// The defaults: an 8 MiB pool that may grow to 64 GiB, a 1 MiB undo log, no layout
+    /// name, and the flush mode that `PMEM_FLUSH` forces or that suits the file.
     #[must_use]
     pub fn new() -> Self {
         Self {
             size: DEFAULT_SIZE,
             max_size: DEFAULT_MAX_SIZE,
+            log_size: DEFAULT_LOG_SIZE,
             layout: None,
             flush_mode: None,
         }
@@ -60,6 +69,16 @@ impl PoolOptions {
     #[must_use]
     pub fn size(mut self, bytes: u64) -> Self {
         self.size = bytes;
+        self
+    }
+
+    /// The size of a new pool's undo log in bytes, rounded up to whole 4096-byte pages:
+    /// it bounds how much one transaction can change (each changed cache line takes 64
+    /// bytes, each run of adjacent lines 24 more). A transaction that outgrows it panics
+    /// and is rolled back.
+    #[must_use]
+    pub fn log_size(mut self, bytes: u64) -> Self {
+        self.log_size = bytes;
         self
     }
 
@@ -98,6 +117,24 @@ impl PoolOptions {
     /// for a flush mode that cannot be used, and [`Error::Io`] if the file cannot be
     /// created, sized or mapped (a full file system included).
     pub fn create<R: Persistent>(&self, path: impl AsRef<Path>, root: R) -> Result<Pool<R>, Error> {
+        self.create_with(path, move |slot: &mut R| *slot = root)
+    }
+
+    /// Creates a new pool file at `path` and opens it, after `init` has set up the root
+    /// object in place: it starts all zeros, a valid value of every [`Persistent`] type.
+    ///
+    /// This is the way to create a pool whose root is too large to pass by value on the
+    /// stack. `init` runs before the pool exists as a pool (its magic is not yet written),
+    /// so its stores are not logged. If it panics, the file is removed.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](PoolOptions::create).
+    pub fn create_with<R: Persistent>(
+        &self,
+        path: impl AsRef<Path>,
+        init: impl FnOnce(&mut R),
+    ) -> Result<Pool<R>, Error> {
         let path = path.as_ref();
         let layout = self.layout.clone().unwrap_or_default();
         if layout.len() > MAX_LAYOUT_LEN || layout.contains('\0') {
@@ -106,10 +143,17 @@ impl PoolOptions {
                 reason: "a layout name is at most 63 bytes of text without NUL",
             });
         }
-        let size = self
-            .size
-            .max(ROOT_OFFSET + size_of::<R>() as u64)
-            .checked_next_multiple_of(HEADER_LEN as u64)
+        let log_area = u32::try_from(self.log_size.max(1).next_multiple_of(HEADER_LEN as u64))
+            .ok()
+            .and_then(|slot_len| LogArea::after_root(size_of::<R>() as u64, 1, slot_len))
+            .ok_or(Error::InvalidOption {
+                option: "log_size",
+                reason: "an undo log is less than 4 GiB",
+            })?;
+        let size = log_area
+            .end()
+            .map(|log_end| self.size.max(log_end))
+            .and_then(|size| size.checked_next_multiple_of(HEADER_LEN as u64))
             .filter(|&size| usize::try_from(size).is_ok())
             .ok_or(Error::InvalidOption {
                 option: "size",
@@ -170,6 +214,7 @@ impl PoolOptions {
             root_size: size_of::<R>() as u64,
             root_align: align_of::<R>() as u64,
             root_offset: ROOT_OFFSET,
+            log: log_area,
             layout,
             root_type: header::stored_root_type_name(core::any::type_name::<R>()),
         };
@@ -183,9 +228,10 @@ impl PoolOptions {
             .cast_mut()
             .cast::<R>();
         // SAFETY: the root slot lies inside the mapping (size >= ROOT_OFFSET + size_of::<R>()),
-        // is aligned for `R` (page-aligned base, align_of::<R>() <= 4096 divides ROOT_OFFSET)
-        // and is not yet visible to anyone else: the file has no magic yet and is locked.
-        unsafe { root_address.write(root) };
+        // is aligned for `R` (page-aligned base, align_of::<R>() <= 4096 divides ROOT_OFFSET),
+        // holds zeros from `allocate`, a valid `R` since every bit pattern is one, and is not
+        // yet visible to anyone else: the file has no magic yet and is locked.
+        init(unsafe { &mut *root_address });
         flusher.flush(&mapping, ROOT_OFFSET as usize, size_of::<R>());
         let identity_bytes = identity.encode();
         write_bytes(
@@ -268,8 +314,11 @@ impl PoolOptions {
         let mapping = Mapping::map(&file, pool_size, reserve).map_err(io("map"))?;
         let flusher = Flusher::new(FlushMode::choose(forced_mode, mapping.is_dax())?);
 
+        let data = data_ranges(&identity, state.pool_size);
+        let rolled_back = recovery::roll_back_unfinished(&mapping, &flusher, identity.log, data);
         let was_clean = state.clean_shutdown;
         let mut pool = Pool::assemble(path, file, mapping, flusher, identity, state, was_clean);
+        pool.info.transactions_rolled_back = rolled_back;
         pool.write_state(false);
         Ok(pool)
     }
@@ -293,6 +342,8 @@ pub struct Pool<R: Persistent> {
     _locked_file: File,
     flusher: Flusher,
     state: State,
+    data: DataRanges,
+    log: LogArea,
     info: PoolInfo,
     root: PhantomData<R>,
 }
@@ -305,6 +356,16 @@ impl<R: Persistent> Pool<R> {
     /// As [`PoolOptions::create`].
     pub fn create(path: impl AsRef<Path>, root: R) -> Result<Self, Error> {
         PoolOptions::new().create(path, root)
+    }
+
+    /// Creates a pool with default [`PoolOptions`], its root set up in place by `init`; see
+    /// [`PoolOptions::create_with`].
+    ///
+    /// # Errors
+    ///
+    /// As [`PoolOptions::create`].
+    pub fn create_with(path: impl AsRef<Path>, init: impl FnOnce(&mut R)) -> Result<Self, Error> {
+        PoolOptions::new().create_with(path, init)
     }
 
     /// Opens a pool with default [`PoolOptions`]; see [`PoolOptions::open`].
@@ -325,6 +386,8 @@ impl<R: Persistent> Pool<R> {
         state: State,
         previous_shutdown_clean: bool,
     ) -> Self {
+        let data = data_ranges(&identity, state.pool_size);
+        let log = identity.log;
         let info = PoolInfo {
             path: path.to_owned(),
             uuid: PoolUuid(identity.uuid),
@@ -335,11 +398,14 @@ impl<R: Persistent> Pool<R> {
             flush_mode: flusher.mode(),
             dax: mapping.is_dax(),
             previous_shutdown_clean,
+            transactions_rolled_back: 0,
         };
         Self {
             mapping,
             _locked_file: file,
             flusher,
+            data,
+            log,
             state,
             info,
             root: PhantomData,
@@ -391,18 +457,86 @@ impl<R: Persistent> Pool<R> {
         if offset % align_of::<T>() as u64 != 0 {
             return Err(invalid("the offset is not aligned for the type"));
         }
-        let in_bounds = offset >= ROOT_OFFSET
-            && offset
-                .checked_add(size_of::<T>() as u64)
-                .is_some_and(|end| end <= self.mapping.mapped_len() as u64);
+        let in_bounds =
+            usize::try_from(offset).is_ok_and(|offset| self.data.contains(offset, size_of::<T>()));
         if !in_bounds {
             return Err(invalid("the object would lie outside the pool's data"));
         }
         let address = self.mapping.address_of(offset as usize).cast::<T>();
-        // SAFETY: checked above: the object lies inside the mapping and is aligned for `T`
-        // (the base is page-aligned). `T: Persistent` makes every bit pattern a valid `T`. No
-        // safe API writes to the pool while `&self` is borrowed.
+        // SAFETY: checked above: the object lies inside the pool's data, which is mapped, and
+        // is aligned for `T` (the base is page-aligned). `T: Persistent` makes every bit
+        // pattern a valid `T`. Nothing writes to the pool while `&self` is borrowed:
+        // transactions borrow the pool mutably.
         Ok(unsafe { &*address })
+    }
+
+    /// Runs `body` as a transaction: every change it makes to the pool is undo-logged, and
+    /// the changes are durable together when `txn` returns. If `body` panics, every change
+    /// is rolled back and the panic continues.
+    ///
+    /// ```no_run
+    /// # use pmem_runtime::Pool;
+    /// let mut pool = Pool::<[u64; 2]>::open("/dev/shm/pair.pool")?;
+    /// pool.txn(|tx| {
+    ///     let mut pair = tx.root_mut();
+    ///     let [a, b] = *pair;
+    ///     *pair.at(0) = b;
+    ///     *pair.at(1) = a;
+    /// });
+    /// # Ok::<(), pmem_runtime::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `body` panics, or the transaction outgrows the undo log
+    /// ([`PoolOptions::log_size`]), or another transaction is active on this thread.
+    pub fn txn<T>(&mut self, body: impl FnOnce(&mut Txn<'_, R>) -> T) -> T {
+        let result: Result<T, core::convert::Infallible> = self.try_txn(|tx| Ok(body(tx)));
+        match result {
+            Ok(value) => value,
+        }
+    }
+
+    /// Runs `body` as a transaction that commits if it returns `Ok` and is rolled back if it
+    /// returns `Err` or panics; see [`txn`](Pool::txn).
+    ///
+    /// # Errors
+    ///
+    /// The error `body` returned, after its changes have been rolled back.
+    ///
+    /// # Panics
+    ///
+    /// As [`txn`](Pool::txn).
+    pub fn try_txn<T, E>(
+        &mut self,
+        body: impl FnOnce(&mut Txn<'_, R>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let transaction = Transaction::begin(PoolAccess {
+            mapping: NonNull::from(&self.mapping),
+            flusher: self.flusher,
+            data: self.data,
+            slot_offset: self.log.slot_offset(0) as usize,
+            slot_len: self.log.slot_len as usize,
+        });
+        let mut handle = Txn {
+            pool: self,
+            not_send: PhantomData,
+        };
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(&mut handle)));
+        match outcome {
+            Ok(Ok(value)) => {
+                transaction.commit();
+                Ok(value)
+            }
+            Ok(Err(error)) => {
+                drop(transaction);
+                Err(error)
+            }
+            Err(panic) => {
+                drop(transaction);
+                std::panic::resume_unwind(panic)
+            }
+        }
     }
 
     /// What the pool is and how it is mapped and flushed.
@@ -470,6 +604,8 @@ pub struct PoolInfo {
     /// Whether the pool was closed cleanly before this open (true for a new pool). False
     /// means the last process using it crashed or was killed.
     pub previous_shutdown_clean: bool,
+    /// How many unfinished transactions recovery rolled back when the pool was opened.
+    pub transactions_rolled_back: u32,
 }
 
 impl fmt::Display for PoolInfo {
@@ -491,7 +627,8 @@ impl fmt::Display for PoolInfo {
         writeln!(f, "flush mode  {}", self.flush_mode)?;
         write!(
             f,
-            "last close  {}",
+            "rolled back {} unfinished transaction(s) at open\nlast close  {}",
+            self.transactions_rolled_back,
             if self.previous_shutdown_clean {
                 "clean"
             } else {
@@ -654,5 +791,76 @@ impl Drop for RemoveOnError<'_> {
         if self.armed {
             let _ = std::fs::remove_file(self.path);
         }
+    }
+}
+
+/// Where a pool's objects may be: from the root to the log area, and after the log area.
+fn data_ranges(identity: &Identity, pool_size: u64) -> DataRanges {
+    DataRanges {
+        data_start: ROOT_OFFSET as usize,
+        log_start: identity.log.offset as usize,
+        log_end: identity
+            .log
+            .end()
+            .expect("checked when the header was read") as usize,
+        pool_end: pool_size as usize,
+    }
+}
+
+/// An open transaction on a pool with root `R`, handed to the body of [`Pool::txn`].
+///
+/// It is the only way to change a pool: [`root_mut`](Txn::root_mut) and
+/// [`get_mut`](Txn::get_mut) give [`PMut`]s, which log before they allow a write. It
+/// cannot leave the transaction's closure or its thread.
+pub struct Txn<'p, R: Persistent> {
+    pool: &'p Pool<R>,
+    not_send: PhantomData<*const ()>,
+}
+
+impl<R: Persistent> Txn<'_, R> {
+    /// The root object, to read.
+    #[must_use]
+    pub fn root(&self) -> &R {
+        self.pool.root()
+    }
+
+    /// The root object, to change.
+    pub fn root_mut(&mut self) -> PMut<'_, R> {
+        let address = self
+            .pool
+            .mapping
+            .address_of(ROOT_OFFSET as usize)
+            .cast_mut()
+            .cast::<R>();
+        let root = NonNull::new(address).expect("a mapped address is not null");
+        // SAFETY: the root is valid and aligned (see `Pool::root`) in the pool's data, this
+        // thread's transaction is on this pool, and the `PMut` borrows `self` mutably, so
+        // no other reference into the pool exists while it lives.
+        unsafe { PMut::new(root) }
+    }
+
+    /// The object `pointer` points at, to read; see [`Pool::get`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::get`].
+    pub fn get<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<&T, Error> {
+        self.pool.get(pointer)
+    }
+
+    /// The object `pointer` points at, to change.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::get`].
+    pub fn get_mut<T: Persistent + Sync>(
+        &mut self,
+        pointer: PPtr<T>,
+    ) -> Result<PMut<'_, T>, Error> {
+        let object = NonNull::from(self.pool.get(pointer)?);
+        // SAFETY: `Pool::get` checked that the object is valid, aligned and inside the pool's
+        // data; the `PMut` borrows `self` mutably, so no other reference into the pool exists
+        // while it lives.
+        Ok(unsafe { PMut::new(object) })
     }
 }

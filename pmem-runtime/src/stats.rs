@@ -28,59 +28,79 @@ pub struct Stats {
     pub fences: u64,
     /// `msync` system calls made (only in [`FlushMode::Msync`](crate::FlushMode::Msync)).
     pub msyncs: u64,
+    /// Bytes copied into undo logs.
+    pub logged_bytes: u64,
+    /// Transactions committed (those that wrote nothing included).
+    pub commits: u64,
+    /// Transactions rolled back (by an `Err`, a panic, or an abort).
+    pub rollbacks: u64,
 }
 
 impl Stats {
+    const ZERO: Self = Self {
+        lines_flushed: 0,
+        fences: 0,
+        msyncs: 0,
+        logged_bytes: 0,
+        commits: 0,
+        rollbacks: 0,
+    };
+
     /// The counters of the calling thread since it started.
     #[must_use]
     pub fn current_thread() -> Self {
-        COUNTERS.with(|counters| Self {
-            lines_flushed: counters.lines_flushed.get(),
-            fences: counters.fences.get(),
-            msyncs: counters.msyncs.get(),
-        })
+        COUNTERS.with(Cell::get)
     }
 }
 
 impl Sub for Stats {
     type Output = Self;
 
+    /// The work done between two snapshots, `self` the later one.
     fn sub(self, earlier: Self) -> Self {
         Self {
             lines_flushed: self.lines_flushed - earlier.lines_flushed,
             fences: self.fences - earlier.fences,
             msyncs: self.msyncs - earlier.msyncs,
+            logged_bytes: self.logged_bytes - earlier.logged_bytes,
+            commits: self.commits - earlier.commits,
+            rollbacks: self.rollbacks - earlier.rollbacks,
         }
     }
 }
 
-struct Counters {
-    lines_flushed: Cell<u64>,
-    fences: Cell<u64>,
-    msyncs: Cell<u64>,
-}
-
 thread_local! {
-    static COUNTERS: Counters = const {
-        Counters { lines_flushed: Cell::new(0), fences: Cell::new(0), msyncs: Cell::new(0) }
-    };
+    static COUNTERS: Cell<Stats> = const { Cell::new(Stats::ZERO) };
 }
 
-fn add(counter: fn(&Counters) -> &Cell<u64>, amount: u64) {
+fn add(update: impl FnOnce(&mut Stats)) {
     COUNTERS.with(|counters| {
-        let cell = counter(counters);
-        cell.set(cell.get() + amount);
+        let mut stats = counters.get();
+        update(&mut stats);
+        counters.set(stats);
     });
 }
 
 pub(crate) fn count_lines_flushed(lines: u64) {
-    add(|counters| &counters.lines_flushed, lines);
+    add(|stats| stats.lines_flushed += lines);
 }
 
 pub(crate) fn count_fence() {
-    add(|counters| &counters.fences, 1);
+    add(|stats| stats.fences += 1);
 }
 
 pub(crate) fn count_msync() {
-    add(|counters| &counters.msyncs, 1);
+    add(|stats| stats.msyncs += 1);
+}
+
+pub(crate) fn count_logged(bytes: u64) {
+    add(|stats| stats.logged_bytes += bytes);
+}
+
+pub(crate) fn count_commit() {
+    add(|stats| stats.commits += 1);
+}
+
+pub(crate) fn count_rollback() {
+    add(|stats| stats.rollbacks += 1);
 }

@@ -16,6 +16,7 @@ fn make_pool(label: &str) -> TempPath {
     PoolOptions::new()
         .layout("ledger-v1")
         .size(POOL_SIZE)
+        .log_size(1 << 16)
         .create(path.path(), Ledger::sample(PPtr::null()))
         .expect("create");
     path

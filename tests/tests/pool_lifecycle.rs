@@ -8,6 +8,7 @@ fn create_sample(path: &TempPath) -> Pool<Ledger> {
     PoolOptions::new()
         .layout("ledger-v1")
         .size(1 << 20)
+        .log_size(1 << 16)
         .create(path.path(), Ledger::sample(home))
         .expect("create")
 }
@@ -50,16 +51,19 @@ fn a_persistent_pointer_resolves_wherever_the_pool_is_mapped() {
 }
 
 #[test]
-fn size_is_rounded_up_to_pages_and_covers_the_root() {
+fn size_is_rounded_up_to_pages_and_covers_the_root_and_the_log() {
     let path = TempPath::new("tiny");
     let pool = PoolOptions::new()
         .size(1)
+        .log_size(5000)
         .create(path.path(), [7u64; 1000])
         .expect("create");
-    assert_eq!(pool.info().size, 4096 + 8192);
+    // The header page, the root's 8000 bytes in two pages, the log's 5000 in two.
+    let expected = 4096 + 8192 + 8192;
+    assert_eq!(pool.info().size, expected);
     assert_eq!(
         std::fs::metadata(path.path()).expect("metadata").len(),
-        4096 + 8192
+        expected
     );
     assert_eq!(pool.root()[999], 7);
 }

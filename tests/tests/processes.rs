@@ -25,6 +25,7 @@ fn take_turn() -> MutexGuard<'static, ()> {
 fn create_sample(path: &TempPath) -> Pool<Ledger> {
     PoolOptions::new()
         .size(1 << 20)
+        .log_size(1 << 16)
         .create(path.path(), Ledger::sample(PPtr::null()))
         .expect("create")
 }

@@ -216,6 +216,7 @@ impl CpuFeatures {
 }
 
 /// Makes stores to one mapped pool durable, in one [`FlushMode`].
+#[derive(Clone, Copy)]
 pub(crate) struct Flusher {
     mode: FlushMode,
 }

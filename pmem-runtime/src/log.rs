@@ -1,0 +1,207 @@
+//! The undo log: what is on disk, and the ordering rules that make it crash-safe.
+//!
+//! A pool has `slot_count` log slots of `slot_len` bytes each, right after the root object
+//! (the header's identity block records where). A transaction writes its entries into one
+//! slot. A slot is laid out as follows (all integers little-endian):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | generation: the number of transactions this slot has finished |
+//! | 8 | 56 | reserved, zero |
+//! | 64 | ... | entries, back to back, each 8-byte aligned |
+//!
+//! and each entry as:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | generation of the transaction that wrote it |
+//! | 8 | 8 | pool offset of the logged bytes |
+//! | 16 | 4 | number of logged bytes, `len` (at least 1) |
+//! | 20 | 4 | CRC-32 of bytes 0..20 of the entry, then of the logged bytes |
+//! | 24 | `len` | the logged bytes as they were before the transaction changed them |
+//! | 24 + `len` | to a multiple of 8 | padding, unspecified |
+//!
+//! **Valid entries.** There is no persisted log tail. The entries of the unfinished
+//! transaction in a slot are the longest run of entries from offset 64 that carry the
+//! slot's current generation, a correct checksum, a length that fits the slot, and a range
+//! that lies inside the pool's data (the root and the heap, never the header or the log
+//! area). Entries of earlier transactions carry an older generation; an entry torn by a
+//! crash fails its checksum. Either ends the run.
+//!
+//! **Ordering.** Every rule below is a fence between two groups of stores:
+//!
+//! 1. *Log before store.* An entry is written, its lines flushed, and a fence issued before
+//!    the first store to the bytes it protects: one fence per entry. So no changed byte can
+//!    reach persistent memory before its old value has.
+//! 2. *Commit.* The lines of every logged range are flushed, then a fence: the transaction's
+//!    data is durable. Then the slot's generation is incremented (one aligned 8-byte store),
+//!    flushed and fenced: this store is the commit point, after which every entry of the
+//!    transaction is stale. Two fences.
+//! 3. *Rollback* (abort, panic, or recovery after a crash): the entries are applied in
+//!    reverse order, which leaves every byte with the value logged by its *earliest* entry,
+//!    i.e. its value before the transaction. The restored lines are flushed and fenced, then
+//!    the generation is incremented, flushed and fenced. A crash before that last fence
+//!    leaves the entries valid, so recovery simply rolls back again: rollback is idempotent.
+//!
+//! **Granularity.** Entries log whole 64-byte cache lines, and a transaction logs each line
+//! at most once: a store into a line already logged costs no entry and no fence, and a
+//! range of new adjacent lines costs one entry. Restoring a whole line is safe because a
+//! pool has one writer at a time (`Pool::txn` borrows the pool mutably), so no other
+//! transaction's bytes can share the line. Concurrent writers will need exact byte ranges.
+//! The data area starts and the log area starts and ends on page boundaries, so a line
+//! never straddles the data and anything else.
+
+use core::ops::Range;
+
+/// Where entries start in a slot: the generation word has the first line to itself.
+pub(crate) const ENTRIES_START: usize = 64;
+/// The fixed part of an entry, before the logged bytes.
+pub(crate) const ENTRY_HEADER_LEN: usize = 24;
+
+/// The space an entry logging `len` bytes takes in a slot.
+pub(crate) fn entry_len(len: usize) -> usize {
+    ENTRY_HEADER_LEN + len.next_multiple_of(8)
+}
+
+/// The fixed part of an entry that logs `old_bytes`, found at pool offset `offset`.
+pub(crate) fn entry_header(
+    generation: u64,
+    offset: u64,
+    old_bytes: &[u8],
+) -> [u8; ENTRY_HEADER_LEN] {
+    let len =
+        u32::try_from(old_bytes.len()).expect("an entry fits in a slot, whose length is a u32");
+    let mut header = [0u8; ENTRY_HEADER_LEN];
+    header[0..8].copy_from_slice(&generation.to_le_bytes());
+    header[8..16].copy_from_slice(&offset.to_le_bytes());
+    header[16..20].copy_from_slice(&len.to_le_bytes());
+    let checksum = checksum(&header[..20], old_bytes);
+    header[20..24].copy_from_slice(&checksum.to_le_bytes());
+    header
+}
+
+fn checksum(fixed: &[u8], old_bytes: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(fixed);
+    hasher.update(old_bytes);
+    hasher.finalize()
+}
+
+/// One valid entry found in a slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// Where the logged bytes belong in the pool.
+    pub(crate) pool_offset: usize,
+    /// Where the logged bytes are in the slot.
+    pub(crate) data: Range<usize>,
+}
+
+/// The valid entries of `slot` (a whole slot's bytes) for `generation`, in the order they
+/// were written. `loggable` says whether a pool range may be the target of an entry.
+pub(crate) fn valid_entries(
+    slot: &[u8],
+    generation: u64,
+    loggable: impl Fn(usize, usize) -> bool,
+) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let mut at = ENTRIES_START;
+    while at + ENTRY_HEADER_LEN <= slot.len() {
+        let field = |range: Range<usize>| &slot[at + range.start..at + range.end];
+        let word = |range| u64::from_le_bytes(field(range).try_into().expect("eight bytes"));
+        let entry_generation = word(0..8);
+        let Ok(pool_offset) = usize::try_from(word(8..16)) else {
+            break;
+        };
+        let len = u32::from_le_bytes(field(16..20).try_into().expect("four bytes")) as usize;
+        let stored_checksum = u32::from_le_bytes(field(20..24).try_into().expect("four bytes"));
+        let data = at + ENTRY_HEADER_LEN..at + ENTRY_HEADER_LEN + len;
+        let fits = len > 0
+            && at
+                .checked_add(entry_len(len))
+                .is_some_and(|end| end <= slot.len());
+        if entry_generation != generation || !fits || !loggable(pool_offset, len) {
+            break;
+        }
+        if checksum(field(0..20), &slot[data.clone()]) != stored_checksum {
+            break;
+        }
+        at += entry_len(len);
+        entries.push(Entry { pool_offset, data });
+    }
+    entries
+}
+
+/// Reads the generation word of a slot.
+pub(crate) fn generation(slot: &[u8]) -> u64 {
+    u64::from_le_bytes(
+        slot[0..8]
+            .try_into()
+            .expect("a slot starts with its generation"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot_with(generation: u64, entries: &[(u64, &[u8])]) -> Vec<u8> {
+        let mut slot = vec![0u8; 4096];
+        slot[0..8].copy_from_slice(&generation.to_le_bytes());
+        let mut at = ENTRIES_START;
+        for &(offset, bytes) in entries {
+            slot[at..at + ENTRY_HEADER_LEN]
+                .copy_from_slice(&entry_header(generation, offset, bytes));
+            slot[at + ENTRY_HEADER_LEN..at + ENTRY_HEADER_LEN + bytes.len()].copy_from_slice(bytes);
+            at += entry_len(bytes.len());
+        }
+        slot
+    }
+
+    const ANYWHERE: fn(usize, usize) -> bool = |_, _| true;
+
+    #[test]
+    fn finds_the_entries_of_the_current_generation() {
+        let slot = slot_with(7, &[(4096, &[1, 2, 3]), (8200, &[9; 17])]);
+        let entries = valid_entries(&slot, 7, ANYWHERE);
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].pool_offset, 4096);
+        assert_eq!(&slot[entries[0].data.clone()], &[1, 2, 3]);
+        assert_eq!(&slot[entries[1].data.clone()], &[9; 17]);
+        assert!(
+            valid_entries(&slot, 8, ANYWHERE).is_empty(),
+            "stale after the generation moves on"
+        );
+    }
+
+    #[test]
+    fn a_torn_entry_ends_the_run() {
+        let mut slot = slot_with(3, &[(4096, &[1; 8]), (4160, &[2; 8]), (4224, &[3; 8])]);
+        let second = ENTRIES_START + entry_len(8);
+        slot[second + ENTRY_HEADER_LEN + 5] ^= 1;
+        assert_eq!(valid_entries(&slot, 3, ANYWHERE).len(), 1);
+    }
+
+    #[test]
+    fn every_byte_of_an_entry_is_checked() {
+        let slot = slot_with(3, &[(4096, &[0xab; 8])]);
+        for byte in ENTRIES_START..ENTRIES_START + entry_len(8) {
+            let mut damaged = slot.clone();
+            damaged[byte] ^= 0x40;
+            assert!(
+                valid_entries(&damaged, 3, ANYWHERE).is_empty(),
+                "damage at {byte} unnoticed"
+            );
+        }
+    }
+
+    #[test]
+    fn entries_aimed_outside_the_data_are_refused() {
+        let slot = slot_with(1, &[(64, &[1; 8])]);
+        assert!(valid_entries(&slot, 1, |offset, _| offset >= 4096).is_empty());
+    }
+
+    #[test]
+    fn an_empty_slot_has_no_entries() {
+        assert!(valid_entries(&[0u8; 4096], 0, ANYWHERE).is_empty());
+    }
+}
