@@ -113,3 +113,60 @@ fn pmem_flush_forces_the_mode_and_rejects_unknown_names() {
         assert_eq!(run("clwb"), "mode: clwb");
     }
 }
+
+/// A child process dies inside a transaction; opening the pool rolls it back. Then every
+/// image that a crash *during that recovery* could leave (any subset of the changed lines
+/// already restored, the log still valid) must recover the same way.
+#[test]
+fn a_transaction_cut_short_by_exit_is_rolled_back_at_open_idempotently() {
+    let _turn = take_turn();
+    let path = TempPath::new("crash-mid-txn");
+    PoolOptions::new()
+        .log_size(1 << 16)
+        .create(path.path(), pmem_tests::counting())
+        .expect("create");
+    let before = path.contents();
+    let status = Command::new(CHILD)
+        .args([
+            "crash-mid-transaction",
+            path.path().to_str().expect("utf-8 path"),
+        ])
+        .status()
+        .expect("run child");
+    assert!(status.success());
+    let crashed = path.contents();
+
+    let root = 4096..4096 + 512;
+    let changed_lines: Vec<usize> = (root.start..root.end)
+        .step_by(64)
+        .filter(|&line| crashed[line..line + 64] != before[line..line + 64])
+        .collect();
+    assert_eq!(
+        changed_lines.len(),
+        8,
+        "the child's stores reached the file"
+    );
+
+    for restored in 0u32..1 << changed_lines.len() {
+        let mut image = crashed.clone();
+        for (bit, &line) in changed_lines.iter().enumerate() {
+            if restored & (1 << bit) != 0 {
+                image[line..line + 64].copy_from_slice(&before[line..line + 64]);
+            }
+        }
+        let copy = TempPath::new("crash-mid-txn-image");
+        std::fs::write(copy.path(), &image).expect("write image");
+        let pool = Pool::<pmem_tests::Counters>::open(copy.path()).expect("open crashed image");
+        assert_eq!(
+            pool.info().transactions_rolled_back,
+            1,
+            "subset {restored:#x}"
+        );
+        assert!(!pool.info().previous_shutdown_clean);
+        assert_eq!(*pool.root(), pmem_tests::counting(), "subset {restored:#x}");
+        drop(pool);
+        let pool = Pool::<pmem_tests::Counters>::open(copy.path()).expect("reopen");
+        assert_eq!(pool.info().transactions_rolled_back, 0);
+        assert_eq!(*pool.root(), pmem_tests::counting());
+    }
+}

@@ -1,37 +1,54 @@
 //! A second process for the pool tests: `pool_child <command> <pool path>`.
 //!
-//! - `exit-without-close`: opens the pool and exits at once, skipping destructors, as a
-//!   crash would leave it;
-//! - `hold`: opens the pool, prints `open`, and keeps it open until its stdin closes;
-//! - `report-mode`: opens the pool and prints its flush mode, or the error.
+//! - `exit-without-close`: opens a [`Ledger`] pool and exits at once, skipping
+//!   destructors, as a crash would leave it;
+//! - `hold`: opens a [`Ledger`] pool, prints `open`, and keeps it open until its stdin
+//!   closes;
+//! - `report-mode`: opens a [`Ledger`] pool and prints its flush mode, or the error;
+//! - `crash-mid-transaction`: opens a [`Counters`] pool, sets every counter to
+//!   `1000 + index` inside a transaction, and exits before the transaction ends.
 
 use std::io::{BufRead, Write};
 
 use pmem::Pool;
-use pmem_tests::Ledger;
+use pmem_tests::{Counters, Ledger};
+
+fn open<R: pmem::Persistent>(path: &str) -> Pool<R> {
+    Pool::open(path).unwrap_or_else(|error| {
+        println!("error: {error}");
+        std::process::exit(1);
+    })
+}
 
 fn main() {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let [command, path] = arguments.as_slice() else {
-        eprintln!("usage: pool_child exit-without-close|hold|report-mode <pool path>");
+        eprintln!("usage: pool_child <command> <pool path>");
         std::process::exit(2);
     };
-    let pool = match Pool::<Ledger>::open(path) {
-        Ok(pool) => pool,
-        Err(error) => {
-            println!("error: {error}");
-            std::process::exit(1);
-        }
-    };
     match command.as_str() {
-        "exit-without-close" => std::process::exit(0),
+        "exit-without-close" => {
+            let _pool = open::<Ledger>(path);
+            std::process::exit(0);
+        }
         "hold" => {
+            let pool = open::<Ledger>(path);
             println!("open");
             std::io::stdout().flush().expect("stdout");
             for _ in std::io::stdin().lock().lines() {}
             pool.close();
         }
-        "report-mode" => println!("mode: {}", pool.info().flush_mode),
+        "report-mode" => println!("mode: {}", open::<Ledger>(path).info().flush_mode),
+        "crash-mid-transaction" => {
+            let mut pool = open::<Counters>(path);
+            pool.txn(|tx| {
+                let mut counters = tx.root_mut();
+                for index in 0..counters.len() {
+                    *counters.at(index) = 1000 + index as u64;
+                }
+                std::process::exit(0);
+            });
+        }
         other => {
             eprintln!("unknown command {other}");
             std::process::exit(2);
