@@ -1,4 +1,5 @@
-//! Creates a pool, writes its root, reopens it and prints what it found.
+//! Creates a pool, writes its root, reopens it, changes it in transactions (one committed,
+//! one rolled back), and prints what it found and what each step cost.
 //!
 //! ```text
 //! cargo run --example quickstart [pool path]
@@ -10,7 +11,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use pmem::{PPtr, Persistent, PoolOptions};
+use pmem::{PPtr, Persistent, PoolOptions, Stats};
 
 /// The root object: what the pool holds when nothing else is allocated.
 #[derive(Persistent)]
@@ -74,7 +75,7 @@ fn run(path: PathBuf) -> Result<(), pmem::Error> {
     );
     pool.close();
 
-    let pool = PoolOptions::new()
+    let mut pool = PoolOptions::new()
         .layout("guestbook-v1")
         .open::<Guestbook>(&path)?;
     println!("reopened it:\n{}", pool.info());
@@ -92,6 +93,28 @@ fn run(path: PathBuf) -> Result<(), pmem::Error> {
         "root.myself = {:?} resolves to the root: {}",
         book.myself,
         std::ptr::eq(book, through_pointer)
+    );
+
+    let before = Stats::current_thread();
+    pool.txn(|tx| {
+        let mut book = tx.root_mut();
+        let entry = book.entries as usize;
+        book.greetings[entry] = greeting("added in a transaction");
+        book.entries += 1;
+    });
+    let cost = Stats::current_thread() - before;
+    println!(
+        "committed a transaction: {} fences, {} bytes logged",
+        cost.fences, cost.logged_bytes
+    );
+
+    let refused: Result<(), &str> = pool.try_txn(|tx| {
+        tx.root_mut().entries = 0;
+        Err("changed my mind")
+    });
+    println!(
+        "a transaction returned {refused:?} and was rolled back: {} greetings remain",
+        pool.root().entries
     );
     Ok(())
 }

@@ -25,13 +25,13 @@
 
 pub use pmem_macros::Persistent;
 pub use pmem_runtime::{
-    CACHE_LINE, Error, FlushMode, HeaderPart, PPtr, Persistent, Pool, PoolInfo, PoolOptions,
-    PoolUuid, Stats,
+    CACHE_LINE, Error, FlushMode, HeaderPart, PMut, PPtr, Persistent, Pool, PoolInfo, PoolOptions,
+    PoolUuid, Stats, Txn,
 };
 
 /// What generated code names; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use pmem_runtime::Persistent;
     pub use pmem_runtime::type_hash::{SEED, hash_str, hash_u64};
+    pub use pmem_runtime::{Persistent, in_transaction, log_range};
 }
