@@ -29,6 +29,9 @@ pub use pmem_runtime::{
     PoolUuid, Stats, Txn,
 };
 
+#[cfg(feature = "simulation")]
+pub use pmem_runtime::simulation;
+
 /// What generated code names; not part of the public API.
 #[doc(hidden)]
 pub mod __private {

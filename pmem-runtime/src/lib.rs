@@ -19,4 +19,10 @@ pub use hw::flush::{CACHE_LINE, FlushMode};
 pub use pmem_alloc::{PPtr, Persistent, type_hash};
 pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, Txn};
 pub use stats::Stats;
+
+/// The simulated persistence domain, for crash tests.
+#[cfg(feature = "simulation")]
+pub mod simulation {
+    pub use crate::hw::sim::{CrashImage, CrashPoint, Simulation};
+}
 pub use txn::{PMut, in_transaction, log_range};

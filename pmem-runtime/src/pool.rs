@@ -43,6 +43,8 @@ pub struct PoolOptions {
     log_size: u64,
     layout: Option<String>,
     flush_mode: Option<FlushMode>,
+    #[cfg(feature = "simulation")]
+    simulation: Option<crate::hw::sim::Simulation>,
 }
 
 impl Default for PoolOptions {
@@ -62,6 +64,8 @@ impl PoolOptions {
             log_size: DEFAULT_LOG_SIZE,
             layout: None,
             flush_mode: None,
+            #[cfg(feature = "simulation")]
+            simulation: None,
         }
     }
 
@@ -201,7 +205,7 @@ impl PoolOptions {
         allocate(&file, size).map_err(io("allocate space for"))?;
         let reserve = usize::try_from(self.max_size).unwrap_or(usize::MAX);
         let mapping = Mapping::map(&file, size as usize, reserve).map_err(io("map"))?;
-        let flusher = Flusher::new(FlushMode::choose(forced_mode, mapping.is_dax())?);
+        let flusher = self.flusher(forced_mode, &mapping)?;
 
         let identity = Identity {
             uuid: new_uuid().map_err(io("generate a UUID for"))?,
@@ -312,7 +316,7 @@ impl PoolOptions {
             .unwrap_or(usize::MAX)
             .max(pool_size);
         let mapping = Mapping::map(&file, pool_size, reserve).map_err(io("map"))?;
-        let flusher = Flusher::new(FlushMode::choose(forced_mode, mapping.is_dax())?);
+        let flusher = self.flusher(forced_mode, &mapping)?;
 
         let data = data_ranges(&identity, state.pool_size);
         let rolled_back = recovery::roll_back_unfinished(&mapping, &flusher, identity.log, data);
@@ -321,6 +325,27 @@ impl PoolOptions {
         pool.info.transactions_rolled_back = rolled_back;
         pool.write_state(false);
         Ok(pool)
+    }
+
+    /// Runs the pool on a simulated persistence domain: flushes and fences are reported to
+    /// `simulation`, which decides what a crash would keep (see
+    /// [`Simulation`](crate::simulation::Simulation)). For crash tests.
+    #[cfg(feature = "simulation")]
+    #[must_use]
+    pub fn simulation(mut self, simulation: &crate::hw::sim::Simulation) -> Self {
+        self.simulation = Some(simulation.clone());
+        self
+    }
+
+    fn flusher(&self, forced_mode: Option<FlushMode>, mapping: &Mapping) -> Result<Flusher, Error> {
+        #[cfg(feature = "simulation")]
+        if let Some(simulation) = &self.simulation {
+            return Ok(Flusher::simulated(simulation.clone(), mapping));
+        }
+        Ok(Flusher::new(FlushMode::choose(
+            forced_mode,
+            mapping.is_dax(),
+        )?))
     }
 
     fn forced_flush_mode(&self) -> Result<Option<FlushMode>, Error> {
@@ -513,7 +538,7 @@ impl<R: Persistent> Pool<R> {
     ) -> Result<T, E> {
         let transaction = Transaction::begin(PoolAccess {
             mapping: NonNull::from(&self.mapping),
-            flusher: self.flusher,
+            flusher: self.flusher.clone(),
             data: self.data,
             slot_offset: self.log.slot_offset(0) as usize,
             slot_len: self.log.slot_len as usize,

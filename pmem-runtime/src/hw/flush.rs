@@ -216,14 +216,30 @@ impl CpuFeatures {
 }
 
 /// Makes stores to one mapped pool durable, in one [`FlushMode`].
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct Flusher {
     mode: FlushMode,
+    #[cfg(feature = "simulation")]
+    simulation: Option<crate::hw::sim::Simulation>,
 }
 
 impl Flusher {
     pub(crate) fn new(mode: FlushMode) -> Self {
-        Self { mode }
+        Self {
+            mode,
+            #[cfg(feature = "simulation")]
+            simulation: None,
+        }
+    }
+
+    /// A flusher that reports to `simulation` (attached to `mapping`) instead of flushing.
+    #[cfg(feature = "simulation")]
+    pub(crate) fn simulated(simulation: crate::hw::sim::Simulation, mapping: &Mapping) -> Self {
+        simulation.attach(mapping);
+        Self {
+            mode: FlushMode::None,
+            simulation: Some(simulation),
+        }
     }
 
     pub(crate) fn mode(&self) -> FlushMode {
@@ -249,6 +265,10 @@ impl Flusher {
         let first_line = offset / CACHE_LINE;
         let last_line = (offset + len - 1) / CACHE_LINE;
         stats::count_lines_flushed((last_line - first_line + 1) as u64);
+        #[cfg(feature = "simulation")]
+        if let Some(simulation) = &self.simulation {
+            simulation.record_flush(first_line, last_line);
+        }
         match self.mode {
             FlushMode::Eadr | FlushMode::None => {}
             FlushMode::Msync => {
@@ -271,6 +291,10 @@ impl Flusher {
     /// the thread's later stores.
     pub(crate) fn fence(&self) {
         stats::count_fence();
+        #[cfg(feature = "simulation")]
+        if let Some(simulation) = &self.simulation {
+            simulation.record_fence();
+        }
         match self.mode {
             FlushMode::Msync | FlushMode::None => {}
             FlushMode::Eadr | FlushMode::Clwb | FlushMode::Clflushopt | FlushMode::Clflush => {

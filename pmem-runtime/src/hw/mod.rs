@@ -8,3 +8,5 @@
 
 pub(crate) mod flush;
 pub(crate) mod mapping;
+#[cfg(feature = "simulation")]
+pub(crate) mod sim;

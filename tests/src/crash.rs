@@ -1,0 +1,120 @@
+//! Crash tests at every fence, on the simulated persistence domain.
+//!
+//! [`check_every_fence`] runs a workload of transactions on a pool attached to a
+//! [`Simulation`], recording a crash point at every fence and the root after every step.
+//! Then it opens crash images of every crash point with the real `open` (and so the real
+//! recovery), and checks the oracles:
+//!
+//! - the image opens: the header and the log are sound;
+//! - the root equals the state before or after the step that was running at the crash:
+//!   the interrupted transaction is all-or-nothing, and every earlier one is durable.
+//!
+//! Failures name the seed, the fence and the evicted words; `PMEM_CRASH_SEED` replays a
+//! seed.
+
+use std::fmt::Debug;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use pmem::simulation::{CrashImage, Simulation};
+use pmem::{FlushMode, Persistent, Pool, PoolOptions};
+
+use crate::TempPath;
+
+/// What a crash test checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CrashReport {
+    /// Fences crashed at.
+    pub crash_points: usize,
+    /// Crash images opened and checked.
+    pub images: usize,
+}
+
+/// The seed for choosing eviction subsets: `PMEM_CRASH_SEED`, or a fixed default.
+#[must_use]
+pub fn seed() -> u64 {
+    std::env::var("PMEM_CRASH_SEED")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0x5eed_c0ff_ee15_600d)
+}
+
+/// Options for pools under crash test: small, so that images are cheap.
+#[must_use]
+pub fn small_pool() -> PoolOptions {
+    PoolOptions::new().size(1 << 16).log_size(1 << 13)
+}
+
+/// Opens `image` as a pool and returns its root, or why it would not open.
+///
+/// # Panics
+///
+/// If the image cannot be written to a file.
+pub fn recover<R: Persistent + Copy + Sync>(
+    path: &TempPath,
+    image: &CrashImage,
+) -> Result<R, pmem::Error> {
+    std::fs::write(path.path(), &image.bytes).expect("write crash image");
+    let pool = PoolOptions::new()
+        .flush_mode(FlushMode::None)
+        .open::<R>(path.path())?;
+    Ok(*pool.root())
+}
+
+/// Runs `steps` steps of `step` (each normally one transaction; a panic is caught) on a
+/// pool created with `init`, then checks every crash image of every fence; see the module
+/// documentation. `budget` bounds the images per fence.
+///
+/// # Panics
+///
+/// When an oracle fails, with what reproduces it.
+pub fn check_every_fence<R>(
+    label: &str,
+    init: R,
+    steps: usize,
+    mut step: impl FnMut(&mut Pool<R>, usize),
+    budget: usize,
+) -> CrashReport
+where
+    R: Persistent + Copy + PartialEq + Debug + Sync,
+{
+    let simulation = Simulation::new();
+    let path = TempPath::new(label);
+    let mut pool = small_pool()
+        .simulation(&simulation)
+        .create(path.path(), init)
+        .expect("create");
+    let mut states = vec![*pool.root()];
+    let mut boundaries = vec![simulation.fences()];
+    simulation.capture(true);
+    for index in 0..steps {
+        let _ = catch_unwind(AssertUnwindSafe(|| step(&mut pool, index)));
+        states.push(*pool.root());
+        boundaries.push(simulation.fences());
+    }
+    simulation.capture(false);
+    drop(pool);
+
+    let seed = seed();
+    let scratch = TempPath::new(&format!("{label}-image"));
+    let mut report = CrashReport::default();
+    for point in simulation.take_crash_points() {
+        let step = boundaries.partition_point(|&fences| fences < point.fence) - 1;
+        let (before, after) = (&states[step], &states[step + 1]);
+        for image in point.images(budget, seed) {
+            let found = recover::<R>(&scratch, &image).unwrap_or_else(|error| {
+                panic!(
+                    "{label}: step {step}, {}, seed {seed}: open failed: {error}",
+                    image.description
+                )
+            });
+            assert!(
+                found == *before || found == *after,
+                "{label}: step {step}, {}, seed {seed}: recovered {found:?}, expected {before:?} or {after:?}",
+                image.description
+            );
+            report.images += 1;
+        }
+        report.crash_points += 1;
+    }
+    report
+}
