@@ -23,6 +23,9 @@ pub use stats::Stats;
 /// The simulated persistence domain, for crash tests.
 #[cfg(feature = "simulation")]
 pub mod simulation {
+    pub use crate::hw::crash_test::{
+        CrashReport, ScratchFile, check_every_fence, recover, seed, small_pool,
+    };
     pub use crate::hw::sim::{CrashImage, CrashPoint, Simulation};
 }
 pub use txn::{PMut, in_transaction, log_range};

@@ -1,41 +1,26 @@
 //! Helpers shared by pmem's integration tests (in `tests/`), and the types their pools hold.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
+use pmem::simulation::ScratchFile;
 use pmem::{PPtr, Persistent};
 
-/// A pool file path that no other test uses, removed (with the file) when dropped.
-///
-/// Pools go to `/dev/shm` where it exists (DRAM-backed, fast), else to the temporary
-/// directory.
+/// A pool file path that no other test uses, removed (with the file) when dropped; in
+/// `/dev/shm` where it exists.
 #[derive(Debug)]
-pub struct TempPath(PathBuf);
+pub struct TempPath(ScratchFile);
 
 impl TempPath {
     /// A fresh path whose file name starts with `label`.
     #[must_use]
     pub fn new(label: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let directory = Path::new("/dev/shm");
-        let directory = if directory.is_dir() {
-            directory.to_owned()
-        } else {
-            std::env::temp_dir()
-        };
-        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = directory.join(format!(
-            "pmem-test-{label}-{}-{unique}.pool",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&path);
-        Self(path)
+        Self(ScratchFile::new(label))
     }
 
     /// The path.
     #[must_use]
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     /// The file's whole contents.
@@ -45,13 +30,7 @@ impl TempPath {
     /// If the file cannot be read.
     #[must_use]
     pub fn contents(&self) -> Vec<u8> {
-        std::fs::read(&self.0).expect("pool file readable")
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        std::fs::read(self.path()).expect("pool file readable")
     }
 }
 
@@ -104,5 +83,3 @@ pub type Counters = [u64; 64];
 pub fn counting() -> Counters {
     core::array::from_fn(|index| index as u64)
 }
-
-pub mod crash;

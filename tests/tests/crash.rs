@@ -1,11 +1,10 @@
 //! The transaction protocol crashed at every fence, on the simulated persistence domain
-//! (see `pmem_tests::crash`). Each test reports how many crash points and images it
+//! (see `pmem::simulation`). Each test reports how many crash points and images it
 //! checked; `PMEM_CRASH_SEED=<n>` replays the eviction subsets of one seed.
 
-use pmem::simulation::Simulation;
+use pmem::simulation::{ScratchFile, Simulation, check_every_fence, recover, seed, small_pool};
 use pmem::{FlushMode, Pool, PoolOptions};
 use pmem_tests::TempPath;
-use pmem_tests::crash::{check_every_fence, recover, seed, small_pool};
 
 const IMAGES_PER_FENCE: usize = 64;
 
@@ -139,7 +138,7 @@ fn recovery_crashed_at_every_fence_still_recovers() {
     second.capture(false);
 
     let seed = seed();
-    let scratch = TempPath::new("crash-recovery-second");
+    let scratch = ScratchFile::new("crash-recovery-second");
     let recovery_points = second.take_crash_points();
     assert!(
         recovery_points.len() >= 3,

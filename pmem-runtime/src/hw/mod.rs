@@ -6,6 +6,8 @@
 //! persistence domain (for crash injection) can replace it without touching the pool,
 //! log or heap code.
 
+#[cfg(feature = "simulation")]
+pub(crate) mod crash_test;
 pub(crate) mod flush;
 pub(crate) mod mapping;
 #[cfg(feature = "simulation")]

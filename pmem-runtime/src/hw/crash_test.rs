@@ -15,10 +15,14 @@
 use std::fmt::Debug;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use pmem::simulation::{CrashImage, Simulation};
-use pmem::{FlushMode, Persistent, Pool, PoolOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::TempPath;
+use pmem_alloc::Persistent;
+
+use crate::hw::flush::FlushMode;
+use crate::hw::sim::{CrashImage, Simulation};
+use crate::pool::{Pool, PoolOptions};
 
 /// What a crash test checked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,19 +48,56 @@ pub fn small_pool() -> PoolOptions {
     PoolOptions::new().size(1 << 16).log_size(1 << 13)
 }
 
-/// Opens `image` as a pool and returns its root, or why it would not open.
+/// A scratch file for pools under test, removed when dropped: in `/dev/shm` where it
+/// exists (DRAM-backed), else in the temporary directory.
+#[derive(Debug)]
+pub struct ScratchFile(PathBuf);
+
+impl ScratchFile {
+    /// A path no other scratch file of this process uses; `label` starts its name.
+    #[must_use]
+    pub fn new(label: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let shm = Path::new("/dev/shm");
+        let directory = if shm.is_dir() {
+            shm.to_owned()
+        } else {
+            std::env::temp_dir()
+        };
+        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("pmem-crash-{label}-{}-{unique}.pool", std::process::id());
+        let path = directory.join(name);
+        let _ = std::fs::remove_file(&path);
+        Self(path)
+    }
+
+    /// The path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes `image` to `file`, opens it as a pool (running recovery), and returns its root,
+/// or why it would not open.
 ///
 /// # Panics
 ///
-/// If the image cannot be written to a file.
+/// If the image cannot be written.
 pub fn recover<R: Persistent + Copy + Sync>(
-    path: &TempPath,
+    file: &ScratchFile,
     image: &CrashImage,
-) -> Result<R, pmem::Error> {
-    std::fs::write(path.path(), &image.bytes).expect("write crash image");
+) -> Result<R, crate::Error> {
+    std::fs::write(file.path(), &image.bytes).expect("write crash image");
     let pool = PoolOptions::new()
         .flush_mode(FlushMode::None)
-        .open::<R>(path.path())?;
+        .open::<R>(file.path())?;
     Ok(*pool.root())
 }
 
@@ -78,7 +119,7 @@ where
     R: Persistent + Copy + PartialEq + Debug + Sync,
 {
     let simulation = Simulation::new();
-    let path = TempPath::new(label);
+    let path = ScratchFile::new(label);
     let mut pool = small_pool()
         .simulation(&simulation)
         .create(path.path(), init)
@@ -95,7 +136,7 @@ where
     drop(pool);
 
     let seed = seed();
-    let scratch = TempPath::new(&format!("{label}-image"));
+    let scratch = ScratchFile::new(&format!("{label}-image"));
     let mut report = CrashReport::default();
     for point in simulation.take_crash_points() {
         let step = boundaries.partition_point(|&fences| fences < point.fence) - 1;
