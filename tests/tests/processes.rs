@@ -170,3 +170,56 @@ fn a_transaction_cut_short_by_exit_is_rolled_back_at_open_idempotently() {
         assert_eq!(*pool.root(), pmem_tests::counting());
     }
 }
+
+/// A child swaps counters in transactions until it is killed with SIGKILL at a random
+/// moment; the pool must reopen with the counters still a permutation. `PMEM_KILL_CYCLES`
+/// sets the number of cycles (default 10).
+#[test]
+fn sigkill_at_random_moments_never_breaks_the_pool() {
+    let _turn = take_turn();
+    let cycles: usize = std::env::var("PMEM_KILL_CYCLES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(10);
+    let path = TempPath::new("sigkill");
+    PoolOptions::new()
+        .log_size(1 << 16)
+        .create(path.path(), pmem_tests::counting())
+        .expect("create");
+    let mut random = 0x2545_f491_4f6c_dd1d_u64;
+    let (mut rolled_back, mut changed) = (0, 0);
+    for cycle in 0..cycles {
+        let mut child = Command::new(CHILD)
+            .args(["swap-forever", path.path().to_str().expect("utf-8 path")])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run child");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        assert_eq!(line.trim(), "ready", "cycle {cycle}");
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        std::thread::sleep(std::time::Duration::from_micros(random % 20_000));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait");
+
+        let pool = Pool::<pmem_tests::Counters>::open(path.path())
+            .unwrap_or_else(|error| panic!("cycle {cycle}: {error}"));
+        let mut sorted = *pool.root();
+        changed += usize::from(sorted != pmem_tests::counting());
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            pmem_tests::counting(),
+            "cycle {cycle}: not a permutation"
+        );
+        rolled_back += pool.info().transactions_rolled_back;
+    }
+    println!(
+        "{cycles} kills: {rolled_back} transactions rolled back at reopen, {changed} reopens saw swaps"
+    );
+    assert!(changed > 0, "the child never committed a swap");
+}

@@ -6,7 +6,9 @@
 //!   closes;
 //! - `report-mode`: opens a [`Ledger`] pool and prints its flush mode, or the error;
 //! - `crash-mid-transaction`: opens a [`Counters`] pool, sets every counter to
-//!   `1000 + index` inside a transaction, and exits before the transaction ends.
+//!   `1000 + index` inside a transaction, and exits before the transaction ends;
+//! - `swap-forever`: opens a [`Counters`] pool, prints `ready`, and swaps pseudo-random
+//!   pairs of counters, one transaction each, until it is killed.
 
 use std::io::{BufRead, Write};
 
@@ -48,6 +50,24 @@ fn main() {
                 }
                 std::process::exit(0);
             });
+        }
+        "swap-forever" => {
+            let mut pool = open::<Counters>(path);
+            println!("ready");
+            std::io::stdout().flush().expect("stdout");
+            let mut state = u64::from(std::process::id()) | 1;
+            loop {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let (i, j) = ((state % 64) as usize, ((state >> 32) % 64) as usize);
+                pool.txn(|tx| {
+                    let mut counters = tx.root_mut();
+                    let (a, b) = (*counters.at(i), *counters.at(j));
+                    *counters.at(i) = b;
+                    *counters.at(j) = a;
+                });
+            }
         }
         other => {
             eprintln!("unknown command {other}");
