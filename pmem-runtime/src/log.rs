@@ -17,7 +17,7 @@
 //! | 0 | 8 | generation of the transaction that wrote it |
 //! | 8 | 8 | pool offset of the logged bytes |
 //! | 16 | 4 | number of logged bytes, `len` (at least 1) |
-//! | 20 | 4 | CRC-32 of bytes 0..20 of the entry, then of the logged bytes |
+//! | 20 | 4 | checksum of bytes 0..20 of the entry, then of the logged bytes (see `checksum`) |
 //! | 24 | `len` | the logged bytes as they were before the transaction changed them |
 //! | 24 + `len` | to a multiple of 8 | padding, unspecified |
 //!
@@ -80,11 +80,24 @@ pub(crate) fn entry_header(
     header
 }
 
+/// The entry checksum: a multiply-rotate hash over little-endian 8-byte words (the 20 fixed
+/// bytes, zero-extended to 24, then the logged bytes, zero-extended to a multiple of 8),
+/// folded to 32 bits. It is word-wise so that a torn entry (any mix of old and new words)
+/// is caught, and several times faster than CRC-32 on entries this small.
 fn checksum(fixed: &[u8], old_bytes: &[u8]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(fixed);
-    hasher.update(old_bytes);
-    hasher.finalize()
+    const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut hash: u64 = 0x243f_6a88_85a3_08d3;
+    for part in [fixed, old_bytes] {
+        for chunk in part.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            hash = (hash ^ u64::from_le_bytes(word))
+                .wrapping_mul(MULTIPLIER)
+                .rotate_left(31);
+        }
+    }
+    hash ^= hash >> 32;
+    (hash.wrapping_mul(MULTIPLIER) >> 32) as u32
 }
 
 /// One valid entry found in a slot.

@@ -15,8 +15,9 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::hw::flush::{CACHE_LINE, Flusher};
 use crate::hw::mapping::Mapping;
@@ -60,14 +61,54 @@ struct Active {
     generation: u64,
     /// Offset in the slot of the next entry.
     next_entry: usize,
+    buffers: Buffers,
+}
+
+/// A transaction's growable state, kept per thread from one transaction to the next so that
+/// a transaction allocates nothing once the thread has run one of its size.
+#[derive(Default)]
+struct Buffers {
     /// The entries written so far: (pool offset, length, offset of the data in the pool).
     entries: Vec<(usize, usize, usize)>,
     /// Every cache line logged so far, as a line index from the start of the pool.
-    logged_lines: HashSet<usize>,
+    logged_lines: HashSet<usize, BuildHasherDefault<LineHasher>>,
+    /// The logged lines in order, when they are flushed.
+    sorted_lines: Vec<usize>,
+}
+
+impl Buffers {
+    fn recycle(mut self) {
+        self.entries.clear();
+        self.logged_lines.clear();
+        self.sorted_lines.clear();
+        RECYCLED.set(Some(self));
+    }
+}
+
+/// Hashes line numbers with one multiplication: they are small distinct integers, and no
+/// adversary chooses them.
+#[derive(Default)]
+struct LineHasher(u64);
+
+impl Hasher for LineHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn write_usize(&mut self, line: usize) {
+        self.0 = (line as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 thread_local! {
     static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
+    static RECYCLED: Cell<Option<Buffers>> = const { Cell::new(None) };
 }
 
 impl Active {
@@ -92,7 +133,7 @@ impl Active {
         let last_line = (offset + len - 1) / CACHE_LINE;
         let mut run_start = None;
         for line in first_line..=last_line + 1 {
-            let new = line <= last_line && self.logged_lines.insert(line);
+            let new = line <= last_line && self.buffers.logged_lines.insert(line);
             match (new, run_start) {
                 (true, None) => run_start = Some(line),
                 (false, Some(start)) => {
@@ -133,40 +174,41 @@ impl Active {
         write_bytes(mapping, entry, &header);
         self.pool.flusher.flush(mapping, entry, needed);
         self.pool.flusher.fence();
-        self.entries.push((offset, len, data));
+        self.buffers.entries.push((offset, len, data));
         self.next_entry += needed;
         stats::count_logged(len as u64);
     }
 
     /// Flushes every logged line, coalesced into runs of adjacent lines.
-    fn flush_logged_lines(&self) {
-        let mut lines: Vec<usize> = self.logged_lines.iter().copied().collect();
+    fn flush_logged_lines(&mut self) {
+        let mut lines = std::mem::take(&mut self.buffers.sorted_lines);
+        lines.extend(self.buffers.logged_lines.iter().copied());
         lines.sort_unstable();
-        let mut runs = lines.chunk_by(|a, b| a + 1 == *b);
-        for run in &mut runs {
-            let first = run[0];
+        for run in lines.chunk_by(|a, b| a + 1 == *b) {
+            let (first, count) = (run[0], run.len());
             self.pool
                 .flusher
-                .flush(self.mapping(), first * CACHE_LINE, run.len() * CACHE_LINE);
+                .flush(self.mapping(), first * CACHE_LINE, count * CACHE_LINE);
         }
+        self.buffers.sorted_lines = lines;
     }
 
     /// Rule 2 of `log.rs`.
-    fn commit(self) {
+    fn commit(mut self) {
         stats::count_commit();
-        if self.entries.is_empty() {
-            return;
+        if !self.buffers.entries.is_empty() {
+            self.flush_logged_lines();
+            self.pool.flusher.fence();
+            self.advance_generation();
         }
-        self.flush_logged_lines();
-        self.pool.flusher.fence();
-        self.advance_generation();
+        self.buffers.recycle();
     }
 
     /// Rule 3 of `log.rs`.
-    fn roll_back(self) {
-        if !self.entries.is_empty() {
+    fn roll_back(mut self) {
+        if !self.buffers.entries.is_empty() {
             let mapping = self.mapping();
-            for &(offset, len, data) in self.entries.iter().rev() {
+            for &(offset, len, data) in self.buffers.entries.iter().rev() {
                 // SAFETY: as in `append_entry`; every reference user code held into the pool
                 // has ended with the transaction's closure.
                 unsafe {
@@ -182,6 +224,7 @@ impl Active {
             self.advance_generation();
         }
         stats::count_rollback();
+        self.buffers.recycle();
     }
 
     fn advance_generation(&self) {
@@ -283,8 +326,7 @@ impl Transaction {
                 pool,
                 generation,
                 next_entry: log::ENTRIES_START,
-                entries: Vec::new(),
-                logged_lines: HashSet::new(),
+                buffers: RECYCLED.take().unwrap_or_default(),
             });
         });
         Self {
