@@ -26,6 +26,7 @@ pub mod simulation {
     pub use crate::hw::crash_test::{
         CrashReport, ScratchFile, check_every_fence, recover, seed, small_pool,
     };
+    pub use crate::hw::mutation::{PersistenceCall, with_call_skipped};
     pub use crate::hw::sim::{CrashImage, CrashPoint, Simulation};
 }
 pub use txn::{PMut, in_transaction, log_range};

@@ -14,6 +14,7 @@
 use crate::header::LogArea;
 use crate::hw::flush::Flusher;
 use crate::hw::mapping::Mapping;
+use crate::hw::mutation::PersistenceCall;
 use crate::log;
 use crate::txn::{DataRanges, write_generation};
 
@@ -49,9 +50,14 @@ pub(crate) fn roll_back_unfinished(
                     len,
                 );
             }
-            flusher.flush(mapping, entry.pool_offset, len);
+            flusher.flush_for(
+                PersistenceCall::RecoveryFlush,
+                mapping,
+                entry.pool_offset,
+                len,
+            );
         }
-        flusher.fence();
+        flusher.fence_for(PersistenceCall::RecoveryFence);
         write_generation(mapping, flusher, slot_offset, generation + 1);
         rolled_back += 1;
     }

@@ -21,6 +21,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::hw::flush::{CACHE_LINE, Flusher};
 use crate::hw::mapping::Mapping;
+use crate::hw::mutation::PersistenceCall;
 use crate::log::{self, ENTRY_HEADER_LEN};
 use crate::stats;
 
@@ -172,23 +173,25 @@ impl Active {
         let old_bytes = unsafe { core::slice::from_raw_parts(mapping.address_of(data), len) };
         let header = log::entry_header(self.generation, offset as u64, old_bytes);
         write_bytes(mapping, entry, &header);
-        self.pool.flusher.flush(mapping, entry, needed);
-        self.pool.flusher.fence();
+        let flusher = &self.pool.flusher;
+        flusher.flush_for(PersistenceCall::EntryFlush, mapping, entry, needed);
+        flusher.fence_for(PersistenceCall::EntryFence);
         self.buffers.entries.push((offset, len, data));
         self.next_entry += needed;
         stats::count_logged(len as u64);
     }
 
     /// Flushes every logged line, coalesced into runs of adjacent lines.
-    fn flush_logged_lines(&mut self) {
+    fn flush_logged_lines(&mut self, call: PersistenceCall) {
         let mut lines = std::mem::take(&mut self.buffers.sorted_lines);
         lines.extend(self.buffers.logged_lines.iter().copied());
         lines.sort_unstable();
         for run in lines.chunk_by(|a, b| a + 1 == *b) {
             let (first, count) = (run[0], run.len());
+            let (offset, len) = (first * CACHE_LINE, count * CACHE_LINE);
             self.pool
                 .flusher
-                .flush(self.mapping(), first * CACHE_LINE, count * CACHE_LINE);
+                .flush_for(call, self.mapping(), offset, len);
         }
         self.buffers.sorted_lines = lines;
     }
@@ -197,8 +200,8 @@ impl Active {
     fn commit(mut self) {
         stats::count_commit();
         if !self.buffers.entries.is_empty() {
-            self.flush_logged_lines();
-            self.pool.flusher.fence();
+            self.flush_logged_lines(PersistenceCall::CommitFlush);
+            self.pool.flusher.fence_for(PersistenceCall::CommitFence);
             self.advance_generation();
         }
         self.buffers.recycle();
@@ -207,6 +210,7 @@ impl Active {
     /// Rule 3 of `log.rs`.
     fn roll_back(mut self) {
         if !self.buffers.entries.is_empty() {
+            self.pool.flusher.observe();
             let mapping = self.mapping();
             for &(offset, len, data) in self.buffers.entries.iter().rev() {
                 // SAFETY: as in `append_entry`; every reference user code held into the pool
@@ -219,8 +223,8 @@ impl Active {
                     );
                 }
             }
-            self.flush_logged_lines();
-            self.pool.flusher.fence();
+            self.flush_logged_lines(PersistenceCall::RollbackFlush);
+            self.pool.flusher.fence_for(PersistenceCall::RollbackFence);
             self.advance_generation();
         }
         stats::count_rollback();
@@ -255,8 +259,8 @@ pub(crate) fn write_generation(
             .cast::<u64>()
             .write_volatile(generation.to_le());
     }
-    flusher.flush(mapping, slot_offset, 8);
-    flusher.fence();
+    flusher.flush_for(PersistenceCall::GenerationFlush, mapping, slot_offset, 8);
+    flusher.fence_for(PersistenceCall::GenerationFence);
 }
 
 fn write_bytes(mapping: &Mapping, offset: usize, bytes: &[u8]) {

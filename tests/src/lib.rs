@@ -83,3 +83,5 @@ pub type Counters = [u64; 64];
 pub fn counting() -> Counters {
     core::array::from_fn(|index| index as u64)
 }
+
+pub mod workloads;

@@ -37,6 +37,7 @@ use core::str::FromStr;
 
 use crate::error::Error;
 use crate::hw::mapping::Mapping;
+use crate::hw::mutation::{PersistenceCall, performs};
 use crate::stats;
 
 /// The size of a cache line, the unit of write-back.
@@ -284,6 +285,35 @@ impl Flusher {
                     unsafe { write_back_line(self.mode, address) };
                 }
             }
+        }
+    }
+
+    /// Lets a simulated domain observe memory (see `sim.rs`): values that exist now, but
+    /// are about to be overwritten before the next fence, may already have been evicted.
+    pub(crate) fn observe(&self) {
+        #[cfg(feature = "simulation")]
+        if let Some(simulation) = &self.simulation {
+            simulation.record_observation();
+        }
+    }
+
+    /// [`flush`](Self::flush), unless a crash test skips `call`.
+    pub(crate) fn flush_for(
+        &self,
+        call: PersistenceCall,
+        mapping: &Mapping,
+        offset: usize,
+        len: usize,
+    ) {
+        if performs(call) {
+            self.flush(mapping, offset, len);
+        }
+    }
+
+    /// [`fence`](Self::fence), unless a crash test skips `call`.
+    pub(crate) fn fence_for(&self, call: PersistenceCall) {
+        if performs(call) {
+            self.fence();
         }
     }
 

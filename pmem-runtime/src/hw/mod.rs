@@ -10,5 +10,6 @@
 pub(crate) mod crash_test;
 pub(crate) mod flush;
 pub(crate) mod mapping;
+pub(crate) mod mutation;
 #[cfg(feature = "simulation")]
 pub(crate) mod sim;

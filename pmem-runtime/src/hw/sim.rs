@@ -7,20 +7,26 @@
 //! - a *fence* makes every line recorded since the previous fence durable.
 //!
 //! The simulation keeps the *durable image*: the bytes a crash is guaranteed to leave.
-//! Any other change may also have reached persistent memory, because a dirty line can be
-//! evicted at any moment. The hardware persists aligned 8-byte words atomically, so a crash
-//! image is the durable image plus **any subset of the 8-byte words** that differ from it
-//! in memory.
+//! Anything else may also have reached persistent memory, because a dirty line can be
+//! evicted at any moment, not only at the crash. The hardware persists aligned 8-byte words
+//! atomically. So for each 8-byte word a crash may leave its durable value or **any value
+//! the word has held since it was last made durable**. The simulation observes memory at
+//! every fence, and when a rollback starts, and remembers per word the values it saw there
+//! that were not yet durable (a value overwritten between two observations is not seen).
+//! An aborted transaction shows why this matters: its changes may have been evicted
+//! before the rollback restored memory, so the rollback must make the restored bytes
+//! durable.
 //!
-//! With capture on, every fence first records a [`CrashPoint`]: the durable image and the
-//! differing words as they are just before the fence takes effect. [`CrashPoint::images`]
-//! then enumerates crash images: every subset when there are few differing words,
-//! otherwise "none", "all", and seeded random subsets. Each image is a complete pool file
-//! that the real `open` (with its recovery) can be tested on.
+//! With capture on, every fence first records a [`CrashPoint`]: the durable image and each
+//! word's candidate values, just before the fence takes effect. [`CrashPoint::images`]
+//! then enumerates crash images: every combination when there are few, otherwise "nothing
+//! evicted", "the latest value of every word", and seeded random choices. Each image is a
+//! complete pool file that the real `open` (with its recovery) can be tested on.
 //!
 //! The real flush instructions are skipped (the mode is `none`): the simulation, not the
 //! hardware, decides what is durable.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -31,10 +37,11 @@ use crate::hw::mapping::Mapping;
 /// ([`PoolOptions::simulation`](crate::PoolOptions::simulation)). Clones share one domain.
 ///
 /// A flush records a cache line's contents; a fence makes the recorded lines durable. The
-/// domain keeps the *durable image*, what a crash is guaranteed to leave; any 8-byte word
-/// that differs from it in memory may or may not survive a crash. With
-/// [`capture`](Simulation::capture) on, every fence records a [`CrashPoint`] just before it
-/// takes effect, from which [`CrashPoint::images`] builds complete pool files to open.
+/// domain keeps the *durable image*, what a crash is guaranteed to leave, and for each
+/// 8-byte word the values it held at fences since it was last made durable, any of which a
+/// crash may leave instead. With [`capture`](Simulation::capture) on, every fence records a
+/// [`CrashPoint`] just before it takes effect, from which [`CrashPoint::images`] builds
+/// complete pool files to open.
 #[derive(Clone, Default)]
 pub struct Simulation {
     state: Arc<Mutex<State>>,
@@ -45,6 +52,8 @@ struct State {
     base: usize,
     len: usize,
     durable: Vec<u8>,
+    /// Per word offset, the values seen at fences since the word was last made durable.
+    candidates: BTreeMap<usize, Vec<[u8; 8]>>,
     pending: Vec<(usize, [u8; CACHE_LINE])>,
     fences: u64,
     capture: bool,
@@ -85,6 +94,7 @@ impl Simulation {
         state.base = mapping.address_of(0) as usize;
         state.len = mapping.mapped_len();
         state.durable = current_bytes(state.base, state.len);
+        state.candidates.clear();
         state.pending.clear();
     }
 
@@ -100,22 +110,54 @@ impl Simulation {
         }
     }
 
+    /// Remembers the current value of every word that differs from the durable image: a
+    /// value a crash may leave, since its line may be evicted at any time.
+    pub(crate) fn record_observation(&self) {
+        let mut guard = self.state();
+        guard.observe();
+    }
+
     pub(crate) fn record_fence(&self) {
-        let mut state = self.state();
+        let mut guard = self.state();
+        let state = &mut *guard;
         state.fences += 1;
+        state.observe();
         if state.capture {
-            let current = current_bytes(state.base, state.len);
-            let dirty_words = differing_words(&state.durable, &current);
+            let candidates = state
+                .candidates
+                .iter()
+                .map(|(&offset, seen)| (offset, seen.clone()))
+                .collect();
             let point = CrashPoint {
                 fence: state.fences,
                 durable: state.durable.clone(),
-                dirty_words,
+                candidates,
             };
             state.crash_points.push(point);
         }
-        let pending = std::mem::take(&mut state.pending);
-        for (line, contents) in pending {
-            state.durable[line * CACHE_LINE..(line + 1) * CACHE_LINE].copy_from_slice(&contents);
+        for (line, contents) in std::mem::take(&mut state.pending) {
+            let range = line * CACHE_LINE..(line + 1) * CACHE_LINE;
+            state.durable[range.clone()].copy_from_slice(&contents);
+            let superseded: Vec<usize> = state
+                .candidates
+                .range(range)
+                .map(|(&offset, _)| offset)
+                .collect();
+            for offset in superseded {
+                state.candidates.remove(&offset);
+            }
+        }
+    }
+}
+
+impl State {
+    fn observe(&mut self) {
+        let current = current_bytes(self.base, self.len);
+        for (offset, word) in differing_words(&self.durable, &current) {
+            let seen = self.candidates.entry(offset).or_default();
+            if !seen.contains(&word) {
+                seen.push(word);
+            }
         }
     }
 }
@@ -155,7 +197,9 @@ pub struct CrashPoint {
     /// Which fence (the first is 1).
     pub fence: u64,
     durable: Vec<u8>,
-    dirty_words: Vec<(usize, [u8; 8])>,
+    /// Per word that may differ from the durable image: its offset and the values it may
+    /// hold instead, oldest first.
+    candidates: Vec<(usize, Vec<[u8; 8]>)>,
 }
 
 /// One pool file a crash could leave, and which words of it were evicted.
@@ -168,54 +212,78 @@ pub struct CrashImage {
 }
 
 impl CrashPoint {
-    /// How many 8-byte words differ between memory and the durable image.
+    /// How many 8-byte words may differ from the durable image.
     #[must_use]
     pub fn dirty_words(&self) -> usize {
-        self.dirty_words.len()
+        self.candidates.len()
     }
 
-    /// The crash image in which exactly the dirty words with `evicted(index)` reached
-    /// persistent memory.
+    /// The crash image in which dirty word `i` holds its durable value if `choice(i)` is 0,
+    /// and otherwise its candidate value number `choice(i)` (1 is the oldest; larger
+    /// numbers are clamped to the latest).
     #[must_use]
-    pub fn image(&self, evicted: impl Fn(usize) -> bool) -> CrashImage {
+    pub fn image(&self, choice: impl Fn(usize) -> usize) -> CrashImage {
         let mut bytes = self.durable.clone();
-        let mut persisted = Vec::new();
-        for (index, &(offset, word)) in self.dirty_words.iter().enumerate() {
-            if evicted(index) {
-                bytes[offset..offset + 8].copy_from_slice(&word);
-                persisted.push(format!("{offset:#x}"));
+        let mut evicted = Vec::new();
+        for (index, (offset, values)) in self.candidates.iter().enumerate() {
+            let chosen = choice(index).min(values.len());
+            if chosen > 0 {
+                bytes[*offset..offset + 8].copy_from_slice(&values[chosen - 1]);
+                evicted.push(format!("{offset:#x}/{chosen}"));
             }
         }
         let description = format!(
-            "crash before fence {}, evicted words [{}]",
+            "crash before fence {}, evicted words (offset/value) [{}]",
             self.fence,
-            persisted.join(", ")
+            evicted.join(", ")
         );
         CrashImage { description, bytes }
     }
 
-    /// Crash images for this point: every subset of the dirty words if there are at most
-    /// `budget` subsets; otherwise none, all, and `budget - 2` subsets drawn with `seed`.
+    /// Crash images for this point: every combination of the words' values if there are at
+    /// most `budget`; otherwise nothing evicted, the latest value of every word, and
+    /// `budget - 2` combinations drawn with `seed`.
     #[must_use]
     pub fn images(&self, budget: usize, seed: u64) -> Vec<CrashImage> {
-        let words = self.dirty_words.len();
-        if words < usize::BITS as usize && 1usize << words <= budget {
-            return (0..1usize << words)
-                .map(|subset| self.image(|word| subset >> word & 1 == 1))
+        let radices: Vec<usize> = self
+            .candidates
+            .iter()
+            .map(|(_, values)| values.len() + 1)
+            .collect();
+        let combinations = radices.iter().try_fold(1usize, |product, &radix| {
+            product
+                .checked_mul(radix)
+                .filter(|&product| product <= budget)
+        });
+        if let Some(combinations) = combinations {
+            return (0..combinations)
+                .map(|number| {
+                    let mut rest = number;
+                    let digits: Vec<usize> = radices
+                        .iter()
+                        .map(|&radix| {
+                            let digit = rest % radix;
+                            rest /= radix;
+                            digit
+                        })
+                        .collect();
+                    self.image(|word| digits[word])
+                })
                 .collect();
         }
-        let mut images = vec![self.image(|_| false), self.image(|_| true)];
-        let mut random = seed ^ self.fence.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut images = vec![self.image(|_| 0), self.image(|_| usize::MAX)];
+        let mut random = (seed ^ self.fence.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
         for _ in 2..budget.max(2) {
-            let chosen: Vec<bool> = (0..words)
-                .map(|_| {
+            let digits: Vec<usize> = radices
+                .iter()
+                .map(|&radix| {
                     random ^= random << 13;
                     random ^= random >> 7;
                     random ^= random << 17;
-                    random & 1 == 1
+                    (random % radix as u64) as usize
                 })
                 .collect();
-            images.push(self.image(|word| chosen[word]));
+            images.push(self.image(|word| digits[word]));
         }
         images
     }
