@@ -34,6 +34,14 @@ impl TempPath {
     }
 }
 
+/// Marsaglia's xorshift64 step: the tests' deterministic pseudo-random numbers.
+pub fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
 /// The root type most pool tests use: a few balances, an owner name, and a pointer that
 /// the tests aim at the root itself.
 #[derive(Persistent, Clone, Copy, Debug, PartialEq, Eq)]

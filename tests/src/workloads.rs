@@ -6,15 +6,10 @@ use pmem::simulation::{
 };
 use pmem::{Persistent, Pool, PoolOptions};
 
+use crate::xorshift;
+
 /// Crash images per fence, at most.
 pub const IMAGES_PER_FENCE: usize = 64;
-
-fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
 
 /// The root of the swap workloads.
 pub type Array = [u64; 256];

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
 use pmem::{Error, FlushMode, PPtr, Pool, PoolOptions};
-use pmem_tests::{Ledger, TempPath};
+use pmem_tests::{Ledger, TempPath, xorshift};
 
 const CHILD: &str = env!("CARGO_BIN_EXE_pool_child");
 
@@ -20,6 +20,30 @@ fn take_turn() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs the child binary's `command` on the pool at `path` and waits for it.
+fn run_child(command: &str, path: &TempPath) -> std::process::ExitStatus {
+    Command::new(CHILD)
+        .args([command, path.path().to_str().expect("utf-8 path")])
+        .status()
+        .expect("run child")
+}
+
+/// Starts the child binary's `command` on the pool at `path`, with piped stdin, and
+/// returns it with the first line it printed.
+fn spawn_child(command: &str, path: &TempPath) -> (std::process::Child, String) {
+    let mut child = Command::new(CHILD)
+        .args([command, path.path().to_str().expect("utf-8 path")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run child");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    (child, line.trim().to_owned())
 }
 
 fn create_sample(path: &TempPath) -> Pool<Ledger> {
@@ -35,13 +59,7 @@ fn an_exit_without_close_is_reported_as_unclean() {
     let _turn = take_turn();
     let path = TempPath::new("unclean");
     drop(create_sample(&path));
-    let status = Command::new(CHILD)
-        .args([
-            "exit-without-close",
-            path.path().to_str().expect("utf-8 path"),
-        ])
-        .status()
-        .expect("run child");
+    let status = run_child("exit-without-close", &path);
     assert!(status.success());
     let pool = Pool::<Ledger>::open(path.path()).expect("open after unclean exit");
     assert!(!pool.info().previous_shutdown_clean);
@@ -60,17 +78,8 @@ fn a_pool_open_in_another_process_is_locked_until_it_closes() {
     let _turn = take_turn();
     let path = TempPath::new("locked-process");
     drop(create_sample(&path));
-    let mut child = Command::new(CHILD)
-        .args(["hold", path.path().to_str().expect("utf-8 path")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run child");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    assert_eq!(line.trim(), "open");
+    let (mut child, line) = spawn_child("hold", &path);
+    assert_eq!(line, "open");
 
     let before = path.contents();
     match Pool::<Ledger>::open(path.path()) {
@@ -126,13 +135,7 @@ fn a_transaction_cut_short_by_exit_is_rolled_back_at_open_idempotently() {
         .create(path.path(), pmem_tests::counting())
         .expect("create");
     let before = path.contents();
-    let status = Command::new(CHILD)
-        .args([
-            "crash-mid-transaction",
-            path.path().to_str().expect("utf-8 path"),
-        ])
-        .status()
-        .expect("run child");
+    let status = run_child("crash-mid-transaction", &path);
     assert!(status.success());
     let crashed = path.contents();
 
@@ -189,20 +192,10 @@ fn sigkill_at_random_moments_never_breaks_the_pool() {
     let mut random = 0x2545_f491_4f6c_dd1d_u64;
     let (mut rolled_back, mut changed) = (0, 0);
     for cycle in 0..cycles {
-        let mut child = Command::new(CHILD)
-            .args(["swap-forever", path.path().to_str().expect("utf-8 path")])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run child");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read");
-        assert_eq!(line.trim(), "ready", "cycle {cycle}");
-        random ^= random << 13;
-        random ^= random >> 7;
-        random ^= random << 17;
-        std::thread::sleep(std::time::Duration::from_micros(random % 20_000));
+        let (mut child, line) = spawn_child("swap-forever", &path);
+        assert_eq!(line, "ready", "cycle {cycle}");
+        let pause = xorshift(&mut random) % 20_000;
+        std::thread::sleep(std::time::Duration::from_micros(pause));
         child.kill().expect("SIGKILL");
         child.wait().expect("wait");
 

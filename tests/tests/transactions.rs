@@ -4,7 +4,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use pmem::{FlushMode, PPtr, Persistent, Pool, PoolOptions, Stats};
-use pmem_tests::TempPath;
+use pmem_tests::{TempPath, xorshift};
 
 const ACCOUNTS: usize = 16;
 
@@ -122,12 +122,7 @@ fn transfers_keep_the_total_across_errors_panics_and_reopen() {
     let path = TempPath::new("bank");
     let mut pool = bank_pool(&path);
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = |bound: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % bound
-    };
+    let mut next = |bound: u64| xorshift(&mut state) % bound;
     let (mut committed, mut refused, mut panicked) = (0, 0, 0);
     for round in 0..300 {
         let (from, to) = (

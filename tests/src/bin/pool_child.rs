@@ -13,7 +13,7 @@
 use std::io::{BufRead, Write};
 
 use pmem::Pool;
-use pmem_tests::{Counters, Ledger};
+use pmem_tests::{Counters, Ledger, xorshift};
 
 fn open<R: pmem::Persistent>(path: &str) -> Pool<R> {
     Pool::open(path).unwrap_or_else(|error| {
@@ -57,9 +57,7 @@ fn main() {
             std::io::stdout().flush().expect("stdout");
             let mut state = u64::from(std::process::id()) | 1;
             loop {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
+                xorshift(&mut state);
                 let (i, j) = ((state % 64) as usize, ((state >> 32) % 64) as usize);
                 pool.txn(|tx| {
                     let mut counters = tx.root_mut();
