@@ -36,5 +36,5 @@ pub use pmem_runtime::simulation;
 #[doc(hidden)]
 pub mod __private {
     pub use pmem_runtime::type_hash::{SEED, hash_str, hash_u64};
-    pub use pmem_runtime::{Persistent, in_transaction, log_range};
+    pub use pmem_runtime::{Persistent, log_range};
 }

@@ -238,15 +238,15 @@ impl PoolOptions {
         init(unsafe { &mut *root_address });
         flusher.flush(&mapping, ROOT_OFFSET as usize, size_of::<R>());
         let identity_bytes = identity.encode();
-        write_bytes(
-            &mapping,
-            header::MAGIC.len(),
-            &identity_bytes[header::MAGIC.len()..],
-        );
-        write_bytes(&mapping, state.slot_offset(), &state.encode());
+        let magic_len = header::MAGIC.len();
+        // SAFETY: header bytes are never referenced as Rust values.
+        unsafe { mapping.write(magic_len, &identity_bytes[magic_len..]) };
+        // SAFETY: as above.
+        unsafe { mapping.write(state.slot_offset(), &state.encode()) };
         flusher.flush(&mapping, 0, HEADER_LEN);
         flusher.fence();
-        write_magic(&mapping);
+        // SAFETY: as above. The magic is one aligned word, so it persists atomically.
+        unsafe { mapping.store_word(0, header::MAGIC) };
         flusher.flush(&mapping, 0, header::MAGIC.len());
         flusher.fence();
         sync_parent_directory(path).map_err(io("make the directory entry durable for"))?;
@@ -579,7 +579,8 @@ impl<R: Persistent> Pool<R> {
     fn write_state(&mut self, clean_shutdown: bool) {
         let next = self.state.next(self.state.pool_size, clean_shutdown);
         let offset = next.slot_offset();
-        write_bytes(&self.mapping, offset, &next.encode());
+        // SAFETY: header bytes are never referenced as Rust values.
+        unsafe { self.mapping.write(offset, &next.encode()) };
         self.flusher.flush(&self.mapping, offset, header::STATE_LEN);
         self.flusher.fence();
         self.state = next;
@@ -773,36 +774,6 @@ fn sync_parent_directory(path: &Path) -> io::Result<()> {
         _ => Path::new("."),
     };
     File::open(parent)?.sync_all()
-}
-
-/// Copies `bytes` into the mapped pool at `offset`.
-fn write_bytes(mapping: &Mapping, offset: usize, bytes: &[u8]) {
-    assert!(
-        offset + bytes.len() <= mapping.mapped_len(),
-        "header write outside the pool"
-    );
-    // SAFETY: the destination is inside the mapping (asserted) and cannot overlap `bytes`,
-    // which is ordinary memory. Header bytes are never referenced as Rust values.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            bytes.as_ptr(),
-            mapping.address_of(offset).cast_mut(),
-            bytes.len(),
-        );
-    }
-}
-
-/// Stores the magic as one aligned 8-byte write, which the hardware persists atomically.
-fn write_magic(mapping: &Mapping) {
-    let magic = u64::from_ne_bytes(header::MAGIC);
-    // SAFETY: offset 0 of the mapping is page-aligned, so aligned for u64, and inside it.
-    unsafe {
-        mapping
-            .address_of(0)
-            .cast_mut()
-            .cast::<u64>()
-            .write_volatile(magic)
-    };
 }
 
 /// Removes the file at `path` when dropped, unless disarmed: undoes a failed `create`.

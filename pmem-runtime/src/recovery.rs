@@ -41,15 +41,8 @@ pub(crate) fn roll_back_unfinished(
         }
         for entry in entries.iter().rev() {
             let len = entry.data.len();
-            // SAFETY: the entry's data lies in the slot and its target in the pool's data
-            // (`valid_entries` checked both), so both are mapped and they do not overlap.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    mapping.address_of(slot_offset + entry.data.start),
-                    mapping.address_of(entry.pool_offset).cast_mut(),
-                    len,
-                );
-            }
+            // SAFETY: nothing references the pool during recovery.
+            unsafe { mapping.copy_within(slot_offset + entry.data.start, entry.pool_offset, len) };
             flusher.flush_for(
                 PersistenceCall::RecoveryFlush,
                 mapping,

@@ -157,22 +157,15 @@ impl Active {
         let entry = self.pool.slot_offset + self.next_entry;
         let data = entry + ENTRY_HEADER_LEN;
         let mapping = self.mapping();
-        // SAFETY: both ranges are inside the mapping (the data range was checked against the
-        // pool's data, the entry against the slot), and they cannot overlap because the
-        // data never lies in the log area. The copy goes through raw pointers, so it makes
-        // no reference to bytes that user code may hold borrowed.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                mapping.address_of(offset),
-                mapping.address_of(data).cast_mut(),
-                len,
-            );
-        }
+        // SAFETY: the destination is this transaction's own log slot, which nothing
+        // references.
+        unsafe { mapping.copy_within(offset, data, len) };
         // SAFETY: the entry's data range is inside this transaction's own log slot, which
         // nothing but this transaction references.
         let old_bytes = unsafe { core::slice::from_raw_parts(mapping.address_of(data), len) };
         let header = log::entry_header(self.generation, offset as u64, old_bytes);
-        write_bytes(mapping, entry, &header);
+        // SAFETY: the log slot is only accessed through raw pointers.
+        unsafe { mapping.write(entry, &header) };
         let flusher = &self.pool.flusher;
         flusher.flush_for(PersistenceCall::EntryFlush, mapping, entry, needed);
         flusher.fence_for(PersistenceCall::EntryFence);
@@ -213,15 +206,9 @@ impl Active {
             self.pool.flusher.observe();
             let mapping = self.mapping();
             for &(offset, len, data) in self.buffers.entries.iter().rev() {
-                // SAFETY: as in `append_entry`; every reference user code held into the pool
-                // has ended with the transaction's closure.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(
-                        mapping.address_of(data),
-                        mapping.address_of(offset).cast_mut(),
-                        len,
-                    );
-                }
+                // SAFETY: every reference user code held into the pool has ended with the
+                // transaction's closure.
+                unsafe { mapping.copy_within(data, offset, len) };
             }
             self.flush_logged_lines(PersistenceCall::RollbackFlush);
             self.pool.flusher.fence_for(PersistenceCall::RollbackFence);
@@ -249,31 +236,10 @@ pub(crate) fn write_generation(
     slot_offset: usize,
     generation: u64,
 ) {
-    assert!(slot_offset % 8 == 0 && slot_offset + 8 <= mapping.mapped_len());
-    // SAFETY: the slot starts on a page boundary inside the mapping, so the word is aligned
-    // and mapped; the log area is only ever accessed through raw pointers.
-    unsafe {
-        mapping
-            .address_of(slot_offset)
-            .cast_mut()
-            .cast::<u64>()
-            .write_volatile(generation.to_le());
-    }
+    // SAFETY: the log area is only accessed through raw pointers.
+    unsafe { mapping.store_word(slot_offset, generation.to_le_bytes()) };
     flusher.flush_for(PersistenceCall::GenerationFlush, mapping, slot_offset, 8);
     flusher.fence_for(PersistenceCall::GenerationFence);
-}
-
-fn write_bytes(mapping: &Mapping, offset: usize, bytes: &[u8]) {
-    assert!(offset + bytes.len() <= mapping.mapped_len());
-    // SAFETY: the destination is inside the mapping (asserted) in the log area, which no
-    // reference points into; the source is ordinary memory.
-    unsafe {
-        core::ptr::copy_nonoverlapping(
-            bytes.as_ptr(),
-            mapping.address_of(offset).cast_mut(),
-            bytes.len(),
-        );
-    }
 }
 
 /// The store barrier: logs the pool bytes `[address, address + len)` in the active

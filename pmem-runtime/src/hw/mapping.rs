@@ -119,6 +119,91 @@ impl Mapping {
         self.dax
     }
 
+    /// Copies `bytes` into the pool at `offset`.
+    ///
+    /// # Safety
+    ///
+    /// No reference may point into `[offset, offset + bytes.len())`.
+    ///
+    /// # Panics
+    ///
+    /// If the range is not inside the mapped file.
+    pub(crate) unsafe fn write(&self, offset: usize, bytes: &[u8]) {
+        self.assert_mapped(offset, bytes.len());
+        // SAFETY: the destination is mapped (asserted) and unreferenced (the caller's
+        // contract); the source is ordinary memory, so the two cannot overlap.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.address_of(offset).cast_mut(),
+                bytes.len(),
+            );
+        }
+    }
+
+    /// Stores `word` at `offset` as one aligned 8-byte write, the unit the hardware persists
+    /// atomically: the commit points of the file format and the log use it.
+    ///
+    /// # Safety
+    ///
+    /// No reference may point into the eight bytes.
+    ///
+    /// # Panics
+    ///
+    /// If `offset` is not a multiple of 8 or the word is not inside the mapped file.
+    pub(crate) unsafe fn store_word(&self, offset: usize, word: [u8; 8]) {
+        assert!(
+            offset % 8 == 0,
+            "an atomic word store at unaligned offset {offset}"
+        );
+        self.assert_mapped(offset, 8);
+        // SAFETY: the base is page-aligned and `offset` a multiple of 8, so the address is
+        // aligned for `u64`; it is mapped (asserted) and unreferenced (the caller's contract).
+        unsafe {
+            self.address_of(offset)
+                .cast_mut()
+                .cast::<u64>()
+                .write_volatile(u64::from_ne_bytes(word));
+        }
+    }
+
+    /// Copies `len` bytes of the pool from offset `from` to offset `to`.
+    ///
+    /// # Safety
+    ///
+    /// No reference may point into the destination range.
+    ///
+    /// # Panics
+    ///
+    /// If either range is not inside the mapped file, or the two overlap.
+    pub(crate) unsafe fn copy_within(&self, from: usize, to: usize, len: usize) {
+        self.assert_mapped(from, len);
+        self.assert_mapped(to, len);
+        assert!(
+            from + len <= to || to + len <= from,
+            "overlapping copy within the pool"
+        );
+        // SAFETY: both ranges are mapped and disjoint (asserted); the destination is
+        // unreferenced (the caller's contract), and raw pointers make no reference to the
+        // source, which user code may hold borrowed.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.address_of(from),
+                self.address_of(to).cast_mut(),
+                len,
+            );
+        }
+    }
+
+    fn assert_mapped(&self, offset: usize, len: usize) {
+        assert!(
+            offset
+                .checked_add(len)
+                .is_some_and(|end| end <= self.mapped_len),
+            "{len} bytes at offset {offset} lie outside the mapped pool"
+        );
+    }
+
     /// Writes the pages holding `[offset, offset + len)` back to the file and waits.
     ///
     /// # Panics
