@@ -23,10 +23,10 @@
 //!
 //! The guide in `docs/` explains the file format, the flush modes and the design.
 
-pub use pmem_macros::Persistent;
+pub use pmem_macros::{Persistent, txn, txn_block};
 pub use pmem_runtime::{
     CACHE_LINE, Error, FlushMode, HeaderPart, PMut, PPtr, Persistent, Pool, PoolInfo, PoolOptions,
-    PoolUuid, Stats, Txn,
+    PoolUuid, Stats, Txn, abort,
 };
 
 #[cfg(feature = "simulation")]
@@ -35,6 +35,7 @@ pub use pmem_runtime::simulation;
 /// What generated code names; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use pmem_runtime::__private::*;
     pub use pmem_runtime::type_hash::{SEED, hash_str, hash_u64};
     pub use pmem_runtime::{Persistent, log_range};
 }

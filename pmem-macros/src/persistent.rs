@@ -18,6 +18,10 @@
 //! non-generic struct; for a generic one, wherever the runtime reads or writes it (a pool
 //! root, `Pool::get`), which evaluates `LAYOUT_HASH` for that reason.
 //!
+//! It also gives the struct one hidden method per field, `__pmem_field_<name>`, returning
+//! the field's offset as a token: `#[txn]` uses it to narrow a `PMut` to the field, so that
+//! a field store logs the field's bytes, not the struct's.
+//!
 //! Generic parameters get no implicit bound: a parameter used in a field must be declared
 //! `T: Persistent` by the user, or the field check refuses it.
 
@@ -38,6 +42,7 @@ struct Field<'a> {
     member: Member,
     name: String,
     ty: &'a syn::Type,
+    vis: &'a syn::Visibility,
 }
 
 fn check(input: &DeriveInput) -> syn::Result<Vec<Field<'_>>> {
@@ -87,11 +92,13 @@ fn check(input: &DeriveInput) -> syn::Result<Vec<Field<'_>>> {
                 member: Member::Named(ident.clone()),
                 name: ident.to_string(),
                 ty: &field.ty,
+                vis: &field.vis,
             },
             None => Field {
                 member: Member::from(index),
                 name: index.to_string(),
                 ty: &field.ty,
+                vis: &field.vis,
             },
         })
         .collect())
@@ -162,6 +169,18 @@ fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
         "`{name_text}` implements `Drop`, which a `Persistent` type may not: objects in a pool are reclaimed by the collector and never dropped\n\
          remove the `Drop` implementation of `{name_text}`"
     );
+    let field_tokens = fields.iter().map(|field| {
+        let (ty, member, vis) = (field.ty, &field.member, field.vis);
+        let method = field_token_method(member);
+        quote! {
+            #[doc(hidden)]
+            #[inline(always)]
+            #[allow(dead_code)]
+            #vis fn #method(&self) -> #private::Field<Self, #ty> {
+                #private::Field::new(::core::mem::offset_of!(Self, #member))
+            }
+        }
+    });
     let check_now = input.generics.params.is_empty().then(|| {
         quote! { const _: u64 = <#name as #private::Persistent>::LAYOUT_HASH; }
     });
@@ -189,7 +208,27 @@ fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
             };
         }
 
+        // Where each field lies, for the stores `#[txn]` rewrites: with the field's own
+        // visibility, so a token is reachable exactly where the field is.
+        impl #impl_generics #name #type_generics #where_clause {
+            #( #field_tokens )*
+        }
+
         #check_now
+    }
+}
+
+/// The hidden method `#[derive(Persistent)]` gives a struct for each field, and `#[txn]`
+/// calls: `__pmem_field_balance`, `__pmem_field_0`.
+pub(crate) fn field_token_method(member: &syn::Member) -> syn::Ident {
+    use syn::ext::IdentExt;
+    match member {
+        syn::Member::Named(ident) => {
+            quote::format_ident!("__pmem_field_{}", ident.unraw(), span = ident.span())
+        }
+        syn::Member::Unnamed(index) => {
+            quote::format_ident!("__pmem_field_{}", index.index, span = index.span)
+        }
     }
 }
 

@@ -550,7 +550,7 @@ impl<R: Persistent> Pool<R> {
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(&mut handle)));
         match outcome {
             Ok(Ok(value)) => {
-                transaction.commit();
+                transaction.end();
                 Ok(value)
             }
             Ok(Err(error)) => {

@@ -62,6 +62,8 @@ struct Active {
     generation: u64,
     /// Offset in the slot of the next entry.
     next_entry: usize,
+    /// Set when the transaction must be rolled back when it ends, whatever its body returns.
+    doomed: bool,
     buffers: Buffers,
 }
 
@@ -110,6 +112,8 @@ impl Hasher for LineHasher {
 thread_local! {
     static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
     static RECYCLED: Cell<Option<Buffers>> = const { Cell::new(None) };
+    /// How many `#[txn]` functions are running inside the thread's transaction.
+    static FRAMES: Cell<u32> = const { Cell::new(0) };
 }
 
 impl Active {
@@ -267,6 +271,8 @@ pub fn in_transaction() -> bool {
 
 /// Ends the thread's transaction when dropped, by rolling it back, unless it was committed.
 pub(crate) struct Transaction {
+    /// The `#[txn]` frame count of the code that began the transaction, restored at its end.
+    outer_frames: u32,
     not_send: PhantomData<*const ()>,
 }
 
@@ -296,32 +302,112 @@ impl Transaction {
                 pool,
                 generation,
                 next_entry: log::ENTRIES_START,
+                doomed: false,
                 buffers: RECYCLED.take().unwrap_or_default(),
             });
         });
         Self {
+            outer_frames: FRAMES.replace(0),
             not_send: PhantomData,
         }
     }
 
-    fn take() -> Option<Active> {
+    fn take(&self) -> Option<Active> {
+        FRAMES.set(self.outer_frames);
         ACTIVE.with(|active| active.borrow_mut().take())
     }
 
-    /// Makes the transaction durable.
-    pub(crate) fn commit(self) {
-        let active = Self::take();
+    /// Ends the transaction: makes it durable, or rolls it back if it was doomed (see
+    /// [`abort`]). Returns whether it committed.
+    pub(crate) fn end(self) -> bool {
+        let active = self.take();
         core::mem::forget(self);
-        if let Some(active) = active {
-            active.commit();
+        match active {
+            Some(active) if active.doomed => {
+                active.roll_back();
+                false
+            }
+            Some(active) => {
+                active.commit();
+                true
+            }
+            None => true,
         }
     }
 }
 
 impl Drop for Transaction {
     fn drop(&mut self) {
-        if let Some(active) = Self::take() {
+        if let Some(active) = self.take() {
             active.roll_back();
+        }
+    }
+}
+
+/// Marks this thread's transaction to be rolled back when it ends, whatever its body
+/// returns. The body goes on running; its later stores are logged and rolled back too.
+///
+/// A `#[txn]` function whose outermost call returns `Err` does the same.
+///
+/// # Panics
+///
+/// If no transaction is active on this thread.
+pub fn abort() {
+    let doomed = doom();
+    assert!(
+        doomed,
+        "pmem::abort() called outside a transaction: there is nothing to roll back"
+    );
+}
+
+/// Dooms the thread's transaction, if there is one; returns whether there was.
+fn doom() -> bool {
+    ACTIVE.with(|active| match active.borrow_mut().as_mut() {
+        Some(active) => {
+            active.doomed = true;
+            true
+        }
+        None => false,
+    })
+}
+
+/// One running call of a `#[txn]` function (or `txn!` block), created by generated code.
+///
+/// Nested calls join the thread's transaction. The outermost call is the transaction's
+/// unit of failure: if it returns `Err` the transaction is doomed. A panic unwinding through
+/// any call dooms it too, so a panic caught inside the transaction cannot leave half of a
+/// `#[txn]` function's stores to be committed.
+#[doc(hidden)]
+pub struct Frame {
+    outermost: bool,
+    not_send: PhantomData<*const ()>,
+}
+
+impl Frame {
+    /// Enters a `#[txn]` call.
+    #[must_use]
+    pub fn enter() -> Self {
+        let depth = FRAMES.get();
+        FRAMES.set(depth + 1);
+        Self {
+            outermost: depth == 0,
+            not_send: PhantomData,
+        }
+    }
+
+    /// Leaves the call normally; `failed` says whether it returned `Err`.
+    pub fn exit(self, failed: bool) {
+        if failed && self.outermost {
+            doom();
+        }
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        FRAMES.set(FRAMES.get().saturating_sub(1));
+        if std::thread::panicking() {
+            doom();
         }
     }
 }
@@ -331,16 +417,21 @@ impl Drop for Transaction {
 /// `PMut<T>` dereferences to `&T` freely; the first `&mut T` it hands out logs the whole
 /// `T` in the transaction's undo log (later ones are free), so every store through it can be
 /// rolled back. Its lifetime ends with the transaction, and it cannot leave its thread.
-/// Narrow it before writing to log less: [`PMut::at`] gives a `PMut` to one element of an
-/// array, which logs only that element's cache line.
-pub struct PMut<'a, T> {
+///
+/// Inside a `#[txn]` function, stores through a `PMut` log only the bytes they change:
+/// `bank.accounts[i].balance -= amount` logs one `u64`'s cache line, not the bank. Outside
+/// one, narrow it by hand before writing: [`PMut::at`] gives a `PMut` to one element of an
+/// array.
+pub struct PMut<'a, T: ?Sized> {
     target: NonNull<T>,
+    /// Whether `target`'s bytes are already in the undo log (a `PMut` narrowed from one that
+    /// was).
     logged: bool,
     borrow: PhantomData<&'a mut T>,
     not_send: PhantomData<*const ()>,
 }
 
-impl<'a, T> PMut<'a, T> {
+impl<'a, T: ?Sized> PMut<'a, T> {
     /// # Safety
     ///
     /// `target` must point at a valid, aligned `T` inside the data of the pool of the
@@ -354,6 +445,35 @@ impl<'a, T> PMut<'a, T> {
         }
     }
 
+    /// A `PMut` whose target is already logged, or is not in a pool at all: any `&mut`.
+    pub(crate) fn from_logged(target: &'a mut T) -> Self {
+        Self {
+            target: NonNull::from(target),
+            logged: true,
+            borrow: PhantomData,
+            not_send: PhantomData,
+        }
+    }
+
+    /// A `PMut` to a part of this one's target, which logs only that part when written.
+    ///
+    /// # Safety
+    ///
+    /// `part` must point at a valid, aligned `U` inside `this`'s target.
+    pub(crate) unsafe fn narrow<U: ?Sized>(this: Self, part: NonNull<U>) -> PMut<'a, U> {
+        PMut {
+            target: part,
+            logged: this.logged,
+            borrow: PhantomData,
+            not_send: PhantomData,
+        }
+    }
+
+    /// Where the target is.
+    pub(crate) fn target(&self) -> NonNull<T> {
+        self.target
+    }
+
     /// A shorter-lived `PMut` to the same object.
     pub fn reborrow(&mut self) -> PMut<'_, T> {
         PMut {
@@ -364,13 +484,36 @@ impl<'a, T> PMut<'a, T> {
         }
     }
 
+    /// The target as `&mut T`, for the rest of `'a`, logged first.
+    pub(crate) fn into_mut(mut self) -> &'a mut T {
+        self.log();
+        // SAFETY: as in `deref`; the bytes are logged, so the caller may write them, and
+        // `self` is consumed, so the reference is the only one for `'a`.
+        unsafe { self.target.as_mut() }
+    }
+
+    fn log(&mut self) {
+        if !self.logged {
+            assert!(
+                in_transaction(),
+                "pmem: a PMut was used after its transaction ended"
+            );
+            // SAFETY: `PMut::new`'s contract: the target is valid for reads.
+            let len = size_of_val(unsafe { self.target.as_ref() });
+            log_range(self.target.as_ptr().cast::<u8>(), len);
+            self.logged = true;
+        }
+    }
+}
+
+impl<T> PMut<'_, T> {
     /// Replaces the object, logging it first.
     pub fn set(&mut self, value: T) {
         **self = value;
     }
 }
 
-impl<'a, T, const N: usize> PMut<'a, [T; N]> {
+impl<T, const N: usize> PMut<'_, [T; N]> {
     /// A `PMut` to element `index`, which logs only that element when written.
     ///
     /// # Panics
@@ -385,11 +528,11 @@ impl<'a, T, const N: usize> PMut<'a, [T; N]> {
         let element = unsafe { self.target.cast::<T>().add(index) };
         // SAFETY: the element is a valid `T` inside the array, which this `PMut` borrows
         // exclusively; the new `PMut` borrows `self` for its lifetime.
-        unsafe { PMut::new(element) }
+        unsafe { PMut::narrow(self.reborrow(), element) }
     }
 }
 
-impl<T> Deref for PMut<'_, T> {
+impl<T: ?Sized> Deref for PMut<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -398,22 +541,15 @@ impl<T> Deref for PMut<'_, T> {
     }
 }
 
-impl<T> DerefMut for PMut<'_, T> {
+impl<T: ?Sized> DerefMut for PMut<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        if !self.logged {
-            assert!(
-                in_transaction(),
-                "pmem: a PMut was used after its transaction ended"
-            );
-            log_range(self.target.as_ptr().cast(), size_of::<T>());
-            self.logged = true;
-        }
+        self.log();
         // SAFETY: as in `deref`; the bytes are logged, so the caller may write them.
         unsafe { self.target.as_mut() }
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for PMut<'_, T> {
+impl<T: ?Sized + fmt::Debug> fmt::Debug for PMut<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }

@@ -1,0 +1,601 @@
+//! `#[txn]` and `txn_block!`: rewrite stores into persistent memory so that each logs exactly
+//! the bytes it changes.
+//!
+//! # What is rewritten
+//!
+//! Every `&mut` into a pool is born logged: [`PMut`]'s `DerefMut` logs its whole target
+//! before handing one out. So no rewrite is needed for soundness; the rewrite buys
+//! precision. `bank.accounts[i].balance -= x` on a `bank: PMut<Bank>` would log the whole
+//! bank through `DerefMut`; rewritten, it follows the place one projection at a time
+//! (`pmem-runtime/src/place.rs`) and logs one `u64`.
+//!
+//! Three forms name a place, and are rewritten when the place has a field or index
+//! projection (or a dereference below one) over a base that may be a `PMut`:
+//! - `place = value`, evaluated as Rust does: `value` first;
+//! - `place op= value`, for every compound operator; `value` is evaluated first (as Rust
+//!   does for primitive operands);
+//! - `&mut place`.
+//!
+//! Index expressions other than literals and plain variables are evaluated into
+//! temporaries first, so that they cannot conflict with the borrow of the base.
+//!
+//! A base *may be a `PMut`* unless the macro can see its type: a parameter or `let` whose
+//! declared type is not `PMut<..>` (or `&mut PMut<..>`), or a `let` initialised by a
+//! reference, literal, struct, array, tuple or macro. Those bases are left alone, which
+//! keeps Rust's disjoint field borrows on them (`mem::swap(&mut pair.a, &mut pair.b)`).
+//! A rewritten store borrows its whole base for the statement, as `DerefMut` on a `PMut`
+//! does anyway; give a volatile local a type annotation to keep disjoint borrows of it.
+//!
+//! # Policy for what the macro cannot or does not rewrite
+//!
+//! - Method calls (`root.keys.swap(i, j)`, `slot.take()`) and callees: not rewritten; the
+//!   autoref'd `&mut` comes from `DerefMut` and logs the whole `PMut` target. Narrow first
+//!   to log less: `let keys = &mut root.keys; keys.swap(i, j);` logs `keys` only.
+//! - Bare `*p = value`: not rewritten; `DerefMut` logs exactly `*p`, the bytes stored.
+//! - Closures and `async` blocks in the body: rewritten like the body.
+//! - Nested items (`fn`, `impl`, `mod`): not rewritten; they are separate functions, which
+//!   may be marked `#[txn]` themselves.
+//! - Macro invocations (`println!`, user macros): their tokens are not rewritten. Stores
+//!   inside them go through `DerefMut`: logged, coarsely.
+//! - `unsafe` blocks and `unsafe fn` bodies: not rewritten. Raw-pointer stores are the
+//!   unsafe code's to log (`pmem::log_range`).
+//! - Destructuring assignments (`(a.x, a.y) = (1, 2)`): not rewritten; logged coarsely.
+//! - `const fn` and `async fn`: refused. A `const fn` may run at compile time, where there
+//!   is no pool; a transaction cannot span an `.await`.
+//!
+//! # What the function becomes
+//!
+//! The body runs inside a [`Frame`] (nested calls join the thread's transaction; an `Err`
+//! from the outermost call, or a panic through any, dooms it), as an immediately called
+//! `move` closure so that `return` and `?` still leave the body with its value.
+//!
+//! [`PMut`]: https://docs.rs/pmem/latest/pmem/struct.PMut.html
+//! [`Frame`]: https://docs.rs/pmem/latest/pmem/fn.abort.html
+
+use std::collections::{BTreeSet, HashMap};
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::parse::Parser;
+use syn::spanned::Spanned;
+use syn::visit_mut::{self, VisitMut};
+use syn::{
+    Block, Expr, FnArg, ImplItem, Item, Pat, ReturnType, Signature, Stmt, Type, TypeReference,
+};
+
+use crate::persistent::field_token_method;
+
+/// Expands `#[txn]` on `item`. On error, the item is emitted unchanged with the error, so
+/// that later code and IDEs still see it.
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let result = check_args(&args).and_then(|()| expand_item(item.clone()));
+    match result {
+        Ok(expanded) => expanded,
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote!(#item #error)
+        }
+    }
+}
+
+/// Expands `txn_block! { ... }`.
+pub(crate) fn expand_block(input: TokenStream) -> TokenStream {
+    let stmts = match Block::parse_within.parse2(input) {
+        Ok(stmts) => stmts,
+        Err(error) => return error.to_compile_error(),
+    };
+    let mut block = Block {
+        brace_token: Default::default(),
+        stmts,
+    };
+    let mut rewriter = Rewriter::default();
+    rewriter.visit_block_mut(&mut block);
+    let prelude = rewriter.prelude();
+    let stmts = &block.stmts;
+    quote! {
+        {
+            #prelude
+            let __pmem_frame = ::pmem::__private::Frame::enter();
+            #[allow(clippy::let_unit_value)]
+            let __pmem_result = ::pmem::__private::call_once(|| { #(#stmts)* });
+            __pmem_frame.exit(::pmem::__private::Outcome(&__pmem_result).failed());
+            __pmem_result
+        }
+    }
+}
+
+fn check_args(args: &TokenStream) -> syn::Result<()> {
+    if args.is_empty() {
+        Ok(())
+    } else {
+        Err(syn::Error::new_spanned(
+            args,
+            "`#[txn]` takes no arguments\nwrite `#[txn]`",
+        ))
+    }
+}
+
+fn expand_item(item: TokenStream) -> syn::Result<TokenStream> {
+    let item: Item = syn::parse2(item)?;
+    match item {
+        Item::Fn(mut function) => {
+            check_signature(&function.sig)?;
+            function.block = Box::new(instrument_body(&function.sig, &function.block));
+            Ok(function.into_token_stream())
+        }
+        Item::Impl(mut block) => {
+            let mut errors: Option<syn::Error> = None;
+            for impl_item in &mut block.items {
+                if let ImplItem::Fn(method) = impl_item {
+                    method.attrs.retain(|attr| !is_txn_attribute(attr));
+                    match check_signature(&method.sig) {
+                        Ok(()) => method.block = instrument_body(&method.sig, &method.block),
+                        Err(error) => match &mut errors {
+                            Some(errors) => errors.combine(error),
+                            None => errors = Some(error),
+                        },
+                    }
+                }
+            }
+            match errors {
+                Some(errors) => Err(errors),
+                None => Ok(block.into_token_stream()),
+            }
+        }
+        other => Err(syn::Error::new(
+            item_keyword_span(&other),
+            "`#[txn]` applies to functions, methods and `impl` blocks\n\
+             for a few statements that are not a function of their own, use `pmem::txn_block! { ... }`",
+        )),
+    }
+}
+
+/// The span a refusal of a whole item points at: its keyword and name, not its body.
+fn item_keyword_span(item: &Item) -> Span {
+    match item {
+        Item::Struct(item) => item.struct_token.span.join(item.ident.span()),
+        Item::Enum(item) => item.enum_token.span.join(item.ident.span()),
+        Item::Trait(item) => item.trait_token.span.join(item.ident.span()),
+        Item::Mod(item) => item.mod_token.span.join(item.ident.span()),
+        Item::Const(item) => item.const_token.span.join(item.ident.span()),
+        Item::Static(item) => item.static_token.span.join(item.ident.span()),
+        other => Some(other.span()),
+    }
+    .unwrap_or_else(|| item.span())
+}
+
+fn is_txn_attribute(attr: &syn::Attribute) -> bool {
+    let path = attr.path();
+    path.is_ident("txn")
+        || (path.segments.len() == 2
+            && path.segments[0].ident == "pmem"
+            && path.segments[1].ident == "txn")
+}
+
+fn check_signature(sig: &Signature) -> syn::Result<()> {
+    if let Some(constness) = &sig.constness {
+        return Err(syn::Error::new(
+            constness.span,
+            "`#[txn]` cannot apply to a `const fn`: it may run at compile time, where there is no pool\n\
+             remove `const`, or `#[txn]`",
+        ));
+    }
+    if let Some(asyncness) = &sig.asyncness {
+        return Err(syn::Error::new(
+            asyncness.span,
+            "`#[txn]` cannot apply to an `async fn`: a transaction cannot span an `.await`\n\
+             do the persistent work in a synchronous `#[txn]` function and call it from the async code",
+        ));
+    }
+    Ok(())
+}
+
+/// The new body of a `#[txn]` function: its stores rewritten, run inside a frame.
+fn instrument_body(sig: &Signature, body: &Block) -> Block {
+    let mut rewriter = Rewriter::default();
+    rewriter.scopes.push(Scope::default());
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(_) => rewriter.declare("self", BaseKind::Volatile),
+            FnArg::Typed(typed) => {
+                let kind = kind_of_type(&typed.ty);
+                for name in bindings(&typed.pat) {
+                    rewriter.declare(&name, kind);
+                }
+            }
+        }
+    }
+    let mut body = body.clone();
+    if sig.unsafety.is_none() {
+        rewriter.visit_block_mut(&mut body);
+    }
+    let prelude = rewriter.prelude();
+    let stmts = &body.stmts;
+    // A return type naming `impl Trait` cannot annotate a closure; the closure then infers
+    // it from the body.
+    let closure_return = match &sig.output {
+        ReturnType::Type(arrow, ty) if !mentions_impl_trait(ty) => quote!(#arrow #ty),
+        ReturnType::Type(..) => quote!(),
+        ReturnType::Default => quote!(-> ()),
+    };
+    let span = body.brace_token.span.join();
+    syn::parse2(quote_spanned! {span=>
+        {
+            #prelude
+            let __pmem_frame = ::pmem::__private::Frame::enter();
+            #[allow(clippy::let_unit_value)]
+            let __pmem_result = ::pmem::__private::call_once(move || #closure_return { #(#stmts)* });
+            __pmem_frame.exit(::pmem::__private::Outcome(&__pmem_result).failed());
+            __pmem_result
+        }
+    })
+    .expect("the instrumented body is a block")
+}
+
+fn mentions_impl_trait(ty: &Type) -> bool {
+    ty.to_token_stream()
+        .into_iter()
+        .any(|token| matches!(&token, proc_macro2::TokenTree::Ident(ident) if ident == "impl"))
+}
+
+/// What the macro knows of a place's base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BaseKind {
+    /// Its declared type or initialiser shows it is not a `PMut`: left alone.
+    Volatile,
+    /// It may be a `PMut`: rewritten.
+    MaybePersistent,
+}
+
+fn kind_of_type(ty: &Type) -> BaseKind {
+    match ty {
+        Type::Reference(TypeReference {
+            mutability: Some(_),
+            elem,
+            ..
+        }) => kind_of_type(elem),
+        Type::Paren(paren) => kind_of_type(&paren.elem),
+        Type::Group(group) => kind_of_type(&group.elem),
+        Type::Infer(_) => BaseKind::MaybePersistent,
+        Type::Path(path)
+            if path.qself.is_none()
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|segment| segment.ident == "PMut") =>
+        {
+            BaseKind::MaybePersistent
+        }
+        _ => BaseKind::Volatile,
+    }
+}
+
+fn kind_of_initialiser(init: &Expr) -> BaseKind {
+    match init {
+        Expr::Reference(_)
+        | Expr::Lit(_)
+        | Expr::Struct(_)
+        | Expr::Array(_)
+        | Expr::Repeat(_)
+        | Expr::Tuple(_)
+        | Expr::Macro(_)
+        | Expr::Range(_)
+        | Expr::Closure(_) => BaseKind::Volatile,
+        Expr::Paren(paren) => kind_of_initialiser(&paren.expr),
+        _ => BaseKind::MaybePersistent,
+    }
+}
+
+/// The names a pattern binds.
+fn bindings(pat: &Pat) -> Vec<String> {
+    struct Collect(Vec<String>);
+    impl syn::visit::Visit<'_> for Collect {
+        fn visit_pat_ident(&mut self, pat: &syn::PatIdent) {
+            self.0.push(pat.ident.to_string());
+            syn::visit::visit_pat_ident(self, pat);
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    syn::visit::Visit::visit_pat(&mut collect, pat);
+    collect.0
+}
+
+#[derive(Default)]
+struct Scope {
+    kinds: HashMap<String, BaseKind>,
+}
+
+/// The one `VisitMut` that rewrites stores; see the module documentation for its policy.
+#[derive(Default)]
+struct Rewriter {
+    scopes: Vec<Scope>,
+    /// The field names of rewritten field steps, each needing a fallback token trait.
+    fields: BTreeSet<String>,
+    /// How many index temporaries have been made, to name the next.
+    temporaries: usize,
+}
+
+impl Rewriter {
+    fn declare(&mut self, name: &str, kind: BaseKind) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.kinds.insert(name.to_owned(), kind);
+        }
+    }
+
+    fn kind_of_variable(&self, name: &str) -> BaseKind {
+        self.scopes
+            .iter()
+            .rev()
+            .find_map(|scope| scope.kinds.get(name).copied())
+            .unwrap_or(BaseKind::MaybePersistent)
+    }
+
+    fn with_scope(&mut self, visit: impl FnOnce(&mut Self)) {
+        self.scopes.push(Scope::default());
+        visit(self);
+        self.scopes.pop();
+    }
+
+    /// What the rewritten code needs in scope: the fallback traits of the place steps and
+    /// one fallback token trait per field name (see `pmem-runtime/src/place.rs`).
+    fn prelude(&self) -> TokenStream {
+        let field_traits = self.fields.iter().map(|name| {
+            let method = format_ident!("{}", name);
+            quote! {
+                #[allow(non_camel_case_types)]
+                trait #method {
+                    #[inline(always)]
+                    fn #method(&self) -> ::pmem::__private::NoField {
+                        ::pmem::__private::NoField
+                    }
+                }
+                impl<T: ?::core::marker::Sized> #method for T {}
+            }
+        });
+        quote! {
+            #[allow(unused_imports)]
+            use ::pmem::__private::{
+                Base as _, NeverFails as _, PlainDeref as _, PlainField as _, PlainIndex as _,
+            };
+            #(#field_traits)*
+        }
+    }
+
+    /// Whether `place` is worth rewriting: a projection over a base that may be a `PMut`.
+    fn is_rewritable(&self, place: &Expr) -> bool {
+        let mut projections = 0;
+        let mut current = place;
+        loop {
+            match current {
+                Expr::Paren(paren) => current = &paren.expr,
+                Expr::Field(field) => {
+                    projections += 1;
+                    current = &field.base;
+                }
+                Expr::Index(index) => {
+                    projections += 1;
+                    current = &index.expr;
+                }
+                Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
+                    current = &unary.expr;
+                }
+                base => {
+                    return projections > 0 && self.kind_of_base(base) == BaseKind::MaybePersistent;
+                }
+            }
+        }
+    }
+
+    fn kind_of_base(&self, base: &Expr) -> BaseKind {
+        match base {
+            Expr::Path(path) if path.qself.is_none() => match path.path.get_ident() {
+                Some(ident) => self.kind_of_variable(&ident.to_string()),
+                // A path to a `static`: never a `PMut`.
+                None => BaseKind::Volatile,
+            },
+            _ => BaseKind::MaybePersistent,
+        }
+    }
+
+    /// The step chain for `place`, hoisting its non-trivial index expressions into
+    /// `temporaries`.
+    fn steps(&mut self, place: &Expr, temporaries: &mut Vec<(syn::Ident, Expr)>) -> TokenStream {
+        let private = quote!(::pmem::__private);
+        match place {
+            Expr::Paren(paren) => self.steps(&paren.expr, temporaries),
+            Expr::Field(field) => {
+                let inner = self.steps(&field.base, temporaries);
+                let member = &field.member;
+                let method = field_token_method(member);
+                self.fields.insert(method.to_string());
+                let span = member.span();
+                quote_spanned! {span=>
+                    #private::Probe(#inner).__pmem_field(
+                        |__pmem_s| __pmem_s.#method(),
+                        |__pmem_r| &mut __pmem_r.#member,
+                    )
+                }
+            }
+            Expr::Index(index) => {
+                let inner = self.steps(&index.expr, temporaries);
+                let position = if is_trivial_index(&index.index) {
+                    index.index.to_token_stream()
+                } else {
+                    let name = format_ident!(
+                        "__pmem_index_{}",
+                        self.temporaries,
+                        span = Span::mixed_site()
+                    );
+                    self.temporaries += 1;
+                    temporaries.push((name.clone(), (*index.index).clone()));
+                    name.into_token_stream()
+                };
+                let span = index.bracket_token.span.join();
+                quote_spanned! {span=>
+                    #private::Probe(#inner).__pmem_index(
+                        #position,
+                        |__pmem_r, __pmem_i| &mut __pmem_r[__pmem_i],
+                    )
+                }
+            }
+            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
+                let inner = self.steps(&unary.expr, temporaries);
+                let span = unary.op.span();
+                quote_spanned! {span=>
+                    #private::Probe(#inner).__pmem_deref(|__pmem_r| &mut **__pmem_r)
+                }
+            }
+            base => {
+                let span = base.span();
+                quote_spanned!(span=> (#base).__pmem_base())
+            }
+        }
+    }
+
+    fn rewrite_store(&mut self, expr: &mut Expr) {
+        let rewritten = match expr {
+            Expr::Assign(assign) if self.is_rewritable(&assign.left) => {
+                let mut temporaries = Vec::new();
+                let steps = self.steps(&assign.left, &mut temporaries);
+                let (eq, value) = (&assign.eq_token, &assign.right);
+                let span = assign.left.span();
+                let place = quote_spanned!(span=> *::pmem::__private::finish(#steps));
+                if temporaries.is_empty() {
+                    quote!(#place #eq #value)
+                } else {
+                    let value_name = format_ident!("__pmem_value", span = Span::mixed_site());
+                    let lets = lets(&temporaries);
+                    quote!({ let #value_name = #value; #lets #place #eq #value_name; })
+                }
+            }
+            Expr::Binary(binary)
+                if is_compound_assignment(&binary.op) && self.is_rewritable(&binary.left) =>
+            {
+                let mut temporaries = Vec::new();
+                let steps = self.steps(&binary.left, &mut temporaries);
+                let (op, value) = (&binary.op, &binary.right);
+                let span = binary.left.span();
+                let place = quote_spanned!(span=> *::pmem::__private::finish(#steps));
+                let value_name = format_ident!("__pmem_value", span = Span::mixed_site());
+                let lets = lets(&temporaries);
+                quote!({ let #value_name = #value; #lets #place #op #value_name; })
+            }
+            Expr::Reference(reference)
+                if reference.mutability.is_some() && self.is_rewritable(&reference.expr) =>
+            {
+                let mut temporaries = Vec::new();
+                let steps = self.steps(&reference.expr, &mut temporaries);
+                let span = reference.span();
+                let borrow = quote_spanned!(span=> ::pmem::__private::finish(#steps));
+                if temporaries.is_empty() {
+                    borrow
+                } else {
+                    let lets = lets(&temporaries);
+                    quote!({ #lets #borrow })
+                }
+            }
+            _ => return,
+        };
+        *expr = syn::parse2(rewritten).expect("a rewritten store is an expression");
+    }
+}
+
+fn lets(temporaries: &[(syn::Ident, Expr)]) -> TokenStream {
+    let lets = temporaries
+        .iter()
+        .map(|(name, value)| quote!(let #name = #value;));
+    quote!(#(#lets)*)
+}
+
+fn is_trivial_index(index: &Expr) -> bool {
+    match index {
+        Expr::Lit(_) => true,
+        Expr::Path(path) => {
+            path.qself.is_none() && path.path.get_ident().is_some_and(|ident| ident != "self")
+        }
+        _ => false,
+    }
+}
+
+fn is_compound_assignment(op: &syn::BinOp) -> bool {
+    use syn::BinOp;
+    matches!(
+        op,
+        BinOp::AddAssign(_)
+            | BinOp::SubAssign(_)
+            | BinOp::MulAssign(_)
+            | BinOp::DivAssign(_)
+            | BinOp::RemAssign(_)
+            | BinOp::BitXorAssign(_)
+            | BinOp::BitAndAssign(_)
+            | BinOp::BitOrAssign(_)
+            | BinOp::ShlAssign(_)
+            | BinOp::ShrAssign(_)
+    )
+}
+
+impl VisitMut for Rewriter {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            // Policy: unsafe code and macro invocations are left as written.
+            Expr::Unsafe(_) | Expr::Macro(_) => return,
+            Expr::Closure(closure) => {
+                let closure = &mut *closure;
+                self.with_scope(|this| {
+                    for input in &closure.inputs {
+                        let kind = match input {
+                            Pat::Type(typed) => kind_of_type(&typed.ty),
+                            _ => BaseKind::MaybePersistent,
+                        };
+                        for name in bindings(input) {
+                            this.declare(&name, kind);
+                        }
+                    }
+                    this.visit_expr_mut(&mut closure.body);
+                });
+                return;
+            }
+            _ => {}
+        }
+        visit_mut::visit_expr_mut(self, expr);
+        self.rewrite_store(expr);
+    }
+
+    fn visit_block_mut(&mut self, block: &mut Block) {
+        self.with_scope(|this| visit_mut::visit_block_mut(this, block));
+    }
+
+    fn visit_local_mut(&mut self, local: &mut syn::Local) {
+        if let Some(init) = &mut local.init {
+            self.visit_expr_mut(&mut init.expr);
+            if let Some((_, diverge)) = &mut init.diverge {
+                self.visit_expr_mut(diverge);
+            }
+        }
+        let kind = match (&local.pat, &local.init) {
+            (Pat::Type(typed), _) => kind_of_type(&typed.ty),
+            (Pat::Ident(_), Some(init)) => kind_of_initialiser(&init.expr),
+            _ => BaseKind::MaybePersistent,
+        };
+        for name in bindings(&local.pat) {
+            self.declare(&name, kind);
+        }
+    }
+
+    fn visit_pat_mut(&mut self, pat: &mut Pat) {
+        for name in bindings(pat) {
+            self.declare(&name, BaseKind::MaybePersistent);
+        }
+    }
+
+    // Policy: nested items are functions of their own.
+    fn visit_item_mut(&mut self, _item: &mut Item) {}
+
+    fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+        if let Stmt::Macro(_) = stmt {
+            return;
+        }
+        visit_mut::visit_stmt_mut(self, stmt);
+    }
+}
