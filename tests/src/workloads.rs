@@ -4,7 +4,7 @@
 use pmem::simulation::{
     CrashReport, ScratchFile, Simulation, check_every_fence, recover, seed, small_pool,
 };
-use pmem::{Persistent, Pool, PoolOptions};
+use pmem::{PMut, Persistent, Pool, PoolOptions, txn};
 
 use crate::xorshift;
 
@@ -22,12 +22,15 @@ pub fn counting() -> Array {
 
 /// Swaps two elements in one transaction.
 pub fn swap(pool: &mut Pool<Array>, i: usize, j: usize) {
-    pool.txn(|tx| {
-        let mut array = tx.root_mut();
-        let (a, b) = (*array.at(i), *array.at(j));
-        *array.at(i) = b;
-        *array.at(j) = a;
-    });
+    pool.txn(|tx| swap_elements(tx.root_mut(), i, j));
+}
+
+/// Swaps two elements, written as a user would.
+#[txn]
+pub fn swap_elements(mut array: PMut<'_, Array>, i: usize, j: usize) {
+    let (a, b) = (array[i], array[j]);
+    array[i] = b;
+    array[j] = a;
 }
 
 /// 24 swaps of pseudo-random pairs (every fourth within one cache line), crashed at every
@@ -79,21 +82,31 @@ pub fn bank_transfers() -> CrashReport {
             let from = (xorshift(&mut random) % 16) as usize;
             let to = (from + 1 + (xorshift(&mut random) % 15) as usize) % 16;
             let amount = xorshift(&mut random) % 150;
-            let _refused: Result<(), ()> = pool.try_txn(|tx| {
-                let mut bank = tx.root_mut();
-                if bank.balances[from] < amount {
-                    bank.balances[from] = 0;
-                    return Err(());
-                }
-                bank.balances[from] -= amount;
-                bank.balances[to] += amount;
-                bank.transfers += 1;
-                assert!(step % 5 != 4, "crash test: a panic after the stores");
-                Ok(())
-            });
+            let _refused = pool.txn(|tx| transfer(tx.root_mut(), from, to, amount, step % 5 == 4));
         },
         IMAGES_PER_FENCE,
     )
+}
+
+/// Moves `amount` between two accounts. One the balance cannot cover is zeroed and the
+/// transfer refused (rolled back); `panic_after` panics after the stores (rolled back).
+#[txn]
+fn transfer(
+    mut bank: PMut<'_, Bank>,
+    from: usize,
+    to: usize,
+    amount: u64,
+    panic_after: bool,
+) -> Result<(), ()> {
+    if bank.balances[from] < amount {
+        bank.balances[from] = 0;
+        return Err(());
+    }
+    bank.balances[from] -= amount;
+    bank.balances[to] += amount;
+    bank.transfers += 1;
+    assert!(!panic_after, "crash test: a panic after the stores");
+    Ok(())
 }
 
 /// Crashes inside a 32-line transaction, then crashes the recovery of that image at every
