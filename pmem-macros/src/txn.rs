@@ -599,3 +599,110 @@ impl VisitMut for Rewriter {
         visit_mut::visit_stmt_mut(self, stmt);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    fn pretty(tokens: &TokenStream) -> String {
+        prettyplease::unparse(&syn::parse2(tokens.clone()).expect("a file"))
+    }
+
+    /// Expansion snapshots: each `tests/expand/NAME.rs` is expanded as if marked `#[txn]`
+    /// and compared with `NAME.expanded.rs`, so a reviewer sees where every log call lands.
+    /// `PMEM_SNAPSHOTS=overwrite` rewrites the snapshots.
+    #[test]
+    fn expansions_match_their_snapshots() {
+        let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand");
+        let overwrite =
+            std::env::var_os("PMEM_SNAPSHOTS").is_some_and(|value| value == "overwrite");
+        let mut checked = 0;
+        let mut inputs: Vec<_> = std::fs::read_dir(&directory)
+            .expect("tests/expand")
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| !path.to_string_lossy().ends_with(".expanded.rs"))
+            .collect();
+        inputs.sort();
+        for input in inputs {
+            let source = std::fs::read_to_string(&input).expect("input");
+            let expanded = pretty(&super::expand(
+                TokenStream::new(),
+                source.parse().expect("tokens"),
+            ));
+            let snapshot = input.with_extension("expanded.rs");
+            if overwrite {
+                std::fs::write(&snapshot, &expanded).expect("write snapshot");
+            }
+            let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+            assert!(
+                expanded == expected,
+                "{} expands differently from its snapshot (PMEM_SNAPSHOTS=overwrite to accept):\n{expanded}",
+                input.display()
+            );
+            checked += 1;
+        }
+        assert!(checked >= 4, "only {checked} snapshots");
+    }
+
+    fn error_of(args: TokenStream, item: TokenStream) -> String {
+        let expanded = super::expand(args, item).to_string();
+        let start = expanded.find("compile_error").expect("an error");
+        expanded[start..].to_owned()
+    }
+
+    #[test]
+    fn refusals_keep_the_item_and_name_the_problem() {
+        let item = quote!(
+            const fn f() {}
+        );
+        let expanded = super::expand(TokenStream::new(), item.clone()).to_string();
+        assert!(expanded.starts_with(&item.to_string()), "{expanded}");
+        assert!(error_of(TokenStream::new(), item).contains("const fn"));
+        assert!(
+            error_of(
+                TokenStream::new(),
+                quote!(
+                    async fn f() {}
+                )
+            )
+            .contains("async fn")
+        );
+        assert!(
+            error_of(
+                quote!(precise),
+                quote!(
+                    fn f() {}
+                )
+            )
+            .contains("takes no arguments")
+        );
+        assert!(
+            error_of(
+                TokenStream::new(),
+                quote!(
+                    struct S;
+                )
+            )
+            .contains("functions, methods")
+        );
+        let in_impl = error_of(
+            TokenStream::new(),
+            quote!(impl S { async fn a() {} const fn b() {} }),
+        );
+        assert!(
+            in_impl.contains("async fn") && in_impl.contains("const fn"),
+            "{in_impl}"
+        );
+    }
+
+    #[test]
+    fn a_txn_block_is_rewritten_like_a_body() {
+        let block = super::expand_block(quote!(let mut root = tx.root_mut(); root.count += 1;));
+        let expanded = pretty(&quote!(fn f() { #block }));
+        assert!(expanded.contains("__pmem_field_count"), "{expanded}");
+        assert!(expanded.contains("Frame::enter"), "{expanded}");
+    }
+}

@@ -1,0 +1,62 @@
+fn borrows(mut node: PMut<'_, Node>, keys: &mut [u64], mut slot: PMut<'_, u64>) {
+    #[allow(unused_imports)]
+    use ::pmem::__private::{
+        Base as _, NeverFails as _, PlainDeref as _, PlainField as _, PlainIndex as _,
+    };
+    #[allow(non_camel_case_types)]
+    trait __pmem_field_count {
+        #[inline(always)]
+        fn __pmem_field_count(&self) -> ::pmem::__private::NoField {
+            ::pmem::__private::NoField
+        }
+    }
+    impl<T: ?::core::marker::Sized> __pmem_field_count for T {}
+    #[allow(non_camel_case_types)]
+    trait __pmem_field_keys {
+        #[inline(always)]
+        fn __pmem_field_keys(&self) -> ::pmem::__private::NoField {
+            ::pmem::__private::NoField
+        }
+    }
+    impl<T: ?::core::marker::Sized> __pmem_field_keys for T {}
+    let __pmem_frame = ::pmem::__private::Frame::enter();
+    #[allow(clippy::let_unit_value)]
+    let __pmem_result = ::pmem::__private::call_once(move || -> () {
+        let mut pair: (u64, u64) = (0, 0);
+        core::mem::swap(&mut pair.0, &mut pair.1);
+        reset({
+            let __pmem_index_0 = keys.len() - 1;
+            ::pmem::__private::finish(
+                ::pmem::__private::Probe(
+                        ::pmem::__private::Probe((node).__pmem_base())
+                            .__pmem_field(
+                                |__pmem_s| __pmem_s.__pmem_field_keys(),
+                                |__pmem_r| &mut __pmem_r.keys,
+                            ),
+                    )
+                    .__pmem_index(
+                        __pmem_index_0,
+                        |__pmem_r, __pmem_i| &mut __pmem_r[__pmem_i],
+                    ),
+            )
+        });
+        keys[0] = 1;
+        *slot = 5;
+        let local = node.reborrow();
+        {
+            let __pmem_value = 1;
+            *::pmem::__private::finish(
+                ::pmem::__private::Probe(
+                        ::pmem::__private::Probe((local).__pmem_base())
+                            .__pmem_deref(|__pmem_r| &mut **__pmem_r),
+                    )
+                    .__pmem_field(
+                        |__pmem_s| __pmem_s.__pmem_field_count(),
+                        |__pmem_r| &mut __pmem_r.count,
+                    ),
+            ) += __pmem_value;
+        };
+    });
+    __pmem_frame.exit(::pmem::__private::Outcome(&__pmem_result).failed());
+    __pmem_result
+}

@@ -1,0 +1,12 @@
+// Explicit `&mut` borrows: of a persistent place (rewritten, and its index hoisted), of a
+// reference's target, of a typed local (left alone), and a bare `*p` store (left alone:
+// `DerefMut` logs exactly `*p`).
+fn borrows(mut node: PMut<'_, Node>, keys: &mut [u64], mut slot: PMut<'_, u64>) {
+    let mut pair: (u64, u64) = (0, 0);
+    core::mem::swap(&mut pair.0, &mut pair.1);
+    reset(&mut node.keys[keys.len() - 1]);
+    keys[0] = 1;
+    *slot = 5;
+    let local = node.reborrow();
+    (*local).count += 1;
+}
