@@ -21,6 +21,38 @@
 //! # Ok::<(), pmem::Error>(())
 //! ```
 //!
+//! Changes happen in transactions, written as ordinary Rust in `#[txn]` functions: each
+//! store into the pool is logged first, precisely (one cache line for one field), and an
+//! `Err` rolls the whole transaction back.
+//!
+//! ```no_run
+//! use pmem::{PMut, Persistent, Pool, txn};
+//!
+//! #[derive(Persistent)]
+//! #[repr(C)]
+//! struct Bank {
+//!     balances: [u64; 1024],
+//! }
+//!
+//! #[derive(Debug)]
+//! struct Insufficient;
+//!
+//! #[txn]
+//! fn transfer(mut bank: PMut<'_, Bank>, from: usize, to: usize, amount: u64) -> Result<(), Insufficient> {
+//!     if bank.balances[from] < amount {
+//!         return Err(Insufficient);
+//!     }
+//!     bank.balances[from] -= amount;
+//!     bank.balances[to] += amount;
+//!     Ok(())
+//! }
+//!
+//! let mut pool = Pool::<Bank>::open("/dev/shm/bank.pool")?;
+//! let outcome = pool.txn(|tx| transfer(tx.root_mut(), 3, 7, 100));
+//! println!("{outcome:?}, balance now {}", pool.root().balances[7]);
+//! # Ok::<(), pmem::Error>(())
+//! ```
+//!
 //! The guide in `docs/` explains the file format, the flush modes and the design.
 
 pub use pmem_macros::{Persistent, txn, txn_block};

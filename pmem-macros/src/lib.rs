@@ -19,17 +19,32 @@ pub fn derive_persistent(input: TokenStream) -> TokenStream {
     persistent::derive(syn::parse_macro_input!(input as syn::DeriveInput)).into()
 }
 
-/// Marks a function, a method or every method of an `impl` block as transactional: its
-/// stores into persistent memory log exactly the bytes they change, nested calls join the
-/// caller's transaction, and an `Err` returned from the outermost call rolls the
-/// transaction back. See `pmem::txn` for the whole contract.
+/// Marks a function, a method or every method of an `impl` block as transactional.
+///
+/// - Stores through a `PMut` (`place = v`, `place op= v`, `&mut place`) log exactly the
+///   bytes they change: `bank.accounts[i].balance -= x` logs one cache line. Stores the
+///   macro cannot see (method calls, callees, macro invocations) are logged by `PMut`'s
+///   `DerefMut`, coarsely: never unlogged.
+/// - A nested call joins the caller's transaction (begun by `Pool::txn`).
+/// - If the outermost `#[txn]` call returns `Err`, or a panic unwinds through any, the
+///   transaction is rolled back when it ends.
+/// - Refused: arguments, `const fn`, `async fn`, items other than functions and `impl`
+///   blocks.
+///
+/// The guide's "Transactions" chapter (`docs/src/transactions.md`) gives the rewriting
+/// policy and why it is sound.
 #[proc_macro_attribute]
 pub fn txn(args: TokenStream, item: TokenStream) -> TokenStream {
     txn::expand(args.into(), item.into()).into()
 }
 
 /// A block with the rewriting and rollback rules of a `#[txn]` function, for statements
-/// that are not a function of their own. See `pmem::txn_block`.
+/// that are not a function of their own, such as the closure given to `Pool::txn`:
+/// `pool.txn(|tx| txn_block! { let mut bank = tx.root_mut(); bank.total += 1; })`.
+///
+/// The block runs as a closure: `return` and `?` inside it end the block, not the
+/// enclosing function. (It is not `txn!`: an attribute macro and a function-like macro
+/// cannot share a name.)
 #[proc_macro]
 pub fn txn_block(input: TokenStream) -> TokenStream {
     txn::expand_block(input.into()).into()
