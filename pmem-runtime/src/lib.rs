@@ -28,7 +28,7 @@ pub mod simulation {
         CrashReport, ScratchFile, check_every_fence, recover, seed, small_pool,
     };
     pub use crate::hw::mutation::{PersistenceCall, with_call_skipped};
-    pub use crate::hw::sim::{CrashImage, CrashPoint, Simulation};
+    pub use crate::hw::sim::{CrashImage, CrashPoint, Lint, Simulation};
 }
 pub use txn::{PMut, abort, in_transaction, log_range};
 

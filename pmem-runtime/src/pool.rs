@@ -249,6 +249,7 @@ impl PoolOptions {
         unsafe { mapping.store_word(0, header::MAGIC) };
         flusher.flush(&mapping, 0, header::MAGIC.len());
         flusher.fence();
+        flusher.settle();
         sync_parent_directory(path).map_err(io("make the directory entry durable for"))?;
 
         created.armed = false;
@@ -320,6 +321,7 @@ impl PoolOptions {
 
         let data = data_ranges(&identity, state.pool_size);
         let rolled_back = recovery::roll_back_unfinished(&mapping, &flusher, identity.log, data);
+        flusher.settle();
         let was_clean = state.clean_shutdown;
         let mut pool = Pool::assemble(path, file, mapping, flusher, identity, state, was_clean);
         pool.info.transactions_rolled_back = rolled_back;

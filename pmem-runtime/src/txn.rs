@@ -193,19 +193,33 @@ impl Active {
         self.buffers.sorted_lines = lines;
     }
 
+    /// Lets a simulated domain check that every changed line was logged.
+    fn report_ending(&self) {
+        let data = self.pool.data;
+        let logged = &self.buffers.logged_lines;
+        self.pool
+            .flusher
+            .transaction_ending(&|offset| data.contains(offset, CACHE_LINE), &|line| {
+                logged.contains(&line)
+            });
+    }
+
     /// Rule 2 of `log.rs`.
     fn commit(mut self) {
+        self.report_ending();
         stats::count_commit();
         if !self.buffers.entries.is_empty() {
             self.flush_logged_lines(PersistenceCall::CommitFlush);
             self.pool.flusher.fence_for(PersistenceCall::CommitFence);
             self.advance_generation();
         }
+        self.pool.flusher.settle();
         self.buffers.recycle();
     }
 
     /// Rule 3 of `log.rs`.
     fn roll_back(mut self) {
+        self.report_ending();
         if !self.buffers.entries.is_empty() {
             self.pool.flusher.observe();
             let mapping = self.mapping();
@@ -219,6 +233,7 @@ impl Active {
             self.advance_generation();
         }
         stats::count_rollback();
+        self.pool.flusher.settle();
         self.buffers.recycle();
     }
 
@@ -292,6 +307,9 @@ impl Transaction {
         // accessed through raw pointers.
         let generation = unsafe { slot.read_volatile() };
         let generation = u64::from_le(generation);
+        let data = pool.data;
+        pool.flusher
+            .transaction_began(&|offset| data.contains(offset, CACHE_LINE));
         ACTIVE.with(|active| {
             let mut active = active.borrow_mut();
             assert!(

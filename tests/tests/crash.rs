@@ -47,3 +47,33 @@ fn the_simulation_sees_the_protocol_fences() {
     swap(&mut pool, 0, 128);
     assert_eq!(simulation.fences() - before, 4);
 }
+
+#[test]
+fn the_simulation_reports_unlogged_stores_and_stores_outside_transactions() {
+    use pmem::simulation::Lint;
+    let simulation = Simulation::new();
+    let path = ScratchFile::new("crash-lints");
+    let mut pool = small_pool()
+        .simulation(&simulation)
+        .create(path.path(), counting())
+        .expect("create");
+    swap(&mut pool, 0, 128);
+    assert_eq!(simulation.lints(), [], "the protocol logs what it stores");
+    // Bypassing the log takes `unsafe`: a raw pointer written through behind the pool's back.
+    let raw = std::ptr::from_ref(pool.root()).cast_mut().cast::<u64>();
+    pool.txn(|_| {
+        // SAFETY: the root is mapped and nothing else references it during this closure.
+        unsafe { raw.add(16).write(7) };
+    });
+    assert_eq!(
+        simulation.lints(),
+        [Lint::UnloggedStore { offset: 4096 + 128 }]
+    );
+    // SAFETY: as above, between transactions.
+    unsafe { raw.add(32).write(7) };
+    swap(&mut pool, 1, 2);
+    assert_eq!(
+        simulation.lints(),
+        [Lint::StoreOutsideTransaction { offset: 4096 + 256 }]
+    );
+}

@@ -134,6 +134,13 @@ where
     }
     simulation.capture(false);
     drop(pool);
+    let lints = simulation.lints();
+    assert!(
+        lints.is_empty(),
+        "{label}: the domain found {} faults, the first: {}",
+        lints.len(),
+        lints[0]
+    );
 
     let seed = seed();
     let scratch = ScratchFile::new(&format!("{label}-image"));

@@ -288,6 +288,39 @@ impl Flusher {
         }
     }
 
+    /// Tells a simulated domain that a transaction begins (see `sim.rs`'s lints).
+    pub(crate) fn transaction_began(&self, in_data: &dyn Fn(usize) -> bool) {
+        #[cfg(feature = "simulation")]
+        if let Some(simulation) = &self.simulation {
+            simulation.transaction_began(in_data);
+        }
+        #[cfg(not(feature = "simulation"))]
+        let _ = in_data;
+    }
+
+    /// Tells a simulated domain that a transaction is about to commit or roll back, and
+    /// which lines it logged.
+    pub(crate) fn transaction_ending(
+        &self,
+        in_data: &dyn Fn(usize) -> bool,
+        logged: &dyn Fn(usize) -> bool,
+    ) {
+        #[cfg(feature = "simulation")]
+        if let Some(simulation) = &self.simulation {
+            simulation.transaction_ending(in_data, logged);
+        }
+        #[cfg(not(feature = "simulation"))]
+        let _ = (in_data, logged);
+    }
+
+    /// Tells a simulated domain that a transaction or recovery has ended.
+    pub(crate) fn settle(&self) {
+        #[cfg(feature = "simulation")]
+        if let Some(simulation) = &self.simulation {
+            simulation.settle();
+        }
+    }
+
     /// Lets a simulated domain observe memory (see `sim.rs`): values that exist now, but
     /// are about to be overwritten before the next fence, may already have been evicted.
     pub(crate) fn observe(&self) {

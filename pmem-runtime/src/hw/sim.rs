@@ -23,6 +23,12 @@
 //! evicted", "the latest value of every word", and seeded random choices. Each image is a
 //! complete pool file that the real `open` (with its recovery) can be tested on.
 //!
+//! The domain also checks the runtime's bookkeeping, and reports what it finds as
+//! [`Lint`]s ([`Simulation::lints`]): when a transaction ends, every cache line of the pool's
+//! data that changed since the transaction began must have been logged
+//! ([`Lint::UnloggedStore`]), and when one begins, no data line may have changed since the
+//! last one ended ([`Lint::StoreOutsideTransaction`]).
+//!
 //! The real flush instructions are skipped (the mode is `none`): the simulation, not the
 //! hardware, decides what is durable.
 
@@ -58,6 +64,43 @@ struct State {
     fences: u64,
     capture: bool,
     crash_points: Vec<CrashPoint>,
+    /// The mapping's bytes when the last transaction (or recovery) ended.
+    settled: Vec<u8>,
+    /// The mapping's bytes when the running transaction began.
+    transaction_start: Option<Vec<u8>>,
+    lints: Vec<Lint>,
+}
+
+/// A fault in the runtime's bookkeeping, found by the simulated domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Lint {
+    /// A data line changed inside a transaction without being logged: a crash could leave
+    /// the change with nothing to roll it back.
+    UnloggedStore {
+        /// Offset in the pool of the line.
+        offset: usize,
+    },
+    /// A data line changed between transactions.
+    StoreOutsideTransaction {
+        /// Offset in the pool of the line.
+        offset: usize,
+    },
+}
+
+impl fmt::Display for Lint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnloggedStore { offset } => write!(
+                f,
+                "the cache line at pool offset {offset:#x} changed inside a transaction without an undo-log entry"
+            ),
+            Self::StoreOutsideTransaction { offset } => write!(
+                f,
+                "the cache line at pool offset {offset:#x} changed outside any transaction"
+            ),
+        }
+    }
 }
 
 impl Simulation {
@@ -94,8 +137,56 @@ impl Simulation {
         state.base = mapping.address_of(0) as usize;
         state.len = mapping.mapped_len();
         state.durable = current_bytes(state.base, state.len);
+        state.settled = state.durable.clone();
         state.candidates.clear();
         state.pending.clear();
+    }
+
+    /// What the domain found wrong so far (see [`Lint`]), taken.
+    #[must_use]
+    pub fn lints(&self) -> Vec<Lint> {
+        std::mem::take(&mut self.state().lints)
+    }
+
+    /// A transaction begins: reports data lines changed since the last one ended.
+    pub(crate) fn transaction_began(&self, in_data: &dyn Fn(usize) -> bool) {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let current = current_bytes(state.base, state.len);
+        for line in changed_lines(&state.settled, &current) {
+            if in_data(line * CACHE_LINE) {
+                let offset = line * CACHE_LINE;
+                state.lints.push(Lint::StoreOutsideTransaction { offset });
+            }
+        }
+        state.transaction_start = Some(current);
+    }
+
+    /// A transaction is about to commit or roll back: reports data lines it changed without
+    /// logging them.
+    pub(crate) fn transaction_ending(
+        &self,
+        in_data: &dyn Fn(usize) -> bool,
+        logged: &dyn Fn(usize) -> bool,
+    ) {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let Some(start) = state.transaction_start.take() else {
+            return;
+        };
+        let current = current_bytes(state.base, state.len);
+        for line in changed_lines(&start, &current) {
+            if in_data(line * CACHE_LINE) && !logged(line) {
+                let offset = line * CACHE_LINE;
+                state.lints.push(Lint::UnloggedStore { offset });
+            }
+        }
+    }
+
+    /// A transaction or recovery has ended: the mapping's bytes are the new reference.
+    pub(crate) fn settle(&self) {
+        let mut state = self.state();
+        state.settled = current_bytes(state.base, state.len);
     }
 
     pub(crate) fn record_flush(&self, first_line: usize, last_line: usize) {
@@ -179,6 +270,16 @@ fn current_bytes(base: usize, len: usize) -> Vec<u8> {
     // `record_flush`). It is read through raw pointers only.
     unsafe { core::ptr::copy_nonoverlapping(base as *const u8, bytes.as_mut_ptr(), len) };
     bytes
+}
+
+fn changed_lines(before: &[u8], after: &[u8]) -> Vec<usize> {
+    before
+        .chunks_exact(CACHE_LINE)
+        .zip(after.chunks_exact(CACHE_LINE))
+        .enumerate()
+        .filter(|(_, (old, new))| old != new)
+        .map(|(line, _)| line)
+        .collect()
 }
 
 fn differing_words(durable: &[u8], current: &[u8]) -> Vec<(usize, [u8; 8])> {
