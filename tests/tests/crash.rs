@@ -63,14 +63,14 @@ fn the_simulation_reports_unlogged_stores_and_stores_outside_transactions() {
     let raw = std::ptr::from_ref(pool.root()).cast_mut().cast::<u64>();
     pool.txn(|_| {
         // SAFETY: the root is mapped and nothing else references it during this closure.
-        unsafe { raw.add(16).write(7) };
+        unsafe { raw.wrapping_add(16).write(7) };
     });
     assert_eq!(
         simulation.lints(),
         [Lint::UnloggedStore { offset: 4096 + 128 }]
     );
     // SAFETY: as above, between transactions.
-    unsafe { raw.add(32).write(7) };
+    unsafe { raw.wrapping_add(32).write(7) };
     swap(&mut pool, 1, 2);
     assert_eq!(
         simulation.lints(),
