@@ -175,7 +175,7 @@ fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
         quote! {
             #[doc(hidden)]
             #[inline(always)]
-            #[allow(dead_code)]
+            #[allow(dead_code, non_snake_case)]
             #vis fn #method(&self) -> #private::Field<Self, #ty> {
                 #private::Field::new(::core::mem::offset_of!(Self, #member))
             }

@@ -56,6 +56,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
@@ -343,7 +344,7 @@ impl Rewriter {
         let field_traits = self.fields.iter().map(|name| {
             let method = format_ident!("{}", name);
             quote! {
-                #[allow(non_camel_case_types)]
+                #[allow(non_camel_case_types, non_snake_case)]
                 trait #method {
                     #[inline(always)]
                     fn #method(&self) -> ::pmem::__private::NoField {
@@ -410,10 +411,11 @@ impl Rewriter {
                 let method = field_token_method(member);
                 self.fields.insert(method.to_string());
                 let span = member.span();
+                let name = place_name(&field.base);
                 quote_spanned! {span=>
                     #private::Probe(#inner).__pmem_field(
-                        |__pmem_s| __pmem_s.#method(),
-                        |__pmem_r| &mut __pmem_r.#member,
+                        |#name| #name.#method(),
+                        |#name| &mut #name.#member,
                     )
                 }
             }
@@ -432,18 +434,20 @@ impl Rewriter {
                     name.into_token_stream()
                 };
                 let span = index.bracket_token.span.join();
+                let name = place_name(&index.expr);
                 quote_spanned! {span=>
                     #private::Probe(#inner).__pmem_index(
                         #position,
-                        |__pmem_r, __pmem_i| &mut __pmem_r[__pmem_i],
+                        |#name, index| &mut #name[index],
                     )
                 }
             }
             Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
                 let inner = self.steps(&unary.expr, temporaries);
                 let span = unary.op.span();
+                let name = place_name(&unary.expr);
                 quote_spanned! {span=>
-                    #private::Probe(#inner).__pmem_deref(|__pmem_r| &mut **__pmem_r)
+                    #private::Probe(#inner).__pmem_deref(|#name| &mut **#name)
                 }
             }
             base => {
@@ -498,6 +502,40 @@ impl Rewriter {
             _ => return,
         };
         *expr = syn::parse2(rewritten).expect("a rewritten store is an expression");
+    }
+}
+
+/// The name of a step closure's parameter: the name the user gave the place being
+/// projected, so that a compiler error about it reads like one about the user's code
+/// (`cannot borrow `root.hits` as mutable`).
+fn place_name(place: &Expr) -> syn::Ident {
+    let name = match place {
+        Expr::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map(|segment| segment.ident.clone()),
+        Expr::MethodCall(call) => Some(call.method.clone()),
+        Expr::Field(field) => match &field.member {
+            syn::Member::Named(ident) => Some(ident.clone()),
+            syn::Member::Unnamed(_) => None,
+        },
+        Expr::Index(index) => return place_name(&index.expr),
+        Expr::Paren(paren) => return place_name(&paren.expr),
+        Expr::Unary(unary) => return place_name(&unary.expr),
+        _ => None,
+    };
+    // A name starting with a capital could be a constant, which a closure parameter cannot
+    // shadow.
+    let usable = |ident: &syn::Ident| {
+        let text = ident.unraw().to_string();
+        text.starts_with(|first: char| first.is_ascii_lowercase())
+            && text != "self"
+            && text != "index"
+    };
+    match name {
+        Some(ident) if usable(&ident) => format_ident!("{}", ident.unraw()),
+        _ => format_ident!("place"),
     }
 }
 

@@ -3,7 +3,7 @@ fn borrows(mut node: PMut<'_, Node>, keys: &mut [u64], mut slot: PMut<'_, u64>) 
     use ::pmem::__private::{
         Base as _, NeverFails as _, PlainDeref as _, PlainField as _, PlainIndex as _,
     };
-    #[allow(non_camel_case_types)]
+    #[allow(non_camel_case_types, non_snake_case)]
     trait __pmem_field_count {
         #[inline(always)]
         fn __pmem_field_count(&self) -> ::pmem::__private::NoField {
@@ -11,7 +11,7 @@ fn borrows(mut node: PMut<'_, Node>, keys: &mut [u64], mut slot: PMut<'_, u64>) 
         }
     }
     impl<T: ?::core::marker::Sized> __pmem_field_count for T {}
-    #[allow(non_camel_case_types)]
+    #[allow(non_camel_case_types, non_snake_case)]
     trait __pmem_field_keys {
         #[inline(always)]
         fn __pmem_field_keys(&self) -> ::pmem::__private::NoField {
@@ -30,14 +30,11 @@ fn borrows(mut node: PMut<'_, Node>, keys: &mut [u64], mut slot: PMut<'_, u64>) 
                 ::pmem::__private::Probe(
                         ::pmem::__private::Probe((node).__pmem_base())
                             .__pmem_field(
-                                |__pmem_s| __pmem_s.__pmem_field_keys(),
-                                |__pmem_r| &mut __pmem_r.keys,
+                                |node| node.__pmem_field_keys(),
+                                |node| &mut node.keys,
                             ),
                     )
-                    .__pmem_index(
-                        __pmem_index_0,
-                        |__pmem_r, __pmem_i| &mut __pmem_r[__pmem_i],
-                    ),
+                    .__pmem_index(__pmem_index_0, |keys, index| &mut keys[index]),
             )
         });
         keys[0] = 1;
@@ -48,11 +45,11 @@ fn borrows(mut node: PMut<'_, Node>, keys: &mut [u64], mut slot: PMut<'_, u64>) 
             *::pmem::__private::finish(
                 ::pmem::__private::Probe(
                         ::pmem::__private::Probe((local).__pmem_base())
-                            .__pmem_deref(|__pmem_r| &mut **__pmem_r),
+                            .__pmem_deref(|local| &mut **local),
                     )
                     .__pmem_field(
-                        |__pmem_s| __pmem_s.__pmem_field_count(),
-                        |__pmem_r| &mut __pmem_r.count,
+                        |local| local.__pmem_field_count(),
+                        |local| &mut local.count,
                     ),
             ) += __pmem_value;
         };

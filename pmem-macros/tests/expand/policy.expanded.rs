@@ -3,7 +3,7 @@ fn policy(mut list: PMut<'_, List>) -> impl Sized {
     use ::pmem::__private::{
         Base as _, NeverFails as _, PlainDeref as _, PlainField as _, PlainIndex as _,
     };
-    #[allow(non_camel_case_types)]
+    #[allow(non_camel_case_types, non_snake_case)]
     trait __pmem_field_len {
         #[inline(always)]
         fn __pmem_field_len(&self) -> ::pmem::__private::NoField {
@@ -24,10 +24,7 @@ fn policy(mut list: PMut<'_, List>) -> impl Sized {
             let __pmem_value = 1;
             *::pmem::__private::finish(
                 ::pmem::__private::Probe((list).__pmem_base())
-                    .__pmem_field(
-                        |__pmem_s| __pmem_s.__pmem_field_len(),
-                        |__pmem_r| &mut __pmem_r.len,
-                    ),
+                    .__pmem_field(|list| list.__pmem_field_len(), |list| &mut list.len),
             ) += __pmem_value;
         };
         bump(list.reborrow());

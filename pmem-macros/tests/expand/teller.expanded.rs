@@ -4,7 +4,7 @@ impl Teller {
         use ::pmem::__private::{
             Base as _, NeverFails as _, PlainDeref as _, PlainField as _, PlainIndex as _,
         };
-        #[allow(non_camel_case_types)]
+        #[allow(non_camel_case_types, non_snake_case)]
         trait __pmem_field_balance {
             #[inline(always)]
             fn __pmem_field_balance(&self) -> ::pmem::__private::NoField {
@@ -20,8 +20,8 @@ impl Teller {
                 *::pmem::__private::finish(
                     ::pmem::__private::Probe((account).__pmem_base())
                         .__pmem_field(
-                            |__pmem_s| __pmem_s.__pmem_field_balance(),
-                            |__pmem_r| &mut __pmem_r.balance,
+                            |account| account.__pmem_field_balance(),
+                            |account| &mut account.balance,
                         ),
                 ) += __pmem_value;
             };

@@ -8,7 +8,7 @@ fn transfer(
     use ::pmem::__private::{
         Base as _, NeverFails as _, PlainDeref as _, PlainField as _, PlainIndex as _,
     };
-    #[allow(non_camel_case_types)]
+    #[allow(non_camel_case_types, non_snake_case)]
     trait __pmem_field_accounts {
         #[inline(always)]
         fn __pmem_field_accounts(&self) -> ::pmem::__private::NoField {
@@ -16,7 +16,7 @@ fn transfer(
         }
     }
     impl<T: ?::core::marker::Sized> __pmem_field_accounts for T {}
-    #[allow(non_camel_case_types)]
+    #[allow(non_camel_case_types, non_snake_case)]
     trait __pmem_field_balance {
         #[inline(always)]
         fn __pmem_field_balance(&self) -> ::pmem::__private::NoField {
@@ -24,7 +24,7 @@ fn transfer(
         }
     }
     impl<T: ?::core::marker::Sized> __pmem_field_balance for T {}
-    #[allow(non_camel_case_types)]
+    #[allow(non_camel_case_types, non_snake_case)]
     trait __pmem_field_transfers {
         #[inline(always)]
         fn __pmem_field_transfers(&self) -> ::pmem::__private::NoField {
@@ -45,18 +45,15 @@ fn transfer(
                         ::pmem::__private::Probe(
                                 ::pmem::__private::Probe((bank).__pmem_base())
                                     .__pmem_field(
-                                        |__pmem_s| __pmem_s.__pmem_field_accounts(),
-                                        |__pmem_r| &mut __pmem_r.accounts,
+                                        |bank| bank.__pmem_field_accounts(),
+                                        |bank| &mut bank.accounts,
                                     ),
                             )
-                            .__pmem_index(
-                                from,
-                                |__pmem_r, __pmem_i| &mut __pmem_r[__pmem_i],
-                            ),
+                            .__pmem_index(from, |accounts, index| &mut accounts[index]),
                     )
                     .__pmem_field(
-                        |__pmem_s| __pmem_s.__pmem_field_balance(),
-                        |__pmem_r| &mut __pmem_r.balance,
+                        |accounts| accounts.__pmem_field_balance(),
+                        |accounts| &mut accounts.balance,
                     ),
             ) -= __pmem_value;
         };
@@ -67,26 +64,23 @@ fn transfer(
                         ::pmem::__private::Probe(
                                 ::pmem::__private::Probe((bank).__pmem_base())
                                     .__pmem_field(
-                                        |__pmem_s| __pmem_s.__pmem_field_accounts(),
-                                        |__pmem_r| &mut __pmem_r.accounts,
+                                        |bank| bank.__pmem_field_accounts(),
+                                        |bank| &mut bank.accounts,
                                     ),
                             )
-                            .__pmem_index(
-                                to,
-                                |__pmem_r, __pmem_i| &mut __pmem_r[__pmem_i],
-                            ),
+                            .__pmem_index(to, |accounts, index| &mut accounts[index]),
                     )
                     .__pmem_field(
-                        |__pmem_s| __pmem_s.__pmem_field_balance(),
-                        |__pmem_r| &mut __pmem_r.balance,
+                        |accounts| accounts.__pmem_field_balance(),
+                        |accounts| &mut accounts.balance,
                     ),
             ) += __pmem_value;
         };
         *::pmem::__private::finish(
             ::pmem::__private::Probe((bank).__pmem_base())
                 .__pmem_field(
-                    |__pmem_s| __pmem_s.__pmem_field_transfers(),
-                    |__pmem_r| &mut __pmem_r.transfers,
+                    |bank| bank.__pmem_field_transfers(),
+                    |bank| &mut bank.transfers,
                 ),
         ) = bank.transfers + 1;
         Ok(())
