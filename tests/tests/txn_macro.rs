@@ -391,3 +391,28 @@ fn a_txn_block_rolls_back_on_err() {
     assert_eq!(result, Err(Insufficient));
     assert_eq!(pool.root().accounts[0].balance, 100);
 }
+
+#[test]
+fn transfers_keep_the_total_across_errors_panics_and_reopen() {
+    let path = TempPath::new("txn-reopen");
+    let mut pool = bank_pool(&path);
+    let mut random = 0x2545_f491_4f6c_dd1d_u64;
+    for round in 0..60 {
+        let from = (pmem_tests::xorshift(&mut random) % ACCOUNTS as u64) as usize;
+        let to = (from + 1) % ACCOUNTS;
+        let amount = pmem_tests::xorshift(&mut random) % 150;
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            pool.txn(|tx| {
+                let outcome = transfer(tx.root_mut(), from, to, amount);
+                assert!(round % 7 != 3, "a panic after the transfer's stores");
+                outcome
+            })
+        }));
+        if round % 20 == 19 {
+            pool.close();
+            pool = Pool::open(path.path()).expect("reopen");
+        }
+        assert_eq!(total(pool.root()), 100 * ACCOUNTS as u64, "round {round}");
+    }
+    assert!(pool.root().transfers > 0);
+}
