@@ -91,14 +91,23 @@ pub(crate) fn expand_block(input: TokenStream) -> TokenStream {
     };
     let mut rewriter = Rewriter::default();
     rewriter.visit_block_mut(&mut block);
-    let prelude = rewriter.prelude();
     let stmts = &block.stmts;
-    quote! {
+    framed(
+        Span::call_site(),
+        &rewriter.prelude(),
+        quote!(|| { #(#stmts)* }),
+    )
+}
+
+/// A block that runs `body` (a closure) inside a `Frame`, after `prelude`, and hands the
+/// frame the closure's outcome.
+fn framed(span: Span, prelude: &TokenStream, body: TokenStream) -> TokenStream {
+    quote_spanned! {span=>
         {
             #prelude
             let __pmem_frame = ::pmem::__private::Frame::enter();
             #[allow(clippy::let_unit_value)]
-            let __pmem_result = ::pmem::__private::call_once(|| { #(#stmts)* });
+            let __pmem_result = ::pmem::__private::call_once(#body);
             __pmem_frame.exit(::pmem::__private::Outcome(&__pmem_result).failed());
             __pmem_result
         }
@@ -194,7 +203,7 @@ fn check_signature(sig: &Signature) -> syn::Result<()> {
 /// The new body of a `#[txn]` function: its stores rewritten, run inside a frame.
 fn instrument_body(sig: &Signature, body: &Block) -> Block {
     let mut rewriter = Rewriter::default();
-    rewriter.scopes.push(Scope::default());
+    rewriter.scopes.push(HashMap::new());
     for input in &sig.inputs {
         match input {
             FnArg::Receiver(_) => rewriter.declare("self", BaseKind::Volatile),
@@ -210,7 +219,6 @@ fn instrument_body(sig: &Signature, body: &Block) -> Block {
     if sig.unsafety.is_none() {
         rewriter.visit_block_mut(&mut body);
     }
-    let prelude = rewriter.prelude();
     let stmts = &body.stmts;
     // A return type naming `impl Trait` cannot annotate a closure; the closure then infers
     // it from the body.
@@ -219,17 +227,11 @@ fn instrument_body(sig: &Signature, body: &Block) -> Block {
         ReturnType::Type(..) => quote!(),
         ReturnType::Default => quote!(-> ()),
     };
-    let span = body.brace_token.span.join();
-    syn::parse2(quote_spanned! {span=>
-        {
-            #prelude
-            let __pmem_frame = ::pmem::__private::Frame::enter();
-            #[allow(clippy::let_unit_value)]
-            let __pmem_result = ::pmem::__private::call_once(move || #closure_return { #(#stmts)* });
-            __pmem_frame.exit(::pmem::__private::Outcome(&__pmem_result).failed());
-            __pmem_result
-        }
-    })
+    syn::parse2(framed(
+        body.brace_token.span.join(),
+        &rewriter.prelude(),
+        quote!(move || #closure_return { #(#stmts)* }),
+    ))
     .expect("the instrumented body is a block")
 }
 
@@ -302,15 +304,11 @@ fn bindings(pat: &Pat) -> Vec<String> {
     collect.0
 }
 
-#[derive(Default)]
-struct Scope {
-    kinds: HashMap<String, BaseKind>,
-}
-
 /// The one `VisitMut` that rewrites stores; see the module documentation for its policy.
 #[derive(Default)]
 struct Rewriter {
-    scopes: Vec<Scope>,
+    /// What is known of each variable, innermost block last.
+    scopes: Vec<HashMap<String, BaseKind>>,
     /// The field names of rewritten field steps, each needing a fallback token trait.
     fields: BTreeSet<String>,
     /// How many index temporaries have been made, to name the next.
@@ -320,7 +318,7 @@ struct Rewriter {
 impl Rewriter {
     fn declare(&mut self, name: &str, kind: BaseKind) {
         if let Some(scope) = self.scopes.last_mut() {
-            scope.kinds.insert(name.to_owned(), kind);
+            scope.insert(name.to_owned(), kind);
         }
     }
 
@@ -328,12 +326,12 @@ impl Rewriter {
         self.scopes
             .iter()
             .rev()
-            .find_map(|scope| scope.kinds.get(name).copied())
+            .find_map(|scope| scope.get(name).copied())
             .unwrap_or(BaseKind::MaybePersistent)
     }
 
     fn with_scope(&mut self, visit: impl FnOnce(&mut Self)) {
-        self.scopes.push(Scope::default());
+        self.scopes.push(HashMap::new());
         visit(self);
         self.scopes.pop();
     }
@@ -457,33 +455,39 @@ impl Rewriter {
         }
     }
 
+    /// `left op value`, with `left` rewritten. `value` is evaluated first: into a temporary
+    /// when index temporaries must come between it and the store, or when `hoist_value` asks
+    /// (a compound assignment, whose place Rust may otherwise evaluate first).
+    fn assignment(
+        &mut self,
+        left: &Expr,
+        op: &TokenStream,
+        value: &Expr,
+        hoist_value: bool,
+    ) -> TokenStream {
+        let mut temporaries = Vec::new();
+        let steps = self.steps(left, &mut temporaries);
+        let span = left.span();
+        let place = quote_spanned!(span=> *::pmem::__private::finish(#steps));
+        if temporaries.is_empty() && !hoist_value {
+            return quote!(#place #op #value);
+        }
+        let value_name = format_ident!("__pmem_value", span = Span::mixed_site());
+        let lets = lets(&temporaries);
+        quote!({ let #value_name = #value; #lets #place #op #value_name; })
+    }
+
     fn rewrite_store(&mut self, expr: &mut Expr) {
         let rewritten = match expr {
             Expr::Assign(assign) if self.is_rewritable(&assign.left) => {
-                let mut temporaries = Vec::new();
-                let steps = self.steps(&assign.left, &mut temporaries);
-                let (eq, value) = (&assign.eq_token, &assign.right);
-                let span = assign.left.span();
-                let place = quote_spanned!(span=> *::pmem::__private::finish(#steps));
-                if temporaries.is_empty() {
-                    quote!(#place #eq #value)
-                } else {
-                    let value_name = format_ident!("__pmem_value", span = Span::mixed_site());
-                    let lets = lets(&temporaries);
-                    quote!({ let #value_name = #value; #lets #place #eq #value_name; })
-                }
+                let eq = assign.eq_token.into_token_stream();
+                self.assignment(&assign.left, &eq, &assign.right, false)
             }
             Expr::Binary(binary)
                 if is_compound_assignment(&binary.op) && self.is_rewritable(&binary.left) =>
             {
-                let mut temporaries = Vec::new();
-                let steps = self.steps(&binary.left, &mut temporaries);
-                let (op, value) = (&binary.op, &binary.right);
-                let span = binary.left.span();
-                let place = quote_spanned!(span=> *::pmem::__private::finish(#steps));
-                let value_name = format_ident!("__pmem_value", span = Span::mixed_site());
-                let lets = lets(&temporaries);
-                quote!({ let #value_name = #value; #lets #place #op #value_name; })
+                let op = binary.op.into_token_stream();
+                self.assignment(&binary.left, &op, &binary.right, true)
             }
             Expr::Reference(reference)
                 if reference.mutability.is_some() && self.is_rewritable(&reference.expr) =>
