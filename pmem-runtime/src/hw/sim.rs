@@ -272,23 +272,31 @@ fn current_bytes(base: usize, len: usize) -> Vec<u8> {
     bytes
 }
 
-fn changed_lines(before: &[u8], after: &[u8]) -> Vec<usize> {
+/// The indexes of the `size`-byte chunks in which `before` and `after` differ.
+fn differing_chunks<'a>(
+    before: &'a [u8],
+    after: &'a [u8],
+    size: usize,
+) -> impl Iterator<Item = usize> + 'a {
     before
-        .chunks_exact(CACHE_LINE)
-        .zip(after.chunks_exact(CACHE_LINE))
+        .chunks_exact(size)
+        .zip(after.chunks_exact(size))
         .enumerate()
         .filter(|(_, (old, new))| old != new)
-        .map(|(line, _)| line)
-        .collect()
+        .map(|(index, _)| index)
+}
+
+fn changed_lines(before: &[u8], after: &[u8]) -> Vec<usize> {
+    differing_chunks(before, after, CACHE_LINE).collect()
 }
 
 fn differing_words(durable: &[u8], current: &[u8]) -> Vec<(usize, [u8; 8])> {
-    durable
-        .chunks_exact(8)
-        .zip(current.chunks_exact(8))
-        .enumerate()
-        .filter(|(_, (old, new))| old != new)
-        .map(|(index, (_, new))| (index * 8, new.try_into().expect("eight bytes")))
+    differing_chunks(durable, current, 8)
+        .map(|index| {
+            let offset = index * 8;
+            let word = current[offset..offset + 8].try_into().expect("eight bytes");
+            (offset, word)
+        })
         .collect()
 }
 
