@@ -499,7 +499,10 @@ impl<R: Persistent> Pool<R> {
 
     /// Runs `body` as a transaction: every change it makes to the pool is undo-logged, and
     /// the changes are durable together when `txn` returns. If `body` panics, every change
-    /// is rolled back and the panic continues.
+    /// is rolled back and the panic continues. If the transaction was doomed (the outermost
+    /// `#[txn]` call returned `Err`, a panic unwound through a `#[txn]` call, or
+    /// [`abort`](crate::abort) was called), it is rolled back when `body` returns, and
+    /// `body`'s value is returned as it is.
     ///
     /// ```no_run
     /// # use pmem_runtime::Pool;

@@ -336,20 +336,14 @@ impl Transaction {
     }
 
     /// Ends the transaction: makes it durable, or rolls it back if it was doomed (see
-    /// [`abort`]). Returns whether it committed.
-    pub(crate) fn end(self) -> bool {
+    /// [`abort`]).
+    pub(crate) fn end(self) {
         let active = self.take();
         core::mem::forget(self);
         match active {
-            Some(active) if active.doomed => {
-                active.roll_back();
-                false
-            }
-            Some(active) => {
-                active.commit();
-                true
-            }
-            None => true,
+            Some(active) if active.doomed => active.roll_back(),
+            Some(active) => active.commit(),
+            None => {}
         }
     }
 }
