@@ -45,12 +45,11 @@
 //!
 //! # What the function becomes
 //!
-//! The body runs inside a [`Frame`] (nested calls join the thread's transaction; an `Err`
+//! The body runs inside a `Frame` (`pmem-runtime/src/txn.rs`; nested calls join the thread's transaction; an `Err`
 //! from the outermost call, or a panic through any, dooms it), as an immediately called
 //! `move` closure so that `return` and `?` still leave the body with its value.
 //!
 //! [`PMut`]: https://docs.rs/pmem/latest/pmem/struct.PMut.html
-//! [`Frame`]: https://docs.rs/pmem/latest/pmem/fn.abort.html
 
 use std::collections::{BTreeSet, HashMap};
 
