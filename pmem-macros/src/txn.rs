@@ -45,9 +45,10 @@
 //!
 //! # What the function becomes
 //!
-//! The body runs inside a `Frame` (`pmem-runtime/src/txn.rs`; nested calls join the thread's transaction; an `Err`
-//! from the outermost call, or a panic through any, dooms it), as an immediately called
-//! `move` closure so that `return` and `?` still leave the body with its value.
+//! The body runs inside a `Frame` (`pmem-runtime/src/txn.rs`): nested calls join the
+//! thread's transaction, and an `Err` from the outermost call, or a panic through any,
+//! dooms it. It runs as an immediately called `move` closure, so that `return` and `?`
+//! still leave the body with its value.
 //!
 //! [`PMut`]: https://docs.rs/pmem/latest/pmem/struct.PMut.html
 
