@@ -57,8 +57,8 @@
 
 pub use pmem_macros::{Persistent, txn, txn_block};
 pub use pmem_runtime::{
-    CACHE_LINE, Error, FlushMode, HeaderPart, PMut, PPtr, Persistent, Pool, PoolInfo, PoolOptions,
-    PoolUuid, Stats, Txn, abort,
+    CACHE_LINE, Error, FlushMode, HeaderPart, PMut, PPtr, Persistent, PointerMap, PointerRun, Pool,
+    PoolInfo, PoolOptions, PoolUuid, Stats, Txn, abort,
 };
 
 #[cfg(feature = "simulation")]
@@ -69,5 +69,5 @@ pub use pmem_runtime::simulation;
 pub mod __private {
     pub use pmem_runtime::__private::*;
     pub use pmem_runtime::type_hash::{SEED, hash_str, hash_u64};
-    pub use pmem_runtime::{Persistent, log_range};
+    pub use pmem_runtime::{Persistent, PointerMap, log_range};
 }

@@ -1,13 +1,32 @@
 //! The persistent heap of `pmem`.
 //!
-//! This crate knows nothing of files or transactions. Today it defines what may live in
+//! This crate knows nothing of files or transactions. It defines what may live in
 //! persistent memory ([`Persistent`]), how a type is identified across program runs
-//! ([`type_hash`]) and the relocatable pointer ([`PPtr`]); the allocator, the persisted
-//! pointer maps and the garbage collector join it as the heap is built.
+//! ([`type_hash`]), the relocatable pointer ([`PPtr`]) and where a type keeps its pointers
+//! ([`PointerMap`]). And it manages a persistent heap ([`Heap`]) in any [`Region`]: an
+//! allocator whose spans hold objects of one type each, persisted type records and page
+//! tables, and a precise mark-sweep collector. `layout.rs` specifies the format and its
+//! ordering rules, `gc.rs` the collector.
 
+mod error;
+mod gc;
+mod heap;
+mod layout;
 mod persistent;
+mod pointer_map;
 mod ptr;
+mod region;
+mod stats;
 pub mod type_hash;
+mod types;
 
+pub use error::HeapError;
+pub use gc::Collection;
+pub use heap::{Heap, NamedRoot, RootObject};
+pub use layout::{MAX_ROOT_NAME, MAX_SPAN_PAGES, MIN_HEAP_LEN, NAMED_ROOTS, PAGE};
 pub use persistent::Persistent;
+pub use pointer_map::{PointerMap, PointerRun};
 pub use ptr::PPtr;
+pub use region::{GrowError, Region};
+pub use stats::{HeapStats, TypeStats};
+pub use types::TypeInfo;

@@ -1,3 +1,4 @@
+use crate::pointer_map::PointerMap;
 use crate::type_hash::{SEED, hash_str, hash_u64};
 
 /// A type whose values may live in persistent memory.
@@ -30,8 +31,10 @@ use crate::type_hash::{SEED, hash_str, hash_u64};
 ///
 /// An implementation must uphold every rule in the list above: reading any
 /// `size_of::<Self>()` bytes as `Self` must be sound, the type must contain no `UnsafeCell`
-/// and no pointer into volatile memory, no byte may be padding, and the hashes must follow
-/// [`type_hash`](crate::type_hash).
+/// and no pointer into volatile memory, no byte may be padding, the hashes must follow
+/// [`type_hash`](crate::type_hash), and [`describe_pointers`](Persistent::describe_pointers)
+/// must name every [`PPtr`](crate::PPtr) the type holds: the collector frees what no
+/// described pointer reaches.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in persistent memory",
     label = "`{Self}` is not `Persistent`",
@@ -45,6 +48,10 @@ pub unsafe trait Persistent: Sized {
     const NAME_HASH: u64;
     /// Hash of the type's name and complete layout; see [`type_hash`](crate::type_hash).
     const LAYOUT_HASH: u64;
+
+    /// Adds to `map` every persistent pointer of a value that starts `offset` bytes into the
+    /// object being described (see [`PointerMap`]).
+    fn describe_pointers(map: &mut PointerMap, offset: usize);
 }
 
 macro_rules! primitive {
@@ -55,6 +62,8 @@ macro_rules! primitive {
             const NAME_HASH: u64 = hash_str(SEED, stringify!($ty));
             const LAYOUT_HASH: u64 =
                 hash_u64(Self::NAME_HASH, core::mem::size_of::<$ty>() as u64);
+
+            fn describe_pointers(_map: &mut PointerMap, _offset: usize) {}
         }
     )*};
 }
@@ -82,6 +91,10 @@ primitive!(
 unsafe impl<T: Persistent, const N: usize> Persistent for [T; N] {
     const NAME_HASH: u64 = hash_u64(hash_str(T::NAME_HASH, "[;]"), N as u64);
     const LAYOUT_HASH: u64 = hash_u64(hash_str(T::LAYOUT_HASH, "[;]"), N as u64);
+
+    fn describe_pointers(map: &mut PointerMap, offset: usize) {
+        map.push_array::<T>(offset, N);
+    }
 }
 
 #[cfg(test)]

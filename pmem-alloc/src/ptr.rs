@@ -3,6 +3,7 @@ use core::hash::{Hash, Hasher};
 use core::marker::PhantomData;
 
 use crate::persistent::Persistent;
+use crate::pointer_map::PointerMap;
 use crate::type_hash::hash_str;
 
 /// A typed pointer into a pool: the byte offset of a `T` from the start of the pool.
@@ -97,6 +98,10 @@ impl<T> fmt::Debug for PPtr<T> {
 unsafe impl<T: Persistent> Persistent for PPtr<T> {
     const NAME_HASH: u64 = hash_str(T::NAME_HASH, "PPtr");
     const LAYOUT_HASH: u64 = hash_str(Self::NAME_HASH, "u64");
+
+    fn describe_pointers(map: &mut PointerMap, offset: usize) {
+        map.push(offset, 1, size_of::<Self>(), T::LAYOUT_HASH);
+    }
 }
 
 #[cfg(test)]

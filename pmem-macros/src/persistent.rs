@@ -169,6 +169,15 @@ fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
         "`{name_text}` implements `Drop`, which a `Persistent` type may not: objects in a pool are reclaimed by the collector and never dropped\n\
          remove the `Drop` implementation of `{name_text}`"
     );
+    let pointer_descriptions = fields.iter().map(|field| {
+        let (ty, member) = (field.ty, &field.member);
+        quote_spanned! {ty.span()=>
+            <#ty as #private::Persistent>::describe_pointers(
+                map,
+                offset + ::core::mem::offset_of!(Self, #member),
+            );
+        }
+    });
     let field_tokens = fields.iter().map(|field| {
         let (ty, member, vis) = (field.ty, &field.member, field.vis);
         let method = field_token_method(member);
@@ -206,6 +215,11 @@ fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
                 #( #field_hashes )*
                 #private::hash_u64(hash, ::core::mem::size_of::<Self>() as u64)
             };
+
+            #[allow(unused_variables)]
+            fn describe_pointers(map: &mut #private::PointerMap, offset: usize) {
+                #( #pointer_descriptions )*
+            }
         }
 
         // Where each field lies, for the stores `#[txn]` rewrites: with the field's own

@@ -17,7 +17,7 @@ mod txn;
 
 pub use error::{Error, HeaderPart};
 pub use hw::flush::{CACHE_LINE, FlushMode};
-pub use pmem_alloc::{PPtr, Persistent, type_hash};
+pub use pmem_alloc::{PPtr, Persistent, PointerMap, PointerRun, type_hash};
 pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, Txn};
 pub use stats::Stats;
 

@@ -1,0 +1,686 @@
+//! The allocator: spans of one type each, carved from arenas of pages.
+//!
+//! `layout.rs` says what is on disk; this module keeps the volatile picture that makes
+//! allocation fast: per type, the spans with free slots; per span, a bitmap of allocated
+//! slots; per page, the span covering it. The pool has one writer at a time (a transaction
+//! borrows it mutably), so there is one cache, the heap's own, rather than one per thread.
+
+use std::collections::HashMap;
+
+use crate::error::HeapError;
+use crate::layout::{
+    self, ARENA_PAGES, HEADER_LEN, Header, MAX_ROOT_NAME, MAX_SPAN_PAGES, METADATA_PAGES,
+    NAMED_ROOTS, PAGE, ROOT_ENTRY_LEN, SpanEntry, TYPE_TABLE_LEN, TYPE_TABLE_START,
+};
+use crate::region::Region;
+use crate::types::TypeInfo;
+
+/// Where slots of one type lie in its spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Class {
+    pub(crate) slot: usize,
+    pub(crate) objects: usize,
+    pub(crate) pages: usize,
+}
+
+impl Class {
+    /// The class of objects of `size` bytes aligned to `align`: the span's page count
+    /// (1 to 8) wastes at most an eighth of it where possible; beyond four pages an object
+    /// gets a span of its own.
+    fn for_type(info: &TypeInfo) -> Result<Self, HeapError> {
+        if info.align > PAGE as u64 {
+            return Err(HeapError::OverAligned {
+                type_name: info.name.clone(),
+                align: info.align,
+            });
+        }
+        let too_large = || HeapError::ObjectTooLarge {
+            type_name: info.name.clone(),
+            size: info.size,
+        };
+        let size = usize::try_from(info.size).map_err(|_| too_large())?;
+        let slot = size.max(1).next_multiple_of(info.align.max(1) as usize);
+        if slot > 4 * PAGE {
+            let pages = slot.div_ceil(PAGE);
+            if pages > MAX_SPAN_PAGES {
+                return Err(too_large());
+            }
+            return Ok(Self {
+                slot,
+                objects: 1,
+                pages,
+            });
+        }
+        let waste = |pages: usize| (pages * PAGE) % slot;
+        let pages = (1..=8)
+            .find(|&pages| pages * PAGE >= slot && waste(pages) * 8 <= pages * PAGE)
+            .unwrap_or_else(|| {
+                (1..=8)
+                    .filter(|&pages| pages * PAGE >= slot)
+                    .min_by_key(|&pages| waste(pages) * 1000 / (pages * PAGE))
+                    .expect("8 pages hold a slot of at most 4")
+            });
+        Ok(Self {
+            slot,
+            objects: pages * PAGE / slot,
+            pages,
+        })
+    }
+}
+
+/// A run of pages holding slots of one type.
+#[derive(Clone, Debug)]
+pub(crate) struct Span {
+    pub(crate) first_page: usize,
+    pub(crate) pages: usize,
+    pub(crate) type_index: u32,
+    /// Whether `type_index` names a recorded type; a span left by a crash may not.
+    pub(crate) known_type: bool,
+    /// One bit per slot: allocated. Before the first collection after a load, every slot
+    /// counts as allocated.
+    pub(crate) allocated: Vec<u64>,
+    pub(crate) live: usize,
+    /// No free slot lies in a word before this one.
+    free_word_hint: usize,
+}
+
+impl Span {
+    fn take_free_slot(&mut self, objects: usize) -> Option<usize> {
+        if self.live == objects {
+            return None;
+        }
+        for word in self.free_word_hint..self.allocated.len() {
+            let bits = self.allocated[word];
+            if bits != u64::MAX {
+                let bit = bits.trailing_ones() as usize;
+                let slot = word * 64 + bit;
+                if slot >= objects {
+                    break;
+                }
+                self.allocated[word] |= 1 << bit;
+                self.live += 1;
+                self.free_word_hint = word;
+                return Some(slot);
+            }
+        }
+        None
+    }
+
+    pub(crate) fn is_allocated(&self, slot: usize) -> bool {
+        self.allocated[slot / 64] & 1 << (slot % 64) != 0
+    }
+
+    pub(crate) fn set_allocation(&mut self, allocated: Vec<u64>, live: usize) {
+        self.allocated = allocated;
+        self.live = live;
+        self.free_word_hint = 0;
+    }
+}
+
+/// A recorded type and its spans with free slots.
+#[derive(Clone, Debug)]
+pub(crate) struct TypeState {
+    pub(crate) info: TypeInfo,
+    /// `None` for a recorded type the heap cannot hold (too large, over-aligned): no span
+    /// of it may exist.
+    pub(crate) class: Option<Class>,
+    /// Spans of this type that may have free slots; the last is allocated from first.
+    pub(crate) partial: Vec<usize>,
+}
+
+/// The object at the root of the pool, outside the heap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RootObject {
+    /// Its pool offset.
+    pub offset: u64,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// One named root (see [`Heap::named_roots`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedRoot {
+    /// The entry's number, 0 to 62.
+    pub slot: usize,
+    /// The name.
+    pub name: String,
+    /// The type index of the object.
+    pub type_index: u32,
+    /// The object's pool offset (0 for null).
+    pub pointer: u64,
+}
+
+/// A persistent heap in a [`Region`]; see the crate documentation and `layout.rs`.
+#[derive(Debug)]
+pub struct Heap {
+    pub(crate) start: usize,
+    /// Pages from `start` to the region's end, metadata included.
+    pub(crate) pages: usize,
+    pub(crate) root: RootObject,
+    pub(crate) root_type: u32,
+    pub(crate) types: Vec<TypeState>,
+    by_hash: HashMap<u64, u32>,
+    type_table_used: usize,
+    /// Indexed by span id; `None` for an id free for reuse.
+    pub(crate) spans: Vec<Option<Span>>,
+    free_span_ids: Vec<usize>,
+    /// Per heap page: the id of the span covering it, plus one; 0 if none does.
+    pub(crate) page_span: Vec<u32>,
+    /// No free data page lies below this one.
+    free_page_hint: usize,
+    pub(crate) allocation_known: bool,
+    pub(crate) allocated_since_collection: u64,
+}
+
+impl Heap {
+    /// Formats a heap from `start` to the region's end, recording `root_type` (the type of
+    /// the pool's root object) as type 0, and makes it durable.
+    ///
+    /// # Errors
+    ///
+    /// [`HeapError::Corrupted`] if the region is too small for a heap from `start` (or
+    /// `start` is not page-aligned), and the errors of recording a type.
+    pub fn format(
+        region: &mut impl Region,
+        start: usize,
+        root: RootObject,
+        root_type: &TypeInfo,
+    ) -> Result<Self, HeapError> {
+        if start % PAGE != 0
+            || region
+                .len()
+                .checked_sub(start)
+                .is_none_or(|len| len < layout::MIN_HEAP_LEN)
+        {
+            return Err(HeapError::Corrupted {
+                offset: start as u64,
+                what: "the pool has no room for a heap here",
+            });
+        }
+        let header = Header {
+            root_type: 0,
+            root_offset: root.offset,
+        };
+        region.write_metadata(start, &header.encode());
+        let mut heap = Self::empty(region, start, root);
+        heap.register(region, root_type)?;
+        region.fence();
+        heap.allocation_known = true;
+        Ok(heap)
+    }
+
+    fn empty(region: &impl Region, start: usize, root: RootObject) -> Self {
+        let pages = (region.len() - start) / PAGE;
+        Self {
+            start,
+            pages,
+            root,
+            root_type: 0,
+            types: Vec::new(),
+            by_hash: HashMap::new(),
+            type_table_used: 0,
+            spans: Vec::new(),
+            free_span_ids: Vec::new(),
+            page_span: vec![0; pages],
+            free_page_hint: METADATA_PAGES,
+            allocation_known: false,
+            allocated_since_collection: 0,
+        }
+    }
+
+    /// Reads the heap at `start`, without writing anything. Which slots are allocated is not
+    /// on disk: until [`collect`](Heap::collect) has run, every slot counts as allocated.
+    ///
+    /// # Errors
+    ///
+    /// [`HeapError::Corrupted`] if the header, the type table or a page table is damaged.
+    pub fn load(region: &impl Region, start: usize) -> Result<Self, HeapError> {
+        let corrupted = |offset: usize, what| HeapError::Corrupted {
+            offset: offset as u64,
+            what,
+        };
+        if start % PAGE != 0
+            || region
+                .len()
+                .checked_sub(start)
+                .is_none_or(|len| len < layout::MIN_HEAP_LEN)
+        {
+            return Err(corrupted(start, "the pool is too small to hold its heap"));
+        }
+        let mut header_bytes = [0u8; HEADER_LEN];
+        region.read(start, &mut header_bytes);
+        let header = Header::decode(&header_bytes).map_err(|what| corrupted(start, what))?;
+        let root = RootObject {
+            offset: header.root_offset,
+            size: 0,
+        };
+        let mut heap = Self::empty(region, start, root);
+
+        let mut table = vec![0u8; TYPE_TABLE_LEN];
+        region.read(start + TYPE_TABLE_START, &mut table);
+        while let Some((info, len)) =
+            TypeInfo::decode(&table[heap.type_table_used..], heap.types.len() as u32)
+        {
+            heap.add_type(info);
+            heap.type_table_used += len;
+        }
+        let root_state = heap
+            .types
+            .get(header.root_type as usize)
+            .ok_or_else(|| corrupted(start, "the root's type is not in the type table"))?;
+        heap.root.size = root_state.info.size;
+        heap.root_type = header.root_type;
+
+        let mut page = METADATA_PAGES;
+        while page < heap.pages {
+            if layout::is_table_page(page) {
+                page += 1;
+                continue;
+            }
+            let entry_at = start + layout::entry_offset(page);
+            let entry = SpanEntry::decode(region.read_word(entry_at), page)
+                .map_err(|()| corrupted(entry_at, "a page-table entry is not valid"))?;
+            let Some(entry) = entry else {
+                page += 1;
+                continue;
+            };
+            let arena_end = page - (page - METADATA_PAGES) % ARENA_PAGES + ARENA_PAGES;
+            if page + entry.pages > arena_end.min(heap.pages) {
+                return Err(corrupted(
+                    entry_at,
+                    "a span runs past its arena or the pool",
+                ));
+            }
+            let class = heap
+                .types
+                .get(entry.type_index as usize)
+                .and_then(|state| state.class);
+            let known_type = class.is_some_and(|class| class.pages == entry.pages);
+            let objects = if known_type {
+                class.map_or(1, |class| class.objects)
+            } else {
+                1
+            };
+            let mut allocated = vec![u64::MAX; objects.div_ceil(64)];
+            if let Some(last) = allocated.last_mut() {
+                if objects % 64 != 0 {
+                    *last = (1 << (objects % 64)) - 1;
+                }
+            }
+            heap.insert_span(Span {
+                first_page: page,
+                pages: entry.pages,
+                type_index: entry.type_index,
+                known_type,
+                allocated,
+                live: objects,
+                free_word_hint: 0,
+            });
+            for covered in page + 1..page + entry.pages {
+                let covered_at = start + layout::entry_offset(covered);
+                if region.read_word(covered_at) != 0 {
+                    return Err(corrupted(covered_at, "two spans overlap"));
+                }
+            }
+            page += entry.pages;
+        }
+        heap.free_page_hint = METADATA_PAGES;
+        Ok(heap)
+    }
+
+    fn add_type(&mut self, info: TypeInfo) -> u32 {
+        let index = self.types.len() as u32;
+        self.by_hash.entry(info.layout_hash).or_insert(index);
+        let class = Class::for_type(&info).ok();
+        self.types.push(TypeState {
+            info,
+            class,
+            partial: Vec::new(),
+        });
+        index
+    }
+
+    /// The type index of `info`, recording it in the type table if it is new (the record is
+    /// durable at the next fence).
+    ///
+    /// # Errors
+    ///
+    /// [`HeapError::TypeTableFull`] if there is no room for its record.
+    pub fn register(
+        &mut self,
+        region: &mut impl Region,
+        info: &TypeInfo,
+    ) -> Result<u32, HeapError> {
+        if let Some(&index) = self.by_hash.get(&info.layout_hash) {
+            return Ok(index);
+        }
+        let index = self.types.len() as u32;
+        let record = info.encode(index);
+        if self.type_table_used + record.len() > TYPE_TABLE_LEN || index >= 1 << 24 {
+            return Err(HeapError::TypeTableFull {
+                type_name: info.name.clone(),
+            });
+        }
+        let at = self.start + TYPE_TABLE_START + self.type_table_used;
+        region.write_metadata(at, &record);
+        self.type_table_used += record.len();
+        Ok(self.add_type(info.clone()))
+    }
+
+    /// The type recorded as `index`.
+    #[must_use]
+    pub fn type_info(&self, index: u32) -> Option<&TypeInfo> {
+        self.types.get(index as usize).map(|state| &state.info)
+    }
+
+    /// The type index of the pool's root object.
+    #[must_use]
+    pub fn root_type(&self) -> u32 {
+        self.root_type
+    }
+
+    /// Allocates a slot for an object of type `type_index` and returns its pool offset. The
+    /// slot's bytes are whatever they were: the caller writes the whole object. A new span's
+    /// page-table entry is written and flushed, durable at the next fence.
+    ///
+    /// # Errors
+    ///
+    /// [`HeapError::Full`] if no span has room and the region cannot grow enough, and
+    /// [`HeapError::ObjectTooLarge`] or [`HeapError::OverAligned`] for a type the heap
+    /// cannot hold.
+    ///
+    /// # Panics
+    ///
+    /// If `type_index` was not returned by [`register`](Heap::register).
+    pub fn alloc(&mut self, region: &mut impl Region, type_index: u32) -> Result<u64, HeapError> {
+        let state = &self.types[type_index as usize];
+        let class = match state.class {
+            Some(class) => class,
+            None => return Err(Class::for_type(&state.info).expect_err("no class, no span")),
+        };
+        self.allocated_since_collection += class.slot as u64;
+        while let Some(&id) = self.types[type_index as usize].partial.last() {
+            let span = self.spans[id].as_mut().expect("partial spans exist");
+            if let Some(slot) = span.take_free_slot(class.objects) {
+                let first_page = span.first_page;
+                return Ok(self.slot_offset(first_page, class.slot, slot));
+            }
+            self.types[type_index as usize].partial.pop();
+        }
+        let first_page = self.find_free_pages(region, class.pages, class.slot as u64)?;
+        let entry = SpanEntry {
+            type_index,
+            pages: class.pages,
+        };
+        region.write_metadata(
+            self.start + layout::entry_offset(first_page),
+            &entry.encode(first_page).to_le_bytes(),
+        );
+        let mut span = Span {
+            first_page,
+            pages: class.pages,
+            type_index,
+            known_type: true,
+            allocated: vec![0; class.objects.div_ceil(64)],
+            live: 0,
+            free_word_hint: 0,
+        };
+        let slot = span
+            .take_free_slot(class.objects)
+            .expect("a new span has free slots");
+        let id = self.insert_span(span);
+        if class.objects > 1 {
+            self.types[type_index as usize].partial.push(id);
+        }
+        Ok(self.slot_offset(first_page, class.slot, slot))
+    }
+
+    fn slot_offset(&self, first_page: usize, slot_len: usize, slot: usize) -> u64 {
+        (self.start + first_page * PAGE + slot * slot_len) as u64
+    }
+
+    pub(crate) fn insert_span(&mut self, span: Span) -> usize {
+        let (first, pages) = (span.first_page, span.pages);
+        let id = match self.free_span_ids.pop() {
+            Some(id) => {
+                self.spans[id] = Some(span);
+                id
+            }
+            None => {
+                self.spans.push(Some(span));
+                self.spans.len() - 1
+            }
+        };
+        for page in first..first + pages {
+            self.page_span[page] = id as u32 + 1;
+        }
+        id
+    }
+
+    pub(crate) fn remove_span(&mut self, id: usize) -> Span {
+        let span = self.spans[id].take().expect("a span to remove");
+        for page in span.first_page..span.first_page + span.pages {
+            self.page_span[page] = 0;
+        }
+        self.free_span_ids.push(id);
+        self.free_page_hint = self.free_page_hint.min(span.first_page);
+        span
+    }
+
+    /// The first run of `count` free pages inside one arena, growing the region if none
+    /// exists.
+    fn find_free_pages(
+        &mut self,
+        region: &mut impl Region,
+        count: usize,
+        requested: u64,
+    ) -> Result<usize, HeapError> {
+        loop {
+            if let Some(first) = self.scan_free_pages(count) {
+                return Ok(first);
+            }
+            let min_len = self.start + (self.pages + count + 1) * PAGE;
+            region
+                .grow(min_len)
+                .map_err(|cause| HeapError::Full { requested, cause })?;
+            let pages = (region.len() - self.start) / PAGE;
+            self.page_span.resize(pages, 0);
+            self.pages = pages;
+        }
+    }
+
+    fn scan_free_pages(&mut self, count: usize) -> Option<usize> {
+        let mut run_start = None;
+        let mut first_free = None;
+        for page in self.free_page_hint..self.pages {
+            if layout::is_table_page(page) || self.page_span[page] != 0 {
+                run_start = None;
+                continue;
+            }
+            first_free.get_or_insert(page);
+            let start = *run_start.get_or_insert(page);
+            if page + 1 - start == count {
+                self.free_page_hint = if first_free == Some(start) {
+                    start + count
+                } else {
+                    first_free.unwrap_or(start)
+                };
+                return Some(start);
+            }
+        }
+        self.free_page_hint = first_free.unwrap_or(self.pages).max(METADATA_PAGES);
+        None
+    }
+
+    /// The span and slot of the object starting at pool offset `offset`, if one does.
+    pub(crate) fn locate(&self, offset: u64) -> Option<(usize, usize)> {
+        let relative = usize::try_from(offset).ok()?.checked_sub(self.start)?;
+        let page = relative / PAGE;
+        if page < METADATA_PAGES || page >= self.pages {
+            return None;
+        }
+        let id = self.page_span[page].checked_sub(1)? as usize;
+        let span = self.spans[id].as_ref()?;
+        let class = self.types.get(span.type_index as usize)?.class?;
+        let within = relative - span.first_page * PAGE;
+        if !span.known_type || within % class.slot != 0 || within / class.slot >= class.objects {
+            return None;
+        }
+        Some((id, within / class.slot))
+    }
+
+    /// The type index of the allocated object that starts at pool offset `offset`, if one
+    /// does.
+    #[must_use]
+    pub fn object_type(&self, offset: u64) -> Option<u32> {
+        let (id, slot) = self.locate(offset)?;
+        let span = self.spans[id].as_ref()?;
+        span.is_allocated(slot).then_some(span.type_index)
+    }
+
+    /// The pool's root object.
+    #[must_use]
+    pub fn root(&self) -> RootObject {
+        self.root
+    }
+
+    /// Sets the root object's size, which a loaded heap takes from the root type's record.
+    pub fn set_root_size(&mut self, size: u64) {
+        self.root.size = size;
+    }
+
+    /// The named roots in use.
+    #[must_use]
+    pub fn named_roots(&self, region: &impl Region) -> Vec<NamedRoot> {
+        (0..NAMED_ROOTS)
+            .filter_map(|slot| {
+                let mut entry = [0u8; ROOT_ENTRY_LEN];
+                region.read(self.named_root_offset(slot), &mut entry);
+                if entry[0] == 0 {
+                    return None;
+                }
+                let name_len = entry[..48].iter().position(|&b| b == 0).unwrap_or(48);
+                Some(NamedRoot {
+                    slot,
+                    name: String::from_utf8_lossy(&entry[..name_len]).into_owned(),
+                    type_index: layout::u32_at(&entry, 48),
+                    pointer: layout::u64_at(&entry, 56),
+                })
+            })
+            .collect()
+    }
+
+    /// The pool offset of named-root entry `slot`, where the caller writes (through its
+    /// undo log) what [`encode_named_root`](Heap::encode_named_root) returns.
+    #[must_use]
+    pub fn named_root_offset(&self, slot: usize) -> usize {
+        self.start + HEADER_LEN + slot * ROOT_ENTRY_LEN
+    }
+
+    /// The bytes of a named-root entry.
+    ///
+    /// # Errors
+    ///
+    /// [`HeapError::InvalidRootName`] if `name` is empty, longer than
+    /// [`MAX_ROOT_NAME`] bytes or holds a NUL.
+    pub fn encode_named_root(
+        name: &str,
+        type_index: u32,
+        pointer: u64,
+    ) -> Result<[u8; ROOT_ENTRY_LEN], HeapError> {
+        if name.is_empty() || name.len() > MAX_ROOT_NAME || name.contains('\0') {
+            return Err(HeapError::InvalidRootName {
+                name: name.to_owned(),
+            });
+        }
+        let mut entry = [0u8; ROOT_ENTRY_LEN];
+        entry[..name.len()].copy_from_slice(name.as_bytes());
+        entry[48..52].copy_from_slice(&type_index.to_le_bytes());
+        entry[56..64].copy_from_slice(&pointer.to_le_bytes());
+        Ok(entry)
+    }
+
+    /// The pool offset where the heap starts.
+    #[must_use]
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Tells the heap that the region has grown (by the caller, not through
+    /// [`Region::grow`]).
+    pub fn region_grew(&mut self, region: &impl Region) {
+        let pages = (region.len() - self.start) / PAGE;
+        if pages > self.pages {
+            self.page_span.resize(pages, 0);
+            self.pages = pages;
+        }
+    }
+
+    /// Bytes allocated since the last collection.
+    #[must_use]
+    pub fn allocated_since_collection(&self) -> u64 {
+        self.allocated_since_collection
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(size: u64, align: u64) -> Class {
+        Class::for_type(&TypeInfo {
+            layout_hash: 1,
+            size,
+            align,
+            name: "T".into(),
+            pointers: crate::PointerMap::new(),
+        })
+        .expect("a class")
+    }
+
+    #[test]
+    fn classes_waste_little() {
+        assert_eq!(
+            class(64, 8),
+            Class {
+                slot: 64,
+                objects: 64,
+                pages: 1
+            }
+        );
+        assert_eq!(class(24, 8).objects, 170);
+        let odd = class(1500, 4);
+        assert!(
+            (odd.pages * PAGE) % odd.slot * 8 <= odd.pages * PAGE,
+            "{odd:?}"
+        );
+        assert_eq!(class(0, 1).slot, 1);
+        assert_eq!(
+            class(5 * PAGE as u64, 8),
+            Class {
+                slot: 5 * PAGE,
+                objects: 1,
+                pages: 5
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_types_it_cannot_hold() {
+        let info = |size, align| TypeInfo {
+            layout_hash: 1,
+            size,
+            align,
+            name: "Big".into(),
+            pointers: crate::PointerMap::new(),
+        };
+        assert!(matches!(
+            Class::for_type(&info(600 * PAGE as u64, 8)),
+            Err(HeapError::ObjectTooLarge { .. })
+        ));
+        assert!(matches!(
+            Class::for_type(&info(8192, 8192)),
+            Err(HeapError::OverAligned { .. })
+        ));
+    }
+}

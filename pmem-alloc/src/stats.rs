@@ -1,0 +1,101 @@
+//! How full the heap is, per type.
+
+use crate::heap::Heap;
+use crate::layout::{self, METADATA_PAGES, PAGE};
+
+/// A snapshot of the heap's occupancy, from [`Heap::stats`].
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct HeapStats {
+    /// Bytes from the heap's start to the pool's end.
+    pub heap_bytes: u64,
+    /// Bytes of the header, type table and page tables.
+    pub metadata_bytes: u64,
+    /// Bytes of pages that no span uses.
+    pub free_page_bytes: u64,
+    /// Objects allocated (live, or garbage not yet collected).
+    pub allocated_objects: u64,
+    /// Their slots' bytes.
+    pub allocated_bytes: u64,
+    /// Bytes of free slots inside spans: free, but only for objects of the span's type.
+    pub free_slot_bytes: u64,
+    /// Per recorded type that has spans.
+    pub types: Vec<TypeStats>,
+}
+
+impl HeapStats {
+    /// The share of free bytes that sit in free slots of partly used spans, usable only by
+    /// their span's type: 0 when all free space is whole pages.
+    #[must_use]
+    pub fn fragmentation(&self) -> f64 {
+        let free = self.free_slot_bytes + self.free_page_bytes;
+        if free == 0 {
+            0.0
+        } else {
+            self.free_slot_bytes as f64 / free as f64
+        }
+    }
+}
+
+/// One type's share of the heap.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TypeStats {
+    /// The type's name.
+    pub name: String,
+    /// `size_of` the type.
+    pub object_size: u64,
+    /// The slot each object takes.
+    pub slot_size: u64,
+    /// Spans of this type.
+    pub spans: u64,
+    /// Objects allocated.
+    pub objects: u64,
+    /// Free slots in its spans.
+    pub free_slots: u64,
+}
+
+impl Heap {
+    /// How the heap is used now.
+    #[must_use]
+    pub fn stats(&self) -> HeapStats {
+        let arenas = (self.pages.saturating_sub(METADATA_PAGES)).div_ceil(layout::ARENA_PAGES);
+        let mut stats = HeapStats {
+            heap_bytes: (self.pages * PAGE) as u64,
+            metadata_bytes: ((METADATA_PAGES + arenas) * PAGE) as u64,
+            ..HeapStats::default()
+        };
+        let mut per_type: Vec<TypeStats> = self
+            .types
+            .iter()
+            .map(|state| TypeStats {
+                name: state.info.name.clone(),
+                object_size: state.info.size,
+                slot_size: state.class.map_or(0, |class| class.slot as u64),
+                ..TypeStats::default()
+            })
+            .collect();
+        let mut used_pages = 0;
+        for span in self.spans.iter().flatten() {
+            used_pages += span.pages;
+            let state = &self.types[span.type_index as usize];
+            let (objects, slot) = state
+                .class
+                .map_or((1, 0), |class| (class.objects as u64, class.slot as u64));
+            let entry = &mut per_type[span.type_index as usize];
+            entry.spans += 1;
+            entry.objects += span.live as u64;
+            entry.free_slots += objects - span.live as u64;
+            stats.allocated_objects += span.live as u64;
+            stats.allocated_bytes += span.live as u64 * slot;
+            stats.free_slot_bytes += (objects - span.live as u64) * slot;
+        }
+        stats.free_page_bytes =
+            stats.heap_bytes - stats.metadata_bytes - (used_pages * PAGE) as u64;
+        stats.types = per_type
+            .into_iter()
+            .filter(|entry| entry.spans > 0)
+            .collect();
+        stats
+    }
+}

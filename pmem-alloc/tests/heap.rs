@@ -1,0 +1,321 @@
+//! The heap alone, on a region in ordinary memory.
+
+use pmem_alloc::type_hash::{SEED, hash_str, hash_u64};
+use pmem_alloc::{
+    GrowError, Heap, HeapError, PAGE, PPtr, Persistent, PointerMap, Region, RootObject, TypeInfo,
+};
+
+/// A region backed by a vector, growable up to `max_len`, counting fences.
+struct MemoryRegion {
+    bytes: Vec<u8>,
+    len: usize,
+    fences: usize,
+    metadata_writes: usize,
+}
+
+impl MemoryRegion {
+    fn new(len: usize, max_len: usize) -> Self {
+        Self {
+            bytes: vec![0; max_len],
+            len,
+            fences: 0,
+            metadata_writes: 0,
+        }
+    }
+
+    fn write_word(&mut self, offset: u64, value: u64) {
+        let offset = offset as usize;
+        assert!(offset + 8 <= self.len);
+        self.bytes[offset..offset + 8].copy_from_slice(&value.to_le_bytes());
+    }
+}
+
+impl Region for MemoryRegion {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn read(&self, offset: usize, buffer: &mut [u8]) {
+        assert!(offset + buffer.len() <= self.len, "read past the region");
+        buffer.copy_from_slice(&self.bytes[offset..offset + buffer.len()]);
+    }
+
+    fn write_metadata(&mut self, offset: usize, bytes: &[u8]) {
+        assert!(offset + bytes.len() <= self.len, "write past the region");
+        self.bytes[offset..offset + bytes.len()].copy_from_slice(bytes);
+        self.metadata_writes += 1;
+    }
+
+    fn fence(&mut self) {
+        self.fences += 1;
+    }
+
+    fn grow(&mut self, min_len: usize) -> Result<(), GrowError> {
+        let max_len = self.bytes.len();
+        let new_len = min_len
+            .max(self.len * 2)
+            .min(max_len)
+            .next_multiple_of(PAGE);
+        if min_len > max_len || new_len > max_len {
+            return Err(GrowError { max_len, io: None });
+        }
+        self.len = new_len;
+        Ok(())
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Node {
+    value: u64,
+    next: PPtr<Node>,
+}
+
+// SAFETY: two u64-sized fields, no padding, every bit pattern valid; `describe_pointers`
+// names `next`.
+unsafe impl Persistent for Node {
+    const NAME_HASH: u64 = hash_str(SEED, "Node");
+    const LAYOUT_HASH: u64 = hash_u64(Self::NAME_HASH, 16);
+
+    fn describe_pointers(map: &mut PointerMap, offset: usize) {
+        PPtr::<Node>::describe_pointers(map, offset + 8);
+    }
+}
+
+type Root = [PPtr<Node>; 4];
+const ROOT_OFFSET: u64 = 4096;
+const HEAP_START: usize = 8192;
+
+fn new_heap(len: usize, max_len: usize) -> (MemoryRegion, Heap, u32) {
+    let mut region = MemoryRegion::new(len, max_len);
+    let root = RootObject {
+        offset: ROOT_OFFSET,
+        size: size_of::<Root>() as u64,
+    };
+    let mut heap =
+        Heap::format(&mut region, HEAP_START, root, &TypeInfo::of::<Root>()).expect("format");
+    let node = heap
+        .register(&mut region, &TypeInfo::of::<Node>())
+        .expect("register");
+    (region, heap, node)
+}
+
+/// Allocates a list of `count` nodes, `value`s counting down to 1, and returns its head.
+fn build_list(region: &mut MemoryRegion, heap: &mut Heap, node: u32, count: u64) -> u64 {
+    let mut head = 0;
+    for value in 1..=count {
+        let at = heap.alloc(region, node).expect("alloc");
+        region.write_word(at, value);
+        region.write_word(at + 8, head);
+        head = at;
+    }
+    head
+}
+
+fn list_values(region: &MemoryRegion, heap: &Heap, mut at: u64) -> Vec<u64> {
+    let mut values = Vec::new();
+    while at != 0 {
+        assert!(heap.object_type(at).is_some(), "{at:#x} is an object");
+        values.push(region.read_word(at as usize));
+        at = region.read_word(at as usize + 8);
+    }
+    values
+}
+
+#[test]
+fn reachable_objects_survive_collection_and_reload_and_the_rest_is_freed() {
+    let (mut region, mut heap, node) = new_heap(64 * PAGE, 64 * PAGE);
+    let kept = build_list(&mut region, &mut heap, node, 100);
+    build_list(&mut region, &mut heap, node, 300);
+    region.write_word(ROOT_OFFSET, kept);
+
+    let collection = heap.collect(&mut region, &[]).expect("collect");
+    assert_eq!(collection.live_objects, 100);
+    assert_eq!(collection.live_bytes, 1600);
+    assert_eq!(collection.freed_objects, 300);
+    assert_eq!(
+        list_values(&region, &heap, kept),
+        (1..=100).rev().collect::<Vec<_>>()
+    );
+
+    let mut reloaded = Heap::load(&region, HEAP_START).expect("load");
+    let first = reloaded.collect(&mut region, &[]).expect("collect");
+    assert_eq!(first.live_objects, 100);
+    assert_eq!(first.freed_objects, 0, "unknown after a load");
+    assert_eq!(
+        list_values(&region, &reloaded, kept),
+        (1..=100).rev().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn empty_spans_are_released_with_one_fence_and_their_pages_reused() {
+    let (mut region, mut heap, node) = new_heap(64 * PAGE, 64 * PAGE);
+    build_list(&mut region, &mut heap, node, 256 * 4);
+    let before = heap.stats();
+    assert_eq!(before.allocated_objects, 1024);
+    let fences = region.fences;
+    let collection = heap.collect(&mut region, &[]).expect("collect");
+    assert_eq!(collection.released_pages, 4);
+    assert_eq!(region.fences, fences + 1);
+    let after = heap.stats();
+    assert_eq!(after.allocated_objects, 0);
+    assert_eq!(
+        after.free_page_bytes,
+        before.free_page_bytes + 4 * PAGE as u64
+    );
+    let first = heap.alloc(&mut region, node).expect("alloc");
+    assert_eq!(
+        first,
+        (HEAP_START + 4 * PAGE) as u64,
+        "the first data page again"
+    );
+}
+
+#[test]
+fn allocation_issues_no_fence() {
+    let (mut region, mut heap, node) = new_heap(64 * PAGE, 64 * PAGE);
+    let fences = region.fences;
+    let writes = region.metadata_writes;
+    build_list(&mut region, &mut heap, node, 1000);
+    assert_eq!(region.fences, fences);
+    assert_eq!(
+        region.metadata_writes - writes,
+        1000usize.div_ceil(256),
+        "one page-table entry per new span"
+    );
+}
+
+#[test]
+fn the_heap_grows_until_its_maximum_then_reports_full() {
+    let (mut region, mut heap, node) = new_heap(8 * PAGE, 40 * PAGE);
+    let mut count = 0u64;
+    let error = loop {
+        match heap.alloc(&mut region, node) {
+            Ok(at) => {
+                region.write_word(at + 8, 0);
+                count += 1;
+            }
+            Err(error) => break error,
+        }
+    };
+    assert!(
+        matches!(error, HeapError::Full { requested: 16, .. }),
+        "{error}"
+    );
+    assert_eq!(region.len(), 40 * PAGE);
+    let data_pages = 40 - 2 - 3 - 1;
+    assert_eq!(count, data_pages * 256);
+    assert!(error.to_string().contains("heap is full"), "{error}");
+}
+
+#[test]
+fn allocating_and_dropping_far_more_than_the_region_never_runs_out() {
+    let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
+    let mut live = 0;
+    for round in 0..200u64 {
+        live = build_list(&mut region, &mut heap, node, 500);
+        region.write_word(ROOT_OFFSET, live);
+        let collection = heap.collect(&mut region, &[]).expect("collect");
+        assert_eq!(collection.live_objects, 500, "round {round}");
+    }
+    assert_eq!(list_values(&region, &heap, live).len(), 500);
+}
+
+#[test]
+fn extra_roots_keep_objects_alive() {
+    let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
+    let pinned = build_list(&mut region, &mut heap, node, 3);
+    let collection = heap.collect(&mut region, &[pinned]).expect("collect");
+    assert_eq!((collection.live_objects, collection.pinned), (3, 1));
+    assert_eq!(list_values(&region, &heap, pinned), [3, 2, 1]);
+}
+
+#[test]
+fn named_roots_keep_objects_alive() {
+    let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
+    let list = build_list(&mut region, &mut heap, node, 5);
+    let entry = Heap::encode_named_root("inbox", node, list).expect("valid name");
+    let at = heap.named_root_offset(0);
+    region.bytes[at..at + 64].copy_from_slice(&entry);
+    let collection = heap.collect(&mut region, &[]).expect("collect");
+    assert_eq!(collection.live_objects, 5);
+    let roots = heap.named_roots(&region);
+    assert_eq!(roots.len(), 1);
+    assert_eq!((roots[0].name.as_str(), roots[0].pointer), ("inbox", list));
+    assert!(matches!(
+        Heap::encode_named_root(&"x".repeat(48), node, 0),
+        Err(HeapError::InvalidRootName { .. })
+    ));
+}
+
+#[test]
+fn a_corrupt_pointer_is_an_error_and_nothing_is_written() {
+    let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
+    let list = build_list(&mut region, &mut heap, node, 10);
+    region.write_word(ROOT_OFFSET, list);
+    let cases = [
+        (list + 4, "not the start"),
+        ((HEAP_START + PAGE) as u64, "not the start"),
+        (1 << 40, "not the start"),
+    ];
+    for (bad, reason) in cases {
+        region.write_word(list + 8, bad);
+        let before = region.bytes.clone();
+        let error = heap.collect(&mut region, &[]).expect_err("corrupt");
+        assert!(
+            matches!(error, HeapError::CorruptPointer { value, .. } if value == bad),
+            "{error}"
+        );
+        assert!(error.to_string().contains(reason), "{error}");
+        assert!(
+            region.bytes == before,
+            "the collector wrote despite the error"
+        );
+    }
+}
+
+#[test]
+fn a_pointer_to_another_type_is_corrupt() {
+    let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
+    let word = heap
+        .register(&mut region, &TypeInfo::of::<u64>())
+        .expect("register");
+    let number = heap.alloc(&mut region, word).expect("alloc");
+    let list = build_list(&mut region, &mut heap, node, 1);
+    region.write_word(list + 8, number);
+    region.write_word(ROOT_OFFSET, list);
+    let error = heap.collect(&mut region, &[]).expect_err("type confusion");
+    assert!(error.to_string().contains("another type"), "{error}");
+}
+
+#[test]
+fn damaged_metadata_is_refused_at_load() {
+    let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
+    build_list(&mut region, &mut heap, node, 1);
+    let entry = HEAP_START + 3 * PAGE + 8;
+    region.bytes[entry + 2] ^= 0x40;
+    let error = Heap::load(&region, HEAP_START).expect_err("damaged entry");
+    assert!(error.to_string().contains("page-table entry"), "{error}");
+    region.bytes[entry + 2] ^= 0x40;
+    Heap::load(&region, HEAP_START).expect("repaired");
+    region.bytes[HEAP_START + 9] ^= 1;
+    let error = Heap::load(&region, HEAP_START).expect_err("damaged header");
+    assert!(error.to_string().contains("header"), "{error}");
+}
+
+#[test]
+fn types_are_recorded_once_and_survive_reload() {
+    let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
+    let again = heap
+        .register(&mut region, &TypeInfo::of::<Node>())
+        .expect("register");
+    assert_eq!(again, node);
+    let reloaded = Heap::load(&region, HEAP_START).expect("load");
+    let info = reloaded.type_info(node).expect("recorded");
+    assert_eq!(*info, TypeInfo::of::<Node>());
+    assert_eq!(
+        reloaded.type_info(reloaded.root_type()),
+        Some(&TypeInfo::of::<Root>())
+    );
+}
