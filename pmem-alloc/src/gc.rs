@@ -17,6 +17,7 @@
 //! and from `Pool::collect`, which borrows the pool mutably, so no reference into the heap
 //! can be alive.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::error::HeapError;
@@ -49,6 +50,13 @@ impl Heap {
     /// Collects garbage: marks everything reachable from the roots and `extra_roots`
     /// (pool offsets of objects, such as pinned ones), and frees the rest.
     ///
+    /// `previous` lets a collection run inside a transaction: it maps the pool offset of
+    /// each 8-byte word the transaction changed to the value the word had before. Wherever
+    /// the collector reads a pointer (or a named root's type) it also follows the previous
+    /// value, so everything reachable before the transaction stays allocated and a
+    /// rollback cannot bring back a pointer to a freed object. Outside a transaction it is
+    /// empty.
+    ///
     /// # Errors
     ///
     /// [`HeapError::CorruptPointer`] if a traced pointer or an extra root points at no
@@ -58,11 +66,13 @@ impl Heap {
         &mut self,
         region: &mut impl Region,
         extra_roots: &[u64],
+        previous: &HashMap<u64, u64>,
     ) -> Result<Collection, HeapError> {
         let began = Instant::now();
         let mut marker = Marker {
             heap: self,
             region: &*region,
+            previous,
             marks: Vec::new(),
             stack: Vec::new(),
         };
@@ -77,17 +87,8 @@ impl Heap {
             .collect();
         let root = marker.heap.root;
         marker.trace(root.offset, marker.heap.root_type)?;
-        for named in marker.heap.named_roots(marker.region) {
-            let at = (marker.heap.named_root_offset(named.slot) + 56) as u64;
-            let info = marker
-                .heap
-                .type_info(named.type_index)
-                .ok_or(HeapError::Corrupted {
-                    offset: at - 56,
-                    what: "a named root names a type that is not in the type table",
-                })?;
-            let pointee = info.layout_hash;
-            marker.mark(at, named.pointer, Some(pointee))?;
+        for slot in 0..crate::layout::NAMED_ROOTS {
+            marker.mark_named_root(slot)?;
         }
         let mut pinned = 0;
         for &offset in extra_roots {
@@ -159,6 +160,7 @@ impl Heap {
         }
         self.allocation_known = true;
         self.allocated_since_collection = 0;
+        self.live_after_collection = report.live_bytes;
         report
     }
 }
@@ -166,6 +168,7 @@ impl Heap {
 struct Marker<'h, R> {
     heap: &'h Heap,
     region: &'h R,
+    previous: &'h HashMap<u64, u64>,
     marks: Vec<Vec<u64>>,
     /// Marked objects whose pointers are not yet traced: (pool offset, type index).
     stack: Vec<(u64, u32)>,
@@ -215,6 +218,38 @@ impl<R: Region> Marker<'_, R> {
         Ok(true)
     }
 
+    /// Marks what named-root entry `slot` points at, now and before the transaction.
+    fn mark_named_root(&mut self, slot: usize) -> Result<(), HeapError> {
+        let entry = self.heap.named_root_offset(slot) as u64;
+        let (type_at, pointer_at) = (entry + 48, entry + 56);
+        let current = (
+            self.region.read_word(entry as usize),
+            self.region.read_word(type_at as usize),
+            self.region.read_word(pointer_at as usize),
+        );
+        let before = (
+            self.previous.get(&entry).copied().unwrap_or(current.0),
+            self.previous.get(&type_at).copied().unwrap_or(current.1),
+            self.previous.get(&pointer_at).copied().unwrap_or(current.2),
+        );
+        for (name_word, type_word, pointer) in [current, before] {
+            if name_word & 0xff == 0 || pointer == 0 {
+                continue;
+            }
+            let type_index = (type_word & 0xffff_ffff) as u32;
+            let info = self
+                .heap
+                .type_info(type_index)
+                .ok_or(HeapError::Corrupted {
+                    offset: entry,
+                    what: "a named root names a type that is not in the type table",
+                })?;
+            let pointee = info.layout_hash;
+            self.mark(pointer_at, pointer, Some(pointee))?;
+        }
+        Ok(())
+    }
+
     fn trace(&mut self, object: u64, type_index: u32) -> Result<(), HeapError> {
         let heap = self.heap;
         let info = &heap.types[type_index as usize].info;
@@ -233,6 +268,9 @@ impl<R: Region> Marker<'_, R> {
                 }
                 let value = self.region.read_word(at as usize);
                 self.mark(at, value, Some(run.pointee))?;
+                if let Some(&before) = self.previous.get(&at) {
+                    self.mark(at, before, Some(run.pointee))?;
+                }
             }
         }
         Ok(())

@@ -128,6 +128,15 @@ pub(crate) struct TypeState {
     pub(crate) partial: Vec<usize>,
 }
 
+/// Whether [`Heap::alloc`] may grow the region when no free pages are left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Growth {
+    /// Grow the region as needed (up to what [`Region::grow`] allows).
+    Allowed,
+    /// Report [`HeapError::Full`] instead: the caller would rather collect first.
+    Refused,
+}
+
 /// The object at the root of the pool, outside the heap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RootObject {
@@ -170,11 +179,13 @@ pub struct Heap {
     free_page_hint: usize,
     pub(crate) allocation_known: bool,
     pub(crate) allocated_since_collection: u64,
+    pub(crate) live_after_collection: u64,
 }
 
 impl Heap {
     /// Formats a heap from `start` to the region's end, recording `root_type` (the type of
-    /// the pool's root object) as type 0, and makes it durable.
+    /// the pool's root object) as type 0. The writes are durable at the caller's next
+    /// fence.
     ///
     /// # Errors
     ///
@@ -204,7 +215,6 @@ impl Heap {
         region.write_metadata(start, &header.encode());
         let mut heap = Self::empty(region, start, root);
         heap.register(region, root_type)?;
-        region.fence();
         heap.allocation_known = true;
         Ok(heap)
     }
@@ -225,6 +235,7 @@ impl Heap {
             free_page_hint: METADATA_PAGES,
             allocation_known: false,
             allocated_since_collection: 0,
+            live_after_collection: 0,
         }
     }
 
@@ -367,6 +378,12 @@ impl Heap {
         Ok(self.add_type(info.clone()))
     }
 
+    /// The index of the recorded type whose layout hash is `layout_hash`, if there is one.
+    #[must_use]
+    pub fn type_index(&self, layout_hash: u64) -> Option<u32> {
+        self.by_hash.get(&layout_hash).copied()
+    }
+
     /// The type recorded as `index`.
     #[must_use]
     pub fn type_info(&self, index: u32) -> Option<&TypeInfo> {
@@ -385,29 +402,36 @@ impl Heap {
     ///
     /// # Errors
     ///
-    /// [`HeapError::Full`] if no span has room and the region cannot grow enough, and
+    /// [`HeapError::Full`] if no span has room and the region cannot (or, with
+    /// [`Growth::Refused`], may not) grow enough, and
     /// [`HeapError::ObjectTooLarge`] or [`HeapError::OverAligned`] for a type the heap
     /// cannot hold.
     ///
     /// # Panics
     ///
     /// If `type_index` was not returned by [`register`](Heap::register).
-    pub fn alloc(&mut self, region: &mut impl Region, type_index: u32) -> Result<u64, HeapError> {
+    pub fn alloc(
+        &mut self,
+        region: &mut impl Region,
+        type_index: u32,
+        growth: Growth,
+    ) -> Result<u64, HeapError> {
         let state = &self.types[type_index as usize];
         let class = match state.class {
             Some(class) => class,
             None => return Err(Class::for_type(&state.info).expect_err("no class, no span")),
         };
-        self.allocated_since_collection += class.slot as u64;
         while let Some(&id) = self.types[type_index as usize].partial.last() {
             let span = self.spans[id].as_mut().expect("partial spans exist");
             if let Some(slot) = span.take_free_slot(class.objects) {
                 let first_page = span.first_page;
+                self.allocated_since_collection += class.slot as u64;
                 return Ok(self.slot_offset(first_page, class.slot, slot));
             }
             self.types[type_index as usize].partial.pop();
         }
-        let first_page = self.find_free_pages(region, class.pages, class.slot as u64)?;
+        let first_page = self.find_free_pages(region, class.pages, class.slot as u64, growth)?;
+        self.allocated_since_collection += class.slot as u64;
         let entry = SpanEntry {
             type_index,
             pages: class.pages,
@@ -474,10 +498,18 @@ impl Heap {
         region: &mut impl Region,
         count: usize,
         requested: u64,
+        growth: Growth,
     ) -> Result<usize, HeapError> {
         loop {
             if let Some(first) = self.scan_free_pages(count) {
                 return Ok(first);
+            }
+            if growth == Growth::Refused {
+                let cause = crate::region::GrowError {
+                    max_len: region.len(),
+                    io: None,
+                };
+                return Err(HeapError::Full { requested, cause });
             }
             let min_len = self.start + (self.pages + count + 1) * PAGE;
             region
@@ -616,10 +648,13 @@ impl Heap {
         }
     }
 
-    /// Bytes allocated since the last collection.
+    /// Whether enough has been allocated since the last collection that one should run
+    /// before the heap grows: as much as survived it, and at least a quarter of the heap
+    /// (the policy of Go's `GOGC=100`, with a floor for small heaps).
     #[must_use]
-    pub fn allocated_since_collection(&self) -> u64 {
-        self.allocated_since_collection
+    pub fn collection_due(&self) -> bool {
+        let floor = (self.pages * PAGE / 4) as u64;
+        self.allocated_since_collection >= self.live_after_collection.max(floor)
     }
 }
 

@@ -22,7 +22,7 @@ mod types;
 
 pub use error::HeapError;
 pub use gc::Collection;
-pub use heap::{Heap, NamedRoot, RootObject};
+pub use heap::{Growth, Heap, NamedRoot, RootObject};
 pub use layout::{MAX_ROOT_NAME, MAX_SPAN_PAGES, MIN_HEAP_LEN, NAMED_ROOTS, PAGE};
 pub use persistent::Persistent;
 pub use pointer_map::{PointerMap, PointerRun};

@@ -1,8 +1,11 @@
 //! The heap alone, on a region in ordinary memory.
 
+use std::collections::HashMap;
+
 use pmem_alloc::type_hash::{SEED, hash_str, hash_u64};
 use pmem_alloc::{
-    GrowError, Heap, HeapError, PAGE, PPtr, Persistent, PointerMap, Region, RootObject, TypeInfo,
+    GrowError, Growth, Heap, HeapError, PAGE, PPtr, Persistent, PointerMap, Region, RootObject,
+    TypeInfo,
 };
 
 /// A region backed by a vector, growable up to `max_len`, counting fences.
@@ -104,7 +107,7 @@ fn new_heap(len: usize, max_len: usize) -> (MemoryRegion, Heap, u32) {
 fn build_list(region: &mut MemoryRegion, heap: &mut Heap, node: u32, count: u64) -> u64 {
     let mut head = 0;
     for value in 1..=count {
-        let at = heap.alloc(region, node).expect("alloc");
+        let at = heap.alloc(region, node, Growth::Allowed).expect("alloc");
         region.write_word(at, value);
         region.write_word(at + 8, head);
         head = at;
@@ -129,7 +132,9 @@ fn reachable_objects_survive_collection_and_reload_and_the_rest_is_freed() {
     build_list(&mut region, &mut heap, node, 300);
     region.write_word(ROOT_OFFSET, kept);
 
-    let collection = heap.collect(&mut region, &[]).expect("collect");
+    let collection = heap
+        .collect(&mut region, &[], &HashMap::new())
+        .expect("collect");
     assert_eq!(collection.live_objects, 100);
     assert_eq!(collection.live_bytes, 1600);
     assert_eq!(collection.freed_objects, 300);
@@ -139,7 +144,9 @@ fn reachable_objects_survive_collection_and_reload_and_the_rest_is_freed() {
     );
 
     let mut reloaded = Heap::load(&region, HEAP_START).expect("load");
-    let first = reloaded.collect(&mut region, &[]).expect("collect");
+    let first = reloaded
+        .collect(&mut region, &[], &HashMap::new())
+        .expect("collect");
     assert_eq!(first.live_objects, 100);
     assert_eq!(first.freed_objects, 0, "unknown after a load");
     assert_eq!(
@@ -155,7 +162,9 @@ fn empty_spans_are_released_with_one_fence_and_their_pages_reused() {
     let before = heap.stats();
     assert_eq!(before.allocated_objects, 1024);
     let fences = region.fences;
-    let collection = heap.collect(&mut region, &[]).expect("collect");
+    let collection = heap
+        .collect(&mut region, &[], &HashMap::new())
+        .expect("collect");
     assert_eq!(collection.released_pages, 4);
     assert_eq!(region.fences, fences + 1);
     let after = heap.stats();
@@ -164,7 +173,9 @@ fn empty_spans_are_released_with_one_fence_and_their_pages_reused() {
         after.free_page_bytes,
         before.free_page_bytes + 4 * PAGE as u64
     );
-    let first = heap.alloc(&mut region, node).expect("alloc");
+    let first = heap
+        .alloc(&mut region, node, Growth::Allowed)
+        .expect("alloc");
     assert_eq!(
         first,
         (HEAP_START + 4 * PAGE) as u64,
@@ -191,7 +202,7 @@ fn the_heap_grows_until_its_maximum_then_reports_full() {
     let (mut region, mut heap, node) = new_heap(8 * PAGE, 40 * PAGE);
     let mut count = 0u64;
     let error = loop {
-        match heap.alloc(&mut region, node) {
+        match heap.alloc(&mut region, node, Growth::Allowed) {
             Ok(at) => {
                 region.write_word(at + 8, 0);
                 count += 1;
@@ -216,7 +227,9 @@ fn allocating_and_dropping_far_more_than_the_region_never_runs_out() {
     for round in 0..200u64 {
         live = build_list(&mut region, &mut heap, node, 500);
         region.write_word(ROOT_OFFSET, live);
-        let collection = heap.collect(&mut region, &[]).expect("collect");
+        let collection = heap
+            .collect(&mut region, &[], &HashMap::new())
+            .expect("collect");
         assert_eq!(collection.live_objects, 500, "round {round}");
     }
     assert_eq!(list_values(&region, &heap, live).len(), 500);
@@ -226,7 +239,9 @@ fn allocating_and_dropping_far_more_than_the_region_never_runs_out() {
 fn extra_roots_keep_objects_alive() {
     let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
     let pinned = build_list(&mut region, &mut heap, node, 3);
-    let collection = heap.collect(&mut region, &[pinned]).expect("collect");
+    let collection = heap
+        .collect(&mut region, &[pinned], &HashMap::new())
+        .expect("collect");
     assert_eq!((collection.live_objects, collection.pinned), (3, 1));
     assert_eq!(list_values(&region, &heap, pinned), [3, 2, 1]);
 }
@@ -238,7 +253,9 @@ fn named_roots_keep_objects_alive() {
     let entry = Heap::encode_named_root("inbox", node, list).expect("valid name");
     let at = heap.named_root_offset(0);
     region.bytes[at..at + 64].copy_from_slice(&entry);
-    let collection = heap.collect(&mut region, &[]).expect("collect");
+    let collection = heap
+        .collect(&mut region, &[], &HashMap::new())
+        .expect("collect");
     assert_eq!(collection.live_objects, 5);
     let roots = heap.named_roots(&region);
     assert_eq!(roots.len(), 1);
@@ -262,7 +279,9 @@ fn a_corrupt_pointer_is_an_error_and_nothing_is_written() {
     for (bad, reason) in cases {
         region.write_word(list + 8, bad);
         let before = region.bytes.clone();
-        let error = heap.collect(&mut region, &[]).expect_err("corrupt");
+        let error = heap
+            .collect(&mut region, &[], &HashMap::new())
+            .expect_err("corrupt");
         assert!(
             matches!(error, HeapError::CorruptPointer { value, .. } if value == bad),
             "{error}"
@@ -281,11 +300,15 @@ fn a_pointer_to_another_type_is_corrupt() {
     let word = heap
         .register(&mut region, &TypeInfo::of::<u64>())
         .expect("register");
-    let number = heap.alloc(&mut region, word).expect("alloc");
+    let number = heap
+        .alloc(&mut region, word, Growth::Allowed)
+        .expect("alloc");
     let list = build_list(&mut region, &mut heap, node, 1);
     region.write_word(list + 8, number);
     region.write_word(ROOT_OFFSET, list);
-    let error = heap.collect(&mut region, &[]).expect_err("type confusion");
+    let error = heap
+        .collect(&mut region, &[], &HashMap::new())
+        .expect_err("type confusion");
     assert!(error.to_string().contains("another type"), "{error}");
 }
 

@@ -76,6 +76,27 @@ pub enum Error {
         /// The layout name recorded when the pool was created.
         found: String,
     },
+    /// The heap refused a request inside a transaction: it is full even after a
+    /// collection, the type cannot live in it, or the named roots are full. Return the error
+    /// from the transaction to roll it back.
+    Heap(pmem_alloc::HeapError),
+    /// The pool's heap is damaged: its metadata, or a pointer the collector found while
+    /// tracing.
+    HeapCorrupted {
+        /// The pool file.
+        path: PathBuf,
+        /// What is damaged, and where.
+        source: pmem_alloc::HeapError,
+    },
+    /// A named root holds an object of another type than the one asked for.
+    NamedRootTypeMismatch {
+        /// The root's name.
+        name: String,
+        /// The type asked for.
+        expected: &'static str,
+        /// The type recorded with the root.
+        found: String,
+    },
     /// Another open pool handle, in this process or another, holds the file's lock.
     ///
     /// The lock is an `flock(2)` on the open file. A child process spawned while a pool is
@@ -214,6 +235,18 @@ impl fmt::Display for Error {
                     "flush mode {mode} was forced, but this CPU does not support it"
                 )
             }
+            Self::Heap(error) => write!(f, "{error}"),
+            Self::HeapCorrupted { path, source } => {
+                write!(f, "pool file {}: {source}", path.display())
+            }
+            Self::NamedRootTypeMismatch {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "the named root {name:?} holds a `{found}`, not a `{expected}`"
+            ),
             Self::InvalidPointer {
                 offset,
                 type_name,
@@ -232,6 +265,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Io { source, .. } => Some(source),
+            Self::Heap(source) | Self::HeapCorrupted { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -26,7 +26,7 @@ use crate::error::HeaderPart;
 /// The first eight bytes of every pool file.
 pub(crate) const MAGIC: [u8; 8] = *b"PMEM-RS\0";
 /// The format version this library reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// The length of the header page; the root object starts here.
 pub(crate) const HEADER_LEN: usize = 4096;
 /// Where the root object starts.
@@ -466,10 +466,12 @@ mod tests {
             })
         );
         let mut newer = page.clone();
-        newer[8] = 2;
+        newer[8] = FORMAT_VERSION as u8 + 1;
         assert_eq!(
             decode(&newer, 1 << 20),
-            Err(HeaderError::UnsupportedVersion { found: 2 })
+            Err(HeaderError::UnsupportedVersion {
+                found: FORMAT_VERSION + 1
+            })
         );
         assert_eq!(
             decode(&page, 8192),

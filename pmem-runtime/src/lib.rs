@@ -7,8 +7,10 @@
 
 mod error;
 mod header;
+mod heap;
 mod hw;
 mod log;
+mod pin;
 mod place;
 mod pool;
 mod recovery;
@@ -17,7 +19,11 @@ mod txn;
 
 pub use error::{Error, HeaderPart};
 pub use hw::flush::{CACHE_LINE, FlushMode};
-pub use pmem_alloc::{PPtr, Persistent, PointerMap, PointerRun, type_hash};
+pub use pin::Pinned;
+pub use pmem_alloc::{
+    Collection, HeapError, HeapStats, PPtr, Persistent, PointerMap, PointerRun, TypeStats,
+    type_hash,
+};
 pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, Txn};
 pub use stats::Stats;
 

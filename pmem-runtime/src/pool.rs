@@ -1,4 +1,4 @@
-//! Pools: creating, opening and closing a pool file, and reading its root.
+//! Pools: creating, opening and closing a pool file, reading its root, and its heap.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -9,18 +9,24 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pmem_alloc::{PPtr, Persistent};
+use pmem_alloc::{
+    Collection, Growth, Heap, HeapError, HeapStats, MIN_HEAP_LEN, PPtr, Persistent, RootObject,
+    TypeInfo,
+};
 
 use crate::error::Error;
 use crate::header::{
     self, HEADER_LEN, HeaderError, Identity, LogArea, MAX_LAYOUT_LEN, ROOT_OFFSET, State,
 };
+use crate::heap::{Growable, PoolRegion};
 use crate::hw::flush::{FlushMode, Flusher};
 use crate::hw::mapping::Mapping;
+use crate::pin::{PinTable, Pinned};
 use crate::recovery;
-use crate::txn::{DataRanges, PMut, PoolAccess, Transaction};
+use crate::txn::{self, DataRanges, PMut, PoolAccess, Transaction};
 
 const DEFAULT_SIZE: u64 = 8 << 20;
 const DEFAULT_MAX_SIZE: u64 = 64 << 30;
@@ -156,7 +162,8 @@ impl PoolOptions {
             })?;
         let size = log_area
             .end()
-            .map(|log_end| self.size.max(log_end))
+            .and_then(|log_end| log_end.checked_add(MIN_HEAP_LEN as u64))
+            .map(|heap_end| self.size.max(heap_end))
             .and_then(|size| size.checked_next_multiple_of(HEADER_LEN as u64))
             .filter(|&size| usize::try_from(size).is_ok())
             .ok_or(Error::InvalidOption {
@@ -237,6 +244,18 @@ impl PoolOptions {
         // yet visible to anyone else: the file has no magic yet and is locked.
         init(unsafe { &mut *root_address });
         flusher.flush(&mapping, ROOT_OFFSET as usize, size_of::<R>());
+        let mut region = PoolRegion {
+            mapping: &mapping,
+            flusher: &flusher,
+            growable: None,
+        };
+        let root_object = RootObject {
+            offset: ROOT_OFFSET,
+            size: size_of::<R>() as u64,
+        };
+        let heap_start = log_area.end().expect("checked above") as usize;
+        let heap = Heap::format(&mut region, heap_start, root_object, &TypeInfo::of::<R>())
+            .map_err(Error::Heap)?;
         let identity_bytes = identity.encode();
         let magic_len = header::MAGIC.len();
         // SAFETY: header bytes are never referenced as Rust values.
@@ -254,7 +273,17 @@ impl PoolOptions {
 
         created.armed = false;
         Ok(Pool::assemble(
-            path, file, mapping, flusher, identity, state, true,
+            Parts {
+                path,
+                file,
+                mapping,
+                flusher,
+                identity,
+                state,
+                heap,
+                max_size: self.max_size,
+            },
+            true,
         ))
     }
 
@@ -320,11 +349,48 @@ impl PoolOptions {
         let flusher = self.flusher(forced_mode, &mapping)?;
 
         let data = data_ranges(&identity, state.pool_size);
+        let heap_corrupted = |source| Error::HeapCorrupted {
+            path: path.to_owned(),
+            source,
+        };
+        let mut region = PoolRegion {
+            mapping: &mapping,
+            flusher: &flusher,
+            growable: None,
+        };
+        let heap_start = identity
+            .log
+            .end()
+            .expect("checked when the header was read") as usize;
+        let mut heap = Heap::load(&region, heap_start).map_err(heap_corrupted)?;
+        let root_hash = heap
+            .type_info(heap.root_type())
+            .map(|info| info.layout_hash);
+        if heap.root().offset != ROOT_OFFSET || root_hash != Some(R::LAYOUT_HASH) {
+            return Err(heap_corrupted(HeapError::Corrupted {
+                offset: heap_start as u64,
+                what: "the heap's root record disagrees with the pool header",
+            }));
+        }
         let rolled_back = recovery::roll_back_unfinished(&mapping, &flusher, identity.log, data);
+        let collection = heap
+            .collect(&mut region, &[], &std::collections::HashMap::new())
+            .map_err(heap_corrupted)?;
         flusher.settle();
         let was_clean = state.clean_shutdown;
-        let mut pool = Pool::assemble(path, file, mapping, flusher, identity, state, was_clean);
+        let parts = Parts {
+            path,
+            file,
+            mapping,
+            flusher,
+            identity,
+            state,
+            heap,
+            max_size: self.max_size.max(state.pool_size),
+        };
+        let mut pool = Pool::assemble(parts, was_clean);
         pool.info.transactions_rolled_back = rolled_back;
+        pool.info.collection_at_open = collection;
         pool.write_state(false);
         Ok(pool)
     }
@@ -364,10 +430,14 @@ impl PoolOptions {
 /// is dropped or [`close`](Pool::close)d, which records a clean shutdown.
 pub struct Pool<R: Persistent> {
     // Fields drop in declaration order: the pool is unmapped before the file closes, which
-    // releases the lock that the open file holds.
-    mapping: Mapping,
-    _locked_file: File,
+    // releases the lock that the open file holds. The mapping is boxed so that a running
+    // transaction's pointer to it stays valid while its `Txn` borrows the pool mutably.
+    mapping: Box<Mapping>,
+    file: File,
     flusher: Flusher,
+    heap: Heap,
+    pins: Arc<PinTable>,
+    max_size: u64,
     state: State,
     data: DataRanges,
     log: LogArea,
@@ -404,15 +474,17 @@ impl<R: Persistent> Pool<R> {
         PoolOptions::new().open(path)
     }
 
-    fn assemble(
-        path: &Path,
-        file: File,
-        mapping: Mapping,
-        flusher: Flusher,
-        identity: Identity,
-        state: State,
-        previous_shutdown_clean: bool,
-    ) -> Self {
+    fn assemble(parts: Parts<'_>, previous_shutdown_clean: bool) -> Self {
+        let Parts {
+            path,
+            file,
+            mapping,
+            flusher,
+            identity,
+            state,
+            heap,
+            max_size,
+        } = parts;
         let data = data_ranges(&identity, state.pool_size);
         let log = identity.log;
         let info = PoolInfo {
@@ -426,11 +498,15 @@ impl<R: Persistent> Pool<R> {
             dax: mapping.is_dax(),
             previous_shutdown_clean,
             transactions_rolled_back: 0,
+            collection_at_open: Collection::default(),
         };
         Self {
-            mapping,
-            _locked_file: file,
+            mapping: Box::new(mapping),
+            file,
             flusher,
+            heap,
+            pins: Arc::default(),
+            max_size,
             data,
             log,
             state,
@@ -462,7 +538,9 @@ impl<R: Persistent> Pool<R> {
     ///
     /// [`Error::InvalidPointer`] if the pointer is null, misaligned for `T`, does not point
     /// at `size_of::<T>()` bytes inside the pool's data (past the header), or `T` is aligned
-    /// to more than 4096 bytes (the alignment a pool's base guarantees).
+    /// to more than 4096 bytes (the alignment a pool's base guarantees); and, for a pointer
+    /// into the heap, if no allocated `T` starts where it points (a pointer into the root
+    /// object may point at any part of it).
     pub fn get<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<&T, Error> {
         // Evaluating the layout hash runs the derive's padding and `Drop` checks, which a
         // generic type otherwise meets only when it is a pool's root.
@@ -488,6 +566,22 @@ impl<R: Persistent> Pool<R> {
             usize::try_from(offset).is_ok_and(|offset| self.data.contains(offset, size_of::<T>()));
         if !in_bounds {
             return Err(invalid("the object would lie outside the pool's data"));
+        }
+        let in_root = offset
+            .checked_add(size_of::<T>() as u64)
+            .is_some_and(|end| offset >= ROOT_OFFSET && end <= ROOT_OFFSET + size_of::<R>() as u64);
+        if !in_root {
+            let object_type = self
+                .heap
+                .object_type(offset)
+                .and_then(|index| self.heap.type_info(index));
+            match object_type {
+                None => return Err(invalid("no allocated heap object starts there")),
+                Some(info) if info.layout_hash != T::LAYOUT_HASH => {
+                    return Err(invalid("the object there is of another type"));
+                }
+                Some(_) => {}
+            }
         }
         let address = self.mapping.address_of(offset as usize).cast::<T>();
         // SAFETY: checked above: the object lies inside the pool's data, which is mapped, and
@@ -542,7 +636,7 @@ impl<R: Persistent> Pool<R> {
         body: impl FnOnce(&mut Txn<'_, R>) -> Result<T, E>,
     ) -> Result<T, E> {
         let transaction = Transaction::begin(PoolAccess {
-            mapping: NonNull::from(&self.mapping),
+            mapping: NonNull::from(&*self.mapping),
             flusher: self.flusher.clone(),
             data: self.data,
             slot_offset: self.log.slot_offset(0) as usize,
@@ -582,14 +676,201 @@ impl<R: Persistent> Pool<R> {
 
     /// Writes a new state record (see [`header`]) and makes it durable.
     fn write_state(&mut self, clean_shutdown: bool) {
-        let next = self.state.next(self.state.pool_size, clean_shutdown);
-        let offset = next.slot_offset();
-        // SAFETY: header bytes are never referenced as Rust values.
-        unsafe { self.mapping.write(offset, &next.encode()) };
-        self.flusher.flush(&self.mapping, offset, header::STATE_LEN);
-        self.flusher.fence();
-        self.state = next;
+        let pool_size = self.state.pool_size;
+        persist_state(
+            &self.mapping,
+            &self.flusher,
+            &mut self.state,
+            pool_size,
+            clean_shutdown,
+        );
     }
+
+    /// A view of the pool for the heap, able to grow the pool while transactions run.
+    fn heap_and_region(&mut self) -> (&mut Heap, PoolRegion<'_>) {
+        let region = PoolRegion {
+            mapping: &self.mapping,
+            flusher: &self.flusher,
+            growable: Some(Growable {
+                file: &self.file,
+                state: &mut self.state,
+                max_size: self.max_size,
+            }),
+        };
+        (&mut self.heap, region)
+    }
+
+    /// A read-only view of the pool for the heap.
+    fn region(&self) -> PoolRegion<'_> {
+        PoolRegion {
+            mapping: &self.mapping,
+            flusher: &self.flusher,
+            growable: None,
+        }
+    }
+
+    /// Collects garbage: frees every heap object that neither the root, the named roots
+    /// nor a [`Pinned`] handle reaches. Opening a pool runs one too. It needs the pool to
+    /// itself, so no reference into the heap can be alive.
+    ///
+    /// A [`PPtr`] kept in volatile memory does not keep its object alive: after a
+    /// collection it may point at a freed slot, and [`get`](Pool::get) then refuses it
+    /// (or, once the slot is reused, finds the new object of the same type). Pin what you
+    /// keep across transactions.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::HeapCorrupted`] if tracing finds a pointer to no object of its type; nothing
+    /// has been freed then.
+    pub fn collect(&mut self) -> Result<Collection, Error> {
+        let pins = self.pins.roots();
+        let path = self.info.path.clone();
+        let (heap, mut region) = self.heap_and_region();
+        let collection = heap
+            .collect(&mut region, &pins, &std::collections::HashMap::new())
+            .map_err(|source| Error::HeapCorrupted { path, source })?;
+        self.flusher.settle();
+        Ok(collection)
+    }
+
+    /// How the heap is used: its size, what is allocated, what is free, per type.
+    #[must_use]
+    pub fn heap_stats(&self) -> HeapStats {
+        self.heap.stats()
+    }
+
+    /// Pins the object `pointer` points at: it stays alive across collections while the
+    /// returned handle (or a clone) lives. See [`Pinned`].
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Pool::get): only a valid pointer can be pinned.
+    pub fn pin<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<Pinned<T>, Error> {
+        self.get(pointer)?;
+        Ok(Pinned::new(Arc::clone(&self.pins), pointer))
+    }
+
+    /// How many [`Pinned`] handles of this pool are alive.
+    #[must_use]
+    pub fn pinned(&self) -> usize {
+        self.pins.handles()
+    }
+
+    /// The object stored under `name` by [`Txn::set_named_root`], if there is one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NamedRootTypeMismatch`] if it is not a `T`.
+    pub fn named_root<T: Persistent>(&self, name: &str) -> Result<Option<PPtr<T>>, Error> {
+        let region = self.region();
+        let Some(entry) = self
+            .heap
+            .named_roots(&region)
+            .into_iter()
+            .find(|entry| entry.name == name)
+        else {
+            return Ok(None);
+        };
+        let found = self.heap.type_info(entry.type_index);
+        if found.is_none_or(|info| info.layout_hash != T::LAYOUT_HASH) {
+            return Err(Error::NamedRootTypeMismatch {
+                name: name.to_owned(),
+                expected: core::any::type_name::<T>(),
+                found: found.map_or_else(|| "unknown type".to_owned(), |info| info.name.clone()),
+            });
+        }
+        Ok(Some(PPtr::from_offset(entry.pointer)))
+    }
+
+    /// The names of the named roots in use.
+    #[must_use]
+    pub fn named_roots(&self) -> Vec<String> {
+        let region = self.region();
+        self.heap
+            .named_roots(&region)
+            .into_iter()
+            .map(|entry| entry.name)
+            .collect()
+    }
+
+    /// Logs `bytes.len()` bytes at `offset` in the running transaction, then writes them.
+    fn write_logged(&self, offset: usize, bytes: &[u8]) {
+        txn::log_range(self.mapping.address_of(offset), bytes.len());
+        // SAFETY: the range (a named-root entry) is never referenced as a Rust value, and it
+        // was logged just above.
+        unsafe { self.mapping.write(offset, bytes) };
+    }
+
+    /// Allocates a slot for a `T` inside the running transaction, collecting first if
+    /// enough has been allocated since the last collection, and growing the pool if needed.
+    fn allocate_slot(&mut self, type_index: u32) -> Result<u64, Error> {
+        let growth = if self.heap.collection_due() {
+            Growth::Refused
+        } else {
+            Growth::Allowed
+        };
+        let (heap, mut region) = self.heap_and_region();
+        let first = heap.alloc(&mut region, type_index, growth);
+        let offset = match first {
+            Ok(offset) => offset,
+            Err(HeapError::Full { .. }) => {
+                self.collect_in_transaction()?;
+                let (heap, mut region) = self.heap_and_region();
+                heap.alloc(&mut region, type_index, Growth::Allowed)
+                    .map_err(Error::Heap)?
+            }
+            Err(error) => return Err(Error::Heap(error)),
+        };
+        let size = self.mapping.mapped_len();
+        if size != self.data.pool_end {
+            self.data.pool_end = size;
+            self.info.size = size as u64;
+            txn::pool_grew(size);
+        }
+        Ok(offset)
+    }
+
+    /// A collection inside the running transaction: what the transaction allocated, and
+    /// what the pool reached before it began, stay alive (see `Heap::collect`).
+    fn collect_in_transaction(&mut self) -> Result<Collection, Error> {
+        let mut roots = self.pins.roots();
+        roots.extend(txn::fresh_objects());
+        let previous = txn::previous_words();
+        let path = self.info.path.clone();
+        let (heap, mut region) = self.heap_and_region();
+        heap.collect(&mut region, &roots, &previous)
+            .map_err(|source| Error::HeapCorrupted { path, source })
+    }
+}
+
+/// What a new `Pool` is made of.
+struct Parts<'a> {
+    path: &'a Path,
+    file: File,
+    mapping: Mapping,
+    flusher: Flusher,
+    identity: Identity,
+    state: State,
+    heap: Heap,
+    max_size: u64,
+}
+
+/// Writes the state record after `state` (see [`header`]) with `pool_size` and
+/// `clean_shutdown`, and makes it durable.
+pub(crate) fn persist_state(
+    mapping: &Mapping,
+    flusher: &Flusher,
+    state: &mut State,
+    pool_size: u64,
+    clean_shutdown: bool,
+) {
+    let next = state.next(pool_size, clean_shutdown);
+    let offset = next.slot_offset();
+    // SAFETY: header bytes are never referenced as Rust values.
+    unsafe { mapping.write(offset, &next.encode()) };
+    flusher.flush(mapping, offset, header::STATE_LEN);
+    flusher.fence();
+    *state = next;
 }
 
 impl<R: Persistent> Drop for Pool<R> {
@@ -637,6 +918,8 @@ pub struct PoolInfo {
     pub previous_shutdown_clean: bool,
     /// How many unfinished transactions recovery rolled back when the pool was opened.
     pub transactions_rolled_back: u32,
+    /// What the collection at open found (all zeros for a new pool).
+    pub collection_at_open: Collection,
 }
 
 impl fmt::Display for PoolInfo {
@@ -725,7 +1008,7 @@ fn lock(file: &File, path: &Path) -> Result<(), Error> {
 
 /// Gives the file `len` bytes of real storage, so that a full file system is an error now
 /// rather than a SIGBUS at some later store.
-fn allocate(file: &File, len: u64) -> io::Result<()> {
+pub(crate) fn allocate(file: &File, len: u64) -> io::Result<()> {
     let len =
         libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: posix_fallocate on a file descriptor we own has no memory-safety preconditions.
@@ -814,7 +1097,7 @@ fn data_ranges(identity: &Identity, pool_size: u64) -> DataRanges {
 /// [`get_mut`](Txn::get_mut) give [`PMut`]s, which log before they allow a write. It
 /// cannot leave the transaction's closure or its thread.
 pub struct Txn<'p, R: Persistent> {
-    pool: &'p Pool<R>,
+    pool: &'p mut Pool<R>,
     not_send: PhantomData<*const ()>,
 }
 
@@ -859,9 +1142,130 @@ impl<R: Persistent> Txn<'_, R> {
         pointer: PPtr<T>,
     ) -> Result<PMut<'_, T>, Error> {
         let object = NonNull::from(self.pool.get(pointer)?);
+        if txn::is_fresh(pointer.offset() as usize) {
+            // SAFETY: as below, and this transaction allocated the object.
+            return Ok(unsafe { PMut::new_fresh(object) });
+        }
         // SAFETY: `Pool::get` checked that the object is valid, aligned and inside the pool's
         // data; the `PMut` borrows `self` mutably, so no other reference into the pool exists
         // while it lives.
         Ok(unsafe { PMut::new(object) })
+    }
+
+    /// Allocates a new object in the pool's heap, set to `value`, and returns a pointer to
+    /// it.
+    ///
+    /// The object costs no undo-log entry and no fence: if the transaction does not commit,
+    /// nothing points to it, and the next collection reclaims it. Its bytes are made durable
+    /// by the commit. Store the pointer somewhere the pool reaches (a field of the root or
+    /// of a reachable object, or a named root) before the transaction ends, or the object is
+    /// garbage.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Heap`] if the heap is full even after a collection and cannot grow
+    /// ([`PoolOptions::max_size`]), or cannot hold a `T` (larger than 2 MiB or aligned
+    /// beyond a page), or its type table is full; [`Error::HeapCorrupted`] if the
+    /// collection found damage. Return the error from the transaction to roll it back.
+    pub fn alloc<T: Persistent>(&mut self, value: T) -> Result<PPtr<T>, Error> {
+        let _layout_checked: u64 = const { T::LAYOUT_HASH };
+        let pool = &mut *self.pool;
+        let type_index = match pool.heap.type_index(T::LAYOUT_HASH) {
+            Some(index) => index,
+            None => {
+                let (heap, mut region) = pool.heap_and_region();
+                heap.register(&mut region, &TypeInfo::of::<T>())
+                    .map_err(Error::Heap)?
+            }
+        };
+        let offset = pool.allocate_slot(type_index)?;
+        let address = pool
+            .mapping
+            .address_of(offset as usize)
+            .cast_mut()
+            .cast::<T>();
+        // SAFETY: the heap returned a free slot of `T`'s class: inside the mapping, aligned
+        // for `T` (slots are multiples of its alignment from a page boundary), at least
+        // `size_of::<T>()` bytes, and referenced by nothing (no pointer in the pool reaches a
+        // free slot, and the transaction's handle is borrowed mutably).
+        unsafe { address.write(value) };
+        txn::note_fresh(offset as usize, size_of::<T>());
+        Ok(PPtr::from_offset(offset))
+    }
+
+    /// The object stored under `name`, if there is one; see [`Pool::named_root`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::named_root`].
+    pub fn named_root<T: Persistent>(&self, name: &str) -> Result<Option<PPtr<T>>, Error> {
+        self.pool.named_root(name)
+    }
+
+    /// Stores `pointer` under `name`, replacing what the name held: a root that keeps its
+    /// object alive, found again with [`named_root`](Txn::named_root) (go-pmem's
+    /// `pmem.New`/`pmem.Get`). The change is part of the transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPointer`] if `pointer` is neither null nor valid (see [`Pool::get`]),
+    /// and [`Error::Heap`] if `name` is empty, longer than 47 bytes or holds a NUL, or all 63
+    /// named roots are in use.
+    pub fn set_named_root<T: Persistent + Sync>(
+        &mut self,
+        name: &str,
+        pointer: PPtr<T>,
+    ) -> Result<(), Error> {
+        if !pointer.is_null() {
+            self.pool.get(pointer)?;
+        }
+        let pool = &mut *self.pool;
+        let type_index = match pool.heap.type_index(T::LAYOUT_HASH) {
+            Some(index) => index,
+            None => {
+                let (heap, mut region) = pool.heap_and_region();
+                heap.register(&mut region, &TypeInfo::of::<T>())
+                    .map_err(Error::Heap)?
+            }
+        };
+        let entry =
+            Heap::encode_named_root(name, type_index, pointer.offset()).map_err(Error::Heap)?;
+        let entries = pool.heap.named_roots(&pool.region());
+        let slot = entries
+            .iter()
+            .find(|existing| existing.name == name)
+            .map(|existing| existing.slot)
+            .or_else(|| {
+                (0..pmem_alloc::NAMED_ROOTS)
+                    .find(|slot| entries.iter().all(|used| used.slot != *slot))
+            })
+            .ok_or(Error::Heap(HeapError::NamedRootsFull))?;
+        pool.write_logged(pool.heap.named_root_offset(slot), &entry);
+        Ok(())
+    }
+
+    /// Removes the named root `name`; returns whether it existed. Its object is garbage from
+    /// the next collection on, unless something else reaches it.
+    pub fn remove_named_root(&mut self, name: &str) -> bool {
+        let pool = &mut *self.pool;
+        let found = pool
+            .heap
+            .named_roots(&pool.region())
+            .into_iter()
+            .find(|entry| entry.name == name);
+        if let Some(entry) = &found {
+            pool.write_logged(pool.heap.named_root_offset(entry.slot), &[0; 64]);
+        }
+        found.is_some()
+    }
+
+    /// Allocates like [`alloc`](Txn::alloc) and returns the new object to change.
+    ///
+    /// # Errors
+    ///
+    /// As [`alloc`](Txn::alloc).
+    pub fn alloc_mut<T: Persistent + Sync>(&mut self, value: T) -> Result<PMut<'_, T>, Error> {
+        let pointer = self.alloc(value)?;
+        self.get_mut(pointer)
     }
 }

@@ -16,7 +16,7 @@ use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::hw::flush::{CACHE_LINE, Flusher};
@@ -77,6 +77,12 @@ struct Buffers {
     logged_lines: HashSet<usize, BuildHasherDefault<LineHasher>>,
     /// The logged lines in order, when they are flushed.
     sorted_lines: Vec<usize>,
+    /// Pool offsets of the objects allocated by this transaction. Their bytes need no undo
+    /// entry: if the transaction does not commit, nothing reaches them.
+    fresh_objects: HashSet<usize, BuildHasherDefault<LineHasher>>,
+    /// Lines that fresh objects share with other data: flushed at commit, but logged like
+    /// any other line if something else in them is stored to.
+    fresh_partial_lines: Vec<usize>,
 }
 
 impl Buffers {
@@ -84,6 +90,8 @@ impl Buffers {
         self.entries.clear();
         self.logged_lines.clear();
         self.sorted_lines.clear();
+        self.fresh_objects.clear();
+        self.fresh_partial_lines.clear();
         RECYCLED.set(Some(self));
     }
 }
@@ -182,7 +190,9 @@ impl Active {
     fn flush_logged_lines(&mut self, call: PersistenceCall) {
         let mut lines = std::mem::take(&mut self.buffers.sorted_lines);
         lines.extend(self.buffers.logged_lines.iter().copied());
+        lines.extend(self.buffers.fresh_partial_lines.iter().copied());
         lines.sort_unstable();
+        lines.dedup();
         for run in lines.chunk_by(|a, b| a + 1 == *b) {
             let (first, count) = (run[0], run.len());
             let (offset, len) = (first * CACHE_LINE, count * CACHE_LINE);
@@ -191,6 +201,27 @@ impl Active {
                 .flush_for(call, self.mapping(), offset, len);
         }
         self.buffers.sorted_lines = lines;
+    }
+
+    /// Records that the object at pool offset `offset`, `len` bytes, was allocated by this
+    /// transaction: its whole lines count as logged (flushed at commit, never logged
+    /// again), and the lines it shares with other data are flushed at commit.
+    fn note_fresh(&mut self, offset: usize, len: usize) {
+        self.buffers.fresh_objects.insert(offset);
+        self.pool.flusher.note_unlogged(offset, len);
+        if len == 0 {
+            return;
+        }
+        let first_line = offset / CACHE_LINE;
+        let last_line = (offset + len - 1) / CACHE_LINE;
+        for line in first_line..=last_line {
+            let whole = line * CACHE_LINE >= offset && (line + 1) * CACHE_LINE <= offset + len;
+            if whole {
+                self.buffers.logged_lines.insert(line);
+            } else {
+                self.buffers.fresh_partial_lines.push(line);
+            }
+        }
     }
 
     /// Lets a simulated domain check that every changed line was logged.
@@ -276,6 +307,67 @@ pub fn log_range(address: *const u8, len: usize) {
             active.log(address as usize, len);
         }
     });
+}
+
+/// Runs `action` on this thread's transaction, if one is active.
+fn with_active<T>(action: impl FnOnce(&mut Active) -> T) -> Option<T> {
+    ACTIVE.with(|active| active.borrow_mut().as_mut().map(action))
+}
+
+/// Records an object allocated by the running transaction (see `Active::note_fresh`).
+pub(crate) fn note_fresh(offset: usize, len: usize) {
+    with_active(|active| active.note_fresh(offset, len));
+}
+
+/// Whether the running transaction allocated the object at pool offset `offset`.
+pub(crate) fn is_fresh(offset: usize) -> bool {
+    with_active(|active| active.buffers.fresh_objects.contains(&offset)).unwrap_or(false)
+}
+
+/// The pool offsets of the objects the running transaction allocated.
+pub(crate) fn fresh_objects() -> Vec<u64> {
+    with_active(|active| {
+        active
+            .buffers
+            .fresh_objects
+            .iter()
+            .map(|&offset| offset as u64)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// For each 8-byte word the running transaction has changed, its pool offset and its value
+/// before the transaction (from the undo log): what a collection inside the transaction
+/// must also trace.
+pub(crate) fn previous_words() -> HashMap<u64, u64> {
+    with_active(|active| {
+        let mapping = active.mapping();
+        let mut previous = HashMap::new();
+        for &(offset, len, data) in &active.buffers.entries {
+            for word in (0..len).step_by(8) {
+                let read = |at: usize| {
+                    // SAFETY: both ranges are inside the mapping (a logged range and its
+                    // copy in the log slot); words are read through raw pointers, and no
+                    // `&mut` into the pool is alive while the transaction's handle is
+                    // borrowed by the allocating call.
+                    let value = unsafe { mapping.address_of(at).cast::<u64>().read_unaligned() };
+                    u64::from_le(value)
+                };
+                let (before, now) = (read(data + word), read(offset + word));
+                if before != now {
+                    previous.insert((offset + word) as u64, before);
+                }
+            }
+        }
+        previous
+    })
+    .unwrap_or_default()
+}
+
+/// The running transaction's pool has grown to `pool_end` bytes.
+pub(crate) fn pool_grew(pool_end: usize) {
+    with_active(|active| active.pool.data.pool_end = pool_end);
 }
 
 /// Whether a transaction is active on this thread.
@@ -452,6 +544,21 @@ impl<'a, T: ?Sized> PMut<'a, T> {
         Self {
             target,
             logged: false,
+            borrow: PhantomData,
+            not_send: PhantomData,
+        }
+    }
+
+    /// A `PMut` to an object the running transaction allocated: its bytes need no undo
+    /// entry (see `Active::note_fresh`).
+    ///
+    /// # Safety
+    ///
+    /// As [`PMut::new`], and the object must have been allocated by the running transaction.
+    pub(crate) unsafe fn new_fresh(target: NonNull<T>) -> Self {
+        Self {
+            target,
+            logged: true,
             borrow: PhantomData,
             not_send: PhantomData,
         }

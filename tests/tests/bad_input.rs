@@ -150,7 +150,7 @@ fn another_format_version() {
     match refused(&path) {
         Error::UnsupportedVersion {
             found: 9,
-            supported: 1,
+            supported: 2,
             ..
         } => {}
         other => panic!("expected UnsupportedVersion, got {other:?}"),

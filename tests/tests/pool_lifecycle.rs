@@ -58,8 +58,9 @@ fn size_is_rounded_up_to_pages_and_covers_the_root_and_the_log() {
         .log_size(5000)
         .create(path.path(), [7u64; 1000])
         .expect("create");
-    // The header page, the root's 8000 bytes in two pages, the log's 5000 in two.
-    let expected = 4096 + 8192 + 8192;
+    // The header page, the root's 8000 bytes in two pages, the log's 5000 in two, and the
+    // smallest heap: three pages of metadata, a page table and one data page.
+    let expected = 4096 + 8192 + 8192 + 5 * 4096;
     assert_eq!(pool.info().size, expected);
     assert_eq!(
         std::fs::metadata(path.path()).expect("metadata").len(),
@@ -135,8 +136,9 @@ fn create_open_and_close_cost_a_fixed_number_of_flushes_and_fences() {
         .create(path.path(), [0u64; 64]);
     let created = Stats::current_thread() - before;
     drop(pool.expect("create"));
-    // The root's 8 lines and the header page's 64, then a fence; the magic's line, a fence.
-    assert_eq!((created.lines_flushed, created.fences), (8 + 64 + 1, 2));
+    // The root's 8 lines, the heap's header and root-type record (one line each), the
+    // header page's 64, then a fence; the magic's line, a fence.
+    assert_eq!((created.lines_flushed, created.fences), (8 + 2 + 64 + 1, 2));
     std::fs::remove_file(path.path()).expect("remove");
     drop(create_sample(&path));
     for mode in [FlushMode::Msync, FlushMode::None] {
@@ -184,7 +186,15 @@ fn get_refuses_pointers_that_do_not_point_at_an_object() {
         }
     }
     let last_word = PPtr::<u64>::from_offset((1 << 20) - 8);
-    assert_eq!(pool.get(last_word).ok(), Some(&0));
+    match pool.get(last_word) {
+        Err(error @ Error::InvalidPointer { .. }) => {
+            assert!(
+                error.to_string().contains("no allocated heap object"),
+                "{error}"
+            );
+        }
+        other => panic!("a heap word that is no object: got {other:?}"),
+    }
 }
 
 #[test]

@@ -321,6 +321,27 @@ impl Flusher {
         }
     }
 
+    /// Tells a simulated domain that `[offset, offset + len)` was written on purpose without
+    /// an undo-log entry: heap metadata, or an object allocated in the running transaction.
+    pub(crate) fn note_unlogged(&self, offset: usize, len: usize) {
+        #[cfg(feature = "simulation")]
+        if let Some(simulation) = &self.simulation {
+            simulation.note_unlogged(offset, len);
+        }
+        #[cfg(not(feature = "simulation"))]
+        let _ = (offset, len);
+    }
+
+    /// Tells a simulated domain that the pool's mapping has grown.
+    pub(crate) fn grew(&self, mapping: &Mapping) {
+        #[cfg(feature = "simulation")]
+        if let Some(simulation) = &self.simulation {
+            simulation.grew(mapping.mapped_len());
+        }
+        #[cfg(not(feature = "simulation"))]
+        let _ = mapping;
+    }
+
     /// Lets a simulated domain observe memory (see `sim.rs`): values that exist now, but
     /// are about to be overwritten before the next fence, may already have been evicted.
     pub(crate) fn observe(&self) {

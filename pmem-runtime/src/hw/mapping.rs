@@ -17,12 +17,14 @@ use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A pool file mapped into a reserved address range.
 pub(crate) struct Mapping {
     base: NonNull<u8>,
     reserved_len: usize,
-    mapped_len: usize,
+    /// Grows (never shrinks) while the pool is open; see [`Mapping::grow`].
+    mapped_len: AtomicUsize,
     dax: bool,
 }
 
@@ -63,13 +65,33 @@ impl Mapping {
         let mut mapping = Self {
             base,
             reserved_len: reserve_len,
-            mapped_len: 0,
+            mapped_len: AtomicUsize::new(0),
             dax: false,
         };
         mapping.dax = supports_sync_mapping(file, page)?;
         mapping.map_file_range(file, 0, len)?;
-        mapping.mapped_len = len;
+        mapping.mapped_len = AtomicUsize::new(len);
         Ok(mapping)
+    }
+
+    /// Maps `file` up to `new_len` bytes, in place: the file must already be that long.
+    /// Addresses of the mapped part do not change.
+    pub(crate) fn grow(&self, file: &File, new_len: usize) -> io::Result<()> {
+        let old_len = self.mapped_len();
+        if new_len <= old_len {
+            return Ok(());
+        }
+        if new_len > self.reserved_len || new_len % page_size() != 0 {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        self.map_file_range(file, old_len, new_len - old_len)?;
+        self.mapped_len.store(new_len, Ordering::Release);
+        Ok(())
+    }
+
+    /// How many bytes the mapping may grow to.
+    pub(crate) fn reserved_len(&self) -> usize {
+        self.reserved_len
     }
 
     /// Maps `file[offset .. offset + len]` over the reservation at the same offset,
@@ -111,7 +133,7 @@ impl Mapping {
 
     /// How many bytes of the file are mapped.
     pub(crate) fn mapped_len(&self) -> usize {
-        self.mapped_len
+        self.mapped_len.load(Ordering::Acquire)
     }
 
     /// Whether the file is mapped synchronously (DAX, `MAP_SYNC`).
@@ -199,7 +221,7 @@ impl Mapping {
         assert!(
             offset
                 .checked_add(len)
-                .is_some_and(|end| end <= self.mapped_len),
+                .is_some_and(|end| end <= self.mapped_len()),
             "{len} bytes at offset {offset} lie outside the mapped pool"
         );
     }
@@ -214,7 +236,7 @@ impl Mapping {
     pub(crate) fn msync(&self, offset: usize, len: usize) {
         let page = page_size();
         let start = offset / page * page;
-        let end = (offset + len).next_multiple_of(page).min(self.mapped_len);
+        let end = (offset + len).next_multiple_of(page).min(self.mapped_len());
         // SAFETY: `[start, end)` is page aligned and inside the mapped file range.
         let result = unsafe {
             libc::msync(

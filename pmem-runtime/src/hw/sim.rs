@@ -27,7 +27,9 @@
 //! [`Lint`]s ([`Simulation::lints`]): when a transaction ends, every cache line of the pool's
 //! data that changed since the transaction began must have been logged
 //! ([`Lint::UnloggedStore`]), and when one begins, no data line may have changed since the
-//! last one ended ([`Lint::StoreOutsideTransaction`]).
+//! last one ended ([`Lint::StoreOutsideTransaction`]). Stores the runtime makes on purpose
+//! without a log entry (heap metadata, objects allocated by the running transaction) are
+//! announced to the domain, which exempts exactly those bytes, word by word.
 //!
 //! The real flush instructions are skipped (the mode is `none`): the simulation, not the
 //! hardware, decides what is durable.
@@ -68,6 +70,8 @@ struct State {
     settled: Vec<u8>,
     /// The mapping's bytes when the running transaction began.
     transaction_start: Option<Vec<u8>>,
+    /// Byte ranges stored without a log entry on purpose since the last settle.
+    unlogged: Vec<(usize, usize)>,
     lints: Vec<Lint>,
 }
 
@@ -154,11 +158,12 @@ impl Simulation {
         let state = &mut *guard;
         let current = current_bytes(state.base, state.len);
         for line in changed_lines(&state.settled, &current) {
-            if in_data(line * CACHE_LINE) {
+            if in_data(line * CACHE_LINE) && !state.exempt(line, &state.settled, &current) {
                 let offset = line * CACHE_LINE;
                 state.lints.push(Lint::StoreOutsideTransaction { offset });
             }
         }
+        state.unlogged.clear();
         state.transaction_start = Some(current);
     }
 
@@ -176,7 +181,8 @@ impl Simulation {
         };
         let current = current_bytes(state.base, state.len);
         for line in changed_lines(&start, &current) {
-            if in_data(line * CACHE_LINE) && !logged(line) {
+            if in_data(line * CACHE_LINE) && !logged(line) && !state.exempt(line, &start, &current)
+            {
                 let offset = line * CACHE_LINE;
                 state.lints.push(Lint::UnloggedStore { offset });
             }
@@ -187,6 +193,27 @@ impl Simulation {
     pub(crate) fn settle(&self) {
         let mut state = self.state();
         state.settled = current_bytes(state.base, state.len);
+        state.unlogged.clear();
+    }
+
+    /// Bytes the runtime stored without logging on purpose (see [`Lint`]).
+    pub(crate) fn note_unlogged(&self, offset: usize, len: usize) {
+        self.state().unlogged.push((offset, offset + len));
+    }
+
+    /// The pool's mapping grew to `len` bytes, which read as zero and are durable as such.
+    pub(crate) fn grew(&self, len: usize) {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        if len <= state.len {
+            return;
+        }
+        state.len = len;
+        state.durable.resize(len, 0);
+        state.settled.resize(len, 0);
+        if let Some(start) = state.transaction_start.as_mut() {
+            start.resize(len, 0);
+        }
     }
 
     pub(crate) fn record_flush(&self, first_line: usize, last_line: usize) {
@@ -242,6 +269,18 @@ impl Simulation {
 }
 
 impl State {
+    /// Whether every byte of `line` that differs between `before` and `after` lies in a
+    /// range announced with `note_unlogged`.
+    fn exempt(&self, line: usize, before: &[u8], after: &[u8]) -> bool {
+        let range = line * CACHE_LINE..(line + 1) * CACHE_LINE;
+        differing_chunks(&before[range.clone()], &after[range.clone()], 1).all(|byte| {
+            let offset = range.start + byte;
+            self.unlogged
+                .iter()
+                .any(|&(start, end)| start <= offset && offset < end)
+        })
+    }
+
     fn observe(&mut self) {
         let current = current_bytes(self.base, self.len);
         for (offset, word) in differing_words(&self.durable, &current) {

@@ -1,0 +1,138 @@
+//! The pool side of the persistent heap: the [`Region`] that `pmem-alloc` manages, and
+//! growth.
+//!
+//! `pmem-alloc` reads and writes through [`PoolRegion`]. Its metadata writes are stored,
+//! flushed, and announced to a simulated domain as deliberate unlogged stores (see
+//! `hw/sim.rs`); the fence that makes them durable is the heap's own or the commit's of
+//! the running transaction (`pmem-alloc`'s `layout.rs` gives the rules).
+//!
+//! **Growth** extends the pool file in place: the file is first cut back to the pool's
+//! recorded size (dropping whatever an interrupted growth left beyond it) and then extended,
+//! so the new bytes read as zero; the new part is mapped into the address range reserved at
+//! open; and only then is a new state record with the new size written, flushed and fenced.
+//! A crash before that record is durable leaves the old size, and a file that may be longer,
+//! which `open` accepts. A crash after it leaves the new size, and zero pages, which hold no
+//! span.
+
+use std::fs::File;
+
+use pmem_alloc::{GrowError, Region};
+
+use crate::header::{HEADER_LEN, State};
+use crate::hw::flush::Flusher;
+use crate::hw::mapping::Mapping;
+
+/// What growing the pool needs besides the mapping.
+pub(crate) struct Growable<'a> {
+    pub(crate) file: &'a File,
+    pub(crate) state: &'a mut State,
+    pub(crate) max_size: u64,
+}
+
+/// A pool's mapping, as the heap sees it.
+pub(crate) struct PoolRegion<'a> {
+    pub(crate) mapping: &'a Mapping,
+    pub(crate) flusher: &'a Flusher,
+    /// `None` while the pool is being created, when it cannot grow.
+    pub(crate) growable: Option<Growable<'a>>,
+}
+
+impl Region for PoolRegion<'_> {
+    fn len(&self) -> usize {
+        self.mapping.mapped_len()
+    }
+
+    fn read(&self, offset: usize, buffer: &mut [u8]) {
+        assert!(
+            offset
+                .checked_add(buffer.len())
+                .is_some_and(|end| end <= self.len()),
+            "the heap read {} bytes at {offset:#x}, outside the pool",
+            buffer.len()
+        );
+        // SAFETY: the range is inside the mapping (asserted). The heap reads while the pool
+        // is borrowed mutably (a transaction's allocation, a collection) or before it is
+        // handed out (open), so no `&mut` into it is alive; reading does not invalidate
+        // shared references.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.mapping.address_of(offset),
+                buffer.as_mut_ptr(),
+                buffer.len(),
+            );
+        }
+    }
+
+    fn read_word(&self, offset: usize) -> u64 {
+        assert!(
+            offset.checked_add(8).is_some_and(|end| end <= self.len()),
+            "the heap read a word at {offset:#x}, outside the pool"
+        );
+        // SAFETY: as in `read`.
+        let word = unsafe {
+            self.mapping
+                .address_of(offset)
+                .cast::<u64>()
+                .read_unaligned()
+        };
+        u64::from_le(word)
+    }
+
+    fn write_metadata(&mut self, offset: usize, bytes: &[u8]) {
+        if bytes.len() == 8 && offset % 8 == 0 {
+            let word: [u8; 8] = bytes.try_into().expect("eight bytes");
+            // SAFETY: heap metadata (page tables, type records, the heap header) is never
+            // referenced as a Rust value; the word is aligned and inside the mapping.
+            unsafe { self.mapping.store_word(offset, word) };
+        } else {
+            // SAFETY: as above.
+            unsafe { self.mapping.write(offset, bytes) };
+        }
+        self.flusher.flush(self.mapping, offset, bytes.len());
+        self.flusher.note_unlogged(offset, bytes.len());
+    }
+
+    fn fence(&mut self) {
+        self.flusher.fence();
+    }
+
+    fn grow(&mut self, min_len: usize) -> Result<(), GrowError> {
+        let reserved = self.mapping.reserved_len();
+        let Some(growable) = self.growable.as_mut() else {
+            return Err(GrowError {
+                max_len: self.mapping.mapped_len(),
+                io: None,
+            });
+        };
+        let max_len = usize::try_from(growable.max_size)
+            .unwrap_or(usize::MAX)
+            .min(reserved)
+            / HEADER_LEN
+            * HEADER_LEN;
+        let old_len = self.mapping.mapped_len();
+        if min_len > max_len {
+            return Err(GrowError { max_len, io: None });
+        }
+        let new_len = min_len
+            .max(old_len.saturating_mul(2))
+            .next_multiple_of(HEADER_LEN)
+            .min(max_len);
+        let failed = |io| GrowError {
+            max_len,
+            io: Some(io),
+        };
+        growable.file.set_len(old_len as u64).map_err(failed)?;
+        crate::pool::allocate(growable.file, new_len as u64).map_err(failed)?;
+        growable.file.sync_all().map_err(failed)?;
+        self.mapping.grow(growable.file, new_len).map_err(failed)?;
+        self.flusher.grew(self.mapping);
+        crate::pool::persist_state(
+            self.mapping,
+            self.flusher,
+            growable.state,
+            new_len as u64,
+            false,
+        );
+        Ok(())
+    }
+}
