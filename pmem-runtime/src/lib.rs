@@ -21,8 +21,8 @@ pub use error::{Error, HeaderPart};
 pub use hw::flush::{CACHE_LINE, FlushMode};
 pub use pin::Pinned;
 pub use pmem_alloc::{
-    Collection, HeapError, HeapStats, PPtr, Persistent, PointerMap, PointerRun, TypeStats,
-    type_hash,
+    Collection, HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PPtr, Persistent, PointerMap,
+    PointerRun, TypeStats, type_hash,
 };
 pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, Txn};
 pub use stats::Stats;
@@ -31,7 +31,8 @@ pub use stats::Stats;
 #[cfg(feature = "simulation")]
 pub mod simulation {
     pub use crate::hw::crash_test::{
-        CrashReport, ScratchFile, check_every_fence, recover, seed, small_pool,
+        CrashReport, ScratchFile, check_every_fence, check_every_fence_observing, recover, seed,
+        small_pool,
     };
     pub use crate::hw::mutation::{PersistenceCall, with_call_skipped};
     pub use crate::hw::sim::{CrashImage, CrashPoint, Lint, Simulation};

@@ -2,9 +2,10 @@
 //! `tests/mutations.rs` (which checks that they fail when the protocol is broken).
 
 use pmem::simulation::{
-    CrashReport, ScratchFile, Simulation, check_every_fence, recover, seed, small_pool,
+    CrashReport, ScratchFile, Simulation, check_every_fence, check_every_fence_observing, recover,
+    seed, small_pool,
 };
-use pmem::{PMut, Persistent, Pool, PoolOptions, txn};
+use pmem::{Error, PMut, PPtr, Persistent, Pool, PoolOptions, Txn, txn};
 
 use crate::xorshift;
 
@@ -164,4 +165,249 @@ pub fn crashed_recovery() -> CrashReport {
         report.crash_points += 1;
     }
     report
+}
+
+/// A list node big enough (512 bytes, eight to a page) that a few dozen of them outgrow a
+/// small pool.
+#[derive(Persistent, Clone, Copy)]
+#[repr(C)]
+pub struct Chunk {
+    /// The value the list promises.
+    pub value: u64,
+    /// Filler, so that the list needs pages.
+    pub filler: [u64; 62],
+    /// The next chunk, or null.
+    pub next: PPtr<Chunk>,
+}
+
+/// The root of the list workloads.
+#[derive(Persistent, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct ChunkList {
+    /// The first chunk, or null.
+    pub head: PPtr<Chunk>,
+    /// How many chunks the list has.
+    pub len: u64,
+}
+
+/// Pushes `count` chunks holding `first..first + count` in one transaction; `fail` makes
+/// the transaction return `Err` after its stores (rolled back).
+#[txn]
+pub fn push_chunks(
+    tx: &mut Txn<'_, ChunkList>,
+    first: u64,
+    count: u64,
+    fail: bool,
+) -> Result<(), Error> {
+    for value in first..first + count {
+        let next = tx.root().head;
+        let chunk = tx.alloc(Chunk {
+            value,
+            filler: [value; 62],
+            next,
+        })?;
+        let mut list = tx.root_mut();
+        list.head = chunk;
+        list.len += 1;
+    }
+    if fail {
+        return Err(Error::InvalidOption {
+            option: "crash test",
+            reason: "a failing transaction",
+        });
+    }
+    Ok(())
+}
+
+/// Unlinks the first `count` chunks in one transaction (the collector frees them later).
+#[txn]
+pub fn pop_chunks(tx: &mut Txn<'_, ChunkList>, count: u64) -> Result<(), Error> {
+    for _ in 0..count {
+        let head = tx.root().head;
+        if head.is_null() {
+            break;
+        }
+        let next = tx.get(head)?.next;
+        let mut list = tx.root_mut();
+        list.head = next;
+        list.len -= 1;
+    }
+    Ok(())
+}
+
+/// The values of a chunk list, head first; checks each chunk's filler.
+///
+/// # Panics
+///
+/// If a chunk cannot be read or its filler does not match its value.
+#[must_use]
+pub fn chunk_values(pool: &Pool<ChunkList>) -> Vec<u64> {
+    let mut values = Vec::new();
+    let mut at = pool.root().head;
+    while !at.is_null() {
+        let chunk = pool.get(at).expect("a reachable chunk");
+        assert!(
+            chunk.filler.iter().all(|&word| word == chunk.value),
+            "chunk {} torn",
+            chunk.value
+        );
+        values.push(chunk.value);
+        at = chunk.next;
+    }
+    assert_eq!(values.len() as u64, pool.root().len, "the length field");
+    values
+}
+
+/// Pushes, pops, failed pushes and collections on a list of chunks, growing the pool past
+/// its first size, crashed at every fence: each recovered image holds the list before or
+/// after the interrupted step, opens with a sound heap, and every committed chunk is there.
+#[must_use]
+pub fn chunk_list() -> CrashReport {
+    check_every_fence_observing(
+        "crash-chunk-list",
+        ChunkList::default(),
+        14,
+        |pool, step| {
+            let step = step as u64;
+            match step % 7 {
+                3 => {
+                    pool.txn(|tx| pop_chunks(tx, 5)).expect("pop");
+                }
+                5 => {
+                    pool.collect().expect("collect");
+                }
+                6 => {
+                    let _refused = pool.txn(|tx| push_chunks(tx, step * 100, 3, true));
+                }
+                _ => {
+                    pool.txn(|tx| push_chunks(tx, step * 100, 12, false))
+                        .expect("push");
+                }
+            }
+        },
+        |pool| (chunk_values(pool), pool.named_roots()),
+        IMAGES_PER_FENCE,
+    )
+}
+
+/// One entry of the hash map workload.
+#[derive(Persistent, Clone, Copy)]
+#[repr(C)]
+pub struct MapEntry {
+    /// The key.
+    pub key: u64,
+    /// The value.
+    pub value: u64,
+    /// The next entry of the bucket.
+    pub next: PPtr<MapEntry>,
+}
+
+/// The root of the hash map workload: separate chaining over 8 buckets.
+#[derive(Persistent, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Map {
+    /// The buckets' first entries.
+    pub buckets: [PPtr<MapEntry>; 8],
+    /// How many entries the map holds.
+    pub len: u64,
+}
+
+/// Sets `key` to `value`: updates the entry in place, or allocates a new one at the head
+/// of its bucket.
+#[txn]
+pub fn map_insert(tx: &mut Txn<'_, Map>, key: u64, value: u64) -> Result<(), Error> {
+    let bucket = (key % 8) as usize;
+    let mut at = tx.root().buckets[bucket];
+    while !at.is_null() {
+        if tx.get(at)?.key == key {
+            let mut entry = tx.get_mut(at)?;
+            entry.value = value;
+            return Ok(());
+        }
+        at = tx.get(at)?.next;
+    }
+    let next = tx.root().buckets[bucket];
+    let entry = tx.alloc(MapEntry { key, value, next })?;
+    let mut map = tx.root_mut();
+    map.buckets[bucket] = entry;
+    map.len += 1;
+    Ok(())
+}
+
+/// Removes `key`; returns whether it was there.
+#[txn]
+pub fn map_remove(tx: &mut Txn<'_, Map>, key: u64) -> Result<bool, Error> {
+    let bucket = (key % 8) as usize;
+    let mut previous: PPtr<MapEntry> = PPtr::null();
+    let mut at = tx.root().buckets[bucket];
+    while !at.is_null() {
+        let entry = *tx.get(at)?;
+        if entry.key == key {
+            if previous.is_null() {
+                let mut map = tx.root_mut();
+                map.buckets[bucket] = entry.next;
+                map.len -= 1;
+            } else {
+                let mut before = tx.get_mut(previous)?;
+                before.next = entry.next;
+                let mut map = tx.root_mut();
+                map.len -= 1;
+            }
+            return Ok(true);
+        }
+        previous = at;
+        at = entry.next;
+    }
+    Ok(false)
+}
+
+/// The map's contents, sorted by key.
+///
+/// # Panics
+///
+/// If an entry cannot be read, sits in the wrong bucket, or the length field disagrees.
+#[must_use]
+pub fn map_contents(pool: &Pool<Map>) -> Vec<(u64, u64)> {
+    let mut contents = Vec::new();
+    for (bucket, &head) in pool.root().buckets.iter().enumerate() {
+        let mut at = head;
+        while !at.is_null() {
+            let entry = pool.get(at).expect("a reachable entry");
+            assert_eq!(entry.key % 8, bucket as u64, "entry in the wrong bucket");
+            contents.push((entry.key, entry.value));
+            at = entry.next;
+        }
+    }
+    contents.sort_unstable();
+    assert_eq!(contents.len() as u64, pool.root().len, "the length field");
+    contents
+}
+
+/// Inserts, updates and removes on a hash map, with a collection every sixth step, crashed
+/// at every fence.
+#[must_use]
+pub fn hash_map() -> CrashReport {
+    let mut random = 0x0123_4567_89ab_cdef;
+    check_every_fence_observing(
+        "crash-hash-map",
+        Map::default(),
+        30,
+        |pool, step| {
+            let key = xorshift(&mut random) % 24;
+            match step % 6 {
+                5 => {
+                    pool.collect().expect("collect");
+                }
+                4 => {
+                    pool.txn(|tx| map_remove(tx, key)).expect("remove");
+                }
+                _ => {
+                    pool.txn(|tx| map_insert(tx, key, step as u64))
+                        .expect("insert");
+                }
+            }
+        },
+        map_contents,
+        IMAGES_PER_FENCE,
+    )
 }

@@ -77,3 +77,17 @@ fn the_simulation_reports_unlogged_stores_and_stores_outside_transactions() {
         [Lint::StoreOutsideTransaction { offset: 4096 + 256 }]
     );
 }
+
+#[test]
+fn list_pushes_pops_growth_and_collections_are_all_or_nothing_at_every_fence() {
+    let report = workloads::chunk_list();
+    println!("chunk list: {report:?}");
+    assert!(report.crash_points >= 10 * 3, "{report:?}");
+}
+
+#[test]
+fn hash_map_inserts_updates_removes_and_collections_are_all_or_nothing_at_every_fence() {
+    let report = workloads::hash_map();
+    println!("hash map: {report:?}");
+    assert!(report.crash_points >= 20 * 3, "{report:?}");
+}

@@ -112,11 +112,35 @@ pub fn check_every_fence<R>(
     label: &str,
     init: R,
     steps: usize,
-    mut step: impl FnMut(&mut Pool<R>, usize),
+    step: impl FnMut(&mut Pool<R>, usize),
     budget: usize,
 ) -> CrashReport
 where
     R: Persistent + Copy + PartialEq + Debug + Sync,
+{
+    check_every_fence_observing(label, init, steps, step, |pool| *pool.root(), budget)
+}
+
+/// [`check_every_fence`] for state beyond the root: `observe` reads what the workload
+/// promises (the values of a list, the contents of a map) from an open pool, and each
+/// recovered image must show the observation before or after the interrupted step. Every
+/// image is opened with the real `open`, whose collection traces and checks every pointer
+/// in the heap, so an image with a dangling or mistyped pointer fails to open.
+///
+/// # Panics
+///
+/// When an oracle fails, with what reproduces it.
+pub fn check_every_fence_observing<R, S>(
+    label: &str,
+    init: R,
+    steps: usize,
+    mut step: impl FnMut(&mut Pool<R>, usize),
+    observe: impl Fn(&Pool<R>) -> S,
+    budget: usize,
+) -> CrashReport
+where
+    R: Persistent,
+    S: PartialEq + Debug,
 {
     let simulation = Simulation::new();
     let path = ScratchFile::new(label);
@@ -124,12 +148,12 @@ where
         .simulation(&simulation)
         .create(path.path(), init)
         .expect("create");
-    let mut states = vec![*pool.root()];
+    let mut states = vec![observe(&pool)];
     let mut boundaries = vec![simulation.fences()];
     simulation.capture(true);
     for index in 0..steps {
         let _ = catch_unwind(AssertUnwindSafe(|| step(&mut pool, index)));
-        states.push(*pool.root());
+        states.push(observe(&pool));
         boundaries.push(simulation.fences());
     }
     simulation.capture(false);
@@ -149,12 +173,17 @@ where
         let step = boundaries.partition_point(|&fences| fences < point.fence) - 1;
         let (before, after) = (&states[step], &states[step + 1]);
         for image in point.images(budget, seed) {
-            let found = recover::<R>(&scratch, &image).unwrap_or_else(|error| {
+            std::fs::write(scratch.path(), &image.bytes).expect("write crash image");
+            let opened = PoolOptions::new()
+                .flush_mode(FlushMode::None)
+                .open::<R>(scratch.path());
+            let pool = opened.unwrap_or_else(|error| {
                 panic!(
                     "{label}: step {step}, {}, seed {seed}: open failed: {error}",
                     image.description
                 )
             });
+            let found = observe(&pool);
             assert!(
                 found == *before || found == *after,
                 "{label}: step {step}, {}, seed {seed}: recovered {found:?}, expected {before:?} or {after:?}",
