@@ -801,6 +801,16 @@ impl<R: Persistent> Pool<R> {
         unsafe { self.mapping.write(offset, bytes) };
     }
 
+    /// The heap's index for `T`, recording the type first if it is new.
+    fn type_index_of<T: Persistent>(&mut self) -> Result<u32, Error> {
+        if let Some(index) = self.heap.type_index(T::LAYOUT_HASH) {
+            return Ok(index);
+        }
+        let (heap, mut region) = self.heap_and_region();
+        heap.register(&mut region, &TypeInfo::of::<T>())
+            .map_err(Error::Heap)
+    }
+
     /// Allocates a slot for a `T` inside the running transaction, collecting first if
     /// enough has been allocated since the last collection, and growing the pool if needed.
     fn allocate_slot(&mut self, type_index: u32) -> Result<u64, Error> {
@@ -1170,14 +1180,7 @@ impl<R: Persistent> Txn<'_, R> {
     pub fn alloc<T: Persistent>(&mut self, value: T) -> Result<PPtr<T>, Error> {
         let _layout_checked: u64 = const { T::LAYOUT_HASH };
         let pool = &mut *self.pool;
-        let type_index = match pool.heap.type_index(T::LAYOUT_HASH) {
-            Some(index) => index,
-            None => {
-                let (heap, mut region) = pool.heap_and_region();
-                heap.register(&mut region, &TypeInfo::of::<T>())
-                    .map_err(Error::Heap)?
-            }
-        };
+        let type_index = pool.type_index_of::<T>()?;
         let offset = pool.allocate_slot(type_index)?;
         let address = pool
             .mapping
@@ -1220,14 +1223,7 @@ impl<R: Persistent> Txn<'_, R> {
             self.pool.get(pointer)?;
         }
         let pool = &mut *self.pool;
-        let type_index = match pool.heap.type_index(T::LAYOUT_HASH) {
-            Some(index) => index,
-            None => {
-                let (heap, mut region) = pool.heap_and_region();
-                heap.register(&mut region, &TypeInfo::of::<T>())
-                    .map_err(Error::Heap)?
-            }
-        };
+        let type_index = pool.type_index_of::<T>()?;
         let entry =
             Heap::encode_named_root(name, type_index, pointer.offset()).map_err(Error::Heap)?;
         let entries = pool.heap.named_roots(&pool.region());
