@@ -22,7 +22,8 @@ pub struct PointerRun {
     pub pointee: u64,
 }
 
-/// Where a type keeps its persistent pointers; see the [module documentation](self).
+/// Where a type keeps its persistent pointers: a list of [`PointerRun`]s, persisted with the
+/// type so that the collector can trace objects without the type's code.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PointerMap {
     runs: Vec<PointerRun>,
