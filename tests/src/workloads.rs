@@ -258,8 +258,8 @@ pub fn chunk_values(pool: &Pool<ChunkList>) -> Vec<u64> {
     values
 }
 
-/// Pushes, pops, failed pushes and collections on a list of chunks, growing the pool past
-/// its first size, crashed at every fence: each recovered image holds the list before or
+/// Pushes, pops, failed pushes, collections and named-root changes on a list of chunks,
+/// growing the pool past its first size, crashed at every fence: each recovered image holds the list before or
 /// after the interrupted step, opens with a sound heap, and every committed chunk is there.
 #[must_use]
 pub fn chunk_list() -> CrashReport {
@@ -271,7 +271,20 @@ pub fn chunk_list() -> CrashReport {
             let step = step as u64;
             match step % 7 {
                 3 => {
-                    pool.txn(|tx| pop_chunks(tx, 5)).expect("pop");
+                    pool.txn(|tx| {
+                        pop_chunks(tx, 5)?;
+                        let head = tx.root().head;
+                        tx.set_named_root("top", head)
+                    })
+                    .expect("pop and name the new head");
+                }
+                4 => {
+                    pool.txn(|tx| {
+                        push_chunks(tx, step * 100, 12, false)?;
+                        tx.remove_named_root("top");
+                        Ok::<_, Error>(())
+                    })
+                    .expect("push and unname");
                 }
                 5 => {
                     pool.collect().expect("collect");
@@ -285,7 +298,13 @@ pub fn chunk_list() -> CrashReport {
                 }
             }
         },
-        |pool| (chunk_values(pool), pool.named_roots()),
+        |pool| {
+            let top = pool
+                .named_root::<Chunk>("top")
+                .expect("a chunk")
+                .map(|chunk| pool.get(chunk).expect("a named chunk").value);
+            (chunk_values(pool), top)
+        },
         IMAGES_PER_FENCE,
     )
 }
