@@ -161,6 +161,7 @@ impl Heap {
         self.allocation_known = true;
         self.allocated_since_collection = 0;
         self.live_after_collection = report.live_bytes;
+        self.collections += 1;
         report
     }
 }

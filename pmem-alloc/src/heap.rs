@@ -180,6 +180,7 @@ pub struct Heap {
     pub(crate) allocation_known: bool,
     pub(crate) allocated_since_collection: u64,
     pub(crate) live_after_collection: u64,
+    pub(crate) collections: u64,
 }
 
 impl Heap {
@@ -236,6 +237,7 @@ impl Heap {
             allocation_known: false,
             allocated_since_collection: 0,
             live_after_collection: 0,
+            collections: 0,
         }
     }
 

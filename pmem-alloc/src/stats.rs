@@ -19,6 +19,9 @@ pub struct HeapStats {
     pub allocated_bytes: u64,
     /// Bytes of free slots inside spans: free, but only for objects of the span's type.
     pub free_slot_bytes: u64,
+    /// Collections since the heap was loaded (or formatted): the one at open, those run by
+    /// allocation, and explicit ones.
+    pub collections: u64,
     /// Per recorded type that has spans.
     pub types: Vec<TypeStats>,
 }
@@ -63,6 +66,7 @@ impl Heap {
         let mut stats = HeapStats {
             heap_bytes: (self.pages * PAGE) as u64,
             metadata_bytes: ((METADATA_PAGES + arenas) * PAGE) as u64,
+            collections: self.collections,
             ..HeapStats::default()
         };
         let mut per_type: Vec<TypeStats> = self

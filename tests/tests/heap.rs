@@ -122,6 +122,7 @@ fn allocating_and_dropping_far_more_than_the_pool_never_runs_out() {
         "{allocated_bytes} bytes allocated"
     );
     assert_eq!(pool.info().size, size, "no growth was allowed");
+    assert!(pool.heap_stats().collections > 1, "allocation collected");
     assert_eq!(values(&pool).len(), 50);
 }
 
