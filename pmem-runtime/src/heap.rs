@@ -37,6 +37,17 @@ pub(crate) struct PoolRegion<'a> {
     pub(crate) growable: Option<Growable<'a>>,
 }
 
+impl<'a> PoolRegion<'a> {
+    /// A view that cannot grow: while a pool is created or opened, and for reading.
+    pub(crate) fn fixed(mapping: &'a Mapping, flusher: &'a Flusher) -> Self {
+        Self {
+            mapping,
+            flusher,
+            growable: None,
+        }
+    }
+}
+
 impl Region for PoolRegion<'_> {
     fn len(&self) -> usize {
         self.mapping.mapped_len()

@@ -244,11 +244,7 @@ impl PoolOptions {
         // yet visible to anyone else: the file has no magic yet and is locked.
         init(unsafe { &mut *root_address });
         flusher.flush(&mapping, ROOT_OFFSET as usize, size_of::<R>());
-        let mut region = PoolRegion {
-            mapping: &mapping,
-            flusher: &flusher,
-            growable: None,
-        };
+        let mut region = PoolRegion::fixed(&mapping, &flusher);
         let root_object = RootObject {
             offset: ROOT_OFFSET,
             size: size_of::<R>() as u64,
@@ -353,11 +349,7 @@ impl PoolOptions {
             path: path.to_owned(),
             source,
         };
-        let mut region = PoolRegion {
-            mapping: &mapping,
-            flusher: &flusher,
-            growable: None,
-        };
+        let mut region = PoolRegion::fixed(&mapping, &flusher);
         let heap_start = identity
             .log
             .end()
@@ -702,11 +694,7 @@ impl<R: Persistent> Pool<R> {
 
     /// A read-only view of the pool for the heap.
     fn region(&self) -> PoolRegion<'_> {
-        PoolRegion {
-            mapping: &self.mapping,
-            flusher: &self.flusher,
-            growable: None,
-        }
+        PoolRegion::fixed(&self.mapping, &self.flusher)
     }
 
     /// Collects garbage: frees every heap object that neither the root, the named roots
