@@ -337,7 +337,6 @@ impl Heap {
             }
             page += entry.pages;
         }
-        heap.free_page_hint = METADATA_PAGES;
         Ok(heap)
     }
 
@@ -578,11 +577,6 @@ impl Heap {
         self.root
     }
 
-    /// Sets the root object's size, which a loaded heap takes from the root type's record.
-    pub fn set_root_size(&mut self, size: u64) {
-        self.root.size = size;
-    }
-
     /// The named roots in use.
     #[must_use]
     pub fn named_roots(&self, region: &impl Region) -> Vec<NamedRoot> {
@@ -632,22 +626,6 @@ impl Heap {
         entry[48..52].copy_from_slice(&type_index.to_le_bytes());
         entry[56..64].copy_from_slice(&pointer.to_le_bytes());
         Ok(entry)
-    }
-
-    /// The pool offset where the heap starts.
-    #[must_use]
-    pub fn start(&self) -> usize {
-        self.start
-    }
-
-    /// Tells the heap that the region has grown (by the caller, not through
-    /// [`Region::grow`]).
-    pub fn region_grew(&mut self, region: &impl Region) {
-        let pages = (region.len() - self.start) / PAGE;
-        if pages > self.pages {
-            self.page_span.resize(pages, 0);
-            self.pages = pages;
-        }
     }
 
     /// Whether enough has been allocated since the last collection that one should run

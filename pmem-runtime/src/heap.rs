@@ -74,21 +74,6 @@ impl Region for PoolRegion<'_> {
         }
     }
 
-    fn read_word(&self, offset: usize) -> u64 {
-        assert!(
-            offset.checked_add(8).is_some_and(|end| end <= self.len()),
-            "the heap read a word at {offset:#x}, outside the pool"
-        );
-        // SAFETY: as in `read`.
-        let word = unsafe {
-            self.mapping
-                .address_of(offset)
-                .cast::<u64>()
-                .read_unaligned()
-        };
-        u64::from_le(word)
-    }
-
     fn write_metadata(&mut self, offset: usize, bytes: &[u8]) {
         if bytes.len() == 8 && offset % 8 == 0 {
             let word: [u8; 8] = bytes.try_into().expect("eight bytes");

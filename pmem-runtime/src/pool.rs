@@ -1,5 +1,6 @@
 //! Pools: creating, opening and closing a pool file, reading its root, and its heap.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -13,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pmem_alloc::{
-    Collection, Growth, Heap, HeapError, HeapStats, MIN_HEAP_LEN, PPtr, Persistent, RootObject,
-    TypeInfo,
+    Collection, Growth, Heap, HeapError, HeapStats, MIN_HEAP_LEN, NamedRoot, PPtr, Persistent,
+    RootObject, TypeInfo,
 };
 
 use crate::error::Error;
@@ -366,7 +367,7 @@ impl PoolOptions {
         }
         let rolled_back = recovery::roll_back_unfinished(&mapping, &flusher, identity.log, data);
         let collection = heap
-            .collect(&mut region, &[], &std::collections::HashMap::new())
+            .collect(&mut region, &[], &HashMap::new())
             .map_err(heap_corrupted)?;
         flusher.settle();
         let was_clean = state.clean_shutdown;
@@ -711,12 +712,7 @@ impl<R: Persistent> Pool<R> {
     /// [`Error::HeapCorrupted`] if tracing finds a pointer to no object of its type; nothing
     /// has been freed then.
     pub fn collect(&mut self) -> Result<Collection, Error> {
-        let pins = self.pins.roots();
-        let path = self.info.path.clone();
-        let (heap, mut region) = self.heap_and_region();
-        let collection = heap
-            .collect(&mut region, &pins, &std::collections::HashMap::new())
-            .map_err(|source| Error::HeapCorrupted { path, source })?;
+        let collection = self.collect_from(Vec::new(), &HashMap::new())?;
         self.flusher.settle();
         Ok(collection)
     }
@@ -750,13 +746,7 @@ impl<R: Persistent> Pool<R> {
     ///
     /// [`Error::NamedRootTypeMismatch`] if it is not a `T`.
     pub fn named_root<T: Persistent>(&self, name: &str) -> Result<Option<PPtr<T>>, Error> {
-        let region = self.region();
-        let Some(entry) = self
-            .heap
-            .named_roots(&region)
-            .into_iter()
-            .find(|entry| entry.name == name)
-        else {
+        let Some(entry) = self.find_named_root(name) else {
             return Ok(None);
         };
         let found = self.heap.type_info(entry.type_index);
@@ -831,13 +821,29 @@ impl<R: Persistent> Pool<R> {
     /// A collection inside the running transaction: what the transaction allocated, and
     /// what the pool reached before it began, stay alive (see `Heap::collect`).
     fn collect_in_transaction(&mut self) -> Result<Collection, Error> {
-        let mut roots = self.pins.roots();
-        roots.extend(txn::fresh_objects());
-        let previous = txn::previous_words();
+        self.collect_from(txn::fresh_objects(), &txn::previous_words())
+    }
+
+    /// A collection whose roots are the pool's, the pinned objects and `extra_roots`;
+    /// `previous` as in `Heap::collect`.
+    fn collect_from(
+        &mut self,
+        mut extra_roots: Vec<u64>,
+        previous: &HashMap<u64, u64>,
+    ) -> Result<Collection, Error> {
+        extra_roots.extend(self.pins.roots());
         let path = self.info.path.clone();
         let (heap, mut region) = self.heap_and_region();
-        heap.collect(&mut region, &roots, &previous)
+        heap.collect(&mut region, &extra_roots, previous)
             .map_err(|source| Error::HeapCorrupted { path, source })
+    }
+
+    /// The named-root entry called `name`, if there is one.
+    fn find_named_root(&self, name: &str) -> Option<NamedRoot> {
+        self.heap
+            .named_roots(&self.region())
+            .into_iter()
+            .find(|entry| entry.name == name)
     }
 }
 
@@ -1214,16 +1220,15 @@ impl<R: Persistent> Txn<'_, R> {
         let type_index = pool.type_index_of::<T>()?;
         let entry =
             Heap::encode_named_root(name, type_index, pointer.offset()).map_err(Error::Heap)?;
-        let entries = pool.heap.named_roots(&pool.region());
-        let slot = entries
-            .iter()
-            .find(|existing| existing.name == name)
-            .map(|existing| existing.slot)
-            .or_else(|| {
+        let slot = match pool.find_named_root(name) {
+            Some(existing) => Some(existing.slot),
+            None => {
+                let used = pool.heap.named_roots(&pool.region());
                 (0..pmem_alloc::NAMED_ROOTS)
-                    .find(|slot| entries.iter().all(|used| used.slot != *slot))
-            })
-            .ok_or(Error::Heap(HeapError::NamedRootsFull))?;
+                    .find(|slot| used.iter().all(|entry| entry.slot != *slot))
+            }
+        }
+        .ok_or(Error::Heap(HeapError::NamedRootsFull))?;
         pool.write_logged(pool.heap.named_root_offset(slot), &entry);
         Ok(())
     }
@@ -1232,11 +1237,7 @@ impl<R: Persistent> Txn<'_, R> {
     /// the next collection on, unless something else reaches it.
     pub fn remove_named_root(&mut self, name: &str) -> bool {
         let pool = &mut *self.pool;
-        let found = pool
-            .heap
-            .named_roots(&pool.region())
-            .into_iter()
-            .find(|entry| entry.name == name);
+        let found = pool.find_named_root(name);
         if let Some(entry) = &found {
             pool.write_logged(pool.heap.named_root_offset(entry.slot), &[0; 64]);
         }
