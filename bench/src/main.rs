@@ -13,10 +13,12 @@
 //! - `list_push`: allocate a 64-byte node (key, value, next, padding) and link it at the head
 //!   of a list in the root; the list's length is verified at the end;
 //! - `alloc_free`: two transactions, as PMDK's alloc transaction and free transaction: one
-//!   allocates a 64-byte object and stores its pointer in the root, the next clears the
-//!   pointer. There is no free: the object is garbage, and the collector, run by `alloc`
-//!   when the fixed-size (8 MiB) pool is full, reclaims it. At the end a collection must find
-//!   no live object;
+//!   allocates a 64-byte object and returns it without storing it in the pool, held by a
+//!   pin (PMDK's harness holds the returned `PMEMoid`); the next drops the pin. There is no
+//!   free: the object is garbage, and the collector, run by `alloc` when the fixed-size
+//!   (8 MiB) pool is full, reclaims it. At the end a collection must find no live object;
+//! - `alloc_link_free`: the same, but the first transaction stores the object's pointer in
+//!   the root and the second clears it, so both log a store and commit with fences;
 //! - `hashmap_insert`: insert a random key as a 64-byte node at the head of its chain in a
 //!   2^20-bucket table held in the root (Fibonacci hashing, as PMDK), and count it; the count
 //!   and the chains are verified at the end;
@@ -36,11 +38,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use pmem::{PMut, PPtr, Persistent, Pool, PoolOptions, Stats, Txn, txn};
+use pmem::{PMut, PPtr, Persistent, Pinned, Pool, PoolOptions, Stats, Txn, txn};
 
 const SPS_ELEMENTS: usize = 1_000_000;
-const USAGE: &str =
-    "usage: pmem-bench sps|empty_txn|barrier|list_push|alloc_free|hashmap_insert|recovery|gc <ops>";
+const USAGE: &str = "usage: pmem-bench sps|empty_txn|barrier|list_push|alloc_free|alloc_link_free|hashmap_insert|recovery|gc <ops>";
 
 /// The PMDK harness's generator: Marsaglia's xorshift64 with its fixed seed.
 struct Xorshift64(u64);
@@ -384,7 +385,16 @@ struct Slot {
     blob: PPtr<Blob>,
 }
 
-/// The first half of an `alloc_free` operation.
+/// The first half of an `alloc_free` operation, as PMDK's harness defines it: a transaction
+/// allocates the object and hands it out without storing it in the pool. A pin keeps it
+/// alive, as PMDK's returned `PMEMoid` does (until freed).
+#[txn]
+fn alloc_pinned_blob(tx: &mut Txn<'_, Slot>) -> Result<Pinned<Blob>, pmem::Error> {
+    let blob = tx.alloc(Blob { words: [0; 8] })?;
+    tx.pin(blob)
+}
+
+/// The first half of an `alloc_link_free` operation: the new object is stored in the root.
 #[txn]
 fn alloc_blob(tx: &mut Txn<'_, Slot>) -> Result<PPtr<Blob>, pmem::Error> {
     let blob = tx.alloc(Blob { words: [0; 8] })?;
@@ -393,7 +403,7 @@ fn alloc_blob(tx: &mut Txn<'_, Slot>) -> Result<PPtr<Blob>, pmem::Error> {
     Ok(blob)
 }
 
-/// The second half: the object becomes garbage.
+/// The second half of `alloc_link_free`: the object becomes garbage.
 #[txn]
 fn drop_blob(mut slot: PMut<'_, Slot>) {
     slot.blob = PPtr::null();
@@ -402,7 +412,35 @@ fn drop_blob(mut slot: PMut<'_, Slot>) {
 /// The fixed size of the `alloc_free` pool: small, so that the run shows memory reclaimed.
 const ALLOC_FREE_POOL: u64 = 8 << 20;
 
+/// `alloc_free`: one op allocates a 64-byte object in one transaction and frees it in a
+/// second, as PMDK's harness does. The object never becomes reachable from the pool: in
+/// between, the program holds it by a pin (PMDK's harness holds its `PMEMoid`), and the
+/// second transaction drops the pin, which makes the object garbage for the next collection.
 fn alloc_free(file: &PoolFile, ops: u64) -> Result<Measured, pmem::Error> {
+    alloc_free_with(file, ops, "alloc_free", |pool| {
+        let pinned = pool.try_txn(alloc_pinned_blob)?;
+        pool.txn(|_| drop(pinned));
+        Ok(())
+    })
+}
+
+/// `alloc_link_free`: like `alloc_free`, but the object is stored in the root by the first
+/// transaction and unlinked by the second, so both transactions log and commit a store.
+fn alloc_link_free(file: &PoolFile, ops: u64) -> Result<Measured, pmem::Error> {
+    alloc_free_with(file, ops, "alloc_link_free", |pool| {
+        pool.try_txn(alloc_blob)?;
+        pool.txn(|tx| drop_blob(tx.root_mut()));
+        Ok(())
+    })
+}
+
+/// Runs `op` `ops` times on a fixed-size pool, then checks that no 64-byte object is left.
+fn alloc_free_with(
+    file: &PoolFile,
+    ops: u64,
+    name: &str,
+    mut op: impl FnMut(&mut Pool<Slot>) -> Result<(), pmem::Error>,
+) -> Result<Measured, pmem::Error> {
     let mut pool = PoolOptions::new()
         .size(ALLOC_FREE_POOL)
         .max_size(ALLOC_FREE_POOL)
@@ -418,8 +456,7 @@ fn alloc_free(file: &PoolFile, ops: u64) -> Result<Measured, pmem::Error> {
     let before = Stats::current_thread();
     let region = TimedRegion::begin();
     for _ in 0..ops {
-        pool.try_txn(alloc_blob)?;
-        pool.txn(|tx| drop_blob(tx.root_mut()));
+        op(&mut pool)?;
     }
     let secs = region.end();
     let cost = Stats::current_thread() - before;
@@ -437,13 +474,13 @@ fn alloc_free(file: &PoolFile, ops: u64) -> Result<Measured, pmem::Error> {
         .sum();
     assert!(
         pool.root().blob.is_null() && collection.live_objects == 0 && live_blobs == 0,
-        "alloc_free verify failed: {} live objects, {live_blobs} allocated 64-byte objects",
+        "{name} verify failed: {} live objects, {live_blobs} allocated 64-byte objects",
         collection.live_objects
     );
     assert_eq!(
         pool.info().size,
         ALLOC_FREE_POOL,
-        "alloc_free verify failed: the pool grew"
+        "{name} verify failed: the pool grew"
     );
     eprintln!("# verify ok (no live blobs)");
     report_heap(&pool);
@@ -655,6 +692,7 @@ fn main() -> ExitCode {
         "barrier" => barrier(&file, ops).map(timed),
         "list_push" => list_push(&file, ops),
         "alloc_free" => alloc_free(&file, ops),
+        "alloc_link_free" => alloc_link_free(&file, ops),
         "hashmap_insert" => hashmap_insert(&file, ops),
         "recovery" => recovery(&file, ops),
         "gc" => gc(&file, ops),

@@ -1,10 +1,13 @@
 //! The pool side of the persistent heap: the [`Region`] that `pmem-alloc` manages, and
 //! growth.
 //!
-//! `pmem-alloc` reads and writes through [`PoolRegion`]. Its metadata writes are stored,
-//! flushed, and announced to a simulated domain as deliberate unlogged stores (see
-//! `hw/sim.rs`); the fence that makes them durable is the heap's own or the commit's of
-//! the running transaction (`pmem-alloc`'s `layout.rs` gives the rules).
+//! `pmem-alloc` reads and writes through [`PoolRegion`]. Its metadata writes are stored
+//! and announced to a simulated domain as deliberate unlogged stores (see `hw/sim.rs`).
+//! Outside a transaction they are flushed at once, and the heap fences when it needs them
+//! durable (a collection's sweep). Inside one they join the transaction's lines: written
+//! back before the commit fence, or deferred with the fresh objects they describe when the
+//! transaction logs nothing (`txn.rs`), or written back before a fence the heap asks for.
+//! `pmem-alloc`'s `layout.rs` gives the rules.
 //!
 //! **Growth** extends the pool file in place: the file is first cut back to the pool's
 //! recorded size (dropping whatever an interrupted growth left beyond it) and then extended,
@@ -21,6 +24,7 @@ use pmem_alloc::{GrowError, Region};
 use crate::header::{HEADER_LEN, State};
 use crate::hw::flush::Flusher;
 use crate::hw::mapping::Mapping;
+use crate::hw::mutation::PersistenceCall;
 
 /// What growing the pool needs besides the mapping.
 pub(crate) struct Growable<'a> {
@@ -84,12 +88,20 @@ impl Region for PoolRegion<'_> {
             // SAFETY: as above.
             unsafe { self.mapping.write(offset, bytes) };
         }
-        self.flusher.flush(self.mapping, offset, bytes.len());
         self.flusher.note_unlogged(offset, bytes.len());
+        if !crate::txn::note_metadata(offset, bytes.len()) {
+            self.flusher.flush_for(
+                PersistenceCall::HeapMetadataFlush,
+                self.mapping,
+                offset,
+                bytes.len(),
+            );
+        }
     }
 
     fn fence(&mut self) {
-        self.flusher.fence();
+        crate::txn::flush_metadata();
+        self.flusher.fence_for(PersistenceCall::SweepFence);
     }
 
     fn grow(&mut self, min_len: usize) -> Result<(), GrowError> {

@@ -36,7 +36,10 @@
 //! 2. *Commit.* The lines of every logged range are flushed, then a fence: the transaction's
 //!    data is durable. Then the slot's generation is incremented (one aligned 8-byte store),
 //!    flushed and fenced: this store is the commit point, after which every entry of the
-//!    transaction is stale. Two fences.
+//!    transaction is stale. Two fences. A transaction that logged nothing has no commit
+//!    point and issues no fence; the objects it allocated are unreachable from the pool, so
+//!    their lines (and the heap metadata describing them) are deferred: written back with
+//!    the lines of the next transaction that commits a logged store (see `txn.rs`).
 //! 3. *Rollback* (abort, panic, or recovery after a crash): the entries are applied in
 //!    reverse order, which leaves every byte with the value logged by its *earliest* entry,
 //!    i.e. its value before the transaction. The restored lines are flushed and fenced, then

@@ -7,42 +7,65 @@
 //! the Go discussion asked for. Pins live in the process, not in the pool, so they end
 //! with it; after a restart, only what the pool reaches is alive.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pmem_alloc::PPtr;
 
-/// The pins of one open pool: object offset to the number of live `Pinned` handles.
+/// The pins of one open pool: one slot per live `Pinned` handle, holding the pinned
+/// object's offset (0, which no object has, marks a free slot). A handle knows its slot, so
+/// pinning and unpinning cost a lock and a vector access, no hashing.
 #[derive(Debug, Default)]
 pub(crate) struct PinTable {
-    counts: Mutex<HashMap<u64, usize>>,
+    slots: Mutex<Slots>,
+}
+
+#[derive(Debug, Default)]
+struct Slots {
+    offsets: Vec<u64>,
+    free: Vec<usize>,
 }
 
 impl PinTable {
-    fn change(&self, offset: u64, add: bool) {
-        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = counts.entry(offset).or_default();
-        if add {
-            *count += 1;
-        } else {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&offset);
+    fn slots(&self) -> MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn pin(&self, offset: u64) -> usize {
+        let mut slots = self.slots();
+        match slots.free.pop() {
+            Some(slot) => {
+                slots.offsets[slot] = offset;
+                slot
+            }
+            None => {
+                slots.offsets.push(offset);
+                slots.offsets.len() - 1
             }
         }
     }
 
-    /// The pinned objects' offsets.
+    fn unpin(&self, slot: usize) {
+        let mut slots = self.slots();
+        slots.offsets[slot] = 0;
+        slots.free.push(slot);
+    }
+
+    /// The pinned objects' offsets, once per live handle.
     pub(crate) fn roots(&self) -> Vec<u64> {
-        let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        counts.keys().copied().collect()
+        let slots = self.slots();
+        slots
+            .offsets
+            .iter()
+            .copied()
+            .filter(|&offset| offset != 0)
+            .collect()
     }
 
     /// How many `Pinned` handles are alive.
     pub(crate) fn handles(&self) -> usize {
-        let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        counts.values().sum()
+        let slots = self.slots();
+        slots.offsets.len() - slots.free.len()
     }
 }
 
@@ -52,13 +75,22 @@ impl PinTable {
 /// It does not borrow the pool, so collections and transactions may run while it lives.
 pub struct Pinned<T> {
     table: Arc<PinTable>,
+    slot: usize,
     pointer: PPtr<T>,
 }
 
 impl<T> Pinned<T> {
+    /// # Panics
+    ///
+    /// If `pointer` is null: a null pointer pins nothing.
     pub(crate) fn new(table: Arc<PinTable>, pointer: PPtr<T>) -> Self {
-        table.change(pointer.offset(), true);
-        Self { table, pointer }
+        assert!(!pointer.is_null(), "pmem: a null pointer cannot be pinned");
+        let slot = table.pin(pointer.offset());
+        Self {
+            table,
+            slot,
+            pointer,
+        }
     }
 
     /// The pinned object's pointer.
@@ -76,7 +108,7 @@ impl<T> Clone for Pinned<T> {
 
 impl<T> Drop for Pinned<T> {
     fn drop(&mut self) {
-        self.table.change(self.pointer.offset(), false);
+        self.table.unpin(self.slot);
     }
 }
 

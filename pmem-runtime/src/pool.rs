@@ -430,6 +430,9 @@ pub struct Pool<R: Persistent> {
     flusher: Flusher,
     heap: Heap,
     pins: Arc<PinTable>,
+    /// Lines of unreachable fresh objects that fence-free transactions left unwritten (see
+    /// `txn.rs`'s `Active::defer_unlogged_lines`).
+    deferred_lines: Vec<usize>,
     max_size: u64,
     state: State,
     data: DataRanges,
@@ -499,6 +502,7 @@ impl<R: Persistent> Pool<R> {
             flusher,
             heap,
             pins: Arc::default(),
+            deferred_lines: Vec::new(),
             max_size,
             data,
             log,
@@ -634,6 +638,7 @@ impl<R: Persistent> Pool<R> {
             data: self.data,
             slot_offset: self.log.slot_offset(0) as usize,
             slot_len: self.log.slot_len as usize,
+            deferred_lines: core::mem::take(&mut self.deferred_lines),
         });
         let mut handle = Txn {
             pool: self,
@@ -642,15 +647,15 @@ impl<R: Persistent> Pool<R> {
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(&mut handle)));
         match outcome {
             Ok(Ok(value)) => {
-                transaction.end();
+                self.deferred_lines = transaction.end();
                 Ok(value)
             }
             Ok(Err(error)) => {
-                drop(transaction);
+                self.deferred_lines = transaction.roll_back();
                 Err(error)
             }
             Err(panic) => {
-                drop(transaction);
+                self.deferred_lines = transaction.roll_back();
                 std::panic::resume_unwind(panic)
             }
         }
@@ -1188,6 +1193,17 @@ impl<R: Persistent> Txn<'_, R> {
         unsafe { address.write(value) };
         txn::note_fresh(offset as usize, size_of::<T>());
         Ok(PPtr::from_offset(offset))
+    }
+
+    /// Pins the object `pointer` refers to, as [`Pool::pin`] does: an object allocated in
+    /// this transaction and pinned stays alive after it commits without being linked into
+    /// the pool, at no fence (it is lost at a crash or restart, like every pin).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::pin`].
+    pub fn pin<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<Pinned<T>, Error> {
+        self.pool.pin(pointer)
     }
 
     /// The object stored under `name`, if there is one; see [`Pool::named_root`].

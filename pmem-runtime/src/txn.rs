@@ -55,7 +55,15 @@ pub(crate) struct PoolAccess {
     pub(crate) data: DataRanges,
     pub(crate) slot_offset: usize,
     pub(crate) slot_len: usize,
+    /// Lines of objects allocated by earlier transactions that committed without a fence,
+    /// not yet written back (see `Active::defer_unlogged_lines`). The pool keeps them
+    /// between transactions.
+    pub(crate) deferred_lines: Vec<usize>,
 }
+
+/// How many deferred lines a pool keeps before it writes them back and fences, so that a
+/// long run of fence-free transactions keeps a bounded list.
+const DEFERRED_LINES_LIMIT: usize = 1024;
 
 struct Active {
     pool: PoolAccess,
@@ -64,7 +72,8 @@ struct Active {
     next_entry: usize,
     /// Set when the transaction must be rolled back when it ends, whatever its body returns.
     doomed: bool,
-    buffers: Buffers,
+    /// Boxed, so that beginning and ending a transaction moves a pointer, not the buffers.
+    buffers: Box<Buffers>,
 }
 
 /// A transaction's growable state, kept per thread from one transaction to the next so that
@@ -80,18 +89,23 @@ struct Buffers {
     /// Pool offsets of the objects allocated by this transaction. Their bytes need no undo
     /// entry: if the transaction does not commit, nothing reaches them.
     fresh_objects: HashSet<usize, BuildHasherDefault<LineHasher>>,
-    /// Lines that fresh objects share with other data: flushed at commit, but logged like
-    /// any other line if something else in them is stored to.
-    fresh_partial_lines: Vec<usize>,
+    /// Every line holding a byte of a fresh object: written back at commit. Lines the
+    /// object shares with other data are logged like any other line if something else in
+    /// them is stored to.
+    fresh_lines: Vec<usize>,
+    /// Lines of heap metadata the allocator wrote in this transaction: written back at
+    /// commit, or before a fence the heap asks for (see `flush_metadata`).
+    metadata_lines: Vec<usize>,
 }
 
 impl Buffers {
-    fn recycle(mut self) {
+    fn recycle(mut self: Box<Self>) {
         self.entries.clear();
         self.logged_lines.clear();
         self.sorted_lines.clear();
         self.fresh_objects.clear();
-        self.fresh_partial_lines.clear();
+        self.fresh_lines.clear();
+        self.metadata_lines.clear();
         RECYCLED.set(Some(self));
     }
 }
@@ -119,7 +133,7 @@ impl Hasher for LineHasher {
 
 thread_local! {
     static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
-    static RECYCLED: Cell<Option<Buffers>> = const { Cell::new(None) };
+    static RECYCLED: Cell<Option<Box<Buffers>>> = const { Cell::new(None) };
     /// How many `#[txn]` functions are running inside the thread's transaction.
     static FRAMES: Cell<u32> = const { Cell::new(0) };
 }
@@ -186,11 +200,20 @@ impl Active {
         stats::count_logged(len as u64);
     }
 
-    /// Flushes every logged line, coalesced into runs of adjacent lines.
-    fn flush_logged_lines(&mut self, call: PersistenceCall) {
+    /// Flushes every line the transaction changed (logged, fresh or heap metadata) and the
+    /// deferred lines of earlier transactions, coalesced into runs of adjacent lines.
+    fn flush_changed_lines(&mut self, call: PersistenceCall) {
         let mut lines = std::mem::take(&mut self.buffers.sorted_lines);
         lines.extend(self.buffers.logged_lines.iter().copied());
-        lines.extend(self.buffers.fresh_partial_lines.iter().copied());
+        lines.extend_from_slice(&self.buffers.fresh_lines);
+        lines.extend_from_slice(&self.buffers.metadata_lines);
+        lines.append(&mut self.pool.deferred_lines);
+        self.flush_lines(call, &mut lines);
+        self.buffers.sorted_lines = lines;
+    }
+
+    /// Flushes `lines` (sorted and deduplicated first) in runs of adjacent lines.
+    fn flush_lines(&self, call: PersistenceCall, lines: &mut Vec<usize>) {
         lines.sort_unstable();
         lines.dedup();
         for run in lines.chunk_by(|a, b| a + 1 == *b) {
@@ -200,7 +223,35 @@ impl Active {
                 .flusher
                 .flush_for(call, self.mapping(), offset, len);
         }
-        self.buffers.sorted_lines = lines;
+    }
+
+    /// Ends a transaction that logged nothing. It changed nothing the pool reached when it
+    /// began (every such store is logged), so the objects it allocated are unreachable
+    /// from the pool, and only a later transaction's logged store can link them in. Their
+    /// lines, and the heap metadata describing them, need not be durable now: the pool
+    /// keeps them, and the next transaction that commits a logged store writes them back
+    /// before its commit fence, from whatever thread it runs on. An allocation that is
+    /// never linked in (dropped, or kept only by a pin) so costs no fence at all.
+    fn defer_unlogged_lines(&mut self) {
+        let deferred = &mut self.pool.deferred_lines;
+        deferred.extend_from_slice(&self.buffers.fresh_lines);
+        deferred.extend_from_slice(&self.buffers.metadata_lines);
+        if deferred.len() > DEFERRED_LINES_LIMIT {
+            let mut lines = std::mem::take(deferred);
+            self.flush_lines(PersistenceCall::DeferredFlush, &mut lines);
+            // A plain fence: a later commit's fence may run on another thread, and a fence
+            // orders only its own thread's write-backs.
+            self.pool.flusher.fence();
+        }
+    }
+
+    /// Writes back the heap metadata written so far in this transaction, ahead of a fence
+    /// the heap issues itself (a collection's sweep).
+    fn flush_metadata(&mut self) {
+        let mut lines = std::mem::take(&mut self.buffers.metadata_lines);
+        self.flush_lines(PersistenceCall::HeapMetadataFlush, &mut lines);
+        lines.clear();
+        self.buffers.metadata_lines = lines;
     }
 
     /// Records that the object at pool offset `offset`, `len` bytes, was allocated by this
@@ -218,9 +269,8 @@ impl Active {
             let whole = line * CACHE_LINE >= offset && (line + 1) * CACHE_LINE <= offset + len;
             if whole {
                 self.buffers.logged_lines.insert(line);
-            } else {
-                self.buffers.fresh_partial_lines.push(line);
             }
+            self.buffers.fresh_lines.push(line);
         }
     }
 
@@ -236,22 +286,28 @@ impl Active {
     }
 
     /// Rule 2 of `log.rs`.
-    fn commit(mut self) {
+    fn commit(mut self) -> Vec<usize> {
         self.report_ending();
         stats::count_commit();
-        if !self.buffers.entries.is_empty() {
-            self.flush_logged_lines(PersistenceCall::CommitFlush);
+        if self.buffers.entries.is_empty() {
+            self.defer_unlogged_lines();
+        } else {
+            self.flush_changed_lines(PersistenceCall::CommitFlush);
             self.pool.flusher.fence_for(PersistenceCall::CommitFence);
             self.advance_generation();
         }
+        self.pool.flusher.committed(&self.pool.deferred_lines);
         self.pool.flusher.settle();
         self.buffers.recycle();
+        self.pool.deferred_lines
     }
 
     /// Rule 3 of `log.rs`.
-    fn roll_back(mut self) {
+    fn roll_back(mut self) -> Vec<usize> {
         self.report_ending();
-        if !self.buffers.entries.is_empty() {
+        if self.buffers.entries.is_empty() {
+            self.defer_unlogged_lines();
+        } else {
             self.pool.flusher.observe();
             let mapping = self.mapping();
             for &(offset, len, data) in self.buffers.entries.iter().rev() {
@@ -259,13 +315,14 @@ impl Active {
                 // transaction's closure.
                 unsafe { mapping.copy_within(data, offset, len) };
             }
-            self.flush_logged_lines(PersistenceCall::RollbackFlush);
+            self.flush_changed_lines(PersistenceCall::RollbackFlush);
             self.pool.flusher.fence_for(PersistenceCall::RollbackFence);
             self.advance_generation();
         }
         stats::count_rollback();
         self.pool.flusher.settle();
         self.buffers.recycle();
+        self.pool.deferred_lines
     }
 
     fn advance_generation(&self) {
@@ -317,6 +374,24 @@ fn with_active<T>(action: impl FnOnce(&mut Active) -> T) -> Option<T> {
 /// Records an object allocated by the running transaction (see `Active::note_fresh`).
 pub(crate) fn note_fresh(offset: usize, len: usize) {
     with_active(|active| active.note_fresh(offset, len));
+}
+
+/// Records heap metadata the allocator wrote at `[offset, offset + len)` in the running
+/// transaction, to be written back with the transaction's lines; returns `false` (and
+/// records nothing) if no transaction is active on this thread.
+pub(crate) fn note_metadata(offset: usize, len: usize) -> bool {
+    with_active(|active| {
+        let first_line = offset / CACHE_LINE;
+        let last_line = (offset + len.max(1) - 1) / CACHE_LINE;
+        active.buffers.metadata_lines.extend(first_line..=last_line);
+    })
+    .is_some()
+}
+
+/// Writes back the heap metadata the running transaction has written, if one is active,
+/// ahead of a fence the heap issues itself.
+pub(crate) fn flush_metadata() {
+    with_active(Active::flush_metadata);
 }
 
 /// Whether the running transaction allocated the object at pool offset `offset`.
@@ -428,22 +503,43 @@ impl Transaction {
     }
 
     /// Ends the transaction: makes it durable, or rolls it back if it was doomed (see
-    /// [`abort`]).
-    pub(crate) fn end(self) {
+    /// [`abort`]). Returns the pool's deferred lines (see `PoolAccess::deferred_lines`).
+    pub(crate) fn end(self) -> Vec<usize> {
         let active = self.take();
         core::mem::forget(self);
         match active {
             Some(active) if active.doomed => active.roll_back(),
             Some(active) => active.commit(),
-            None => {}
+            None => Vec::new(),
         }
+    }
+
+    /// Rolls the transaction back. Returns the pool's deferred lines.
+    pub(crate) fn roll_back(self) -> Vec<usize> {
+        let active = self.take();
+        core::mem::forget(self);
+        active.map(Active::roll_back).unwrap_or_default()
     }
 }
 
 impl Drop for Transaction {
+    /// Reached only if the code between `begin` and `end` or `roll_back` unwinds: the
+    /// transaction is rolled back, and the deferred lines, which the pool will not get
+    /// back, are made durable now.
     fn drop(&mut self) {
         if let Some(active) = self.take() {
-            active.roll_back();
+            let flusher = active.pool.flusher.clone();
+            let mapping = active.pool.mapping;
+            let deferred = active.roll_back();
+            if !deferred.is_empty() {
+                for line in deferred {
+                    // SAFETY: as `Active::mapping`: the pool is still borrowed by the
+                    // unwinding `Pool::try_txn`.
+                    let mapping = unsafe { mapping.as_ref() };
+                    flusher.flush(mapping, line * CACHE_LINE, CACHE_LINE);
+                }
+                flusher.fence();
+            }
         }
     }
 }

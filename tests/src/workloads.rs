@@ -430,3 +430,136 @@ pub fn hash_map() -> CrashReport {
         IMAGES_PER_FENCE,
     )
 }
+
+/// A two-page object: its spans cover two pages, so that freeing one makes room for two
+/// one-page spans.
+#[derive(Persistent, Clone, Copy)]
+#[repr(C)]
+pub struct Big {
+    /// What the workload observes.
+    pub value: u64,
+    /// Makes the object 8 KiB.
+    pub filler: [u64; 1023],
+}
+
+/// A one-cache-line list node.
+#[derive(Persistent, Clone, Copy)]
+#[repr(C)]
+pub struct Small {
+    /// What the workload observes.
+    pub value: u64,
+    /// The next node.
+    pub next: PPtr<Small>,
+    /// Makes the node 64 bytes.
+    pub filler: [u64; 6],
+}
+
+/// A 16-byte object, four to a cache line.
+#[derive(Persistent, Clone, Copy)]
+#[repr(C)]
+pub struct Tiny {
+    /// What the workload observes.
+    pub value: u64,
+    /// Unused: makes the object a pointer-holding type.
+    pub next: PPtr<Tiny>,
+}
+
+/// The root of the heap-reuse workload.
+#[derive(Persistent, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Shelf {
+    /// A two-page object, or null.
+    pub big: PPtr<Big>,
+    /// A list of one-line nodes.
+    pub small: PPtr<Small>,
+    /// An object first kept only by a pin.
+    pub tiny: PPtr<Tiny>,
+}
+
+/// Fresh-only transactions that keep their allocations only through pins: enough of them
+/// that the pool writes its deferred lines back on its own (`txn.rs`).
+pub const PINNED_ALLOCATIONS: u64 = 1100;
+
+/// What the heap-reuse workload promises: the big object's value, the list's values, the
+/// linked tiny object's value.
+fn shelf_contents(pool: &Pool<Shelf>) -> (Option<u64>, Vec<u64>, Option<u64>) {
+    let root = *pool.root();
+    let big = (!root.big.is_null()).then(|| pool.get(root.big).expect("the big object").value);
+    let mut small = Vec::new();
+    let mut at = root.small;
+    while !at.is_null() {
+        let node = pool.get(at).expect("a list node");
+        small.push(node.value);
+        at = node.next;
+    }
+    let tiny = (!root.tiny.is_null()).then(|| pool.get(root.tiny).expect("the tiny object").value);
+    (big, small, tiny)
+}
+
+/// Heap reuse crashed at every fence: a two-page object is freed by a collection and its
+/// pages taken by two one-page spans in the next transaction (so the sweep's fence must
+/// order the old span's removal before the new spans); then over a thousand fence-free
+/// transactions allocate objects kept only by pins (so the pool must write their deferred
+/// lines back itself), and a last transaction links the first of them into the pool.
+#[must_use]
+pub fn heap_reuse() -> CrashReport {
+    let mut pins = Vec::new();
+    check_every_fence_observing(
+        "crash-heap-reuse",
+        Shelf::default(),
+        6,
+        |pool, step| match step {
+            0 => pool
+                .txn(|tx| {
+                    let big = tx.alloc(Big {
+                        value: 7,
+                        filler: [7; 1023],
+                    })?;
+                    tx.root_mut().big = big;
+                    Ok::<_, Error>(())
+                })
+                .expect("allocate the big object"),
+            1 => pool.txn(|tx| tx.root_mut().big = PPtr::null()),
+            2 => {
+                pool.collect().expect("collect");
+            }
+            3 => pool
+                .txn(|tx| {
+                    let mut head = PPtr::null();
+                    for value in 0..70 {
+                        let node = Small {
+                            value,
+                            next: head,
+                            filler: [value; 6],
+                        };
+                        head = tx.alloc(node)?;
+                    }
+                    tx.root_mut().small = head;
+                    Ok::<_, Error>(())
+                })
+                .expect("allocate the list"),
+            4 => {
+                for value in 0..PINNED_ALLOCATIONS {
+                    let pinned = pool
+                        .txn(|tx| {
+                            let tiny = tx.alloc(Tiny {
+                                value,
+                                next: PPtr::null(),
+                            })?;
+                            tx.pin(tiny)
+                        })
+                        .expect("allocate and pin");
+                    pins.push(pinned);
+                }
+            }
+            _ => {
+                let first = pins[0].ptr();
+                pool.txn(|tx| tx.root_mut().tiny = first);
+                pins.clear();
+                pool.collect().expect("collect");
+            }
+        },
+        shelf_contents,
+        IMAGES_PER_FENCE,
+    )
+}

@@ -67,14 +67,20 @@ fn the_simulation_reports_unlogged_stores_and_stores_outside_transactions() {
     });
     assert_eq!(
         simulation.lints(),
-        [Lint::UnloggedStore { offset: 4096 + 128 }]
+        [
+            Lint::UnloggedStore { offset: 4096 + 128 },
+            Lint::DirtyAtCommit { offset: 4096 + 128 }
+        ]
     );
     // SAFETY: as above, between transactions.
     unsafe { raw.wrapping_add(32).write(7) };
     swap(&mut pool, 1, 2);
     assert_eq!(
         simulation.lints(),
-        [Lint::StoreOutsideTransaction { offset: 4096 + 256 }]
+        [
+            Lint::StoreOutsideTransaction { offset: 4096 + 256 },
+            Lint::DirtyAtCommit { offset: 4096 + 256 }
+        ]
     );
 }
 
@@ -90,4 +96,11 @@ fn hash_map_inserts_updates_removes_and_collections_are_all_or_nothing_at_every_
     let report = workloads::hash_map();
     println!("hash map: {report:?}");
     assert!(report.crash_points >= 20 * 3, "{report:?}");
+}
+
+#[test]
+fn freed_pages_and_deferred_lines_are_reused_safely_at_every_fence() {
+    let report = workloads::heap_reuse();
+    println!("heap reuse: {report:?}");
+    assert!(report.crash_points >= 3 * 3, "{report:?}");
 }

@@ -80,6 +80,39 @@ fn an_allocation_costs_no_log_entry_and_no_fence() {
 }
 
 #[test]
+fn an_allocation_nothing_links_costs_no_fence_until_a_commit_links_it() {
+    let path = TempPath::new("heap-deferred");
+    let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
+    pool.txn(|tx| push(tx, 0))
+        .expect("warm up: the type record and the first span");
+    let before = Stats::current_thread();
+    let pinned = pool
+        .txn(|tx| {
+            let node = tx.alloc(Node {
+                value: 1,
+                next: PPtr::null(),
+            })?;
+            tx.pin(node)
+        })
+        .expect("allocate and pin");
+    let cost = Stats::current_thread() - before;
+    assert_eq!((cost.fences, cost.lines_flushed), (0, 0), "{cost:?}");
+
+    let before = Stats::current_thread();
+    pool.txn(|tx| {
+        let mut list = tx.root_mut();
+        list.head = pinned.ptr();
+        list.len = 1;
+    });
+    let cost = Stats::current_thread() - before;
+    // The linking transaction's usual three fences, and one more line: the pinned node's.
+    assert_eq!(cost.fences, 3, "{cost:?}");
+    assert_eq!(cost.lines_flushed, 1 + 1 + 2 + 1, "{cost:?}");
+    drop(pinned);
+    assert_eq!(values(&pool), [1]);
+}
+
+#[test]
 fn a_rolled_back_allocation_is_garbage_the_next_collection_frees() {
     let path = TempPath::new("heap-rollback");
     let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);

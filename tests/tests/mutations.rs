@@ -15,6 +15,7 @@ fn workloads_pass() -> bool {
         let _ = workloads::crashed_recovery();
         let _ = workloads::chunk_list();
         let _ = workloads::hash_map();
+        let _ = workloads::heap_reuse();
     }))
     .is_ok()
 }

@@ -161,9 +161,9 @@ where
     let lints = simulation.lints();
     assert!(
         lints.is_empty(),
-        "{label}: the domain found {} faults, the first: {}",
+        "{label}: the domain found {} faults:\n{}",
         lints.len(),
-        lints[0]
+        summarize(&lints)
     );
 
     let seed = seed();
@@ -194,4 +194,14 @@ where
         report.crash_points += 1;
     }
     report
+}
+
+/// The first few lints, one per line, and how many more there are.
+fn summarize(lints: &[crate::hw::sim::Lint]) -> String {
+    const SHOWN: usize = 8;
+    let mut text: Vec<String> = lints.iter().take(SHOWN).map(ToString::to_string).collect();
+    if lints.len() > SHOWN {
+        text.push(format!("... and {} more", lints.len() - SHOWN));
+    }
+    text.join("\n")
 }

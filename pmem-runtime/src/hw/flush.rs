@@ -313,6 +313,17 @@ impl Flusher {
         let _ = (in_data, logged);
     }
 
+    /// Tells a simulated domain that a transaction has committed, leaving `deferred` lines
+    /// unwritten on purpose (unreachable fresh objects and their heap metadata).
+    pub(crate) fn committed(&self, deferred: &[usize]) {
+        #[cfg(feature = "simulation")]
+        if let Some(simulation) = &self.simulation {
+            simulation.transaction_committed(deferred);
+        }
+        #[cfg(not(feature = "simulation"))]
+        let _ = deferred;
+    }
+
     /// Tells a simulated domain that a transaction or recovery has ended.
     pub(crate) fn settle(&self) {
         #[cfg(feature = "simulation")]

@@ -6,7 +6,8 @@
 //! call whose removal no test notices is either redundant or untested. Without the feature,
 //! every call is always made, and the check compiles to nothing.
 
-/// A flush or fence of the transaction protocol (see `log.rs` and `recovery.rs`).
+/// A flush or fence of the transaction protocol (see `log.rs` and `recovery.rs`) or of the
+/// heap (`heap.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 #[cfg_attr(
@@ -35,12 +36,20 @@ pub enum PersistenceCall {
     RecoveryFlush,
     /// The fence between the restored lines and the retiring of the entries, in recovery.
     RecoveryFence,
+    /// Writing back the lines of unreachable fresh objects when the pool has deferred too
+    /// many (see `txn.rs`).
+    DeferredFlush,
+    /// Writing back heap metadata outside a transaction, or before a fence the heap asks
+    /// for inside one (a collection's sweep).
+    HeapMetadataFlush,
+    /// The fence after a collection's sweep, before freed pages are reused.
+    SweepFence,
 }
 
 #[cfg(feature = "simulation")]
 impl PersistenceCall {
     /// Every named call.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 13] = [
         Self::EntryFlush,
         Self::EntryFence,
         Self::CommitFlush,
@@ -51,6 +60,9 @@ impl PersistenceCall {
         Self::GenerationFence,
         Self::RecoveryFlush,
         Self::RecoveryFence,
+        Self::DeferredFlush,
+        Self::HeapMetadataFlush,
+        Self::SweepFence,
     ];
 }
 

@@ -34,7 +34,7 @@
 //! The real flush instructions are skipped (the mode is `none`): the simulation, not the
 //! hardware, decides what is durable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -70,6 +70,11 @@ struct State {
     settled: Vec<u8>,
     /// The mapping's bytes when the running transaction began.
     transaction_start: Option<Vec<u8>>,
+    /// Per line, whether it holds the pool's data (not the header or the log); set when a
+    /// transaction begins.
+    data_lines: Vec<bool>,
+    /// Lines reported as dirty at a commit, not reported again until they are durable.
+    reported_dirty: BTreeSet<usize>,
     /// Byte ranges stored without a log entry on purpose since the last settle.
     unlogged: Vec<(usize, usize)>,
     lints: Vec<Lint>,
@@ -90,6 +95,33 @@ pub enum Lint {
         /// Offset in the pool of the line.
         offset: usize,
     },
+    /// A line was not durable when a transaction returned committed (and was not one the
+    /// runtime deferred on purpose: an unreachable fresh object): a crash right after the
+    /// commit could lose it.
+    DirtyAtCommit {
+        /// Offset in the pool of the line.
+        offset: usize,
+    },
+    /// A performance bug: a line was written back although it held its durable contents,
+    /// or was written back twice with the same contents before a fence.
+    RedundantFlush {
+        /// Offset in the pool of the line.
+        offset: usize,
+    },
+    /// A performance bug: a fence with no write-back pending.
+    EmptyFence {
+        /// Which fence (the first is 1).
+        fence: u64,
+    },
+}
+
+impl Lint {
+    /// Whether the lint is a performance bug (a redundant flush or fence) rather than a
+    /// fault that can lose or corrupt data.
+    #[must_use]
+    pub fn is_performance(&self) -> bool {
+        matches!(self, Self::RedundantFlush { .. } | Self::EmptyFence { .. })
+    }
 }
 
 impl fmt::Display for Lint {
@@ -102,6 +134,18 @@ impl fmt::Display for Lint {
             Self::StoreOutsideTransaction { offset } => write!(
                 f,
                 "the cache line at pool offset {offset:#x} changed outside any transaction"
+            ),
+            Self::DirtyAtCommit { offset } => write!(
+                f,
+                "the cache line at pool offset {offset:#x} was not durable when a transaction returned committed"
+            ),
+            Self::RedundantFlush { offset } => write!(
+                f,
+                "the cache line at pool offset {offset:#x} was written back with nothing new to write (performance)"
+            ),
+            Self::EmptyFence { fence } => write!(
+                f,
+                "fence {fence} had no write-back to wait for (performance)"
             ),
         }
     }
@@ -164,6 +208,9 @@ impl Simulation {
             }
         }
         state.unlogged.clear();
+        state.data_lines = (0..state.len / CACHE_LINE)
+            .map(|line| in_data(line * CACHE_LINE))
+            .collect();
         state.transaction_start = Some(current);
     }
 
@@ -185,6 +232,20 @@ impl Simulation {
             {
                 let offset = line * CACHE_LINE;
                 state.lints.push(Lint::UnloggedStore { offset });
+            }
+        }
+    }
+
+    /// A transaction has committed: reports every line that is not durable, except the
+    /// `deferred` ones.
+    pub(crate) fn transaction_committed(&self, deferred: &[usize]) {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let current = current_bytes(state.base, state.len);
+        for line in changed_lines(&state.durable, &current) {
+            if !deferred.contains(&line) && state.reported_dirty.insert(line) {
+                let offset = line * CACHE_LINE;
+                state.lints.push(Lint::DirtyAtCommit { offset });
             }
         }
     }
@@ -217,13 +278,34 @@ impl Simulation {
     }
 
     pub(crate) fn record_flush(&self, first_line: usize, last_line: usize) {
-        let mut state = self.state();
+        let mut guard = self.state();
+        let state = &mut *guard;
         for line in first_line..=last_line {
             let mut contents = [0u8; CACHE_LINE];
             let address = (state.base + line * CACHE_LINE) as *const u8;
             // SAFETY: the flush layer only flushes lines inside the mapping this domain is
             // attached to, which stays mapped while its pool (the only user) lives.
             unsafe { core::ptr::copy_nonoverlapping(address, contents.as_mut_ptr(), CACHE_LINE) };
+            let latest_pending = state
+                .pending
+                .iter()
+                .rev()
+                .find(|(pending, _)| *pending == line)
+                .map(|(_, pending)| pending);
+            let range = line * CACHE_LINE..(line + 1) * CACHE_LINE;
+            let redundant = match (latest_pending, &state.transaction_start) {
+                (_, None) => false,
+                (Some(pending), Some(_)) => *pending == contents,
+                (None, Some(start)) => {
+                    state.data_lines.get(line) == Some(&true)
+                        && state.durable[range.clone()] == contents
+                        && start.get(range) == Some(&contents[..])
+                }
+            };
+            if redundant {
+                let offset = line * CACHE_LINE;
+                state.lints.push(Lint::RedundantFlush { offset });
+            }
             state.pending.push((line, contents));
         }
     }
@@ -239,6 +321,10 @@ impl Simulation {
         let mut guard = self.state();
         let state = &mut *guard;
         state.fences += 1;
+        if state.pending.is_empty() && state.transaction_start.is_some() {
+            let fence = state.fences;
+            state.lints.push(Lint::EmptyFence { fence });
+        }
         state.observe();
         if state.capture {
             let candidates = state
@@ -254,6 +340,7 @@ impl Simulation {
             state.crash_points.push(point);
         }
         for (line, contents) in std::mem::take(&mut state.pending) {
+            state.reported_dirty.remove(&line);
             let range = line * CACHE_LINE..(line + 1) * CACHE_LINE;
             state.durable[range.clone()].copy_from_slice(&contents);
             let superseded: Vec<usize> = state
@@ -434,5 +521,103 @@ impl CrashPoint {
             images.push(self.image(|word| digits[word]));
         }
         images
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::flush::Flusher;
+
+    /// A one-page file mapped with a simulated domain attached, inside a "transaction"
+    /// whose data is the whole page.
+    fn domain() -> (Scratch, Mapping, Simulation, Flusher) {
+        let scratch = Scratch::new();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&scratch.0)
+            .expect("create");
+        file.set_len(4096).expect("size");
+        let mapping = Mapping::map(&file, 4096, 4096).expect("map");
+        let simulation = Simulation::new();
+        let flusher = Flusher::simulated(simulation.clone(), &mapping);
+        flusher.transaction_began(&|_| true);
+        (scratch, mapping, simulation, flusher)
+    }
+
+    /// A file in the temporary directory, removed when dropped.
+    struct Scratch(std::path::PathBuf);
+
+    impl Scratch {
+        fn new() -> Self {
+            let thread = std::thread::current().id();
+            let name = format!("pmem-sim-unit-{}-{thread:?}", std::process::id());
+            Self(std::env::temp_dir().join(name))
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn needed_flushes_and_fences_are_not_reported() {
+        let (_scratch, mapping, simulation, flusher) = domain();
+        // SAFETY: the mapping is ours alone.
+        unsafe { mapping.store_word(0, [1; 8]) };
+        flusher.flush(&mapping, 0, 8);
+        flusher.fence();
+        // SAFETY: as above.
+        unsafe { mapping.store_word(0, [2; 8]) };
+        flusher.flush(&mapping, 0, 8);
+        flusher.fence();
+        assert_eq!(simulation.lints(), []);
+    }
+
+    #[test]
+    fn redundant_flushes_and_empty_fences_are_reported() {
+        let (_scratch, mapping, simulation, flusher) = domain();
+        flusher.flush(&mapping, 64, 8);
+        flusher.fence();
+        assert_eq!(
+            simulation.lints(),
+            [Lint::RedundantFlush { offset: 64 }],
+            "a clean line written back"
+        );
+        // SAFETY: the mapping is ours alone.
+        unsafe { mapping.store_word(128, [3; 8]) };
+        flusher.flush(&mapping, 128, 8);
+        flusher.flush(&mapping, 128, 8);
+        flusher.fence();
+        flusher.fence();
+        assert_eq!(
+            simulation.lints(),
+            [
+                Lint::RedundantFlush { offset: 128 },
+                Lint::EmptyFence { fence: 3 }
+            ],
+            "the same line twice in one epoch, then a fence with nothing left to wait for"
+        );
+        assert!(Lint::EmptyFence { fence: 3 }.is_performance());
+    }
+
+    #[test]
+    fn a_line_left_dirty_at_commit_is_reported_once() {
+        let (_scratch, mapping, simulation, _flusher) = domain();
+        // SAFETY: the mapping is ours alone.
+        unsafe { mapping.store_word(192, [4; 8]) };
+        simulation.transaction_committed(&[]);
+        simulation.transaction_committed(&[]);
+        assert_eq!(simulation.lints(), [Lint::DirtyAtCommit { offset: 192 }]);
+        // SAFETY: as above.
+        unsafe { mapping.store_word(256, [5; 8]) };
+        simulation.transaction_committed(&[4]);
+        assert_eq!(simulation.lints(), [], "line 4 was deferred on purpose");
+        assert!(!Lint::DirtyAtCommit { offset: 0 }.is_performance());
     }
 }
