@@ -52,6 +52,8 @@ pub struct PoolOptions {
     flush_mode: Option<FlushMode>,
     #[cfg(feature = "simulation")]
     simulation: Option<crate::hw::sim::Simulation>,
+    #[cfg(feature = "simulation")]
+    copy_on_write: bool,
 }
 
 impl Default for PoolOptions {
@@ -73,6 +75,8 @@ impl PoolOptions {
             flush_mode: None,
             #[cfg(feature = "simulation")]
             simulation: None,
+            #[cfg(feature = "simulation")]
+            copy_on_write: false,
         }
     }
 
@@ -212,7 +216,7 @@ impl PoolOptions {
         lock(&file, path)?;
         allocate(&file, size).map_err(io("allocate space for"))?;
         let reserve = usize::try_from(self.max_size).unwrap_or(usize::MAX);
-        let mapping = Mapping::map(&file, size as usize, reserve).map_err(io("map"))?;
+        let mapping = Mapping::map(&file, size as usize, reserve, false).map_err(io("map"))?;
         let flusher = self.flusher(forced_mode, &mapping)?;
 
         let identity = Identity {
@@ -339,10 +343,14 @@ impl PoolOptions {
             option: "max_size",
             reason: "the pool is larger than the address space",
         })?;
-        let reserve = usize::try_from(self.max_size)
-            .unwrap_or(usize::MAX)
-            .max(pool_size);
-        let mapping = Mapping::map(&file, pool_size, reserve).map_err(io("map"))?;
+        let max_size = if self.is_copy_on_write() {
+            state.pool_size
+        } else {
+            self.max_size.max(state.pool_size)
+        };
+        let reserve = usize::try_from(max_size).unwrap_or(usize::MAX);
+        let mapping =
+            Mapping::map(&file, pool_size, reserve, self.is_copy_on_write()).map_err(io("map"))?;
         let flusher = self.flusher(forced_mode, &mapping)?;
 
         let data = data_ranges(&identity, state.pool_size);
@@ -379,7 +387,7 @@ impl PoolOptions {
             identity,
             state,
             heap,
-            max_size: self.max_size.max(state.pool_size),
+            max_size,
         };
         let mut pool = Pool::assemble(parts, was_clean);
         pool.info.transactions_rolled_back = rolled_back;
@@ -396,6 +404,28 @@ impl PoolOptions {
     pub fn simulation(mut self, simulation: &crate::hw::sim::Simulation) -> Self {
         self.simulation = Some(simulation.clone());
         self
+    }
+
+    /// Opens pools copy-on-write: every change, recovery's included, stays in this process,
+    /// and the file is never written (the pool cannot grow). For checking crash images: the
+    /// file still holds the image when the pool is closed, so the next image can be written
+    /// over it as a few changed words instead of a whole file.
+    #[cfg(feature = "simulation")]
+    #[must_use]
+    pub fn copy_on_write(mut self) -> Self {
+        self.copy_on_write = true;
+        self
+    }
+
+    fn is_copy_on_write(&self) -> bool {
+        #[cfg(feature = "simulation")]
+        {
+            self.copy_on_write
+        }
+        #[cfg(not(feature = "simulation"))]
+        {
+            false
+        }
     }
 
     fn flusher(&self, forced_mode: Option<FlushMode>, mapping: &Mapping) -> Result<Flusher, Error> {

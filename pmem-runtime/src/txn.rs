@@ -152,6 +152,7 @@ impl Active {
             return;
         }
         let offset = address - base;
+        self.pool.flusher.before_store();
         assert!(
             self.pool.data.contains(offset, len),
             "pmem: a store of {len} bytes at pool offset {offset:#x} would write outside the pool's data"

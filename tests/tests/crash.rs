@@ -4,7 +4,7 @@
 //! seed.
 
 use pmem::FlushMode;
-use pmem::simulation::{ScratchFile, Simulation, small_pool};
+use pmem::simulation::{CrashTest, ScratchFile, Simulation, small_pool};
 use pmem_tests::workloads::{self, counting, swap};
 
 #[test]
@@ -103,4 +103,31 @@ fn freed_pages_and_deferred_lines_are_reused_safely_at_every_fence() {
     let report = workloads::heap_reuse();
     println!("heap reuse: {report:?}");
     assert!(report.crash_points >= 3 * 3, "{report:?}");
+}
+
+#[test]
+fn swaps_are_all_or_nothing_before_every_store_too() {
+    let run = |at_stores| {
+        let mut random = 0x9e37_79b9_7f4a_7c15;
+        CrashTest::new("crash-swaps-stores")
+            .at_stores(at_stores)
+            .run(
+                counting(),
+                12,
+                |pool, _| {
+                    let i = (pmem_tests::xorshift(&mut random) % 256) as usize;
+                    let j = (pmem_tests::xorshift(&mut random) % 256) as usize;
+                    swap(pool, i, j);
+                },
+                |pool| *pool.root(),
+            )
+    };
+    let (fences, stores) = (run(false), run(true));
+    println!("swaps at fences: {fences:?}, and at stores: {stores:?}");
+    // Each swap stores twice through `#[txn]`: two more crash points per swap.
+    assert_eq!(
+        stores.crash_points,
+        fences.crash_points + 12 * 2,
+        "{stores:?}"
+    );
 }

@@ -180,8 +180,15 @@ struct CpuFeatures {
 }
 
 impl CpuFeatures {
-    #[cfg(target_arch = "x86_64")]
+    /// The CPU's features, read once per process: CPUID is slow in a virtual machine, where
+    /// each use traps to the hypervisor.
     fn detect() -> Self {
+        static DETECTED: std::sync::OnceLock<CpuFeatures> = std::sync::OnceLock::new();
+        *DETECTED.get_or_init(Self::read)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn read() -> Self {
         use core::arch::x86_64::{__cpuid, __cpuid_count};
         // The intrinsics were `unsafe fn` in older toolchains (our MSRV among them).
         #[allow(unused_unsafe)]
@@ -206,7 +213,7 @@ impl CpuFeatures {
     }
 
     #[cfg(not(target_arch = "x86_64"))]
-    fn detect() -> Self {
+    fn read() -> Self {
         Self {
             clwb: false,
             clflushopt: false,
@@ -311,6 +318,15 @@ impl Flusher {
         }
         #[cfg(not(feature = "simulation"))]
         let _ = (in_data, logged);
+    }
+
+    /// Tells a simulated domain that an instrumented store is about to happen (a crash
+    /// point, if it captures stores).
+    pub(crate) fn before_store(&self) {
+        #[cfg(feature = "simulation")]
+        if let Some(simulation) = &self.simulation {
+            simulation.record_store();
+        }
     }
 
     /// Tells a simulated domain that a transaction has committed, leaving `deferred` lines

@@ -26,6 +26,8 @@ pub(crate) struct Mapping {
     /// Grows (never shrinks) while the pool is open; see [`Mapping::grow`].
     mapped_len: AtomicUsize,
     dax: bool,
+    /// Copy-on-write: see [`Mapping::map`].
+    private: bool,
 }
 
 // SAFETY: `Mapping` owns its address range exclusively (it unmaps it on drop) and hands out
@@ -38,7 +40,15 @@ unsafe impl Sync for Mapping {}
 impl Mapping {
     /// Reserves `reserve_len` bytes of address space and maps the first `len` bytes of
     /// `file` at its start.
-    pub(crate) fn map(file: &File, len: usize, reserve_len: usize) -> io::Result<Self> {
+    ///
+    /// A `private` mapping is copy-on-write: stores stay in this process and never reach the
+    /// file (for opening crash images, which must stay as the crash left them).
+    pub(crate) fn map(
+        file: &File,
+        len: usize,
+        reserve_len: usize,
+        private: bool,
+    ) -> io::Result<Self> {
         let page = page_size();
         if len == 0 || len % page != 0 || reserve_len < len {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
@@ -67,8 +77,9 @@ impl Mapping {
             reserved_len: reserve_len,
             mapped_len: AtomicUsize::new(0),
             dax: false,
+            private,
         };
-        mapping.dax = supports_sync_mapping(file, page)?;
+        mapping.dax = !private && supports_sync_mapping(file, page)?;
         mapping.map_file_range(file, 0, len)?;
         mapping.mapped_len = AtomicUsize::new(len);
         Ok(mapping)
@@ -104,7 +115,12 @@ impl Mapping {
         let address = self.address_of(offset).cast_mut().cast::<libc::c_void>();
         let file_offset = libc::off_t::try_from(offset)
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let flags = libc::MAP_FIXED | shared_flags(self.dax);
+        let sharing = if self.private {
+            libc::MAP_PRIVATE
+        } else {
+            shared_flags(self.dax)
+        };
+        let flags = libc::MAP_FIXED | sharing;
         // SAFETY: the target range lies inside our own reservation (asserted above), so
         // MAP_FIXED replaces only pages this mapping owns and nothing else references. The
         // flags were probed to succeed, so the call does not fail after the kernel has

@@ -60,11 +60,18 @@ struct State {
     base: usize,
     len: usize,
     durable: Vec<u8>,
+    /// A copy of the durable image that crash points share; each point stores only the
+    /// lines made durable since (`changed_since_base`).
+    shared_base: Option<Arc<Vec<u8>>>,
+    changed_since_base: BTreeSet<usize>,
     /// Per word offset, the values seen at fences since the word was last made durable.
     candidates: BTreeMap<usize, Vec<[u8; 8]>>,
     pending: Vec<(usize, [u8; CACHE_LINE])>,
     fences: u64,
+    /// Fences, and stores while `capture_stores` is on: the moments a crash may happen at.
+    moments: u64,
     capture: bool,
+    capture_stores: bool,
     crash_points: Vec<CrashPoint>,
     /// The mapping's bytes when the last transaction (or recovery) ended.
     settled: Vec<u8>,
@@ -73,6 +80,9 @@ struct State {
     /// Per line, whether it holds the pool's data (not the header or the log); set when a
     /// transaction begins.
     data_lines: Vec<bool>,
+    /// Buffers of the mapping's length, reused for snapshots: a fresh one would cost a page
+    /// fault per page.
+    spare: Vec<Vec<u8>>,
     /// Lines reported as dirty at a commit, not reported again until they are durable.
     reported_dirty: BTreeSet<usize>,
     /// Byte ranges stored without a log entry on purpose since the last settle.
@@ -167,10 +177,26 @@ impl Simulation {
         self.state().capture = on;
     }
 
+    /// Also records a [`CrashPoint`] before every instrumented store (every call of the
+    /// store barrier inside a transaction), while capture is on. Such a point sees the
+    /// values every earlier store left, which a crash between two stores may keep; at fences
+    /// alone, a value overwritten before the next fence is never seen.
+    pub fn capture_stores(&self, on: bool) {
+        self.state().capture_stores = on;
+    }
+
     /// How many fences the domain has seen.
     #[must_use]
     pub fn fences(&self) -> u64 {
         self.state().fences
+    }
+
+    /// How many moments a crash point may be recorded at have passed: fences, and
+    /// instrumented stores while [`capture_stores`](Self::capture_stores) is on. Crash
+    /// points are numbered by it ([`CrashPoint::moment`]).
+    #[must_use]
+    pub fn moments(&self) -> u64 {
+        self.state().moments
     }
 
     /// The crash points recorded so far, in fence order; the domain keeps none.
@@ -184,7 +210,8 @@ impl Simulation {
         let mut state = self.state();
         state.base = mapping.address_of(0) as usize;
         state.len = mapping.mapped_len();
-        state.durable = current_bytes(state.base, state.len);
+        state.spare.clear();
+        state.durable = state.snapshot();
         state.settled = state.durable.clone();
         state.candidates.clear();
         state.pending.clear();
@@ -200,7 +227,7 @@ impl Simulation {
     pub(crate) fn transaction_began(&self, in_data: &dyn Fn(usize) -> bool) {
         let mut guard = self.state();
         let state = &mut *guard;
-        let current = current_bytes(state.base, state.len);
+        let current = state.snapshot();
         for line in changed_lines(&state.settled, &current) {
             if in_data(line * CACHE_LINE) && !state.exempt(line, &state.settled, &current) {
                 let offset = line * CACHE_LINE;
@@ -211,7 +238,9 @@ impl Simulation {
         state.data_lines = (0..state.len / CACHE_LINE)
             .map(|line| in_data(line * CACHE_LINE))
             .collect();
-        state.transaction_start = Some(current);
+        if let Some(stale) = state.transaction_start.replace(current) {
+            state.spare.push(stale);
+        }
     }
 
     /// A transaction is about to commit or roll back: reports data lines it changed without
@@ -226,7 +255,7 @@ impl Simulation {
         let Some(start) = state.transaction_start.take() else {
             return;
         };
-        let current = current_bytes(state.base, state.len);
+        let current = state.snapshot();
         for line in changed_lines(&start, &current) {
             if in_data(line * CACHE_LINE) && !logged(line) && !state.exempt(line, &start, &current)
             {
@@ -234,6 +263,7 @@ impl Simulation {
                 state.lints.push(Lint::UnloggedStore { offset });
             }
         }
+        state.spare.extend([start, current]);
     }
 
     /// A transaction has committed: reports every line that is not durable, except the
@@ -241,19 +271,23 @@ impl Simulation {
     pub(crate) fn transaction_committed(&self, deferred: &[usize]) {
         let mut guard = self.state();
         let state = &mut *guard;
-        let current = current_bytes(state.base, state.len);
+        let current = state.snapshot();
         for line in changed_lines(&state.durable, &current) {
             if !deferred.contains(&line) && state.reported_dirty.insert(line) {
                 let offset = line * CACHE_LINE;
                 state.lints.push(Lint::DirtyAtCommit { offset });
             }
         }
+        state.spare.push(current);
     }
 
     /// A transaction or recovery has ended: the mapping's bytes are the new reference.
     pub(crate) fn settle(&self) {
-        let mut state = self.state();
-        state.settled = current_bytes(state.base, state.len);
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let current = state.snapshot();
+        let stale = std::mem::replace(&mut state.settled, current);
+        state.spare.push(stale);
         state.unlogged.clear();
     }
 
@@ -271,6 +305,7 @@ impl Simulation {
         }
         state.len = len;
         state.durable.resize(len, 0);
+        state.shared_base = None;
         state.settled.resize(len, 0);
         if let Some(start) = state.transaction_start.as_mut() {
             start.resize(len, 0);
@@ -317,32 +352,35 @@ impl Simulation {
         guard.observe();
     }
 
+    /// An instrumented store is about to happen: a crash point, if stores are captured.
+    pub(crate) fn record_store(&self) {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        if state.capture && state.capture_stores {
+            state.moments += 1;
+            state.observe();
+            state.capture_point(true);
+        }
+    }
+
     pub(crate) fn record_fence(&self) {
         let mut guard = self.state();
         let state = &mut *guard;
         state.fences += 1;
+        state.moments += 1;
         if state.pending.is_empty() && state.transaction_start.is_some() {
             let fence = state.fences;
             state.lints.push(Lint::EmptyFence { fence });
         }
         state.observe();
         if state.capture {
-            let candidates = state
-                .candidates
-                .iter()
-                .map(|(&offset, seen)| (offset, seen.clone()))
-                .collect();
-            let point = CrashPoint {
-                fence: state.fences,
-                durable: state.durable.clone(),
-                candidates,
-            };
-            state.crash_points.push(point);
+            state.capture_point(false);
         }
         for (line, contents) in std::mem::take(&mut state.pending) {
             state.reported_dirty.remove(&line);
             let range = line * CACHE_LINE..(line + 1) * CACHE_LINE;
             state.durable[range.clone()].copy_from_slice(&contents);
+            state.changed_since_base.insert(line);
             let superseded: Vec<usize> = state
                 .candidates
                 .range(range)
@@ -356,6 +394,49 @@ impl Simulation {
 }
 
 impl State {
+    /// Records the crash point of the current moment: before a store or a fence.
+    fn capture_point(&mut self, at_store: bool) {
+        let candidates = self
+            .candidates
+            .iter()
+            .map(|(&offset, seen)| (offset, seen.clone()))
+            .collect();
+        let lines = self.durable.len() / CACHE_LINE;
+        let base = match &self.shared_base {
+            Some(base)
+                if base.len() == self.durable.len()
+                    && self.changed_since_base.len() * 8 <= lines =>
+            {
+                Arc::clone(base)
+            }
+            _ => {
+                self.changed_since_base.clear();
+                let base = Arc::new(self.durable.clone());
+                self.shared_base = Some(Arc::clone(&base));
+                base
+            }
+        };
+        let changes = self
+            .changed_since_base
+            .iter()
+            .map(|&line| {
+                let contents = self.durable[line * CACHE_LINE..(line + 1) * CACHE_LINE]
+                    .try_into()
+                    .expect("one line");
+                (line, contents)
+            })
+            .collect();
+        let point = CrashPoint {
+            moment: self.moments,
+            fence: self.fences + u64::from(at_store),
+            at_store,
+            base,
+            changes,
+            candidates,
+        };
+        self.crash_points.push(point);
+    }
+
     /// Whether every byte of `line` that differs between `before` and `after` lies in a
     /// range announced with `note_unlogged`.
     fn exempt(&self, line: usize, before: &[u8], after: &[u8]) -> bool {
@@ -369,13 +450,26 @@ impl State {
     }
 
     fn observe(&mut self) {
-        let current = current_bytes(self.base, self.len);
+        let current = self.snapshot();
         for (offset, word) in differing_words(&self.durable, &current) {
             let seen = self.candidates.entry(offset).or_default();
             if !seen.contains(&word) {
                 seen.push(word);
             }
         }
+        self.spare.push(current);
+    }
+
+    /// The mapping's bytes now, in a reused buffer (give it back through `spare`).
+    fn snapshot(&mut self) -> Vec<u8> {
+        let mut bytes = self.spare.pop().unwrap_or_default();
+        bytes.resize(self.len, 0);
+        // SAFETY: `[base, base + len)` is the mapping the domain is attached to (see
+        // `record_flush`). It is read through raw pointers only.
+        unsafe {
+            core::ptr::copy_nonoverlapping(self.base as *const u8, bytes.as_mut_ptr(), self.len);
+        };
+        bytes
     }
 }
 
@@ -388,14 +482,6 @@ impl fmt::Debug for Simulation {
             .field("crash_points", &state.crash_points.len())
             .finish_non_exhaustive()
     }
-}
-
-fn current_bytes(base: usize, len: usize) -> Vec<u8> {
-    let mut bytes = vec![0u8; len];
-    // SAFETY: `[base, base + len)` is the mapping the domain is attached to (see
-    // `record_flush`). It is read through raw pointers only.
-    unsafe { core::ptr::copy_nonoverlapping(base as *const u8, bytes.as_mut_ptr(), len) };
-    bytes
 }
 
 /// The indexes of the `size`-byte chunks in which `before` and `after` differ.
@@ -426,16 +512,27 @@ fn differing_words(durable: &[u8], current: &[u8]) -> Vec<(usize, [u8; 8])> {
         .collect()
 }
 
-/// The state of the persistence domain just before one fence took effect.
+/// The state of the persistence domain just before one fence took effect, or one
+/// instrumented store happened.
 #[derive(Clone)]
 pub struct CrashPoint {
-    /// Which fence (the first is 1).
+    /// Which moment (see [`Simulation::moments`]; the first is 1).
+    pub moment: u64,
+    /// Which fence the crash happened before (the first is 1).
     pub fence: u64,
-    durable: Vec<u8>,
+    /// Whether the crash happened before a store (after the fences before `fence`), rather
+    /// than just before fence `fence` took effect.
+    pub at_store: bool,
+    /// The durable image is `base` with the lines of `changes` (sorted by line) over it.
+    base: Arc<Vec<u8>>,
+    changes: Vec<LineContents>,
     /// Per word that may differ from the durable image: its offset and the values it may
     /// hold instead, oldest first.
     candidates: Vec<(usize, Vec<[u8; 8]>)>,
 }
+
+/// A cache line's number and contents.
+pub(crate) type LineContents = (usize, [u8; CACHE_LINE]);
 
 /// One pool file a crash could leave, and which words of it were evicted.
 #[derive(Clone)]
@@ -453,26 +550,48 @@ impl CrashPoint {
         self.candidates.len()
     }
 
+    /// The bytes a crash is guaranteed to leave: every image starts from these.
+    #[must_use]
+    pub fn durable(&self) -> Vec<u8> {
+        let mut bytes = self.base.to_vec();
+        for (line, contents) in &self.changes {
+            bytes[line * CACHE_LINE..(line + 1) * CACHE_LINE].copy_from_slice(contents);
+        }
+        bytes
+    }
+
+    /// The durable image as a shared base and the lines over it (see `CrashPoint::base`).
+    pub(crate) fn durable_parts(&self) -> (&Arc<Vec<u8>>, &[LineContents]) {
+        (&self.base, &self.changes)
+    }
+
+    /// The durable value of the word at `offset`.
+    pub(crate) fn durable_word(&self, offset: usize) -> &[u8] {
+        let line = offset / CACHE_LINE;
+        let within = offset % CACHE_LINE;
+        match self
+            .changes
+            .binary_search_by_key(&line, |&(changed, _)| changed)
+        {
+            Ok(index) => &self.changes[index].1[within..within + 8],
+            Err(_) => &self.base[offset..offset + 8],
+        }
+    }
+
     /// The crash image in which dirty word `i` holds its durable value if `choice(i)` is 0,
     /// and otherwise its candidate value number `choice(i)` (1 is the oldest; larger
     /// numbers are clamped to the latest).
     #[must_use]
     pub fn image(&self, choice: impl Fn(usize) -> usize) -> CrashImage {
-        let mut bytes = self.durable.clone();
-        let mut evicted = Vec::new();
-        for (index, (offset, values)) in self.candidates.iter().enumerate() {
-            let chosen = choice(index).min(values.len());
-            if chosen > 0 {
-                bytes[*offset..offset + 8].copy_from_slice(&values[chosen - 1]);
-                evicted.push(format!("{offset:#x}/{chosen}"));
-            }
+        let choice: Vec<usize> = (0..self.candidates.len()).map(choice).collect();
+        let mut bytes = self.durable();
+        for (offset, word) in self.evicted_words(&choice) {
+            bytes[offset..offset + 8].copy_from_slice(word);
         }
-        let description = format!(
-            "crash before fence {}, evicted words (offset/value) [{}]",
-            self.fence,
-            evicted.join(", ")
-        );
-        CrashImage { description, bytes }
+        CrashImage {
+            description: self.describe(&choice),
+            bytes,
+        }
     }
 
     /// Crash images for this point: every combination of the words' values if there are at
@@ -480,6 +599,15 @@ impl CrashPoint {
     /// `budget - 2` combinations drawn with `seed`.
     #[must_use]
     pub fn images(&self, budget: usize, seed: u64) -> Vec<CrashImage> {
+        self.choices(budget, seed)
+            .iter()
+            .map(|choice| self.image(|word| choice[word]))
+            .collect()
+    }
+
+    /// The choices [`images`](Self::images) makes, one per image: for each dirty word, 0
+    /// for its durable value or the number of its candidate value.
+    pub(crate) fn choices(&self, budget: usize, seed: u64) -> Vec<Vec<usize>> {
         let radices: Vec<usize> = self
             .candidates
             .iter()
@@ -494,22 +622,24 @@ impl CrashPoint {
             return (0..combinations)
                 .map(|number| {
                     let mut rest = number;
-                    let digits: Vec<usize> = radices
+                    radices
                         .iter()
                         .map(|&radix| {
                             let digit = rest % radix;
                             rest /= radix;
                             digit
                         })
-                        .collect();
-                    self.image(|word| digits[word])
+                        .collect()
                 })
                 .collect();
         }
-        let mut images = vec![self.image(|_| 0), self.image(|_| usize::MAX)];
-        let mut random = (seed ^ self.fence.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
+        let mut choices = vec![
+            vec![0; radices.len()],
+            radices.iter().map(|&radix| radix - 1).collect(),
+        ];
+        let mut random = (seed ^ self.moment.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
         for _ in 2..budget.max(2) {
-            let digits: Vec<usize> = radices
+            let digits = radices
                 .iter()
                 .map(|&radix| {
                     random ^= random << 13;
@@ -518,9 +648,39 @@ impl CrashPoint {
                     (random % radix as u64) as usize
                 })
                 .collect();
-            images.push(self.image(|word| digits[word]));
+            choices.push(digits);
         }
-        images
+        choices
+    }
+
+    /// The words `choice` evicts: their offsets and the values they hold in its image.
+    pub(crate) fn evicted_words<'a>(
+        &'a self,
+        choice: &'a [usize],
+    ) -> impl Iterator<Item = (usize, &'a [u8; 8])> + 'a {
+        self.candidates
+            .iter()
+            .zip(choice)
+            .filter(|&(_, &chosen)| chosen > 0)
+            .map(|((offset, values), &chosen)| (*offset, &values[chosen.min(values.len()) - 1]))
+    }
+
+    /// What reproduces the image of `choice`: the moment and the evicted words.
+    pub(crate) fn describe(&self, choice: &[usize]) -> String {
+        let evicted: Vec<String> = self
+            .candidates
+            .iter()
+            .zip(choice)
+            .filter(|&(_, &chosen)| chosen > 0)
+            .map(|((offset, values), &chosen)| format!("{offset:#x}/{}", chosen.min(values.len())))
+            .collect();
+        let place = if self.at_store { "at a store" } else { "just" };
+        format!(
+            "crash {place} before fence {} (moment {}), evicted words (offset/value) [{}]",
+            self.fence,
+            self.moment,
+            evicted.join(", ")
+        )
     }
 }
 
@@ -541,7 +701,7 @@ mod tests {
             .open(&scratch.0)
             .expect("create");
         file.set_len(4096).expect("size");
-        let mapping = Mapping::map(&file, 4096, 4096).expect("map");
+        let mapping = Mapping::map(&file, 4096, 4096, false).expect("map");
         let simulation = Simulation::new();
         let flusher = Flusher::simulated(simulation.clone(), &mapping);
         flusher.transaction_began(&|_| true);
