@@ -92,4 +92,26 @@ pub fn counting() -> Counters {
     core::array::from_fn(|index| index as u64)
 }
 
+/// A node of the [`Stack`] the heap kill test's child pushes and pops.
+#[derive(Persistent, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct StackNode {
+    /// The node's value.
+    pub value: u64,
+    /// `!value`: a node whose two words disagree was torn.
+    pub check: u64,
+    /// The node below.
+    pub next: PPtr<StackNode>,
+}
+
+/// The root of the heap kill test: a stack of nodes in the heap, and its depth.
+#[derive(Persistent, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Stack {
+    /// The top node, or null.
+    pub top: PPtr<StackNode>,
+    /// How many nodes the stack holds.
+    pub depth: u64,
+}
+
 pub mod workloads;

@@ -216,3 +216,51 @@ fn sigkill_at_random_moments_never_breaks_the_pool() {
     );
     assert!(changed > 0, "the child never committed a swap");
 }
+
+/// A child pushes and pops heap nodes (allocating, and collecting every 64 transactions,
+/// in a pool that starts at 128 KiB and may grow) until it is killed with SIGKILL at a
+/// random moment; the pool must reopen (its collection checks every pointer) with a stack
+/// whose depth field matches its nodes and whose nodes are whole. `PMEM_KILL_CYCLES` sets
+/// the number of cycles (default 10).
+#[test]
+fn sigkill_during_allocation_and_collection_never_breaks_the_heap() {
+    let _turn = take_turn();
+    let cycles: usize = std::env::var("PMEM_KILL_CYCLES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(10);
+    let path = TempPath::new("sigkill-heap");
+    PoolOptions::new()
+        .size(128 << 10)
+        .max_size(4 << 20)
+        .log_size(1 << 14)
+        .create(path.path(), pmem_tests::Stack::default())
+        .expect("create");
+    let mut random = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut deepest = 0;
+    for cycle in 0..cycles {
+        let (mut child, line) = spawn_child("stack-forever", &path);
+        assert_eq!(line, "ready", "cycle {cycle}");
+        let pause = xorshift(&mut random) % 20_000;
+        std::thread::sleep(std::time::Duration::from_micros(pause));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait");
+
+        let pool = Pool::<pmem_tests::Stack>::open(path.path())
+            .unwrap_or_else(|error| panic!("cycle {cycle}: {error}"));
+        let mut depth = 0;
+        let mut at = pool.root().top;
+        while !at.is_null() {
+            let node = pool
+                .get(at)
+                .unwrap_or_else(|error| panic!("cycle {cycle}: {error}"));
+            assert_eq!(node.check, !node.value, "cycle {cycle}: a torn node");
+            depth += 1;
+            at = node.next;
+        }
+        assert_eq!(depth, pool.root().depth, "cycle {cycle}: the depth field");
+        deepest = deepest.max(depth);
+    }
+    println!("{cycles} kills of a heap workload; the deepest stack held {deepest} nodes");
+    assert!(deepest > 0, "the child never committed a push");
+}

@@ -18,18 +18,30 @@
 //! durable.
 //!
 //! With capture on, every fence first records a [`CrashPoint`]: the durable image and each
-//! word's candidate values, just before the fence takes effect. [`CrashPoint::images`]
-//! then enumerates crash images: every combination when there are few, otherwise "nothing
-//! evicted", "the latest value of every word", and seeded random choices. Each image is a
-//! complete pool file that the real `open` (with its recovery) can be tested on.
+//! word's candidate values, just before the fence takes effect; with
+//! [`Simulation::capture_stores`], so does every instrumented store, just before it
+//! happens (observing memory first, which narrows the approximation above).
+//! [`CrashPoint::images`] then enumerates crash images: every combination when there are
+//! few, otherwise "nothing evicted", "the latest value of every word", and seeded random
+//! choices. Each image is a complete pool file that the real `open` (with its recovery) can
+//! be tested on. Crash points share a copy of the durable image and keep only the lines
+//! made durable since it was taken, so a long workload on a large pool does not copy the
+//! pool at every fence.
 //!
 //! The domain also checks the runtime's bookkeeping, and reports what it finds as
-//! [`Lint`]s ([`Simulation::lints`]): when a transaction ends, every cache line of the pool's
-//! data that changed since the transaction began must have been logged
-//! ([`Lint::UnloggedStore`]), and when one begins, no data line may have changed since the
-//! last one ended ([`Lint::StoreOutsideTransaction`]). Stores the runtime makes on purpose
-//! without a log entry (heap metadata, objects allocated by the running transaction) are
-//! announced to the domain, which exempts exactly those bytes, word by word.
+//! [`Lint`]s ([`Simulation::lints`]):
+//!
+//! - when a transaction ends, every cache line of the pool's data that changed since it
+//!   began must have been logged ([`Lint::UnloggedStore`]); when one begins, no data line
+//!   may have changed since the last one ended ([`Lint::StoreOutsideTransaction`]). Stores
+//!   the runtime makes on purpose without a log entry (heap metadata, objects allocated by
+//!   the running transaction) are announced to the domain, which exempts exactly those
+//!   bytes, word by word;
+//! - when a transaction has committed, every line must be durable but the ones the runtime
+//!   says it deferred ([`Lint::DirtyAtCommit`]);
+//! - inside a transaction, a flush of an unchanged clean data line or of a line already
+//!   flushed with the same contents since the last fence ([`Lint::RedundantFlush`]), and a
+//!   fence with nothing pending ([`Lint::EmptyFence`]), are performance bugs.
 //!
 //! The real flush instructions are skipped (the mode is `none`): the simulation, not the
 //! hardware, decides what is durable.

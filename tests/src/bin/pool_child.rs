@@ -8,12 +8,15 @@
 //! - `crash-mid-transaction`: opens a [`Counters`] pool, sets every counter to
 //!   `1000 + index` inside a transaction, and exits before the transaction ends;
 //! - `swap-forever`: opens a [`Counters`] pool, prints `ready`, and swaps pseudo-random
-//!   pairs of counters, one transaction each, until it is killed.
+//!   pairs of counters, one transaction each, until it is killed;
+//! - `stack-forever`: opens a [`Stack`] pool, prints `ready`, and pushes (allocating) or
+//!   pops one to four nodes per transaction, collecting every 64 transactions, until it is
+//!   killed.
 
 use std::io::{BufRead, Write};
 
 use pmem::Pool;
-use pmem_tests::{Counters, Ledger, xorshift};
+use pmem_tests::{Counters, Ledger, Stack, StackNode, xorshift};
 
 fn open<R: pmem::Persistent>(path: &str) -> Pool<R> {
     Pool::open(path).unwrap_or_else(|error| {
@@ -65,6 +68,44 @@ fn main() {
                     *counters.at(i) = b;
                     *counters.at(j) = a;
                 });
+            }
+        }
+        "stack-forever" => {
+            let mut pool = open::<Stack>(path);
+            println!("ready");
+            std::io::stdout().flush().expect("stdout");
+            let mut state = u64::from(std::process::id()) | 1;
+            for round in 0u64.. {
+                let random = xorshift(&mut state);
+                let count = 1 + random % 4;
+                let push = pool.root().depth < 8 || random % 3 != 0;
+                pool.txn(|tx| {
+                    for index in 0..count {
+                        let root = *tx.root();
+                        if push {
+                            let value = round * 4 + index;
+                            let node = StackNode {
+                                value,
+                                check: !value,
+                                next: root.top,
+                            };
+                            let top = tx.alloc(node)?;
+                            let mut stack = tx.root_mut();
+                            stack.top = top;
+                            stack.depth += 1;
+                        } else if !root.top.is_null() {
+                            let below = tx.get(root.top)?.next;
+                            let mut stack = tx.root_mut();
+                            stack.top = below;
+                            stack.depth -= 1;
+                        }
+                    }
+                    Ok::<_, pmem::Error>(())
+                })
+                .expect("push or pop");
+                if round % 64 == 63 {
+                    pool.collect().expect("collect");
+                }
             }
         }
         other => {
