@@ -402,6 +402,27 @@ pub fn map_contents(pool: &Pool<Map>) -> Vec<(u64, u64)> {
     contents
 }
 
+/// Step `step` of the hash-map workload: a collection every sixth step, a removal of `key`
+/// every sixth (one before), and otherwise an insertion of `key` (an update if it is there).
+///
+/// # Panics
+///
+/// If a transaction or the collection fails.
+pub fn hash_map_step(pool: &mut Pool<Map>, step: usize, key: u64) {
+    match step % 6 {
+        5 => {
+            pool.collect().expect("collect");
+        }
+        4 => {
+            pool.txn(|tx| map_remove(tx, key)).expect("remove");
+        }
+        _ => {
+            pool.txn(|tx| map_insert(tx, key, step as u64))
+                .expect("insert");
+        }
+    }
+}
+
 /// Inserts, updates and removes on a hash map, with a collection every sixth step, crashed
 /// at every fence.
 #[must_use]
@@ -411,21 +432,7 @@ pub fn hash_map() -> CrashReport {
         "crash-hash-map",
         Map::default(),
         30,
-        |pool, step| {
-            let key = xorshift(&mut random) % 24;
-            match step % 6 {
-                5 => {
-                    pool.collect().expect("collect");
-                }
-                4 => {
-                    pool.txn(|tx| map_remove(tx, key)).expect("remove");
-                }
-                _ => {
-                    pool.txn(|tx| map_insert(tx, key, step as u64))
-                        .expect("insert");
-                }
-            }
-        },
+        |pool, step| hash_map_step(pool, step, xorshift(&mut random) % 24),
         map_contents,
         IMAGES_PER_FENCE,
     )

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use pmem::PoolOptions;
 use pmem::simulation::CrashTest;
-use pmem_tests::workloads::{IMAGES_PER_FENCE, Map, map_contents, map_insert, map_remove};
+use pmem_tests::workloads::{IMAGES_PER_FENCE, Map, hash_map_step, map_contents};
 use pmem_tests::xorshift;
 
 const USAGE: &str = "usage: crash_rate [steps] [--at-stores] [--threads N] [--images N]";
@@ -63,21 +63,7 @@ fn main() -> ExitCode {
     let report = test.run(
         Map::default(),
         steps,
-        |pool, step| {
-            let key = xorshift(&mut random) % 64;
-            match step % 6 {
-                5 => {
-                    pool.collect().expect("collect");
-                }
-                4 => {
-                    pool.txn(|tx| map_remove(tx, key)).expect("remove");
-                }
-                _ => {
-                    pool.txn(|tx| map_insert(tx, key, step as u64))
-                        .expect("insert");
-                }
-            }
-        },
+        |pool, step| hash_map_step(pool, step, xorshift(&mut random) % 64),
         map_contents,
     );
     let secs = start.elapsed().as_secs_f64();
