@@ -89,8 +89,8 @@ struct State {
     settled: Vec<u8>,
     /// The mapping's bytes when the running transaction began.
     transaction_start: Option<Vec<u8>>,
-    /// Per line, whether it holds the pool's data (not the header or the log); set when a
-    /// transaction begins.
+    /// Per line, whether it holds the pool's data (not the header or the log); built when
+    /// a transaction begins, for the pool's current length.
     data_lines: Vec<bool>,
     /// Buffers of the mapping's length, reused for snapshots: a fresh one would cost a page
     /// fault per page.
@@ -223,6 +223,7 @@ impl Simulation {
         state.base = mapping.address_of(0) as usize;
         state.len = mapping.mapped_len();
         state.spare.clear();
+        state.data_lines.clear();
         state.durable = state.snapshot();
         state.settled = state.durable.clone();
         state.candidates.clear();
@@ -247,9 +248,12 @@ impl Simulation {
             }
         }
         state.unlogged.clear();
-        state.data_lines = (0..state.len / CACHE_LINE)
-            .map(|line| in_data(line * CACHE_LINE))
-            .collect();
+        // Which lines hold data depends only on the pool's length (its header and log never
+        // move), so the map is rebuilt only when the pool was attached or has grown.
+        let lines = state.len / CACHE_LINE;
+        if state.data_lines.len() != lines {
+            state.data_lines = (0..lines).map(|line| in_data(line * CACHE_LINE)).collect();
+        }
         if let Some(stale) = state.transaction_start.replace(current) {
             state.spare.push(stale);
         }
@@ -665,26 +669,36 @@ impl CrashPoint {
         choices
     }
 
+    /// The words `choice` evicts: their offsets, the numbers of the values chosen (clamped
+    /// to the latest), and the values.
+    fn chosen_values<'a>(
+        &'a self,
+        choice: &'a [usize],
+    ) -> impl Iterator<Item = (usize, usize, &'a [u8; 8])> + 'a {
+        self.candidates
+            .iter()
+            .zip(choice)
+            .filter(|&(_, &chosen)| chosen > 0)
+            .map(|((offset, values), &chosen)| {
+                let number = chosen.min(values.len());
+                (*offset, number, &values[number - 1])
+            })
+    }
+
     /// The words `choice` evicts: their offsets and the values they hold in its image.
     pub(crate) fn evicted_words<'a>(
         &'a self,
         choice: &'a [usize],
     ) -> impl Iterator<Item = (usize, &'a [u8; 8])> + 'a {
-        self.candidates
-            .iter()
-            .zip(choice)
-            .filter(|&(_, &chosen)| chosen > 0)
-            .map(|((offset, values), &chosen)| (*offset, &values[chosen.min(values.len()) - 1]))
+        self.chosen_values(choice)
+            .map(|(offset, _, value)| (offset, value))
     }
 
     /// What reproduces the image of `choice`: the moment and the evicted words.
     pub(crate) fn describe(&self, choice: &[usize]) -> String {
         let evicted: Vec<String> = self
-            .candidates
-            .iter()
-            .zip(choice)
-            .filter(|&(_, &chosen)| chosen > 0)
-            .map(|((offset, values), &chosen)| format!("{offset:#x}/{}", chosen.min(values.len())))
+            .chosen_values(choice)
+            .map(|(offset, number, _)| format!("{offset:#x}/{number}"))
             .collect();
         let place = if self.at_store { "at a store" } else { "just" };
         format!(
@@ -699,18 +713,19 @@ impl CrashPoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hw::crash_test::ScratchFile;
     use crate::hw::flush::Flusher;
 
     /// A one-page file mapped with a simulated domain attached, inside a "transaction"
     /// whose data is the whole page.
-    fn domain() -> (Scratch, Mapping, Simulation, Flusher) {
-        let scratch = Scratch::new();
+    fn domain() -> (ScratchFile, Mapping, Simulation, Flusher) {
+        let scratch = ScratchFile::new("sim-unit");
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .open(&scratch.0)
+            .open(scratch.path())
             .expect("create");
         file.set_len(4096).expect("size");
         let mapping = Mapping::map(&file, 4096, 4096, false).expect("map");
@@ -718,23 +733,6 @@ mod tests {
         let flusher = Flusher::simulated(simulation.clone(), &mapping);
         flusher.transaction_began(&|_| true);
         (scratch, mapping, simulation, flusher)
-    }
-
-    /// A file in the temporary directory, removed when dropped.
-    struct Scratch(std::path::PathBuf);
-
-    impl Scratch {
-        fn new() -> Self {
-            let thread = std::thread::current().id();
-            let name = format!("pmem-sim-unit-{}-{thread:?}", std::process::id());
-            Self(std::env::temp_dir().join(name))
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
     }
 
     #[test]
