@@ -13,8 +13,8 @@
 //!   crash: the interrupted transaction is all-or-nothing, and every earlier one is durable;
 //! - the domain reported no [`Lint`](crate::hw::sim::Lint) while the workload ran.
 //!
-//! Images are checked on every core. Each checker keeps one scratch file mapped, writes an
-//! image into it as the words that differ from the last one, and opens it copy-on-write
+//! The checker keeps one scratch file mapped, writes each image into it as the words that
+//! differ from the last one, and opens it copy-on-write
 //! ([`PoolOptions::copy_on_write`]), so recovery's writes never reach the file: checking an
 //! image costs an `open`, not a copy of the pool.
 //!
@@ -130,12 +130,11 @@ pub struct CrashTest {
     options: PoolOptions,
     images_per_point: usize,
     at_stores: bool,
-    threads: usize,
 }
 
 impl CrashTest {
     /// A crash test named `label` (in failures and scratch file names): a [`small_pool`],
-    /// crash points at fences only, at most 64 images per crash point, one checking thread.
+    /// crash points at fences only, at most 64 images per crash point.
     #[must_use]
     pub fn new(label: &str) -> Self {
         Self {
@@ -143,7 +142,6 @@ impl CrashTest {
             options: small_pool(),
             images_per_point: 64,
             at_stores: false,
-            threads: 1,
         }
     }
 
@@ -172,16 +170,6 @@ impl CrashTest {
         self
     }
 
-    /// Checks images on `threads` threads (at least one). More threads are not always
-    /// faster: every image is opened and closed, and mapping and unmapping serialize on the
-    /// process's address space (on this project's 2-core machine, two threads checked
-    /// images at about 0.6 times the rate of one).
-    #[must_use]
-    pub fn threads(mut self, threads: usize) -> Self {
-        self.threads = threads.max(1);
-        self
-    }
-
     /// Runs `steps` steps of `step` (each normally one transaction; a panic is caught) on a
     /// pool created with `init`, observing the pool with `observe` before the first step and
     /// after each; then checks every crash image of every crash point (see the module
@@ -195,11 +183,11 @@ impl CrashTest {
         init: R,
         steps: usize,
         mut step: impl FnMut(&mut Pool<R>, usize),
-        observe: impl Fn(&Pool<R>) -> S + Sync,
+        observe: impl Fn(&Pool<R>) -> S,
     ) -> CrashReport
     where
         R: Persistent,
-        S: PartialEq + Debug + Sync,
+        S: PartialEq + Debug,
     {
         let label = self.label.as_str();
         let simulation = Simulation::new();
@@ -230,81 +218,14 @@ impl CrashTest {
         );
 
         let points = simulation.take_crash_points();
-        let checker = Checker {
-            label,
-            points: &points,
-            boundaries: &boundaries,
-            states: &states,
-            observe: &observe,
-            budget: self.images_per_point,
-            seed: seed(),
-            skipped: crate::hw::mutation::skipped(),
-            root: core::marker::PhantomData,
-        };
-        let threads = self.threads.min(points.len()).max(1);
-        let images = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|worker| {
-                    let checker = &checker;
-                    scope.spawn(move || checker.check_share(worker, threads))
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|worker| match worker.join() {
-                    Ok(images) => images,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                })
-                .sum()
-        });
-        CrashReport {
-            crash_points: points.len(),
-            images,
-        }
-    }
-}
-
-/// What a checking thread needs: the crash points, and what each step promised.
-struct Checker<'a, R, S, O> {
-    label: &'a str,
-    points: &'a [CrashPoint],
-    boundaries: &'a [u64],
-    states: &'a [S],
-    observe: &'a O,
-    budget: usize,
-    seed: u64,
-    skipped: Option<crate::hw::mutation::PersistenceCall>,
-    root: core::marker::PhantomData<fn() -> R>,
-}
-
-impl<R, S, O> Checker<'_, R, S, O>
-where
-    R: Persistent,
-    S: PartialEq + Debug,
-    O: Fn(&Pool<R>) -> S,
-{
-    /// Checks the crash points `worker`, `worker + workers`, ...; returns the images checked.
-    fn check_share(&self, worker: usize, workers: usize) -> usize {
-        match self.skipped {
-            Some(call) => {
-                crate::hw::mutation::with_call_skipped(call, || self.check_points(worker, workers))
-            }
-            None => self.check_points(worker, workers),
-        }
-    }
-
-    fn check_points(&self, worker: usize, workers: usize) -> usize {
-        let label = self.label;
-        let mut file = ImageFile::new(&format!("{label}-image-{worker}"));
+        let seed = seed();
+        let mut file = ImageFile::new(&format!("{label}-image"));
         let mut images = 0;
-        for point in self.points.iter().skip(worker).step_by(workers) {
-            let step = self
-                .boundaries
-                .partition_point(|&moment| moment < point.moment)
-                - 1;
-            let (before, after) = (&self.states[step], &self.states[step + 1]);
+        for point in &points {
+            let step = boundaries.partition_point(|&moment| moment < point.moment) - 1;
+            let (before, after) = (&states[step], &states[step + 1]);
             file.hold(point);
-            for choice in point.choices(self.budget, self.seed) {
+            for choice in point.choices(self.images_per_point, seed) {
                 let evicted: Vec<(usize, &[u8; 8])> = point.evicted_words(&choice).collect();
                 for &(offset, word) in &evicted {
                     file.write(offset, word);
@@ -313,14 +234,13 @@ where
                     .flush_mode(FlushMode::None)
                     .copy_on_write()
                     .open::<R>(file.path());
-                let seed = self.seed;
                 let pool = opened.unwrap_or_else(|error| {
                     panic!(
                         "{label}: step {step}, {}, seed {seed}: open failed: {error}",
                         point.describe(&choice)
                     )
                 });
-                let found = (self.observe)(&pool);
+                let found = observe(&pool);
                 assert!(
                     found == *before || found == *after,
                     "{label}: step {step}, {}, seed {seed}: recovered {found:?}, expected {before:?} or {after:?}",
@@ -333,7 +253,10 @@ where
                 images += 1;
             }
         }
-        images
+        CrashReport {
+            crash_points: points.len(),
+            images,
+        }
     }
 }
 
@@ -464,12 +387,12 @@ pub fn check_every_fence_observing<R, S>(
     init: R,
     steps: usize,
     step: impl FnMut(&mut Pool<R>, usize),
-    observe: impl Fn(&Pool<R>) -> S + Sync,
+    observe: impl Fn(&Pool<R>) -> S,
     budget: usize,
 ) -> CrashReport
 where
     R: Persistent,
-    S: PartialEq + Debug + Sync,
+    S: PartialEq + Debug,
 {
     CrashTest::new(label)
         .images_per_point(budget)

@@ -85,13 +85,6 @@ pub fn with_call_skipped<T>(call: PersistenceCall, body: impl FnOnce() -> T) -> 
     body()
 }
 
-/// The call skipped on this thread, if any: crash tests that check images on other
-/// threads skip it there too.
-#[cfg(feature = "simulation")]
-pub(crate) fn skipped() -> Option<PersistenceCall> {
-    SKIPPED.get()
-}
-
 /// Whether `call` is to be made (always, unless a test skips it).
 #[inline(always)]
 pub(crate) fn performs(call: PersistenceCall) -> bool {

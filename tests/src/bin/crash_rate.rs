@@ -1,14 +1,14 @@
 //! How many crash states the crash tests check per second, on a 1 MiB pool:
-//! `crash_rate [steps] [--at-stores] [--threads N] [--images N]`.
+//! `crash_rate [steps] [--at-stores] [--images N]`.
 //!
 //! Runs the hash-map workload of `tests/tests/crash.rs` (inserts that allocate, updates,
 //! removes, a collection every sixth step) for `steps` steps (default 300) on a 1 MiB pool,
 //! crashed at every fence (and before every instrumented store with `--at-stores`), and
 //! checks up to 64 images per crash point (`--images`), each opened with the real recovery
-//! and collection, on one thread (`--threads`). Prints one line:
+//! and collection. Prints one line:
 //!
 //! ```text
-//! workload=crash_states pool_kib=1024 steps=300 at_stores=false threads=2 crash_points=.. images=.. secs=.. states_per_sec=..
+//! workload=crash_states pool_kib=1024 steps=300 at_stores=false crash_points=.. images=.. secs=.. states_per_sec=..
 //! ```
 //!
 //! `secs` is the whole test: running the workload on the simulated domain, building the
@@ -22,12 +22,11 @@ use pmem::simulation::CrashTest;
 use pmem_tests::workloads::{IMAGES_PER_FENCE, Map, hash_map_step, map_contents};
 use pmem_tests::xorshift;
 
-const USAGE: &str = "usage: crash_rate [steps] [--at-stores] [--threads N] [--images N]";
+const USAGE: &str = "usage: crash_rate [steps] [--at-stores] [--images N]";
 
 fn main() -> ExitCode {
     let mut steps = 300;
     let mut at_stores = false;
-    let mut threads = 1;
     let mut images = IMAGES_PER_FENCE;
     let mut arguments = std::env::args().skip(1);
     while let Some(argument) = arguments.next() {
@@ -36,10 +35,6 @@ fn main() -> ExitCode {
                 at_stores = true;
                 Some(())
             }
-            "--threads" => arguments
-                .next()
-                .and_then(|text| text.parse().ok())
-                .map(|count| threads = count),
             "--images" => arguments
                 .next()
                 .and_then(|text| text.parse().ok())
@@ -56,8 +51,7 @@ fn main() -> ExitCode {
     let test = CrashTest::new("crash-rate")
         .pool(pool)
         .images_per_point(images)
-        .at_stores(at_stores)
-        .threads(threads);
+        .at_stores(at_stores);
     let mut random = 0x0123_4567_89ab_cdef;
     let start = Instant::now();
     let report = test.run(
@@ -68,7 +62,7 @@ fn main() -> ExitCode {
     );
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "workload=crash_states pool_kib=1024 steps={steps} at_stores={at_stores} threads={threads} crash_points={} images={} secs={secs:.3} states_per_sec={:.0}",
+        "workload=crash_states pool_kib=1024 steps={steps} at_stores={at_stores} crash_points={} images={} secs={secs:.3} states_per_sec={:.0}",
         report.crash_points,
         report.images,
         report.images as f64 / secs
