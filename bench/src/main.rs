@@ -102,6 +102,16 @@ impl TimedRegion {
     }
 }
 
+/// Runs `work` as the timed region: returns its value, its wall time in seconds, and the
+/// persistence work it did on this thread.
+fn timed<T, E>(work: impl FnOnce() -> Result<T, E>) -> Result<(T, f64, Stats), E> {
+    let before = Stats::current_thread();
+    let region = TimedRegion::begin();
+    let value = work()?;
+    let secs = region.end();
+    Ok((value, secs, Stats::current_thread() - before))
+}
+
 /// The calling thread's time on a CPU, in nanoseconds (`/proc/thread-self/schedstat`).
 fn thread_cpu_ns() -> Option<u64> {
     std::fs::read_to_string("/proc/thread-self/schedstat")
@@ -153,14 +163,13 @@ fn sps(file: &PoolFile, ops: u64) -> Result<(f64, Stats), pmem::Error> {
             }
         })?;
     let mut random = Xorshift64::new();
-    let before = Stats::current_thread();
-    let region = TimedRegion::begin();
-    for _ in 0..ops {
-        let (i, j) = (random.below(SPS_ELEMENTS), random.below(SPS_ELEMENTS));
-        pool.txn(|tx| swap(tx.root_mut(), i, j));
-    }
-    let secs = region.end();
-    let cost = Stats::current_thread() - before;
+    let ((), secs, cost) = timed(|| {
+        for _ in 0..ops {
+            let (i, j) = (random.below(SPS_ELEMENTS), random.below(SPS_ELEMENTS));
+            pool.txn(|tx| swap(tx.root_mut(), i, j));
+        }
+        Ok::<_, pmem::Error>(())
+    })?;
     let sum: u64 = pool.root().iter().sum();
     let expected = (SPS_ELEMENTS as u64) * (SPS_ELEMENTS as u64 - 1) / 2;
     assert_eq!(
@@ -184,12 +193,13 @@ fn empty_txn(file: &PoolFile, ops: u64) -> Result<(f64, Stats), pmem::Error> {
         .size(1 << 20)
         .log_size(1 << 16)
         .create(&file.0, 0u64)?;
-    let before = Stats::current_thread();
-    let region = TimedRegion::begin();
-    for _ in 0..ops {
-        pool.txn(|tx| *std::hint::black_box(tx.root()));
-    }
-    Ok((region.end(), Stats::current_thread() - before))
+    let ((), secs, cost) = timed(|| {
+        for _ in 0..ops {
+            pool.txn(|tx| *std::hint::black_box(tx.root()));
+        }
+        Ok::<_, pmem::Error>(())
+    })?;
+    Ok((secs, cost))
 }
 
 fn barrier(file: &PoolFile, ops: u64) -> Result<(f64, Stats), pmem::Error> {
@@ -198,11 +208,12 @@ fn barrier(file: &PoolFile, ops: u64) -> Result<(f64, Stats), pmem::Error> {
         .log_size(1 << 16)
         .create(&file.0, 0u64)?;
     let mut volatile = [0u64; 1024];
-    let before = Stats::current_thread();
-    let region = TimedRegion::begin();
-    pool.txn(|_| fill_volatile(&mut volatile, ops));
-    std::hint::black_box(&volatile);
-    Ok((region.end(), Stats::current_thread() - before))
+    let ((), secs, cost) = timed(|| {
+        pool.txn(|_| fill_volatile(&mut volatile, ops));
+        std::hint::black_box(&volatile);
+        Ok::<_, pmem::Error>(())
+    })?;
+    Ok((secs, cost))
 }
 
 /// Volatile stores that `#[txn]` rewrites: the base's type is hidden from the macro, so each
@@ -358,14 +369,13 @@ fn describe(collection: &pmem::Collection) -> String {
 fn list_push(file: &PoolFile, ops: u64) -> Result<Measured, pmem::Error> {
     let mut pool = create_list_pool(file, ops)?;
     let mut random = Xorshift64::new();
-    let before = Stats::current_thread();
-    let region = TimedRegion::begin();
-    for op in 0..ops {
-        let key = random.next();
-        pool.try_txn(|tx| push(tx, key, op))?;
-    }
-    let secs = region.end();
-    let cost = Stats::current_thread() - before;
+    let ((), secs, cost) = timed(|| {
+        for op in 0..ops {
+            let key = random.next();
+            pool.try_txn(|tx| push(tx, key, op))?;
+        }
+        Ok::<_, pmem::Error>(())
+    })?;
     verify_list(&pool, ops)?;
     report_heap(&pool);
     Ok(Measured::new(secs, cost))
@@ -453,13 +463,12 @@ fn alloc_free_with(
         ALLOC_FREE_POOL >> 20
     );
     let collections_before = pool.heap_stats().collections;
-    let before = Stats::current_thread();
-    let region = TimedRegion::begin();
-    for _ in 0..ops {
-        op(&mut pool)?;
-    }
-    let secs = region.end();
-    let cost = Stats::current_thread() - before;
+    let ((), secs, cost) = timed(|| {
+        for _ in 0..ops {
+            op(&mut pool)?;
+        }
+        Ok::<_, pmem::Error>(())
+    })?;
     let collections = pool.heap_stats().collections - collections_before;
     eprintln!("# collections_during_run={collections}");
     report_heap(&pool);
@@ -535,14 +544,13 @@ fn hashmap_insert(file: &PoolFile, ops: u64) -> Result<Measured, pmem::Error> {
         setup.elapsed().as_secs_f64()
     );
     let mut random = Xorshift64::new();
-    let before = Stats::current_thread();
-    let region = TimedRegion::begin();
-    for op in 0..ops {
-        let key = random.next();
-        pool.try_txn(|tx| insert(tx, key, op))?;
-    }
-    let secs = region.end();
-    let cost = Stats::current_thread() - before;
+    let ((), secs, cost) = timed(|| {
+        for op in 0..ops {
+            let key = random.next();
+            pool.try_txn(|tx| insert(tx, key, op))?;
+        }
+        Ok::<_, pmem::Error>(())
+    })?;
     let mut seen = 0u64;
     for &head in &pool.root().buckets {
         let mut at = head;
@@ -572,11 +580,7 @@ fn recovery(file: &PoolFile, nodes: u64) -> Result<Measured, pmem::Error> {
     build_list(&mut pool, nodes, &mut Xorshift64::new())?;
     pool.close();
 
-    let before = Stats::current_thread();
-    let region = TimedRegion::begin();
-    let mut pool = PoolOptions::new().open::<List>(&file.0)?;
-    let secs = region.end();
-    let cost = Stats::current_thread() - before;
+    let (mut pool, secs, cost) = timed(|| PoolOptions::new().open::<List>(&file.0))?;
     eprintln!(
         "# open cost fences={} flushes={} log_bytes={}",
         cost.fences, cost.lines_flushed, cost.logged_bytes
@@ -621,11 +625,7 @@ fn gc(file: &PoolFile, nodes: u64) -> Result<Measured, pmem::Error> {
     build_list(&mut pool, nodes, &mut Xorshift64::new())?;
     report_heap(&pool);
 
-    let before = Stats::current_thread();
-    let region = TimedRegion::begin();
-    let collection = pool.collect()?;
-    let secs = region.end();
-    let cost = Stats::current_thread() - before;
+    let (collection, secs, cost) = timed(|| pool.collect())?;
 
     eprintln!(
         "# collect {} fences={} flushes={}",
