@@ -65,6 +65,11 @@ pub use pmem_runtime::{
 #[cfg(feature = "simulation")]
 pub use pmem_runtime::simulation;
 
+/// Named by the compiler when a transaction's token or handle is moved to another thread;
+/// public so that the message reads `pmem::ThisThreadsTransaction`.
+#[doc(hidden)]
+pub use pmem_runtime::ThisThreadsTransaction;
+
 /// What generated code names; not part of the public API.
 #[doc(hidden)]
 pub mod __private {

@@ -74,9 +74,18 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(expanded) => expanded,
         Err(error) => {
             let error = error.to_compile_error();
-            quote!(#item #error)
+            if is_expression(&item) {
+                // An attribute on an expression must expand to a single expression.
+                quote!({ #error #item })
+            } else {
+                quote!(#item #error)
+            }
         }
     }
+}
+
+fn is_expression(tokens: &TokenStream) -> bool {
+    syn::parse2::<Item>(tokens.clone()).is_err() && syn::parse2::<Expr>(tokens.clone()).is_ok()
 }
 
 /// Expands `txn_block! { ... }`.
@@ -125,8 +134,11 @@ fn check_args(args: &TokenStream) -> syn::Result<()> {
     }
 }
 
-fn expand_item(item: TokenStream) -> syn::Result<TokenStream> {
-    let item: Item = syn::parse2(item)?;
+fn expand_item(tokens: TokenStream) -> syn::Result<TokenStream> {
+    let item: Item = match syn::parse2(tokens.clone()) {
+        Ok(item) => item,
+        Err(error) => return Err(refuse_non_item(tokens).unwrap_or(error)),
+    };
     match item {
         Item::Fn(mut function) => {
             check_signature(&function.sig)?;
@@ -152,11 +164,39 @@ fn expand_item(item: TokenStream) -> syn::Result<TokenStream> {
                 None => Ok(block.into_token_stream()),
             }
         }
-        other => Err(syn::Error::new(
-            item_keyword_span(&other),
-            "`#[txn]` applies to functions, methods and `impl` blocks\n\
-             for a few statements that are not a function of their own, use `pmem::txn_block! { ... }`",
+        Item::Verbatim(tokens) => Err(refuse_non_item(tokens.clone())
+            .unwrap_or_else(|| syn::Error::new_spanned(tokens, NOT_A_FUNCTION))),
+        Item::Trait(declaration) => Err(syn::Error::new(
+            item_keyword_span(&Item::Trait(declaration)),
+            "`#[txn]` cannot mark a trait: a trait declares methods, their code is in the implementations\n\
+             mark the `impl` blocks (or the default methods that have bodies) with `#[txn]`",
         )),
+        other => Err(syn::Error::new(item_keyword_span(&other), NOT_A_FUNCTION)),
+    }
+}
+
+const NOT_A_FUNCTION: &str = "`#[txn]` applies to functions, methods and `impl` blocks\n\
+     for a few statements that are not a function of their own, use `pmem::txn_block! { ... }`";
+
+/// A refusal naming what `#[txn]` was put on, for tokens that are not a Rust item: a closure
+/// (stable Rust reports attributes on expressions first) or a trait method without a body.
+fn refuse_non_item(tokens: TokenStream) -> Option<syn::Error> {
+    if let Ok(declaration) = syn::parse2::<syn::TraitItemFn>(tokens.clone()) {
+        if declaration.default.is_none() {
+            return Some(syn::Error::new_spanned(
+                &declaration.sig,
+                "`#[txn]` needs a function body: a trait method declaration has no code to run in a transaction\n\
+                 mark the implementations of the method, or their `impl` blocks, with `#[txn]`",
+            ));
+        }
+    }
+    match syn::parse2::<Expr>(tokens).ok()? {
+        Expr::Closure(closure) => Some(syn::Error::new(
+            closure.or1_token.span,
+            "`#[txn]` cannot mark a closure\n\
+             run the closure's stores in a transaction with `pmem::txn_block! { ... }` inside its body",
+        )),
+        _ => None,
     }
 }
 

@@ -542,7 +542,8 @@ impl<R: Persistent> Pool<R> {
         }
     }
 
-    /// The root object.
+    /// The root object, read-only. To change it, run a transaction and write through
+    /// [`Txn::root_mut`]: `pool.txn(|tx| tx.root_mut().count += 1)`.
     #[must_use]
     pub fn root(&self) -> &R {
         let address = self.mapping.address_of(ROOT_OFFSET as usize).cast::<R>();
@@ -1137,7 +1138,7 @@ fn data_ranges(identity: &Identity, pool_size: u64) -> DataRanges {
 /// cannot leave the transaction's closure or its thread.
 pub struct Txn<'p, R: Persistent> {
     pool: &'p mut Pool<R>,
-    not_send: PhantomData<*const ()>,
+    not_send: txn::ThreadBound,
 }
 
 impl<R: Persistent> Txn<'_, R> {

@@ -452,11 +452,23 @@ pub fn in_transaction() -> bool {
     ACTIVE.with(|active| active.borrow().is_some())
 }
 
+/// A marker field that makes a type `!Send` and `!Sync`: a transaction, its token and its
+/// frames belong to the thread that runs the transaction, whose undo log they write.
+///
+/// The pointee is named for the compiler's message when such a value is moved to another
+/// thread: "`*const ThisThreadsTransaction` cannot be sent between threads safely".
+pub(crate) type ThreadBound = PhantomData<*const ThisThreadsTransaction>;
+
+/// The marker of values that belong to the thread running their transaction; never
+/// constructed. Public only so that the compiler's messages name it without a module path.
+#[doc(hidden)]
+pub enum ThisThreadsTransaction {}
+
 /// Ends the thread's transaction when dropped, by rolling it back, unless it was committed.
 pub(crate) struct Transaction {
     /// The `#[txn]` frame count of the code that began the transaction, restored at its end.
     outer_frames: u32,
-    not_send: PhantomData<*const ()>,
+    not_send: ThreadBound,
 }
 
 impl Transaction {
@@ -581,7 +593,7 @@ fn doom() -> bool {
 #[doc(hidden)]
 pub struct Frame {
     outermost: bool,
-    not_send: PhantomData<*const ()>,
+    not_send: ThreadBound,
 }
 
 impl Frame {
@@ -615,6 +627,27 @@ impl Drop for Frame {
 
 /// A mutable reference into a pool, valid inside one transaction.
 ///
+/// `PMut`'s pointer to its target.
+///
+/// `PMut` is `!Send` and `!Sync` through its [`ThreadBound`] marker alone, so that moving one
+/// to another thread is reported as "`*const pmem::ThisThreadsTransaction` cannot be sent
+/// between threads safely", not as a complaint about a `NonNull`.
+struct Target<T: ?Sized>(NonNull<T>);
+
+impl<T: ?Sized> Clone for Target<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for Target<T> {}
+
+// SAFETY: a `Target` is only ever a field of `PMut`, which stays `!Send` and `!Sync` through
+// its `ThreadBound` marker; these impls only keep `NonNull` out of the compiler's message.
+unsafe impl<T: ?Sized> Send for Target<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: ?Sized> Sync for Target<T> {}
+
 /// `PMut<T>` dereferences to `&T` freely; the first `&mut T` it hands out logs the whole
 /// `T` in the transaction's undo log (later ones are free), so every store through it can be
 /// rolled back. Its lifetime ends with the transaction, and it cannot leave its thread.
@@ -624,12 +657,12 @@ impl Drop for Frame {
 /// one, narrow it by hand before writing: [`PMut::at`] gives a `PMut` to one element of an
 /// array.
 pub struct PMut<'a, T: ?Sized> {
-    target: NonNull<T>,
+    target: Target<T>,
     /// Whether `target`'s bytes are already in the undo log (a `PMut` narrowed from one that
     /// was).
     logged: bool,
     borrow: PhantomData<&'a mut T>,
-    not_send: PhantomData<*const ()>,
+    not_send: ThreadBound,
 }
 
 impl<'a, T: ?Sized> PMut<'a, T> {
@@ -639,7 +672,7 @@ impl<'a, T: ?Sized> PMut<'a, T> {
     /// transaction active on this thread, and nothing else may reference it for `'a`.
     pub(crate) unsafe fn new(target: NonNull<T>) -> Self {
         Self {
-            target,
+            target: Target(target),
             logged: false,
             borrow: PhantomData,
             not_send: PhantomData,
@@ -654,7 +687,7 @@ impl<'a, T: ?Sized> PMut<'a, T> {
     /// As [`PMut::new`], and the object must have been allocated by the running transaction.
     pub(crate) unsafe fn new_fresh(target: NonNull<T>) -> Self {
         Self {
-            target,
+            target: Target(target),
             logged: true,
             borrow: PhantomData,
             not_send: PhantomData,
@@ -664,7 +697,7 @@ impl<'a, T: ?Sized> PMut<'a, T> {
     /// A `PMut` whose target is already logged, or is not in a pool at all: any `&mut`.
     pub(crate) fn from_logged(target: &'a mut T) -> Self {
         Self {
-            target: NonNull::from(target),
+            target: Target(NonNull::from(target)),
             logged: true,
             borrow: PhantomData,
             not_send: PhantomData,
@@ -678,7 +711,7 @@ impl<'a, T: ?Sized> PMut<'a, T> {
     /// `part` must point at a valid, aligned `U` inside `this`'s target.
     pub(crate) unsafe fn narrow<U: ?Sized>(this: Self, part: NonNull<U>) -> PMut<'a, U> {
         PMut {
-            target: part,
+            target: Target(part),
             logged: this.logged,
             borrow: PhantomData,
             not_send: PhantomData,
@@ -687,7 +720,7 @@ impl<'a, T: ?Sized> PMut<'a, T> {
 
     /// Where the target is.
     pub(crate) fn target(&self) -> NonNull<T> {
-        self.target
+        self.target.0
     }
 
     /// A shorter-lived `PMut` to the same object.
@@ -705,7 +738,7 @@ impl<'a, T: ?Sized> PMut<'a, T> {
         self.log();
         // SAFETY: as in `deref`; the bytes are logged, so the caller may write them, and
         // `self` is consumed, so the reference is the only one for `'a`.
-        unsafe { self.target.as_mut() }
+        unsafe { self.target.0.as_mut() }
     }
 
     fn log(&mut self) {
@@ -715,8 +748,8 @@ impl<'a, T: ?Sized> PMut<'a, T> {
                 "pmem: a PMut was used after its transaction ended"
             );
             // SAFETY: `PMut::new`'s contract: the target is valid for reads.
-            let len = size_of_val(unsafe { self.target.as_ref() });
-            log_range(self.target.as_ptr().cast::<u8>(), len);
+            let len = size_of_val(unsafe { self.target.0.as_ref() });
+            log_range(self.target.0.as_ptr().cast::<u8>(), len);
             self.logged = true;
         }
     }
@@ -741,7 +774,7 @@ impl<T, const N: usize> PMut<'_, [T; N]> {
             "index {index} out of bounds for a persistent array of {N}"
         );
         // SAFETY: `index < N`, so the element lies inside the array.
-        let element = unsafe { self.target.cast::<T>().add(index) };
+        let element = unsafe { self.target.0.cast::<T>().add(index) };
         // SAFETY: the element is a valid `T` inside the array, which this `PMut` borrows
         // exclusively; the new `PMut` borrows `self` for its lifetime.
         unsafe { PMut::narrow(self.reborrow(), element) }
@@ -753,7 +786,7 @@ impl<T: ?Sized> Deref for PMut<'_, T> {
 
     fn deref(&self) -> &T {
         // SAFETY: `PMut::new`'s contract: valid, aligned, and exclusively ours for `'a`.
-        unsafe { self.target.as_ref() }
+        unsafe { self.target.0.as_ref() }
     }
 }
 
@@ -761,7 +794,7 @@ impl<T: ?Sized> DerefMut for PMut<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         self.log();
         // SAFETY: as in `deref`; the bytes are logged, so the caller may write them.
-        unsafe { self.target.as_mut() }
+        unsafe { self.target.0.as_mut() }
     }
 }
 
