@@ -879,6 +879,13 @@ impl Svg {
         self.out.push_str(text);
     }
 
+    /// The x axis along `bottom` and the y axis along `left` of a plot area.
+    fn axes(&mut self, left: f64, right: f64, top: f64, bottom: f64) {
+        let stroke = format!("stroke=\"{AXIS_COLOR}\"");
+        self.line((left, bottom), (right, bottom), &stroke);
+        self.line((left, top), (left, bottom), &stroke);
+    }
+
     fn line(&mut self, from: (f64, f64), to: (f64, f64), attributes: &str) {
         self.raw(&format!(
             "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" {attributes}/>\n",
@@ -1107,16 +1114,7 @@ fn throughput_svg(groups: &[BarGroup], subtitle: &str, rounds: u32) -> String {
             );
         }
     }
-    svg.line(
-        (left, bottom),
-        (right, bottom),
-        &format!("stroke=\"{AXIS_COLOR}\""),
-    );
-    svg.line(
-        (left, top),
-        (left, bottom),
-        &format!("stroke=\"{AXIS_COLOR}\""),
-    );
+    svg.axes(left, right, top, bottom);
 
     let mut entries = vec![
         ("pmem", Swatch::Bar(PMEM_COLOR)),
@@ -1234,16 +1232,7 @@ fn recovery_svg(series: &[Series], subtitle: &str, rounds: u32) -> String {
             &count_label(nodes),
         );
     }
-    svg.line(
-        (left, bottom),
-        (right, bottom),
-        &format!("stroke=\"{AXIS_COLOR}\""),
-    );
-    svg.line(
-        (left, top),
-        (left, bottom),
-        &format!("stroke=\"{AXIS_COLOR}\""),
-    );
+    svg.axes(left, right, top, bottom);
     svg.text(
         (left + right) / 2.0,
         bottom + 42.0,
