@@ -166,8 +166,8 @@ fn expand_item(tokens: TokenStream) -> syn::Result<TokenStream> {
         }
         Item::Verbatim(tokens) => Err(refuse_non_item(tokens.clone())
             .unwrap_or_else(|| syn::Error::new_spanned(tokens, NOT_A_FUNCTION))),
-        Item::Trait(declaration) => Err(syn::Error::new(
-            item_keyword_span(&Item::Trait(declaration)),
+        declaration @ Item::Trait(_) => Err(syn::Error::new(
+            item_keyword_span(&declaration),
             "`#[txn]` cannot mark a trait: a trait declares methods, their code is in the implementations\n\
              mark the `impl` blocks (or the default methods that have bodies) with `#[txn]`",
         )),

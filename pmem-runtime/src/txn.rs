@@ -456,7 +456,7 @@ pub fn in_transaction() -> bool {
 /// frames belong to the thread that runs the transaction, whose undo log they write.
 ///
 /// The pointee is named for the compiler's message when such a value is moved to another
-/// thread: "`*const ThisThreadsTransaction` cannot be sent between threads safely".
+/// thread: "`*const pmem::ThisThreadsTransaction` cannot be sent between threads safely".
 pub(crate) type ThreadBound = PhantomData<*const ThisThreadsTransaction>;
 
 /// The marker of values that belong to the thread running their transaction; never
@@ -625,8 +625,6 @@ impl Drop for Frame {
     }
 }
 
-/// A mutable reference into a pool, valid inside one transaction.
-///
 /// `PMut`'s pointer to its target.
 ///
 /// `PMut` is `!Send` and `!Sync` through its [`ThreadBound`] marker alone, so that moving one
@@ -648,6 +646,8 @@ unsafe impl<T: ?Sized> Send for Target<T> {}
 // SAFETY: as for `Send`.
 unsafe impl<T: ?Sized> Sync for Target<T> {}
 
+/// A mutable reference into a pool, valid inside one transaction.
+///
 /// `PMut<T>` dereferences to `&T` freely; the first `&mut T` it hands out logs the whole
 /// `T` in the transaction's undo log (later ones are free), so every store through it can be
 /// rolled back. Its lifetime ends with the transaction, and it cannot leave its thread.
