@@ -37,35 +37,11 @@
 //! overrides that choice (`PMEM_FLUSH=none` leaves the software cost alone).
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use pmem::{CACHE_LINE, FlushMode, PMut, PPtr, Persistent, Pool, PoolOptions, Stats, Txn, txn};
-
-/// A pool file that is removed when the benchmark is done with it.
-struct PoolFile(PathBuf);
-
-impl PoolFile {
-    fn new(name: &str) -> Self {
-        let shm = Path::new("/dev/shm");
-        let directory = if shm.is_dir() {
-            shm.to_path_buf()
-        } else {
-            std::env::temp_dir()
-        };
-        let path = directory.join(format!("pmem-micro-{name}-{}.pool", std::process::id()));
-        // A file left by a killed run whose process id has come round again.
-        let _ = std::fs::remove_file(&path);
-        Self(path)
-    }
-}
-
-impl Drop for PoolFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
+use pmem_bench::{PoolFile, fast_directory};
 
 /// An open pool and its file. Fields drop in order: the pool is closed before its file is
 /// removed.
@@ -77,7 +53,7 @@ struct BenchPool<R: Persistent> {
 impl<R: Persistent> BenchPool<R> {
     /// A new `size`-byte pool that cannot grow, so that a full heap means a collection.
     fn create(name: &str, size: u64, root: R) -> Self {
-        let file = PoolFile::new(name);
+        let file = PoolFile::new(&fast_directory(), name, None);
         let mut options = PoolOptions::new()
             .size(size)
             .max_size(size)
@@ -86,8 +62,8 @@ impl<R: Persistent> BenchPool<R> {
             options = options.flush_mode(mode);
         }
         let pool = options
-            .create(&file.0, root)
-            .unwrap_or_else(|error| panic!("creating {}: {error}", file.0.display()));
+            .create(file.path(), root)
+            .unwrap_or_else(|error| panic!("creating {}: {error}", file.path().display()));
         Self { pool, _file: file }
     }
 }

@@ -383,12 +383,27 @@ fn thread_preemptions() -> Option<u64> {
         .ok()
 }
 
+/// `/dev/shm` where it exists (DRAM-backed, so a benchmark measures the flush instructions,
+/// not a device), else the temporary directory.
+#[must_use]
+pub fn fast_directory() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
 /// A pool's file, removed when the run ends. The process id keeps concurrent runs apart;
 /// `thread` tells the pools of one run's threads apart.
-struct PoolFile(PathBuf);
+pub struct PoolFile(PathBuf);
 
 impl PoolFile {
-    fn new(directory: &Path, workload: &str, thread: Option<usize>) -> Self {
+    /// `directory/pmem-bench-<workload>-<pid>[-<thread>].pool`, removed first if a killed
+    /// run left it behind.
+    #[must_use]
+    pub fn new(directory: &Path, workload: &str, thread: Option<usize>) -> Self {
         let thread = thread.map_or_else(String::new, |index| format!("-{index}"));
         let path = directory.join(format!(
             "pmem-bench-{workload}-{}{thread}.pool",
@@ -396,6 +411,14 @@ impl PoolFile {
         ));
         let _ = std::fs::remove_file(&path);
         Self(path)
+    }
+}
+
+impl PoolFile {
+    /// Where the pool is.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.0
     }
 }
 

@@ -19,13 +19,8 @@ struct Scratch(PathBuf);
 impl Scratch {
     fn new(test: &str) -> Self {
         // tmpfs, where the default flush mode (msync) writes nothing back to a device.
-        let shm = PathBuf::from("/dev/shm");
-        let base = if shm.is_dir() {
-            shm
-        } else {
-            std::env::temp_dir()
-        };
-        let path = base.join(format!("pmem-bench-costs-{}-{test}", std::process::id()));
+        let path = pmem_bench::fast_directory()
+            .join(format!("pmem-bench-costs-{}-{test}", std::process::id()));
         std::fs::create_dir_all(&path)
             .unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));
         Self(path)
