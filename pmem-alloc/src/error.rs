@@ -47,15 +47,12 @@ pub enum HeapError {
         /// What is wrong.
         what: &'static str,
     },
-    /// A persistent pointer points at no object of its type: found while tracing, so the
-    /// pool's data is damaged.
-    CorruptPointer {
-        /// The pool offset of the pointer.
-        at: u64,
-        /// Its value.
-        value: u64,
-        /// Why it is not a valid pointer.
-        reason: &'static str,
+    /// The pool's record of a type disagrees with the program's type of the same layout
+    /// hash (its size, alignment or pointer map): the pool was written by a program with
+    /// another definition of the type, or is damaged.
+    TypeRecordMismatch {
+        /// The program's type.
+        type_name: String,
     },
 }
 
@@ -92,9 +89,9 @@ impl fmt::Display for HeapError {
             Self::Corrupted { offset, what } => {
                 write!(f, "the heap is damaged at pool offset {offset:#x}: {what}")
             }
-            Self::CorruptPointer { at, value, reason } => write!(
+            Self::TypeRecordMismatch { type_name } => write!(
                 f,
-                "the persistent pointer at pool offset {at:#x} holds {value:#x}, which {reason}"
+                "the pool's record of `{type_name}` disagrees with the program's `{type_name}` (size, alignment or pointers): the pool was written with another definition of the type, or is damaged"
             ),
         }
     }

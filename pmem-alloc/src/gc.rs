@@ -5,13 +5,23 @@
 //! persisted pointer maps name, with an explicit stack, so a long list cannot overflow the
 //! thread's stack. Each pointer is checked before it is followed: it must be null, point
 //! into the root object, or point at the first byte of an allocated slot of a span whose
-//! type is the pointer's pointee type. Anything else is a [`HeapError::CorruptPointer`],
-//! found before anything is written: the collector never follows a pointer it has not
-//! checked, so a damaged pool gives an error, not undefined behaviour.
+//! type is the pointer's pointee type.
 //!
-//! **Sweeping** rebuilds the allocation bitmaps from the marks. A span with no live object
-//! is released: its page-table entry is zeroed, and one fence at the end makes those writes
-//! durable before any of the pages is reused (see `layout.rs`, rule 2).
+//! **A pointer that fails the check is dangling**, not a sign of a damaged heap: safe code
+//! can store any offset in a `PPtr` (`PPtr::from_offset`, a pointer from another pool, one
+//! kept across a collection that freed its object), and reading through one is always
+//! checked (`Pool::get`). So the collector does not follow it, counts it in
+//! [`Collection::dangling_pointers`] and remembers the first one, and goes on: one bad
+//! pointer cannot make a pool unopenable. What it reached is garbage unless something else
+//! reaches it. Damaged *metadata* (type records, page tables) is refused when the heap is
+//! loaded, before any collection runs, so the maps the collector follows are known to stay
+//! inside their objects.
+//!
+//! **Marking writes nothing** ([`Heap::mark`]): the runtime marks a pool *as recovery will
+//! leave it* before recovery writes a byte, so that a pool it must refuse is left as it was.
+//! **Sweeping** ([`Heap::sweep`]) rebuilds the allocation bitmaps from the marks. A span with
+//! no live object is released: its page-table entry is zeroed, and one fence at the end
+//! makes those writes durable before any of the pages is reused (see `layout.rs`, rule 2).
 //!
 //! Collection needs the pool to itself: the runtime calls it at open, after undo recovery,
 //! and from `Pool::collect`, which borrows the pool mutably, so no reference into the heap
@@ -42,13 +52,59 @@ pub struct Collection {
     pub released_pages: u64,
     /// Objects kept alive by the caller's extra roots (pins).
     pub pinned: u64,
+    /// Non-null pointers that lead to no object of their type (see the module
+    /// documentation): not followed.
+    pub dangling_pointers: u64,
+    /// The first dangling pointer found, if any.
+    pub first_dangling: Option<DanglingPointer>,
     /// How long it took.
     pub duration: Duration,
 }
 
+/// A persistent pointer that points at no object of its type, found while marking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DanglingPointer {
+    /// The pool offset of the pointer (0 for a caller's extra root).
+    pub at: u64,
+    /// Its value.
+    pub value: u64,
+    /// Why it leads nowhere.
+    pub reason: &'static str,
+}
+
+impl core::fmt::Display for DanglingPointer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "the persistent pointer at pool offset {:#x} holds {:#x}, which {}",
+            self.at, self.value, self.reason
+        )
+    }
+}
+
+/// The marks of one collection, from [`Heap::mark`], to be passed to [`Heap::sweep`].
+#[derive(Debug)]
+pub struct Marks {
+    /// Per span id, one bit per slot: reachable.
+    spans: Vec<Vec<u64>>,
+    pinned: u64,
+    dangling_pointers: u64,
+    first_dangling: Option<DanglingPointer>,
+    began: Instant,
+}
+
+impl Marks {
+    /// How many dangling pointers marking found.
+    #[must_use]
+    pub fn dangling_pointers(&self) -> u64 {
+        self.dangling_pointers
+    }
+}
+
 impl Heap {
     /// Collects garbage: marks everything reachable from the roots and `extra_roots`
-    /// (pool offsets of objects, such as pinned ones), and frees the rest.
+    /// (pool offsets of objects, such as pinned ones), and frees the rest: [`mark`] then
+    /// [`sweep`].
     ///
     /// `previous` lets a collection run inside a transaction: it maps the pool offset of
     /// each 8-byte word the transaction changed to the value the word had before. Wherever
@@ -59,69 +115,110 @@ impl Heap {
     ///
     /// # Errors
     ///
-    /// [`HeapError::CorruptPointer`] if a traced pointer or an extra root points at no
-    /// object of its type, and [`HeapError::Corrupted`] if a named root names an unknown
-    /// type. Nothing has been written then.
+    /// As [`mark`]; nothing has been written then.
+    ///
+    /// [`mark`]: Heap::mark
+    /// [`sweep`]: Heap::sweep
     pub fn collect(
         &mut self,
         region: &mut impl Region,
         extra_roots: &[u64],
         previous: &HashMap<u64, u64>,
     ) -> Result<Collection, HeapError> {
+        let marks = self.mark(&*region, extra_roots, previous)?;
+        Ok(self.sweep(region, marks))
+    }
+
+    /// Marks everything reachable from the roots and `extra_roots` (`previous` as in
+    /// [`collect`](Heap::collect)), reading `region` and writing nothing. Dangling pointers
+    /// are counted, not followed.
+    ///
+    /// # Errors
+    ///
+    /// [`HeapError::Corrupted`] if a pointer map reaches past the region's end, which a
+    /// heap that [`load`](Heap::load) accepted never does.
+    pub fn mark(
+        &self,
+        region: &impl Region,
+        extra_roots: &[u64],
+        previous: &HashMap<u64, u64>,
+    ) -> Result<Marks, HeapError> {
         let began = Instant::now();
         let mut marker = Marker {
             heap: self,
-            region: &*region,
+            region,
             previous,
-            marks: Vec::new(),
+            marks: self
+                .spans
+                .iter()
+                .map(|span| {
+                    span.as_ref()
+                        .map_or_else(Vec::new, |span| vec![0; span.allocated.len()])
+                })
+                .collect(),
             stack: Vec::new(),
+            dangling_pointers: 0,
+            first_dangling: None,
         };
-        marker.marks = marker
-            .heap
-            .spans
-            .iter()
-            .map(|span| {
-                span.as_ref()
-                    .map_or_else(Vec::new, |span| vec![0; span.allocated.len()])
-            })
-            .collect();
-        let root = marker.heap.root;
-        marker.trace(root.offset, marker.heap.root_type)?;
+        marker.trace(self.root.offset, self.root_type)?;
         for slot in 0..crate::layout::NAMED_ROOTS {
-            marker.mark_named_root(slot)?;
+            marker.mark_named_root(slot);
         }
         let mut pinned = 0;
         for &offset in extra_roots {
-            if marker.mark(0, offset, None)? {
+            if marker.mark(0, offset, None) {
                 pinned += 1;
             }
         }
         marker.drain()?;
-        let marks = marker.marks;
-        let mut report = self.sweep(region, marks);
-        report.pinned = pinned;
-        report.duration = began.elapsed();
-        Ok(report)
+        Ok(Marks {
+            spans: marker.marks,
+            pinned,
+            dangling_pointers: marker.dangling_pointers,
+            first_dangling: marker.first_dangling,
+            began,
+        })
     }
 
-    fn sweep(&mut self, region: &mut impl Region, marks: Vec<Vec<u64>>) -> Collection {
-        let mut report = Collection::default();
+    /// Frees every object `marks` does not hold, and releases the spans left empty.
+    ///
+    /// # Panics
+    ///
+    /// If `marks` were not made by [`mark`](Heap::mark) on this heap since its last
+    /// allocation or collection (a span is missing or has another number of slots).
+    pub fn sweep(&mut self, region: &mut impl Region, marks: Marks) -> Collection {
+        assert_eq!(
+            marks.spans.len(),
+            self.spans.len(),
+            "marks from another heap, or from before an allocation"
+        );
+        let mut report = Collection {
+            pinned: marks.pinned,
+            dangling_pointers: marks.dangling_pointers,
+            first_dangling: marks.first_dangling,
+            ..Collection::default()
+        };
         let mut released = false;
-        for (id, marks) in marks.into_iter().enumerate() {
+        for (id, span_marks) in marks.spans.into_iter().enumerate() {
             let Some(span) = self.spans[id].as_ref() else {
                 continue;
             };
+            assert_eq!(
+                span_marks.len(),
+                span.allocated.len(),
+                "marks from another heap, or from before an allocation"
+            );
             let slot = self
                 .types
                 .get(span.type_index as usize)
                 .and_then(|state| state.class)
                 .map_or(0, |class| class.slot as u64);
-            let live = marks
+            let live = span_marks
                 .iter()
                 .map(|word| word.count_ones() as usize)
                 .sum::<usize>();
             if self.allocation_known {
-                let freed = (span.live - live) as u64;
+                let freed = span.live.saturating_sub(live) as u64;
                 report.freed_objects += freed;
                 report.freed_bytes += freed * slot;
             }
@@ -140,7 +237,7 @@ impl Heap {
                 self.spans[id]
                     .as_mut()
                     .expect("checked above")
-                    .set_allocation(marks, live);
+                    .set_allocation(span_marks, live);
             }
         }
         if released {
@@ -151,17 +248,19 @@ impl Heap {
         }
         for (id, span) in self.spans.iter().enumerate() {
             let Some(span) = span else { continue };
-            let objects = self.types[span.type_index as usize]
-                .class
-                .map_or(1, |class| class.objects);
-            if span.live < objects {
-                self.types[span.type_index as usize].partial.push(id);
+            let Some(state) = self.types.get_mut(span.type_index as usize) else {
+                continue;
+            };
+            if span.live < state.class.map_or(1, |class| class.objects) {
+                state.partial.push(id);
             }
         }
         self.allocation_known = true;
         self.allocated_since_collection = 0;
         self.live_after_collection = report.live_bytes;
         self.collections += 1;
+        self.last_dangling_pointers = report.dangling_pointers;
+        report.duration = marks.began.elapsed();
         report
     }
 }
@@ -173,54 +272,68 @@ struct Marker<'h, R> {
     marks: Vec<Vec<u64>>,
     /// Marked objects whose pointers are not yet traced: (pool offset, type index).
     stack: Vec<(u64, u32)>,
+    dangling_pointers: u64,
+    first_dangling: Option<DanglingPointer>,
 }
 
 impl<R: Region> Marker<'_, R> {
+    fn dangling(&mut self, at: u64, value: u64, reason: &'static str) {
+        self.dangling_pointers += 1;
+        self.first_dangling
+            .get_or_insert(DanglingPointer { at, value, reason });
+    }
+
     /// Marks the object `value` points at (read from pool offset `at`; 0 for a root held
     /// elsewhere), checking it against `pointee`, the expected layout hash, if given.
-    /// Returns whether it was newly marked.
-    fn mark(&mut self, at: u64, value: u64, pointee: Option<u64>) -> Result<bool, HeapError> {
-        let corrupt = |reason| HeapError::CorruptPointer { at, value, reason };
+    /// Returns whether it was newly marked; a pointer that leads nowhere is counted as
+    /// dangling.
+    fn mark(&mut self, at: u64, value: u64, pointee: Option<u64>) -> bool {
         if value == 0 {
-            return Ok(false);
+            return false;
         }
         let root = self.heap.root;
-        if value >= root.offset && value < root.offset + root.size.max(1) {
+        let root_end = root.offset.saturating_add(root.size.max(1));
+        if value >= root.offset && value < root_end {
             let root_hash = self.heap.types[self.heap.root_type as usize]
                 .info
                 .layout_hash;
             if value == root.offset && pointee.is_some_and(|hash| hash != root_hash) {
-                return Err(corrupt(
+                self.dangling(
+                    at,
+                    value,
                     "points at the root object, which is of another type",
-                ));
+                );
             }
-            return Ok(false);
+            return false;
         }
         let Some((id, slot)) = self.heap.locate(value) else {
-            return Err(corrupt("is not the start of an object in the heap"));
+            self.dangling(at, value, "is not the start of an object in the heap");
+            return false;
         };
         let span = self.heap.spans[id].as_ref().expect("located");
         let info = &self.heap.types[span.type_index as usize].info;
         if pointee.is_some_and(|hash| hash != info.layout_hash) {
-            return Err(corrupt("points at an object of another type"));
+            self.dangling(at, value, "points at an object of another type");
+            return false;
         }
         if self.heap.allocation_known && !span.is_allocated(slot) {
-            return Err(corrupt("points at a free slot"));
+            self.dangling(at, value, "points at a free slot");
+            return false;
         }
         let word = &mut self.marks[id][slot / 64];
         let bit = 1 << (slot % 64);
         if *word & bit != 0 {
-            return Ok(false);
+            return false;
         }
         *word |= bit;
         if !info.pointers.is_empty() {
             self.stack.push((value, span.type_index));
         }
-        Ok(true)
+        true
     }
 
     /// Marks what named-root entry `slot` points at, now and before the transaction.
-    fn mark_named_root(&mut self, slot: usize) -> Result<(), HeapError> {
+    fn mark_named_root(&mut self, slot: usize) {
         let entry = self.heap.named_root_offset(slot) as u64;
         let (type_at, pointer_at) = (entry + 48, entry + 56);
         let current = (
@@ -238,39 +351,46 @@ impl<R: Region> Marker<'_, R> {
                 continue;
             }
             let type_index = (type_word & 0xffff_ffff) as u32;
-            let info = self
-                .heap
-                .type_info(type_index)
-                .ok_or(HeapError::Corrupted {
-                    offset: entry,
-                    what: "a named root names a type that is not in the type table",
-                })?;
-            let pointee = info.layout_hash;
-            self.mark(pointer_at, pointer, Some(pointee))?;
+            match self.heap.type_info(type_index) {
+                Some(info) => {
+                    let pointee = info.layout_hash;
+                    self.mark(pointer_at, pointer, Some(pointee));
+                }
+                None => self.dangling(
+                    pointer_at,
+                    pointer,
+                    "is a named root of a type that is not in the type table",
+                ),
+            }
         }
-        Ok(())
     }
 
     fn trace(&mut self, object: u64, type_index: u32) -> Result<(), HeapError> {
         let heap = self.heap;
         let info = &heap.types[type_index as usize].info;
+        let past_the_end = HeapError::Corrupted {
+            offset: object,
+            what: "a pointer map reaches past the pool's end",
+        };
         for run in info.pointers.runs() {
             for index in 0..run.count {
-                let at = object + run.offset + index * run.stride;
-                let in_region = usize::try_from(at)
-                    .ok()
-                    .and_then(|at| at.checked_add(8))
-                    .is_some_and(|end| end <= self.region.len());
-                if !in_region {
-                    return Err(HeapError::Corrupted {
-                        offset: object,
-                        what: "a pointer map reaches past the pool's end",
+                let at = index
+                    .checked_mul(run.stride)
+                    .and_then(|step| step.checked_add(run.offset))
+                    .and_then(|within| within.checked_add(object))
+                    .filter(|&at| {
+                        usize::try_from(at)
+                            .ok()
+                            .and_then(|at| at.checked_add(8))
+                            .is_some_and(|end| end <= self.region.len())
                     });
-                }
+                let Some(at) = at else {
+                    return Err(past_the_end);
+                };
                 let value = self.region.read_word(at as usize);
-                self.mark(at, value, Some(run.pointee))?;
+                self.mark(at, value, Some(run.pointee));
                 if let Some(&before) = self.previous.get(&at) {
-                    self.mark(at, before, Some(run.pointee))?;
+                    self.mark(at, before, Some(run.pointee));
                 }
             }
         }

@@ -38,8 +38,13 @@ impl Class {
             type_name: info.name.clone(),
             size: info.size,
         };
-        let size = usize::try_from(info.size).map_err(|_| too_large())?;
-        let slot = size.max(1).next_multiple_of(info.align.max(1) as usize);
+        let slot = usize::try_from(info.size)
+            .ok()
+            .and_then(|size| {
+                size.max(1)
+                    .checked_next_multiple_of(info.align.max(1) as usize)
+            })
+            .ok_or_else(too_large)?;
         if slot > 4 * PAGE {
             let pages = slot.div_ceil(PAGE);
             if pages > MAX_SPAN_PAGES {
@@ -126,6 +131,9 @@ pub(crate) struct TypeState {
     pub(crate) class: Option<Class>,
     /// Spans of this type that may have free slots; the last is allocated from first.
     pub(crate) partial: Vec<usize>,
+    /// Whether the record is known to describe the program's type of its layout hash
+    /// (see [`Heap::verify_type`]).
+    verified: bool,
 }
 
 /// Whether [`Heap::alloc`] may grow the region when no free pages are left.
@@ -181,6 +189,8 @@ pub struct Heap {
     pub(crate) allocated_since_collection: u64,
     pub(crate) live_after_collection: u64,
     pub(crate) collections: u64,
+    /// What the last collection counted (see [`Collection`](crate::Collection)).
+    pub(crate) last_dangling_pointers: u64,
 }
 
 impl Heap {
@@ -216,6 +226,7 @@ impl Heap {
         region.write_metadata(start, &header.encode());
         let mut heap = Self::empty(region, start, root);
         heap.register(region, root_type)?;
+        heap.root.size = root_type.size;
         heap.allocation_known = true;
         Ok(heap)
     }
@@ -238,16 +249,31 @@ impl Heap {
             allocated_since_collection: 0,
             live_after_collection: 0,
             collections: 0,
+            last_dangling_pointers: 0,
         }
     }
 
-    /// Reads the heap at `start`, without writing anything. Which slots are allocated is not
-    /// on disk: until [`collect`](Heap::collect) has run, every slot counts as allocated.
+    /// Reads the heap at `start`, without writing anything, and checks its metadata against
+    /// itself and against `root_type`, the type the caller knows the root object to have.
+    /// Which slots are allocated is not on disk: until [`collect`](Heap::collect) has run,
+    /// every slot counts as allocated.
+    ///
+    /// Every record is checked before it is used: a type's alignment is a power of two, its
+    /// size a multiple of it, and its pointer runs lie inside its objects; no two records
+    /// share a layout hash; the root's record is `root_type` (hash, size, alignment and
+    /// pointer map); and every span of a recorded type has the page count that the type's
+    /// size gives. A span of a type the table does not hold is accepted: a crash can leave
+    /// one (see `layout.rs`, rule 1), and the next collection releases it.
     ///
     /// # Errors
     ///
-    /// [`HeapError::Corrupted`] if the header, the type table or a page table is damaged.
-    pub fn load(region: &impl Region, start: usize) -> Result<Self, HeapError> {
+    /// [`HeapError::Corrupted`] if the header, the type table or a page table is damaged or
+    /// disagrees with itself or with `root_type`.
+    pub fn load(
+        region: &impl Region,
+        start: usize,
+        root_type: &TypeInfo,
+    ) -> Result<Self, HeapError> {
         let corrupted = |offset: usize, what| HeapError::Corrupted {
             offset: offset as u64,
             what,
@@ -274,13 +300,28 @@ impl Heap {
         while let Some((info, len)) =
             TypeInfo::decode(&table[heap.type_table_used..], heap.types.len() as u32)
         {
+            let record_at = start + TYPE_TABLE_START + heap.type_table_used;
+            info.check().map_err(|what| corrupted(record_at, what))?;
+            if heap.by_hash.contains_key(&info.layout_hash) {
+                return Err(corrupted(
+                    record_at,
+                    "two type records have the same layout hash",
+                ));
+            }
             heap.add_type(info);
             heap.type_table_used += len;
         }
         let root_state = heap
             .types
-            .get(header.root_type as usize)
+            .get_mut(header.root_type as usize)
             .ok_or_else(|| corrupted(start, "the root's type is not in the type table"))?;
+        if !root_state.info.describes(root_type) {
+            return Err(corrupted(
+                start + TYPE_TABLE_START,
+                "the root's type record disagrees with the root's type",
+            ));
+        }
+        root_state.verified = true;
         heap.root.size = root_state.info.size;
         heap.root_type = header.root_type;
 
@@ -304,15 +345,17 @@ impl Heap {
                     "a span runs past its arena or the pool",
                 ));
             }
-            let class = heap
-                .types
-                .get(entry.type_index as usize)
-                .and_then(|state| state.class);
-            let known_type = class.is_some_and(|class| class.pages == entry.pages);
-            let objects = if known_type {
-                class.map_or(1, |class| class.objects)
-            } else {
-                1
+            let (known_type, objects) = match heap.types.get(entry.type_index as usize) {
+                None => (false, 1),
+                Some(state) => match state.class {
+                    Some(class) if class.pages == entry.pages => (true, class.objects),
+                    _ => {
+                        return Err(corrupted(
+                            entry_at,
+                            "a span's page count disagrees with its type's record",
+                        ));
+                    }
+                },
             };
             let mut allocated = vec![u64::MAX; objects.div_ceil(64)];
             if let Some(last) = allocated.last_mut() {
@@ -348,8 +391,34 @@ impl Heap {
             info,
             class,
             partial: Vec::new(),
+            verified: false,
         });
         index
+    }
+
+    /// Checks once that the record of type `index` describes `info`, the program's type of
+    /// that layout hash, before the heap allocates or hands out objects of it by the record:
+    /// a record with another size or alignment would make slots overlap the program's
+    /// objects, and one with another pointer map would be traced wrongly.
+    ///
+    /// # Errors
+    ///
+    /// [`HeapError::TypeRecordMismatch`] if the record disagrees.
+    ///
+    /// # Panics
+    ///
+    /// If `index` names no recorded type.
+    pub fn verify_type(&mut self, index: u32, info: &TypeInfo) -> Result<(), HeapError> {
+        let state = &mut self.types[index as usize];
+        if !state.verified {
+            if !state.info.describes(info) {
+                return Err(HeapError::TypeRecordMismatch {
+                    type_name: info.name.clone(),
+                });
+            }
+            state.verified = true;
+        }
+        Ok(())
     }
 
     /// The type index of `info`, recording it in the type table if it is new (the record is
@@ -376,7 +445,9 @@ impl Heap {
         let at = self.start + TYPE_TABLE_START + self.type_table_used;
         region.write_metadata(at, &record);
         self.type_table_used += record.len();
-        Ok(self.add_type(info.clone()))
+        let index = self.add_type(info.clone());
+        self.types[index as usize].verified = true;
+        Ok(index)
     }
 
     /// The index of the recorded type whose layout hash is `layout_hash`, if there is one.

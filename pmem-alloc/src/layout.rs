@@ -98,6 +98,30 @@ pub(crate) fn is_table_page(page: usize) -> bool {
     page >= METADATA_PAGES && (page - METADATA_PAGES) % ARENA_PAGES == 0
 }
 
+/// Whether the heap's bytes `[relative, relative + len)` (offsets from its start) are all
+/// data that transactions may store to, and so log: the named-root entries, or data pages
+/// of arenas (a range may span several, but no page-table page). Never the header, the
+/// type table or a page table, which only the allocator writes.
+#[must_use]
+pub fn is_heap_data(relative: usize, len: usize) -> bool {
+    let Some(end) = relative.checked_add(len) else {
+        return false;
+    };
+    if len == 0 {
+        return false;
+    }
+    if relative >= HEADER_LEN && end <= PAGE {
+        return true;
+    }
+    let (first_page, last_page) = (relative / PAGE, (end - 1) / PAGE);
+    if first_page < METADATA_PAGES {
+        return false;
+    }
+    let next_table_page =
+        (first_page - METADATA_PAGES).div_ceil(ARENA_PAGES) * ARENA_PAGES + METADATA_PAGES;
+    next_table_page > last_page
+}
+
 /// The offset from the heap's start of the page-table entry for heap page `page`.
 pub(crate) fn entry_offset(page: usize) -> usize {
     let in_arenas = page - METADATA_PAGES;
@@ -219,6 +243,33 @@ mod tests {
         assert!(!is_table_page(4));
         assert_eq!(entry_offset(4), 3 * PAGE + 8);
         assert_eq!(entry_offset(3 + 512 + 2), (3 + 512) * PAGE + 16);
+    }
+
+    #[test]
+    fn heap_data_is_named_roots_and_data_pages() {
+        assert!(!is_heap_data(0, 64), "the header");
+        assert!(
+            is_heap_data(64, 64) && is_heap_data(4032, 64),
+            "named roots"
+        );
+        assert!(!is_heap_data(4032, 65), "named roots into the type table");
+        assert!(
+            !is_heap_data(PAGE, 8) && !is_heap_data(3 * PAGE - 8, 8),
+            "type table"
+        );
+        assert!(!is_heap_data(3 * PAGE, 8), "the first page table");
+        assert!(is_heap_data(4 * PAGE, 3 * PAGE), "data pages");
+        assert!(
+            is_heap_data((3 + 511) * PAGE, PAGE),
+            "an arena's last data page"
+        );
+        assert!(
+            !is_heap_data((3 + 511) * PAGE, PAGE + 1),
+            "into the next page table"
+        );
+        assert!(!is_heap_data((3 + 512) * PAGE, 8), "the second page table");
+        assert!(is_heap_data((3 + 513) * PAGE, 8));
+        assert!(!is_heap_data(usize::MAX - 4, 8) && !is_heap_data(4 * PAGE, 0));
     }
 
     #[test]

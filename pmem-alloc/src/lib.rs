@@ -21,9 +21,9 @@ pub mod type_hash;
 mod types;
 
 pub use error::HeapError;
-pub use gc::Collection;
+pub use gc::{Collection, DanglingPointer, Marks};
 pub use heap::{Growth, Heap, NamedRoot, RootObject};
-pub use layout::{MAX_ROOT_NAME, MAX_SPAN_PAGES, MIN_HEAP_LEN, NAMED_ROOTS, PAGE};
+pub use layout::{MAX_ROOT_NAME, MAX_SPAN_PAGES, MIN_HEAP_LEN, NAMED_ROOTS, PAGE, is_heap_data};
 pub use persistent::Persistent;
 pub use pointer_map::{PointerMap, PointerRun};
 pub use ptr::PPtr;

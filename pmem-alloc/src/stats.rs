@@ -22,6 +22,9 @@ pub struct HeapStats {
     /// Collections since the heap was loaded (or formatted): the one at open, those run by
     /// allocation, and explicit ones.
     pub collections: u64,
+    /// Dangling pointers the last collection found: non-null pointers that lead to no
+    /// object of their type, which the collector does not follow.
+    pub dangling_pointers: u64,
     /// Per recorded type that has spans.
     pub types: Vec<TypeStats>,
 }
@@ -67,6 +70,7 @@ impl Heap {
             heap_bytes: (self.pages * PAGE) as u64,
             metadata_bytes: ((METADATA_PAGES + arenas) * PAGE) as u64,
             collections: self.collections,
+            dangling_pointers: self.last_dangling_pointers,
             ..HeapStats::default()
         };
         let mut per_type: Vec<TypeStats> = self
@@ -82,14 +86,16 @@ impl Heap {
         let mut used_pages = 0;
         for span in self.spans.iter().flatten() {
             used_pages += span.pages;
-            let state = &self.types[span.type_index as usize];
-            let (objects, slot) = state
-                .class
+            let (objects, slot) = self
+                .types
+                .get(span.type_index as usize)
+                .and_then(|state| state.class)
                 .map_or((1, 0), |class| (class.objects as u64, class.slot as u64));
-            let entry = &mut per_type[span.type_index as usize];
-            entry.spans += 1;
-            entry.objects += span.live as u64;
-            entry.free_slots += objects - span.live as u64;
+            if let Some(entry) = per_type.get_mut(span.type_index as usize) {
+                entry.spans += 1;
+                entry.objects += span.live as u64;
+                entry.free_slots += objects - span.live as u64;
+            }
             stats.allocated_objects += span.live as u64;
             stats.allocated_bytes += span.live as u64 * slot;
             stats.free_slot_bytes += (objects - span.live as u64) * slot;

@@ -42,6 +42,40 @@ impl TypeInfo {
         }
     }
 
+    /// Whether this record describes `program`, the program's type of the same layout
+    /// hash: everything but the name, which `core::any::type_name` may spell differently
+    /// from one compiler to the next.
+    pub(crate) fn describes(&self, program: &TypeInfo) -> bool {
+        self.layout_hash == program.layout_hash
+            && self.size == program.size
+            && self.align == program.align
+            && self.pointers == program.pointers
+    }
+
+    /// What is wrong with a record read from a pool, if anything: values a file holds can
+    /// be anything, and everything computed from them must stay in range. The alignment is
+    /// a power of two, the size a multiple of it, and every pointer run lies inside the
+    /// object, its pointers at least 8 bytes apart (so a run holds at most `size / 8`).
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        if !self.align.is_power_of_two() || self.size % self.align != 0 {
+            return Err("a type record's size or alignment is not one a type can have");
+        }
+        for run in self.pointers.runs() {
+            let inside = run.count.checked_sub(1).is_some_and(|more| {
+                (more == 0 || run.stride >= 8)
+                    && more
+                        .checked_mul(run.stride)
+                        .and_then(|last| last.checked_add(run.offset))
+                        .and_then(|last| last.checked_add(8))
+                        .is_some_and(|end| end <= self.size)
+            });
+            if !inside {
+                return Err("a type record's pointer map reaches outside its objects");
+            }
+        }
+        Ok(())
+    }
+
     /// The record's length on disk.
     pub(crate) fn record_len(&self) -> usize {
         TYPE_RECORD_HEADER

@@ -143,7 +143,7 @@ fn reachable_objects_survive_collection_and_reload_and_the_rest_is_freed() {
         (1..=100).rev().collect::<Vec<_>>()
     );
 
-    let mut reloaded = Heap::load(&region, HEAP_START).expect("load");
+    let mut reloaded = Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect("load");
     let first = reloaded
         .collect(&mut region, &[], &HashMap::new())
         .expect("collect");
@@ -267,7 +267,7 @@ fn named_roots_keep_objects_alive() {
 }
 
 #[test]
-fn a_corrupt_pointer_is_an_error_and_nothing_is_written() {
+fn a_dangling_pointer_is_counted_not_followed_and_marking_writes_nothing() {
     let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
     let list = build_list(&mut region, &mut heap, node, 10);
     region.write_word(ROOT_OFFSET, list);
@@ -275,27 +275,26 @@ fn a_corrupt_pointer_is_an_error_and_nothing_is_written() {
         (list + 4, "not the start"),
         ((HEAP_START + PAGE) as u64, "not the start"),
         (1 << 40, "not the start"),
+        (u64::MAX, "not the start"),
+        (ROOT_OFFSET, "root object"),
     ];
     for (bad, reason) in cases {
         region.write_word(list + 8, bad);
         let before = region.bytes.clone();
-        let error = heap
-            .collect(&mut region, &[], &HashMap::new())
-            .expect_err("corrupt");
-        assert!(
-            matches!(error, HeapError::CorruptPointer { value, .. } if value == bad),
-            "{error}"
-        );
-        assert!(error.to_string().contains(reason), "{error}");
-        assert!(
-            region.bytes == before,
-            "the collector wrote despite the error"
-        );
+        let marks = heap.mark(&region, &[], &HashMap::new()).expect("mark");
+        assert_eq!(marks.dangling_pointers(), 1, "{bad:#x}");
+        assert!(region.bytes == before, "marking wrote");
+        let collection = heap.sweep(&mut region, marks);
+        assert_eq!(collection.live_objects, 1, "the head only: {bad:#x}");
+        let dangling = collection.first_dangling.expect("reported");
+        assert_eq!((dangling.at, dangling.value), (list + 8, bad));
+        assert!(dangling.to_string().contains(reason), "{dangling}");
+        assert_eq!(heap.stats().dangling_pointers, 1);
     }
 }
 
 #[test]
-fn a_pointer_to_another_type_is_corrupt() {
+fn a_pointer_to_another_type_dangles() {
     let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
     let word = heap
         .register(&mut region, &TypeInfo::of::<u64>())
@@ -306,10 +305,81 @@ fn a_pointer_to_another_type_is_corrupt() {
     let list = build_list(&mut region, &mut heap, node, 1);
     region.write_word(list + 8, number);
     region.write_word(ROOT_OFFSET, list);
-    let error = heap
+    let collection = heap
         .collect(&mut region, &[], &HashMap::new())
-        .expect_err("type confusion");
-    assert!(error.to_string().contains("another type"), "{error}");
+        .expect("collect");
+    assert_eq!(collection.dangling_pointers, 1);
+    assert!(
+        collection
+            .first_dangling
+            .is_some_and(|dangling| dangling.reason.contains("another type")),
+        "{collection:?}"
+    );
+    assert_eq!(heap.object_type(number), None, "the number was not reached");
+}
+
+/// The type table's records, as `layout.rs` lays them out, for forging.
+fn record_at(region: &MemoryRegion, index: usize) -> usize {
+    let mut at = HEAP_START + PAGE;
+    for _ in 0..index {
+        let runs = region.read_word(at + 20) as u32 as usize;
+        let name_len = (region.read_word(at + 24) as u32 as usize).next_multiple_of(8);
+        at += 32 + runs * 32 + name_len;
+    }
+    at
+}
+
+/// Rewrites a field of type record `index` and fixes its checksum, as a forger would.
+fn forge_record(region: &mut MemoryRegion, index: u32, field: usize, value: u64) {
+    let at = record_at(region, index as usize);
+    region.write_word((at + field) as u64, value);
+    let runs = region.read_word(at + 20) as u32 as usize;
+    let name_len = (region.read_word(at + 24) as u32 as usize).next_multiple_of(8);
+    let len = 32 + runs * 32 + name_len;
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&region.bytes[at..at + 28]);
+    hasher.update(&[0; 4]);
+    hasher.update(&region.bytes[at + 32..at + len]);
+    hasher.update(&index.to_le_bytes());
+    region.bytes[at + 28..at + 32].copy_from_slice(&hasher.finalize().to_le_bytes());
+}
+
+#[test]
+fn type_records_that_disagree_are_refused_at_load_and_at_use() {
+    let forgeries: [(u32, usize, u64, &str); 7] = [
+        (1, 8, u64::MAX, "size or alignment"),
+        (1, 8, 12, "size or alignment"),
+        (1, 8, 8, "pointer map"),
+        (1, 8, 4096 * 3, "page count"),
+        (1, 32, u64::MAX - 3, "pointer map"),
+        (0, 8, 64, "root's type record"),
+        (1, 0, Root::LAYOUT_HASH, "same layout hash"),
+    ];
+    for (index, field, value, what) in forgeries {
+        let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
+        let list = build_list(&mut region, &mut heap, node, 3);
+        region.write_word(ROOT_OFFSET, list);
+        forge_record(&mut region, index, field, value);
+        let error =
+            Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect_err("a forged record");
+        assert!(
+            error.to_string().contains(what),
+            "field {field} = {value:#x}: {error}"
+        );
+    }
+
+    let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
+    build_list(&mut region, &mut heap, node, 1);
+    forge_record(&mut region, node, 16, 16);
+    let mut loaded =
+        Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect("a consistent record");
+    let error = loaded
+        .verify_type(node, &TypeInfo::of::<Node>())
+        .expect_err("another alignment than the program's");
+    assert!(
+        matches!(error, HeapError::TypeRecordMismatch { .. }),
+        "{error}"
+    );
 }
 
 #[test]
@@ -318,12 +388,14 @@ fn damaged_metadata_is_refused_at_load() {
     build_list(&mut region, &mut heap, node, 1);
     let entry = HEAP_START + 3 * PAGE + 8;
     region.bytes[entry + 2] ^= 0x40;
-    let error = Heap::load(&region, HEAP_START).expect_err("damaged entry");
+    let error =
+        Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect_err("damaged entry");
     assert!(error.to_string().contains("page-table entry"), "{error}");
     region.bytes[entry + 2] ^= 0x40;
-    Heap::load(&region, HEAP_START).expect("repaired");
+    Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect("repaired");
     region.bytes[HEAP_START + 9] ^= 1;
-    let error = Heap::load(&region, HEAP_START).expect_err("damaged header");
+    let error =
+        Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect_err("damaged header");
     assert!(error.to_string().contains("header"), "{error}");
 }
 
@@ -334,7 +406,7 @@ fn types_are_recorded_once_and_survive_reload() {
         .register(&mut region, &TypeInfo::of::<Node>())
         .expect("register");
     assert_eq!(again, node);
-    let reloaded = Heap::load(&region, HEAP_START).expect("load");
+    let reloaded = Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect("load");
     let info = reloaded.type_info(node).expect("recorded");
     assert_eq!(*info, TypeInfo::of::<Node>());
     assert_eq!(

@@ -49,6 +49,18 @@ pub enum Error {
         /// Which part of the header is damaged.
         part: HeaderPart,
     },
+    /// The undo log holds what no transaction could have written: a generation counter
+    /// beyond any a pool reaches, or an entry that is whole and checksum-valid but aims at
+    /// bytes transactions never log (the header, the log, heap metadata). Found before
+    /// recovery writes anything.
+    LogCorrupted {
+        /// The pool file.
+        path: PathBuf,
+        /// Where, as a pool offset.
+        offset: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
     /// The pool was written in a file format this version of the library does not read.
     UnsupportedVersion {
         /// The pool file.
@@ -188,6 +200,11 @@ impl fmt::Display for Error {
             Self::Corrupted { path, part } => write!(
                 f,
                 "pool file {} is corrupted: its header's {part} failed its checksum or consistency check",
+                path.display()
+            ),
+            Self::LogCorrupted { path, offset, what } => write!(
+                f,
+                "pool file {} is corrupted: its undo log is damaged at pool offset {offset:#x}: {what}",
                 path.display()
             ),
             Self::UnsupportedVersion {

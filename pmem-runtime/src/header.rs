@@ -42,6 +42,12 @@ pub(crate) const MIN_LOG_SLOT_LEN: usize = HEADER_LEN;
 pub(crate) const MAX_LAYOUT_LEN: usize = LAYOUT_FIELD.end - LAYOUT_FIELD.start - 1;
 
 const STATE_OFFSETS: [usize; 2] = [256, 320];
+/// The largest sequence number a valid state record carries. A pool writes a record at
+/// open, at close and when it grows, so no pool comes near it; a larger one is damage.
+const MAX_SEQUENCE: u64 = 1 << 63;
+/// The largest sequence number a pool may be opened with: far below [`MAX_SEQUENCE`], so
+/// that the records a session writes stay valid and `State::next` never overflows.
+const MAX_OPEN_SEQUENCE: u64 = 1 << 62;
 pub(crate) const STATE_LEN: usize = 64;
 const STATE_CHECKED_LEN: usize = 56;
 
@@ -249,6 +255,10 @@ impl State {
         if crc32fast::hash(&bytes[..STATE_CHECKED_LEN]) != u32_at(bytes, STATE_CHECKED_LEN) {
             return None;
         }
+        let sequence = u64_at(bytes, 0);
+        if sequence > MAX_SEQUENCE {
+            return None;
+        }
         let reserved_zero = bytes[24..STATE_CHECKED_LEN].iter().all(|&byte| byte == 0)
             && bytes[STATE_CHECKED_LEN + 4..].iter().all(|&byte| byte == 0);
         let pool_size = u64_at(bytes, 8);
@@ -261,7 +271,7 @@ impl State {
             _ => return None,
         };
         Some(Self {
-            sequence: u64_at(bytes, 0),
+            sequence,
             pool_size,
             clean_shutdown,
         })
@@ -299,6 +309,7 @@ pub(crate) fn decode(head: &[u8], file_len: u64) -> Result<(Identity, State), He
                 .filter(|state| state.slot_offset() == offset)
         })
         .max_by_key(|state| state.sequence)
+        .filter(|state| state.sequence <= MAX_OPEN_SEQUENCE)
         .ok_or(HeaderError::Corrupted(HeaderPart::State))?;
     if state.pool_size > file_len {
         return Err(HeaderError::Truncated {

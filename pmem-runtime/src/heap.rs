@@ -89,7 +89,7 @@ impl Region for PoolRegion<'_> {
             unsafe { self.mapping.write(offset, bytes) };
         }
         self.flusher.note_unlogged(offset, bytes.len());
-        if !crate::txn::note_metadata(offset, bytes.len()) {
+        if !crate::txn::note_metadata(self.mapping, offset, bytes.len()) {
             self.flusher.flush_for(
                 PersistenceCall::HeapMetadataFlush,
                 self.mapping,
@@ -100,7 +100,7 @@ impl Region for PoolRegion<'_> {
     }
 
     fn fence(&mut self) {
-        crate::txn::flush_metadata();
+        crate::txn::flush_metadata(self.mapping);
         self.flusher.fence_for(PersistenceCall::SweepFence);
     }
 

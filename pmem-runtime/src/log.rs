@@ -23,10 +23,19 @@
 //!
 //! **Valid entries.** There is no persisted log tail. The entries of the unfinished
 //! transaction in a slot are the longest run of entries from offset 64 that carry the
-//! slot's current generation, a correct checksum, a length that fits the slot, and a range
-//! that lies inside the pool's data (the root and the heap, never the header or the log
-//! area). Entries of earlier transactions carry an older generation; an entry torn by a
-//! crash fails its checksum. Either ends the run.
+//! slot's current generation, a length that fits the slot, and a correct checksum. Entries
+//! of earlier transactions carry an older generation; an entry torn by a crash fails its
+//! checksum. Either ends the run.
+//!
+//! **What may be logged.** A transaction logs only bytes it may store to, the pool's
+//! *data*: the root object's pages (from the root to the log area), the heap's named-root
+//! entries (bytes 64..4096 of its first page), and the heap's data pages (every page of an
+//! arena but its page-table page). Never the header, the log area, the heap header, the
+//! type table or a page table: the allocator writes those itself, unlogged (`pmem-alloc`'s
+//! `layout.rs`). An entry of the current generation that is whole and checksum-valid but
+//! aims elsewhere was not written by this library: recovery refuses the pool (a typed
+//! error, before anything is written) rather than apply it, since applying it would change
+//! the heap's metadata after the heap was checked.
 //!
 //! **Ordering.** Every rule below is a fence between two groups of stores:
 //!
@@ -112,39 +121,55 @@ pub(crate) struct Entry {
     pub(crate) data: Range<usize>,
 }
 
+/// A whole, checksum-valid entry that no transaction could have written: at `at` bytes
+/// into its slot.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct LogDamage {
+    pub(crate) at: usize,
+    pub(crate) what: &'static str,
+}
+
 /// The valid entries of `slot` (a whole slot's bytes) for `generation`, in the order they
 /// were written. `loggable` says whether a pool range may be the target of an entry.
+///
+/// # Errors
+///
+/// [`LogDamage`] for a valid entry whose target `loggable` refuses.
 pub(crate) fn valid_entries(
     slot: &[u8],
     generation: u64,
     loggable: impl Fn(usize, usize) -> bool,
-) -> Vec<Entry> {
+) -> Result<Vec<Entry>, LogDamage> {
     let mut entries = Vec::new();
     let mut at = ENTRIES_START;
     while at + ENTRY_HEADER_LEN <= slot.len() {
         let field = |range: Range<usize>| &slot[at + range.start..at + range.end];
         let word = |range| u64::from_le_bytes(field(range).try_into().expect("eight bytes"));
         let entry_generation = word(0..8);
-        let Ok(pool_offset) = usize::try_from(word(8..16)) else {
-            break;
-        };
         let len = u32::from_le_bytes(field(16..20).try_into().expect("four bytes")) as usize;
         let stored_checksum = u32::from_le_bytes(field(20..24).try_into().expect("four bytes"));
-        let data = at + ENTRY_HEADER_LEN..at + ENTRY_HEADER_LEN + len;
         let fits = len > 0
             && at
                 .checked_add(entry_len(len))
                 .is_some_and(|end| end <= slot.len());
-        if entry_generation != generation || !fits || !loggable(pool_offset, len) {
+        if entry_generation != generation || !fits {
             break;
         }
+        let data = at + ENTRY_HEADER_LEN..at + ENTRY_HEADER_LEN + len;
         if checksum(field(0..20), &slot[data.clone()]) != stored_checksum {
             break;
         }
+        let target = usize::try_from(word(8..16)).ok();
+        let Some(pool_offset) = target.filter(|&offset| loggable(offset, len)) else {
+            return Err(LogDamage {
+                at,
+                what: "a valid log entry aims at bytes that no transaction logs",
+            });
+        };
         at += entry_len(len);
         entries.push(Entry { pool_offset, data });
     }
-    entries
+    Ok(entries)
 }
 
 /// Reads the generation word of a slot.
@@ -178,13 +203,14 @@ mod tests {
     #[test]
     fn finds_the_entries_of_the_current_generation() {
         let slot = slot_with(7, &[(4096, &[1, 2, 3]), (8200, &[9; 17])]);
-        let entries = valid_entries(&slot, 7, ANYWHERE);
+        let entries = valid_entries(&slot, 7, ANYWHERE).expect("valid");
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].pool_offset, 4096);
         assert_eq!(&slot[entries[0].data.clone()], &[1, 2, 3]);
         assert_eq!(&slot[entries[1].data.clone()], &[9; 17]);
-        assert!(
-            valid_entries(&slot, 8, ANYWHERE).is_empty(),
+        assert_eq!(
+            valid_entries(&slot, 8, ANYWHERE),
+            Ok(Vec::new()),
             "stale after the generation moves on"
         );
     }
@@ -194,7 +220,10 @@ mod tests {
         let mut slot = slot_with(3, &[(4096, &[1; 8]), (4160, &[2; 8]), (4224, &[3; 8])]);
         let second = ENTRIES_START + entry_len(8);
         slot[second + ENTRY_HEADER_LEN + 5] ^= 1;
-        assert_eq!(valid_entries(&slot, 3, ANYWHERE).len(), 1);
+        assert_eq!(
+            valid_entries(&slot, 3, ANYWHERE).map(|run| run.len()),
+            Ok(1)
+        );
     }
 
     #[test]
@@ -203,21 +232,38 @@ mod tests {
         for byte in ENTRIES_START..ENTRIES_START + entry_len(8) {
             let mut damaged = slot.clone();
             damaged[byte] ^= 0x40;
-            assert!(
-                valid_entries(&damaged, 3, ANYWHERE).is_empty(),
+            assert_eq!(
+                valid_entries(&damaged, 3, ANYWHERE),
+                Ok(Vec::new()),
                 "damage at {byte} unnoticed"
             );
         }
     }
 
     #[test]
-    fn entries_aimed_outside_the_data_are_refused() {
-        let slot = slot_with(1, &[(64, &[1; 8])]);
-        assert!(valid_entries(&slot, 1, |offset, _| offset >= 4096).is_empty());
+    fn valid_entries_aimed_outside_the_data_are_damage() {
+        let slot = slot_with(1, &[(4096, &[1; 8]), (64, &[1; 8])]);
+        assert_eq!(
+            valid_entries(&slot, 1, |offset, _| offset >= 4096),
+            Err(LogDamage {
+                at: ENTRIES_START + entry_len(8),
+                what: "a valid log entry aims at bytes that no transaction logs",
+            })
+        );
+    }
+
+    #[test]
+    fn a_torn_entry_aimed_anywhere_just_ends_the_run() {
+        let mut slot = slot_with(1, &[(64, &[1; 8])]);
+        slot[ENTRIES_START + ENTRY_HEADER_LEN] ^= 1;
+        assert_eq!(
+            valid_entries(&slot, 1, |offset, _| offset >= 4096),
+            Ok(Vec::new())
+        );
     }
 
     #[test]
     fn an_empty_slot_has_no_entries() {
-        assert!(valid_entries(&[0u8; 4096], 0, ANYWHERE).is_empty());
+        assert_eq!(valid_entries(&[0u8; 4096], 0, ANYWHERE), Ok(Vec::new()));
     }
 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pmem_alloc::{
-    Collection, Growth, Heap, HeapError, HeapStats, MIN_HEAP_LEN, NamedRoot, PPtr, Persistent,
-    RootObject, TypeInfo,
+    Collection, Growth, Heap, HeapError, HeapStats, MIN_HEAP_LEN, Marks, NamedRoot, PPtr,
+    Persistent, RootObject, TypeInfo,
 };
 
 use crate::error::Error;
@@ -354,29 +354,29 @@ impl PoolOptions {
         let flusher = self.flusher(forced_mode, &mapping)?;
 
         let data = data_ranges(&identity, state.pool_size);
-        let heap_corrupted = |source| Error::HeapCorrupted {
-            path: path.to_owned(),
-            source,
+        let unfinished =
+            recovery::scan(&mapping, identity.log, data).map_err(|damage| Error::LogCorrupted {
+                path: path.to_owned(),
+                offset: damage.offset,
+                what: damage.what,
+            })?;
+        // Everything is checked on the pool as recovery will leave it before a byte is
+        // written (see `recovery.rs`): on a private copy-on-write mapping if there is
+        // anything to roll back.
+        let checked = if unfinished.is_empty() {
+            check_heap::<R>(path, &PoolRegion::fixed(&mapping, &flusher), data)?
+        } else {
+            let preview =
+                Mapping::map(&file, pool_size, pool_size, true).map_err(io("map a preview of"))?;
+            for slot in &unfinished {
+                recovery::restore(&preview, slot, |_| {});
+            }
+            let unflushed = Flusher::new(FlushMode::None);
+            check_heap::<R>(path, &PoolRegion::fixed(&preview, &unflushed), data)?
         };
-        let mut region = PoolRegion::fixed(&mapping, &flusher);
-        let heap_start = identity
-            .log
-            .end()
-            .expect("checked when the header was read") as usize;
-        let mut heap = Heap::load(&region, heap_start).map_err(heap_corrupted)?;
-        let root_hash = heap
-            .type_info(heap.root_type())
-            .map(|info| info.layout_hash);
-        if heap.root().offset != ROOT_OFFSET || root_hash != Some(R::LAYOUT_HASH) {
-            return Err(heap_corrupted(HeapError::Corrupted {
-                offset: heap_start as u64,
-                what: "the heap's root record disagrees with the pool header",
-            }));
-        }
-        let rolled_back = recovery::roll_back_unfinished(&mapping, &flusher, identity.log, data);
-        let collection = heap
-            .collect(&mut region, &[], &HashMap::new())
-            .map_err(heap_corrupted)?;
+        let (mut heap, marks) = checked;
+        let rolled_back = recovery::roll_back(&mapping, &flusher, &unfinished);
+        let collection = heap.sweep(&mut PoolRegion::fixed(&mapping, &flusher), marks);
         flusher.settle();
         let was_clean = state.clean_shutdown;
         let parts = Parts {
@@ -608,6 +608,14 @@ impl<R: Persistent> Pool<R> {
                 Some(info) if info.layout_hash != T::LAYOUT_HASH => {
                     return Err(invalid("the object there is of another type"));
                 }
+                Some(info)
+                    if info.size != size_of::<T>() as u64
+                        || info.align != align_of::<T>() as u64 =>
+                {
+                    return Err(invalid(
+                        "the pool records the type with another size or alignment than the program's",
+                    ));
+                }
                 Some(_) => {}
             }
         }
@@ -663,6 +671,12 @@ impl<R: Persistent> Pool<R> {
         &mut self,
         body: impl FnOnce(&mut Txn<'_, R>) -> Result<T, E>,
     ) -> Result<T, E> {
+        // Refused before anything is taken from the pool: unwinding from `begin` would drop
+        // the deferred lines that the pool still has to write back.
+        assert!(
+            !txn::in_transaction(),
+            "pmem: a transaction is already active on this thread; transactions on two pools at once are not supported"
+        );
         let transaction = Transaction::begin(PoolAccess {
             mapping: NonNull::from(&*self.mapping),
             flusher: self.flusher.clone(),
@@ -818,6 +832,12 @@ impl<R: Persistent> Pool<R> {
     /// The heap's index for `T`, recording the type first if it is new.
     fn type_index_of<T: Persistent>(&mut self) -> Result<u32, Error> {
         if let Some(index) = self.heap.type_index(T::LAYOUT_HASH) {
+            self.heap
+                .verify_type(index, &TypeInfo::of::<T>())
+                .map_err(|source| Error::HeapCorrupted {
+                    path: self.info.path.clone(),
+                    source,
+                })?;
             return Ok(index);
         }
         let (heap, mut region) = self.heap_and_region();
@@ -881,6 +901,30 @@ impl<R: Persistent> Pool<R> {
             .into_iter()
             .find(|entry| entry.name == name)
     }
+}
+
+/// Loads the heap of a pool whose root is an `R` from `region` and marks it, writing
+/// nothing: every check of the heap that open makes.
+fn check_heap<R: Persistent>(
+    path: &Path,
+    region: &PoolRegion<'_>,
+    data: DataRanges,
+) -> Result<(Heap, Marks), Error> {
+    let heap_corrupted = |source| Error::HeapCorrupted {
+        path: path.to_owned(),
+        source,
+    };
+    let heap = Heap::load(region, data.heap_start, &TypeInfo::of::<R>()).map_err(heap_corrupted)?;
+    if heap.root().offset != ROOT_OFFSET {
+        return Err(heap_corrupted(HeapError::Corrupted {
+            offset: data.heap_start as u64,
+            what: "the heap's root record disagrees with the pool header",
+        }));
+    }
+    let marks = heap
+        .mark(region, &[], &HashMap::new())
+        .map_err(heap_corrupted)?;
+    Ok((heap, marks))
 }
 
 /// What a new `Pool` is made of.
@@ -1123,7 +1167,7 @@ fn data_ranges(identity: &Identity, pool_size: u64) -> DataRanges {
     DataRanges {
         data_start: ROOT_OFFSET as usize,
         log_start: identity.log.offset as usize,
-        log_end: identity
+        heap_start: identity
             .log
             .end()
             .expect("checked when the header was read") as usize,

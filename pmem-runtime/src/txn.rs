@@ -25,13 +25,14 @@ use crate::hw::mutation::PersistenceCall;
 use crate::log::{self, ENTRY_HEADER_LEN};
 use crate::stats;
 
-/// Where a pool's data may be logged and stored: the root and heap, never the header or
-/// the log area.
+/// Where a pool's data may be logged and stored (`log.rs`, "What may be logged"): the root
+/// object's pages, and the heap's named-root entries and data pages; never the header, the
+/// log area or heap metadata.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct DataRanges {
     pub(crate) data_start: usize,
     pub(crate) log_start: usize,
-    pub(crate) log_end: usize,
+    pub(crate) heap_start: usize,
     pub(crate) pool_end: usize,
 }
 
@@ -43,7 +44,9 @@ impl DataRanges {
         };
         offset >= self.data_start
             && end <= self.pool_end
-            && (end <= self.log_start || offset >= self.log_end)
+            && (end <= self.log_start
+                || (offset >= self.heap_start
+                    && pmem_alloc::is_heap_data(offset - self.heap_start, len)))
     }
 }
 
@@ -86,9 +89,9 @@ struct Buffers {
     logged_lines: HashSet<usize, BuildHasherDefault<LineHasher>>,
     /// The logged lines in order, when they are flushed.
     sorted_lines: Vec<usize>,
-    /// Pool offsets of the objects allocated by this transaction. Their bytes need no undo
-    /// entry: if the transaction does not commit, nothing reaches them.
-    fresh_objects: HashSet<usize, BuildHasherDefault<LineHasher>>,
+    /// Pool offsets and lengths of the objects allocated by this transaction. Their bytes
+    /// need no undo entry: if the transaction does not commit, nothing reaches them.
+    fresh_objects: HashMap<usize, usize, BuildHasherDefault<LineHasher>>,
     /// Every line holding a byte of a fresh object: written back at commit. Lines the
     /// object shares with other data are logged like any other line if something else in
     /// them is stored to.
@@ -259,7 +262,7 @@ impl Active {
     /// transaction: its whole lines count as logged (flushed at commit, never logged
     /// again), and the lines it shares with other data are flushed at commit.
     fn note_fresh(&mut self, offset: usize, len: usize) {
-        self.buffers.fresh_objects.insert(offset);
+        self.buffers.fresh_objects.insert(offset, len);
         self.pool.flusher.note_unlogged(offset, len);
         if len == 0 {
             return;
@@ -310,12 +313,7 @@ impl Active {
             self.defer_unlogged_lines();
         } else {
             self.pool.flusher.observe();
-            let mapping = self.mapping();
-            for &(offset, len, data) in self.buffers.entries.iter().rev() {
-                // SAFETY: every reference user code held into the pool has ended with the
-                // transaction's closure.
-                unsafe { mapping.copy_within(data, offset, len) };
-            }
+            self.restore_logged_bytes();
             self.flush_changed_lines(PersistenceCall::RollbackFlush);
             self.pool.flusher.fence_for(PersistenceCall::RollbackFence);
             self.advance_generation();
@@ -324,6 +322,42 @@ impl Active {
         self.pool.flusher.settle();
         self.buffers.recycle();
         self.pool.deferred_lines
+    }
+
+    /// Writes back the logged old bytes, latest entry first, except where this
+    /// transaction's fresh objects lie: an entry logs whole lines, and an object allocated
+    /// into a line after it was logged was free when the line was, so its logged bytes are
+    /// another slot's leftovers. Restoring them would hand a pinned fresh object (which
+    /// outlives the rollback) bytes it never held.
+    fn restore_logged_bytes(&self) {
+        let mut fresh: Vec<(usize, usize)> = self
+            .buffers
+            .fresh_objects
+            .iter()
+            .map(|(&offset, &len)| (offset, offset + len))
+            .collect();
+        fresh.sort_unstable();
+        let mapping = self.mapping();
+        for &(offset, len, data) in self.buffers.entries.iter().rev() {
+            let end = offset + len;
+            let mut at = offset;
+            let overlapping = fresh.partition_point(|&(_, fresh_end)| fresh_end <= offset);
+            for &(fresh_start, fresh_end) in &fresh[overlapping..] {
+                if fresh_start >= end {
+                    break;
+                }
+                if fresh_start > at {
+                    // SAFETY: every reference user code held into the pool has ended with
+                    // the transaction's closure; the range is inside the logged range.
+                    unsafe { mapping.copy_within(data + (at - offset), at, fresh_start - at) };
+                }
+                at = at.max(fresh_end);
+            }
+            if at < end {
+                // SAFETY: as above.
+                unsafe { mapping.copy_within(data + (at - offset), at, end - at) };
+            }
+        }
     }
 
     fn advance_generation(&self) {
@@ -377,27 +411,36 @@ pub(crate) fn note_fresh(offset: usize, len: usize) {
     with_active(|active| active.note_fresh(offset, len));
 }
 
-/// Records heap metadata the allocator wrote at `[offset, offset + len)` in the running
-/// transaction, to be written back with the transaction's lines; returns `false` (and
-/// records nothing) if no transaction is active on this thread.
-pub(crate) fn note_metadata(offset: usize, len: usize) -> bool {
+/// Records heap metadata the allocator wrote at `[offset, offset + len)` of `mapping` in the
+/// running transaction, to be written back with the transaction's lines; returns `false`
+/// (and records nothing) if no transaction on that pool is active on this thread. A
+/// transaction on another pool (whose body collects this one) must not take the lines.
+pub(crate) fn note_metadata(mapping: &Mapping, offset: usize, len: usize) -> bool {
     with_active(|active| {
+        if !core::ptr::eq(active.mapping(), mapping) {
+            return false;
+        }
         let first_line = offset / CACHE_LINE;
         let last_line = (offset + len.max(1) - 1) / CACHE_LINE;
         active.buffers.metadata_lines.extend(first_line..=last_line);
+        true
     })
-    .is_some()
+    .unwrap_or(false)
 }
 
-/// Writes back the heap metadata the running transaction has written, if one is active,
-/// ahead of a fence the heap issues itself.
-pub(crate) fn flush_metadata() {
-    with_active(Active::flush_metadata);
+/// Writes back the heap metadata that the transaction running on `mapping`'s pool has
+/// written, if one is active, ahead of a fence the heap issues itself.
+pub(crate) fn flush_metadata(mapping: &Mapping) {
+    with_active(|active| {
+        if core::ptr::eq(active.mapping(), mapping) {
+            active.flush_metadata();
+        }
+    });
 }
 
 /// Whether the running transaction allocated the object at pool offset `offset`.
 pub(crate) fn is_fresh(offset: usize) -> bool {
-    with_active(|active| active.buffers.fresh_objects.contains(&offset)).unwrap_or(false)
+    with_active(|active| active.buffers.fresh_objects.contains_key(&offset)).unwrap_or(false)
 }
 
 /// The pool offsets of the objects the running transaction allocated.
@@ -406,7 +449,7 @@ pub(crate) fn fresh_objects() -> Vec<u64> {
         active
             .buffers
             .fresh_objects
-            .iter()
+            .keys()
             .map(|&offset| offset as u64)
             .collect()
     })
