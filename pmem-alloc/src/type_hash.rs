@@ -6,14 +6,32 @@
 //! 64-bit FNV-1a hashes built from text and numbers that only the type's own definition
 //! decides:
 //!
-//! - the **name hash**: the type's name as written (without its module path, so moving a
-//!   type between modules keeps its pools) and the name hashes of its generic arguments;
+//! - the **name hash**: the type's path, that is its defining module's `module_path!()` (which
+//!   starts with the crate's name), `::` and its name, followed by the name hashes of its
+//!   generic arguments. Primitives are hashed from their name alone (`"u64"`), which no other
+//!   type can have;
 //! - the **layout hash**: the name hash, then the alignment, then for every field its name,
 //!   byte offset and layout hash, then the total size.
 //!
+//! The path is part of the name so that two types of the same name in two modules are two
+//! types. The heap keys its type table by layout hash, and a holder's layout hash sees its
+//! pointees only through their name hashes (below): without the path, `m1::Holder` and
+//! `m2::Holder`, each pointing at its own module's `Leaf`, would share one type record and one
+//! of them would be traced with the other's pointer map.
+//!
+//! The price is that moving or renaming a type, or its module or crate, changes its identity,
+//! and pools whose root is of the old type are refused with `RootTypeMismatch`. A derived type
+//! can keep its identity across a move with `#[persistent(name = "old::path::Type")]`, which
+//! replaces the path text the name hash starts from (so the old path reproduces the old
+//! identity exactly). Two types given the same `name` are again indistinguishable, and
+//! `module_path!()` names a module, not a function: two same-named types declared in two
+//! function bodies of one module need distinct names or a `name` each.
+//!
 //! A [`PPtr<T>`](crate::PPtr) contributes only `T`'s *name* hash to its layout hash. That keeps
 //! recursive types (a list node pointing at its own type) from making the constant depend on
-//! itself; the layout of the pointee is checked where the pointee is stored.
+//! itself: a name hash depends only on text and on the name hashes of generic arguments,
+//! never on a layout. The layout of the pointee is checked where the pointee is stored, and
+//! its pointer map records the pointee's layout hash for the collector.
 //!
 //! The functions are `const` so that derived implementations compute their hashes at
 //! compile time. FNV-1a is not a cryptographic hash: it guards against mistakes, not against

@@ -77,7 +77,7 @@ struct Node {
 // SAFETY: two u64-sized fields, no padding, every bit pattern valid; `describe_pointers`
 // names `next`.
 unsafe impl Persistent for Node {
-    const NAME_HASH: u64 = hash_str(SEED, "Node");
+    const NAME_HASH: u64 = hash_str(SEED, concat!(module_path!(), "::Node"));
     const LAYOUT_HASH: u64 = hash_u64(Self::NAME_HASH, 16);
 
     fn describe_pointers(map: &mut PointerMap, offset: usize) {

@@ -14,7 +14,11 @@ mod txn;
 /// Derives `pmem::Persistent` for a `#[repr(C)]` or `#[repr(transparent)]` struct whose
 /// fields are all `Persistent`, refusing at compile time what may not live in persistent
 /// memory. See the trait's documentation for the rules.
-#[proc_macro_derive(Persistent)]
+///
+/// `#[persistent(name = "path::Type")]` sets the text the type's identity is hashed from,
+/// which is otherwise the defining module's path and the type's name: a type moved to
+/// another module keeps its pools when given the path it had before.
+#[proc_macro_derive(Persistent, attributes(persistent))]
 pub fn derive_persistent(input: TokenStream) -> TokenStream {
     persistent::derive(syn::parse_macro_input!(input as syn::DeriveInput)).into()
 }

@@ -12,7 +12,9 @@
 //! - no padding: constant assertions that each field starts where the previous one ends and
 //!   the last one ends the struct, each spanned on its field;
 //! - no `Drop` impl (`needs_drop` is false): persistent objects are reclaimed by the
-//!   collector, never dropped.
+//!   collector, never dropped;
+//! - a `#[persistent(name = "path::Type")]` attribute, if any, has exactly one `name`, a string
+//!   that is a `::`-separated path of identifiers (a typo would silently be another identity).
 //!
 //! The constant checks run where the layout hash is evaluated: at the definition for a
 //! non-generic struct; for a generic one, wherever the runtime reads or writes it (a pool
@@ -21,6 +23,11 @@
 //! It also gives the struct one hidden method per field, `__pmem_field_<name>`, returning
 //! the field's offset as a token: `#[txn]` uses it to narrow a `PMut` to the field, so that
 //! a field store logs the field's bytes, not the struct's.
+//!
+//! The name hash starts from `concat!(module_path!(), "::", Name)`, expanded at the
+//! derive site so that it names the defining module: two types of the same name in two
+//! modules are two types (see `pmem_alloc::type_hash`). `#[persistent(name = "...")]`
+//! replaces that text, so that a type moved to another module can keep its identity.
 //!
 //! Generic parameters get no implicit bound: a parameter used in a field must be declared
 //! `T: Persistent` by the user, or the field check refuses it.
@@ -33,9 +40,16 @@ use syn::{Data, DeriveInput, GenericParam, Member};
 /// Expands `#[derive(Persistent)]` on `input`, or the errors found in it.
 pub(crate) fn derive(input: DeriveInput) -> TokenStream {
     match check(&input) {
-        Ok(fields) => expand(&input, &fields),
+        Ok(checked) => expand(&input, &checked),
         Err(error) => error.to_compile_error(),
     }
+}
+
+/// A struct that passed the checks.
+struct Checked<'a> {
+    fields: Vec<Field<'a>>,
+    /// The `name` of `#[persistent(name = "...")]`, if given.
+    stable_name: Option<syn::LitStr>,
 }
 
 struct Field<'a> {
@@ -45,7 +59,7 @@ struct Field<'a> {
     vis: &'a syn::Visibility,
 }
 
-fn check(input: &DeriveInput) -> syn::Result<Vec<Field<'_>>> {
+fn check(input: &DeriveInput) -> syn::Result<Checked<'_>> {
     let mut errors = Errors::default();
     let fields = match &input.data {
         Data::Struct(data) => Some(&data.fields),
@@ -67,6 +81,7 @@ fn check(input: &DeriveInput) -> syn::Result<Vec<Field<'_>>> {
         }
     };
     check_repr(input, &mut errors);
+    let stable_name = stable_name(input, &mut errors);
     for param in &input.generics.params {
         match param {
             GenericParam::Lifetime(lifetime) => errors.push(syn::Error::new_spanned(
@@ -84,7 +99,7 @@ fn check(input: &DeriveInput) -> syn::Result<Vec<Field<'_>>> {
     }
     errors.finish()?;
     let fields = fields.expect("only structs pass the checks");
-    Ok(fields
+    let fields = fields
         .iter()
         .enumerate()
         .map(|(index, field)| match &field.ident {
@@ -101,7 +116,80 @@ fn check(input: &DeriveInput) -> syn::Result<Vec<Field<'_>>> {
                 vis: &field.vis,
             },
         })
-        .collect())
+        .collect();
+    Ok(Checked {
+        fields,
+        stable_name,
+    })
+}
+
+/// The name given by `#[persistent(name = "...")]`, refusing anything else in the attribute.
+fn stable_name(input: &DeriveInput, errors: &mut Errors) -> Option<syn::LitStr> {
+    let mut name: Option<syn::LitStr> = None;
+    for attribute in input
+        .attrs
+        .iter()
+        .filter(|attribute| attribute.path().is_ident("persistent"))
+    {
+        if !matches!(attribute.meta, syn::Meta::List(_)) {
+            errors.push(syn::Error::new_spanned(
+                attribute,
+                "`#[persistent]` only sets the text a type's identity is hashed from: write `#[persistent(name = \"path::Type\")]`",
+            ));
+            continue;
+        }
+        let parsed = attribute.parse_nested_meta(|meta| {
+            if !meta.path.is_ident("name") {
+                return Err(meta.error(
+                    "unknown `persistent` option: the only one is `name = \"path::Type\"`",
+                ));
+            }
+            let value = match meta.value()?.parse::<syn::Expr>()? {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(value),
+                    ..
+                }) => value,
+                other => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "`name` takes a string, such as `name = \"bank::Account\"`: the identity is hashed from its text",
+                    ));
+                }
+            };
+            if name.is_some() {
+                return Err(syn::Error::new_spanned(
+                    &meta.path,
+                    "`name` is given twice: a type has one identity",
+                ));
+            }
+            if !is_type_path(&value.value()) {
+                return Err(syn::Error::new(
+                    value.span(),
+                    "`name` must be a type path of identifiers separated by `::`, such as \"bank::Account\"\n\
+                     to keep the identity of a type moved from module `bank`, give the path it had there",
+                ));
+            }
+            name = Some(value);
+            Ok(())
+        });
+        if let Err(error) = parsed {
+            errors.push(error);
+        }
+    }
+    name
+}
+
+/// Whether `text` is `segment::segment::...` with every segment an identifier, as
+/// `module_path!()` and a type name spell it.
+fn is_type_path(text: &str) -> bool {
+    text.split("::").all(|segment| {
+        let mut chars = segment.chars();
+        chars
+            .next()
+            .is_some_and(|first| first == '_' || first.is_alphabetic())
+            && chars.all(|rest| rest == '_' || rest.is_alphanumeric())
+            && segment != "_"
+    })
 }
 
 fn check_repr(input: &DeriveInput, errors: &mut Errors) {
@@ -148,9 +236,17 @@ fn check_repr(input: &DeriveInput, errors: &mut Errors) {
     });
 }
 
-fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
+fn expand(input: &DeriveInput, checked: &Checked<'_>) -> TokenStream {
+    let fields = &checked.fields;
     let name = &input.ident;
     let name_text = name.to_string();
+    let identity = match &checked.stable_name {
+        Some(stable_name) => quote!(#stable_name),
+        None => {
+            let unraw = syn::ext::IdentExt::unraw(name).to_string();
+            quote!(::core::concat!(::core::module_path!(), "::", #unraw))
+        }
+    };
     let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
     let private = quote!(::pmem::__private);
 
@@ -202,7 +298,7 @@ fn expand(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream {
         #[diagnostic::do_not_recommend]
         unsafe impl #impl_generics #private::Persistent for #name #type_generics #where_clause {
             const NAME_HASH: u64 = {
-                let hash = #private::hash_str(#private::SEED, #name_text);
+                let hash = #private::hash_str(#private::SEED, #identity);
                 #( let hash = #private::hash_u64(hash, <#type_params as #private::Persistent>::NAME_HASH); )*
                 hash
             };
@@ -395,5 +491,86 @@ mod tests {
             }
         ));
         assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+
+    #[test]
+    fn takes_one_stable_name_that_is_a_type_path() {
+        let input: DeriveInput = syn::parse2(quote!(
+            #[derive(Persistent)]
+            #[persistent(name = "bank::Account")]
+            #[repr(C)]
+            struct Account {
+                balance: u64,
+            }
+        ))
+        .expect("valid item");
+        let checked = check(&input).unwrap_or_else(|error| panic!("{error}"));
+        let name = checked.stable_name.expect("a stable name");
+        assert_eq!(name.value(), "bank::Account");
+        for accepted in [
+            "Account",
+            "_private::r2d2::Ünïcode",
+            "bank::ledger::Account",
+        ] {
+            assert!(is_type_path(accepted), "{accepted:?}");
+        }
+        for refused in [
+            "",
+            "bank:Account",
+            "::bank::Account",
+            "bank::",
+            "Vec<u8>",
+            "_",
+            "a b",
+        ] {
+            assert!(!is_type_path(refused), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_every_other_persistent_attribute() {
+        for (attribute, expected) in [
+            (quote!(#[persistent]), "write `#[persistent(name"),
+            (
+                quote!(#[persistent = "bank::Account"]),
+                "write `#[persistent(name",
+            ),
+            (
+                quote!(#[persistent(rename = "x")]),
+                "unknown `persistent` option",
+            ),
+            (quote!(#[persistent(name)]), "expected `=`"),
+            (
+                quote!(#[persistent(name = bank::Account)]),
+                "takes a string",
+            ),
+            (
+                quote!(#[persistent(name = "bank:Account")]),
+                "must be a type path",
+            ),
+            (quote!(#[persistent(name = "a", name = "b")]), "given twice"),
+        ] {
+            let errors = errors_of(quote!(
+                #attribute
+                #[repr(C)]
+                struct Account {
+                    balance: u64,
+                }
+            ));
+            assert_eq!(errors.len(), 1, "{attribute}: {errors:?}");
+            assert!(errors[0].contains(expected), "{attribute}: {errors:?}");
+        }
+        let errors = errors_of(quote!(
+            #[persistent(name = "a")]
+            #[persistent(name = "b")]
+            #[repr(C)]
+            struct Account {
+                balance: u64,
+            }
+        ));
+        assert!(
+            errors.len() == 1 && errors[0].contains("given twice"),
+            "{errors:?}"
+        );
     }
 }
