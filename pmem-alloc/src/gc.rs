@@ -15,7 +15,11 @@
 //! pointer cannot make a pool unopenable. What it reached is garbage unless something else
 //! reaches it. Damaged *metadata* (type records, page tables) is refused when the heap is
 //! loaded, before any collection runs, so the maps the collector follows are known to stay
-//! inside their objects.
+//! inside their objects. One dangling shape is damage instead: a pointer whose type the
+//! type table does not hold, into a span whose type it does not hold either, is what a
+//! lost type record leaves (a checksum failure in the middle of the table ends it there),
+//! and collecting would free those objects; marking refuses it with
+//! [`HeapError::Corrupted`].
 //!
 //! **Marking writes nothing** ([`Heap::mark`]): the runtime marks a pool *as recovery will
 //! leave it* before recovery writes a byte, so that a pool it must refuse is left as it was.
@@ -136,7 +140,8 @@ impl Heap {
     /// # Errors
     ///
     /// [`HeapError::Corrupted`] if a pointer map reaches past the region's end, which a
-    /// heap that [`load`](Heap::load) accepted never does.
+    /// heap that [`load`](Heap::load) accepted never does, or if a pointer shows that a
+    /// type record was lost (see the module documentation).
     pub fn mark(
         &self,
         region: &impl Region,
@@ -162,11 +167,11 @@ impl Heap {
         };
         marker.trace(self.root.offset, self.root_type)?;
         for slot in 0..crate::layout::NAMED_ROOTS {
-            marker.mark_named_root(slot);
+            marker.mark_named_root(slot)?;
         }
         let mut pinned = 0;
         for &offset in extra_roots {
-            if marker.mark(0, offset, None) {
+            if marker.mark(0, offset, None)? {
                 pinned += 1;
             }
         }
@@ -287,9 +292,14 @@ impl<R: Region> Marker<'_, R> {
     /// elsewhere), checking it against `pointee`, the expected layout hash, if given.
     /// Returns whether it was newly marked; a pointer that leads nowhere is counted as
     /// dangling.
-    fn mark(&mut self, at: u64, value: u64, pointee: Option<u64>) -> bool {
+    ///
+    /// One kind of pointer that leads nowhere is taken as damage instead: one whose type
+    /// is not in the type table, into a span whose type is not either. A crash leaves such
+    /// spans only for types first recorded by the interrupted transaction, which nothing
+    /// committed can point at; a type record lost to damage leaves exactly this.
+    fn mark(&mut self, at: u64, value: u64, pointee: Option<u64>) -> Result<bool, HeapError> {
         if value == 0 {
-            return false;
+            return Ok(false);
         }
         let root = self.heap.root;
         let root_end = root.offset.saturating_add(root.size.max(1));
@@ -304,36 +314,43 @@ impl<R: Region> Marker<'_, R> {
                     "points at the root object, which is of another type",
                 );
             }
-            return false;
+            return Ok(false);
         }
         let Some((id, slot)) = self.heap.locate(value) else {
+            let type_lost = pointee.is_none_or(|hash| self.heap.type_index(hash).is_none());
+            if type_lost && self.heap.in_span_of_unknown_type(value) {
+                return Err(HeapError::Corrupted {
+                    offset: at,
+                    what: "a pointer of a type the type table does not hold leads into a span of a type it does not hold: the type table is damaged",
+                });
+            }
             self.dangling(at, value, "is not the start of an object in the heap");
-            return false;
+            return Ok(false);
         };
         let span = self.heap.spans[id].as_ref().expect("located");
         let info = &self.heap.types[span.type_index as usize].info;
         if pointee.is_some_and(|hash| hash != info.layout_hash) {
             self.dangling(at, value, "points at an object of another type");
-            return false;
+            return Ok(false);
         }
         if self.heap.allocation_known && !span.is_allocated(slot) {
             self.dangling(at, value, "points at a free slot");
-            return false;
+            return Ok(false);
         }
         let word = &mut self.marks[id][slot / 64];
         let bit = 1 << (slot % 64);
         if *word & bit != 0 {
-            return false;
+            return Ok(false);
         }
         *word |= bit;
         if !info.pointers.is_empty() {
             self.stack.push((value, span.type_index));
         }
-        true
+        Ok(true)
     }
 
     /// Marks what named-root entry `slot` points at, now and before the transaction.
-    fn mark_named_root(&mut self, slot: usize) {
+    fn mark_named_root(&mut self, slot: usize) -> Result<(), HeapError> {
         let entry = self.heap.named_root_offset(slot) as u64;
         let (type_at, pointer_at) = (entry + 48, entry + 56);
         let current = (
@@ -354,15 +371,14 @@ impl<R: Region> Marker<'_, R> {
             match self.heap.type_info(type_index) {
                 Some(info) => {
                     let pointee = info.layout_hash;
-                    self.mark(pointer_at, pointer, Some(pointee));
+                    self.mark(pointer_at, pointer, Some(pointee))?;
                 }
-                None => self.dangling(
-                    pointer_at,
-                    pointer,
-                    "is a named root of a type that is not in the type table",
-                ),
+                None => {
+                    self.mark(pointer_at, pointer, None)?;
+                }
             }
         }
+        Ok(())
     }
 
     fn trace(&mut self, object: u64, type_index: u32) -> Result<(), HeapError> {
@@ -388,9 +404,9 @@ impl<R: Region> Marker<'_, R> {
                     return Err(past_the_end);
                 };
                 let value = self.region.read_word(at as usize);
-                self.mark(at, value, Some(run.pointee));
+                self.mark(at, value, Some(run.pointee))?;
                 if let Some(&before) = self.previous.get(&at) {
-                    self.mark(at, before, Some(run.pointee));
+                    self.mark(at, before, Some(run.pointee))?;
                 }
             }
         }

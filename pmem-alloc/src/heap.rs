@@ -633,6 +633,19 @@ impl Heap {
         Some((id, within / class.slot))
     }
 
+    /// Whether pool offset `offset` lies in a span whose type index names no recorded
+    /// type (one a crash can leave: see `layout.rs`, rule 1).
+    pub(crate) fn in_span_of_unknown_type(&self, offset: u64) -> bool {
+        let page = usize::try_from(offset)
+            .ok()
+            .and_then(|offset| offset.checked_sub(self.start))
+            .map(|relative| relative / PAGE);
+        page.filter(|&page| page < self.pages)
+            .and_then(|page| self.page_span[page].checked_sub(1))
+            .and_then(|id| self.spans[id as usize].as_ref())
+            .is_some_and(|span| self.types.get(span.type_index as usize).is_none())
+    }
+
     /// The type index of the allocated object that starts at pool offset `offset`, if one
     /// does.
     #[must_use]

@@ -21,8 +21,8 @@ pub use error::{Error, HeaderPart};
 pub use hw::flush::{CACHE_LINE, FlushMode};
 pub use pin::Pinned;
 pub use pmem_alloc::{
-    Collection, HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PPtr, Persistent, PointerMap,
-    PointerRun, TypeStats, type_hash,
+    Collection, DanglingPointer, HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PPtr,
+    Persistent, PointerMap, PointerRun, TypeStats, type_hash,
 };
 pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, Txn};
 pub use stats::Stats;
