@@ -114,4 +114,5 @@ pub struct Stack {
     pub depth: u64,
 }
 
+pub mod fuzz;
 pub mod workloads;
