@@ -32,7 +32,8 @@
 //! `cargo test` builds the child in the test profile, with overflow checks on, so an
 //! arithmetic overflow on damaged input is a panic and a failure; `cargo test --release`
 //! runs the same mutants against a release child (`CARGO_BIN_EXE_fuzz_child` is built with
-//! the test's profile), where overflows wrap instead.
+//! the test's profile), where overflows wrap instead: about 25 seconds for the default
+//! count.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
