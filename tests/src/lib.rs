@@ -115,4 +115,5 @@ pub struct Stack {
 }
 
 pub mod forge;
+pub mod fuzz;
 pub mod workloads;

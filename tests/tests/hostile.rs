@@ -231,7 +231,8 @@ fn a_dirty_pool_opens_with_its_transaction_rolled_back() {
 
 #[test]
 fn a_valid_log_entry_aimed_at_heap_metadata_is_refused() {
-    let targets: [(&str, fn(&PoolLayout) -> usize); 3] = [
+    type Target = fn(&PoolLayout) -> usize;
+    let targets: [(&str, Target); 3] = [
         ("heap header", |layout| layout.heap_start),
         ("type table", |layout| layout.heap_start + 4096),
         ("page table", |layout| {

@@ -1,0 +1,71 @@
+//! The child process of the pool fuzz test (`tests/tests/fuzz.rs`):
+//! `fuzz_child <command> <pool path>`.
+//!
+//! - `create-clean`: creates the base pool of [`pmem_tests::fuzz`] and closes it;
+//! - `create-dirty`: the same, then opens it again and exits in the middle of a transaction
+//!   that changed the root, several objects and the named roots, so that the undo log
+//!   holds valid entries;
+//! - `check`: opens the pool (a mutant of a base pool), walks everything reachable through
+//!   `Pool::get`, collects, commits a transaction that changes the root and allocates,
+//!   closes, reopens, walks and collects again. It prints one line naming the outcome
+//!   (`opened-ok`, `opened-ok-get-refused`, `refused: <error>`, `collect-refused: <error>`,
+//!   `commit-refused: <error>`, `reopen-refused: <error>`, `recollect-refused: <error>`)
+//!   and exits 0. A panic or a signal is the runtime's failure, which the test reports.
+
+use pmem::Pool;
+use pmem_tests::fuzz::{self, FuzzRoot};
+
+fn check(path: &str) -> String {
+    let class = |stage: &str, error: pmem::Error| format!("{stage}: {}", fuzz::error_class(&error));
+    let mut pool = match Pool::<FuzzRoot>::open(path) {
+        Ok(pool) => pool,
+        Err(error) => return class("refused", error),
+    };
+    let first = fuzz::walk(&pool);
+    if let Err(error) = pool.collect() {
+        return class("collect-refused", error);
+    }
+    if let Err(error) = pool.try_txn(fuzz::committed_changes) {
+        return class("commit-refused", error);
+    }
+    pool.close();
+    let mut pool = match Pool::<FuzzRoot>::open(path) {
+        Ok(pool) => pool,
+        Err(error) => return class("reopen-refused", error),
+    };
+    let second = fuzz::walk(&pool);
+    if let Err(error) = pool.collect() {
+        return class("recollect-refused", error);
+    }
+    pool.close();
+    if first.refused + second.refused == 0 {
+        "opened-ok".to_owned()
+    } else {
+        "opened-ok-get-refused".to_owned()
+    }
+}
+
+fn main() {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let [command, path] = arguments.as_slice() else {
+        eprintln!("usage: fuzz_child <command> <pool path>");
+        std::process::exit(2);
+    };
+    match command.as_str() {
+        "create-clean" => fuzz::create(path.as_ref()).expect("create the base pool"),
+        "create-dirty" => {
+            fuzz::create(path.as_ref()).expect("create the base pool");
+            let mut pool = Pool::<FuzzRoot>::open(path).expect("reopen the base pool");
+            let interrupted: Result<(), pmem::Error> = pool.try_txn(|tx| {
+                fuzz::interrupted_changes(tx)?;
+                std::process::exit(0)
+            });
+            interrupted.expect("the interrupted transaction");
+        }
+        "check" => println!("{}", check(path)),
+        other => {
+            eprintln!("unknown command {other}");
+            std::process::exit(2);
+        }
+    }
+}
