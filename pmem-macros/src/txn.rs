@@ -19,6 +19,13 @@
 //! Index expressions other than literals and plain variables are evaluated into
 //! temporaries first, so that they cannot conflict with the borrow of the base.
 //!
+//! Explicit dereferences (`(*p).a`, `(**rr).a`, `(***rrr).a`) are followed one `*` at a
+//! time. The innermost starts from `&mut base` when `base` is a `mut` variable, and
+//! otherwise from Rust's own `&mut *base`: exact for a `&mut` (a variable stored through
+//! without being `mut` is one), and for any other base the dereference Rust would do, a
+//! `PMut`'s `DerefMut` logging its whole target. A `*` applied to a `&mut PMut` narrows
+//! without logging, so `(**rr).a` logs `a` only.
+//!
 //! A base *may be a `PMut`* unless the macro can see its type: a parameter or `let` whose
 //! declared type is not `PMut<..>` (or `&mut PMut<..>`), or a `let` initialised by a
 //! reference, literal, struct, array, tuple or macro. Those bases are left alone, which
@@ -246,11 +253,15 @@ fn instrument_body(sig: &Signature, body: &Block) -> Block {
     rewriter.scopes.push(HashMap::new());
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(_) => rewriter.declare("self", BaseKind::Volatile),
+            FnArg::Receiver(receiver) => rewriter.declare(
+                "self",
+                BaseKind::Volatile,
+                receiver.reference.is_none() && receiver.mutability.is_some(),
+            ),
             FnArg::Typed(typed) => {
                 let kind = kind_of_type(&typed.ty);
-                for name in bindings(&typed.pat) {
-                    rewriter.declare(&name, kind);
+                for (name, mutable) in bindings(&typed.pat) {
+                    rewriter.declare(&name, kind, mutable);
                 }
             }
         }
@@ -330,12 +341,14 @@ fn kind_of_initialiser(init: &Expr) -> BaseKind {
     }
 }
 
-/// The names a pattern binds.
-fn bindings(pat: &Pat) -> Vec<String> {
-    struct Collect(Vec<String>);
+/// The names a pattern binds, each with whether it is a `mut` binding (`mut x`, not
+/// `ref mut x`, which binds an immutable `&mut`).
+fn bindings(pat: &Pat) -> Vec<(String, bool)> {
+    struct Collect(Vec<(String, bool)>);
     impl syn::visit::Visit<'_> for Collect {
         fn visit_pat_ident(&mut self, pat: &syn::PatIdent) {
-            self.0.push(pat.ident.to_string());
+            let mutable = pat.by_ref.is_none() && pat.mutability.is_some();
+            self.0.push((pat.ident.to_string(), mutable));
             syn::visit::visit_pat_ident(self, pat);
         }
     }
@@ -344,11 +357,19 @@ fn bindings(pat: &Pat) -> Vec<String> {
     collect.0
 }
 
+/// What the macro knows of a variable.
+#[derive(Clone, Copy, Debug)]
+struct Binding {
+    kind: BaseKind,
+    /// Declared `mut`: `&mut variable` is then valid wherever Rust would borrow it mutably.
+    mutable: bool,
+}
+
 /// The one `VisitMut` that rewrites stores; see the module documentation for its policy.
 #[derive(Default)]
 struct Rewriter {
     /// What is known of each variable, innermost block last.
-    scopes: Vec<HashMap<String, BaseKind>>,
+    scopes: Vec<HashMap<String, Binding>>,
     /// The field names of rewritten field steps, each needing a fallback token trait.
     fields: BTreeSet<String>,
     /// How many index temporaries have been made, to name the next.
@@ -356,18 +377,34 @@ struct Rewriter {
 }
 
 impl Rewriter {
-    fn declare(&mut self, name: &str, kind: BaseKind) {
+    fn declare(&mut self, name: &str, kind: BaseKind, mutable: bool) {
         if let Some(scope) = self.scopes.last_mut() {
-            scope.insert(name.to_owned(), kind);
+            scope.insert(name.to_owned(), Binding { kind, mutable });
         }
     }
 
-    fn kind_of_variable(&self, name: &str) -> BaseKind {
+    fn variable(&self, name: &str) -> Option<Binding> {
         self.scopes
             .iter()
             .rev()
             .find_map(|scope| scope.get(name).copied())
-            .unwrap_or(BaseKind::MaybePersistent)
+    }
+
+    fn kind_of_variable(&self, name: &str) -> BaseKind {
+        self.variable(name)
+            .map_or(BaseKind::MaybePersistent, |binding| binding.kind)
+    }
+
+    /// Whether `base` is a variable the macro saw declared `mut`.
+    fn is_mutable_variable(&self, base: &Expr) -> bool {
+        match base {
+            Expr::Path(path) if path.qself.is_none() => path
+                .path
+                .get_ident()
+                .and_then(|ident| self.variable(&ident.to_string()))
+                .is_some_and(|binding| binding.mutable),
+            _ => false,
+        }
     }
 
     fn with_scope(&mut self, visit: impl FnOnce(&mut Self)) {
@@ -481,8 +518,24 @@ impl Rewriter {
                 }
             }
             Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
-                let inner = self.steps(&unary.expr, temporaries);
+                let operand = without_parens(&unary.expr);
                 let span = unary.op.span();
+                // A step's handle stands for exactly its place, but a base's handle,
+                // `base.__pmem_base()`, stands for `base` when it is a `PMut` and for
+                // `*base` when it is a `&mut`: right under a field step, whose projection
+                // autoderefs, and one dereference too many under a deref step. So the
+                // dereference of a base starts from a handle that is exactly `base` (a
+                // `mut` variable may be borrowed as Rust's `DerefMut` would), or else is
+                // Rust's own `&mut *base`: a variable stored through without being `mut`
+                // is a `&mut`, whose reborrow is exact; any other base is dereferenced
+                // as Rust does, a `PMut`'s `DerefMut` logging its whole target.
+                let inner = if is_projection(operand) {
+                    self.steps(operand, temporaries)
+                } else if self.is_mutable_variable(operand) {
+                    quote_spanned!(operand.span()=> &mut #operand)
+                } else {
+                    return quote_spanned!(span=> &mut *(#operand));
+                };
                 let name = place_name(&unary.expr);
                 quote_spanned! {span=>
                     #private::Probe(#inner).__pmem_deref(|#name| &mut **#name)
@@ -583,6 +636,23 @@ fn place_name(place: &Expr) -> syn::Ident {
     }
 }
 
+fn without_parens(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(paren) => without_parens(&paren.expr),
+        other => other,
+    }
+}
+
+/// Whether `expr` is a place projection that the step chain follows: a field, an index or
+/// a dereference.
+fn is_projection(expr: &Expr) -> bool {
+    match expr {
+        Expr::Field(_) | Expr::Index(_) => true,
+        Expr::Unary(unary) => matches!(unary.op, syn::UnOp::Deref(_)),
+        _ => false,
+    }
+}
+
 fn lets(temporaries: &[(syn::Ident, Expr)]) -> TokenStream {
     let lets = temporaries
         .iter()
@@ -630,8 +700,8 @@ impl VisitMut for Rewriter {
                             Pat::Type(typed) => kind_of_type(&typed.ty),
                             _ => BaseKind::MaybePersistent,
                         };
-                        for name in bindings(input) {
-                            this.declare(&name, kind);
+                        for (name, mutable) in bindings(input) {
+                            this.declare(&name, kind, mutable);
                         }
                     }
                     this.visit_expr_mut(&mut closure.body);
@@ -660,14 +730,14 @@ impl VisitMut for Rewriter {
             (Pat::Ident(_), Some(init)) => kind_of_initialiser(&init.expr),
             _ => BaseKind::MaybePersistent,
         };
-        for name in bindings(&local.pat) {
-            self.declare(&name, kind);
+        for (name, mutable) in bindings(&local.pat) {
+            self.declare(&name, kind, mutable);
         }
     }
 
     fn visit_pat_mut(&mut self, pat: &mut Pat) {
-        for name in bindings(pat) {
-            self.declare(&name, BaseKind::MaybePersistent);
+        for (name, mutable) in bindings(pat) {
+            self.declare(&name, BaseKind::MaybePersistent, mutable);
         }
     }
 
