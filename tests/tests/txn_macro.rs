@@ -469,3 +469,66 @@ fn explicit_dereferences_of_any_depth_are_rewritten_and_logged() {
     assert_eq!(balances, [101, 101, 101, 101, 101, 100]);
     assert_eq!(bank.transfers, 7);
 }
+
+/// Generic in what `then` returns, with the return type spelled `Result`: `#[txn]` sees an
+/// `Err` whatever `T` and `E` are.
+#[txn]
+fn count_then<T, E>(mut bank: PMut<'_, Bank>, then: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    bank.transfers += 1;
+    then()
+}
+
+#[test]
+fn an_err_through_a_generic_result_signature_rolls_back() {
+    let path = TempPath::new("txn-generic-err");
+    let mut pool = bank_pool(&path);
+    let refused = pool.txn(|tx| count_then(tx.root_mut(), || Err::<u64, _>(Insufficient)));
+    assert_eq!(refused, Err(Insufficient));
+    assert_eq!(pool.root().transfers, 0, "the outermost Err rolled back");
+    let done = pool.txn(|tx| count_then::<_, Insufficient>(tx.root_mut(), || Ok(5_u64)));
+    assert_eq!(done, Ok(5));
+    assert_eq!(pool.root().transfers, 1);
+}
+
+/// Returns whatever `then` returns, as the `impl` block's `T`: `#[txn]` on the method alone
+/// cannot see that `T` is a type parameter, so it cannot refuse it at compile time.
+struct Runner<T>(std::marker::PhantomData<T>);
+
+impl<T> Runner<T> {
+    #[txn]
+    fn run(&self, mut bank: PMut<'_, Bank>, then: impl FnOnce() -> T) -> T {
+        bank.transfers += 1;
+        then()
+    }
+}
+
+#[test]
+fn a_result_through_a_return_type_the_macro_cannot_see_rolls_back_loudly() {
+    let path = TempPath::new("txn-hidden-result");
+    let mut pool = bank_pool(&path);
+    let runner = Runner(std::marker::PhantomData);
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        pool.txn(|tx| runner.run(tx.root_mut(), || Err::<(), _>(Insufficient)))
+    }));
+    let message = *outcome
+        .expect_err("an Err it cannot see must not commit")
+        .downcast::<String>()
+        .expect("a formatted message");
+    assert!(
+        message.contains("core::result::Result<(), txn_macro::Insufficient>")
+            && message.contains("Result<_, _>"),
+        "{message}"
+    );
+    assert_eq!(pool.root().transfers, 0, "rolled back, not committed");
+    // An `Ok` is refused too: there `#[txn]` cannot tell it from an `Err`.
+    let runner = Runner(std::marker::PhantomData);
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        pool.txn(|tx| runner.run(tx.root_mut(), || Ok::<(), Insufficient>(())))
+    }));
+    assert!(outcome.is_err());
+    assert_eq!(pool.root().transfers, 0);
+    // Any other type goes through, and commits.
+    let runner = Runner(std::marker::PhantomData);
+    assert_eq!(pool.txn(|tx| runner.run(tx.root_mut(), || 9_u64)), 9);
+    assert_eq!(pool.root().transfers, 1);
+}
