@@ -57,6 +57,22 @@
 //! dooms it. It runs as an immediately called `move` closure, so that `return` and `?`
 //! still leave the body with its value.
 //!
+//! The frame asks `Outcome(&value).failed()`: an inherent method for a `Result`, a fallback
+//! trait method returning `false` for everything else. Rust chooses between them when it
+//! type-checks the function, before monomorphisation, so an `Err` whose type only becomes a
+//! `Result` then would commit. Hence:
+//! - `Result<T, E>`, whose parts may be generic, and aliases of `Result`: precise.
+//! - Refused at compile time, on the return type: a type parameter of the function (or of
+//!   the `impl` block, when `#[txn]` marks the block); `Self` in a lone function, which may
+//!   be a trait's default method (in a `#[txn] impl` block, `Self` and the block's
+//!   associated types are read through); projections of those (`Self::Out`, `T::Out`,
+//!   `<T as Tr>::Out`); `impl Trait` from a generic function, whose hidden type may be a
+//!   parameter. `impl Trait` from a non-generic function is accepted: its hidden type is
+//!   concrete, and the closure is not annotated with it, so the frame sees that type.
+//! - The shapes the macro cannot see (a lone method of a generic `impl` block returning the
+//!   block's `T`) reach the fallback, which panics, dooming the transaction, when the value
+//!   is a `Result` after all: rolled back, never a silent commit.
+//!
 //! [`PMut`]: https://docs.rs/pmem/latest/pmem/struct.PMut.html
 
 use std::collections::{BTreeSet, HashMap};
@@ -148,16 +164,17 @@ fn expand_item(tokens: TokenStream) -> syn::Result<TokenStream> {
     };
     match item {
         Item::Fn(mut function) => {
-            check_signature(&function.sig)?;
+            check_signature(&function.sig, &Surroundings::default())?;
             function.block = Box::new(instrument_body(&function.sig, &function.block));
             Ok(function.into_token_stream())
         }
         Item::Impl(mut block) => {
+            let surroundings = Surroundings::of_impl(&block);
             let mut errors: Option<syn::Error> = None;
             for impl_item in &mut block.items {
                 if let ImplItem::Fn(method) = impl_item {
                     method.attrs.retain(|attr| !is_txn_attribute(attr));
-                    match check_signature(&method.sig) {
+                    match check_signature(&method.sig, &surroundings) {
                         Ok(()) => method.block = instrument_body(&method.sig, &method.block),
                         Err(error) => match &mut errors {
                             Some(errors) => errors.combine(error),
@@ -229,7 +246,7 @@ fn is_txn_attribute(attr: &syn::Attribute) -> bool {
             && path.segments[1].ident == "txn")
 }
 
-fn check_signature(sig: &Signature) -> syn::Result<()> {
+fn check_signature(sig: &Signature, surroundings: &Surroundings) -> syn::Result<()> {
     if let Some(constness) = &sig.constness {
         return Err(syn::Error::new(
             constness.span,
@@ -244,7 +261,161 @@ fn check_signature(sig: &Signature) -> syn::Result<()> {
              do the persistent work in a synchronous `#[txn]` function and call it from the async code",
         ));
     }
-    Ok(())
+    check_return_type(sig, surroundings)
+}
+
+/// What `#[txn]` sees around a function: the `impl` block, when `#[txn]` marks the block.
+/// A lone function may be a trait's default method, or a method of an `impl` block that
+/// `#[txn]` does not see.
+#[derive(Default)]
+struct Surroundings {
+    /// The block's type parameters.
+    parameters: Vec<syn::Ident>,
+    /// The block's self type.
+    self_type: Option<Type>,
+    /// The block's associated types, by name.
+    associated: HashMap<String, Type>,
+}
+
+impl Surroundings {
+    fn of_impl(block: &syn::ItemImpl) -> Self {
+        Self {
+            parameters: block
+                .generics
+                .type_params()
+                .map(|param| param.ident.clone())
+                .collect(),
+            self_type: Some((*block.self_ty).clone()),
+            associated: block
+                .items
+                .iter()
+                .filter_map(|item| match item {
+                    ImplItem::Type(associated) => {
+                        Some((associated.ident.to_string(), associated.ty.clone()))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A return type that may be a `Result` without Rust seeing it as one where `#[txn]` asks.
+enum Hidden {
+    Parameter(syn::Ident),
+    /// `Self` in an `impl` block for a bare type parameter.
+    SelfParameter(syn::Ident),
+    SelfType,
+    Projection,
+    ImplTrait,
+}
+
+/// Refuses a return type whose `Err` the frame could not see. The frame asks
+/// `Outcome(&value).failed()`, an inherent method for `Result<T, E>` with a fallback trait
+/// method for everything else (`pmem-runtime/src/place.rs`). Rust picks between them when it
+/// type-checks the function, before monomorphisation: a type parameter, `Self` in a trait,
+/// or a projection of either, is not a `Result` then, even when it is instantiated with
+/// one, so an `Err` through it would commit. `Result<T, E>` with generic parts, and aliases
+/// of `Result`, are seen as `Result`, and are precise.
+fn check_return_type(sig: &Signature, surroundings: &Surroundings) -> syn::Result<()> {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return Ok(());
+    };
+    let parameters: Vec<&syn::Ident> = sig
+        .generics
+        .type_params()
+        .map(|param| &param.ident)
+        .chain(&surroundings.parameters)
+        .collect();
+    let generic = !parameters.is_empty()
+        || sig.inputs.iter().any(|input| match input {
+            FnArg::Typed(typed) => mentions_impl_trait(&typed.ty),
+            FnArg::Receiver(_) => false,
+        });
+    let Some(hidden) = hidden_result(ty, &parameters, surroundings, generic) else {
+        return Ok(());
+    };
+    let (what, why) = match &hidden {
+        Hidden::Parameter(name) => (format!("`{name}`"), "it is a type parameter".to_owned()),
+        Hidden::SelfParameter(name) => (
+            "`Self`".to_owned(),
+            format!("it is the type parameter `{name}`"),
+        ),
+        Hidden::SelfType => (
+            "`Self`".to_owned(),
+            "in a trait's default method it may be any type".to_owned(),
+        ),
+        Hidden::Projection => (
+            "this associated type".to_owned(),
+            "it belongs to a generic type".to_owned(),
+        ),
+        Hidden::ImplTrait => (
+            "the type behind this `impl Trait`".to_owned(),
+            "in a generic function it may be one of the type parameters".to_owned(),
+        ),
+    };
+    let fix = match hidden {
+        Hidden::SelfType => {
+            "spell the return type as `Result<_, _>` (its parts may be generic), or name the type; \
+             in an `impl` block, mark the block with `#[txn]`, which then sees what `Self` is"
+        }
+        _ => {
+            "spell the return type as `Result<_, _>` (its parts may be generic: `Result<T, E>`), \
+             or return a concrete type"
+        }
+    };
+    Err(syn::Error::new_spanned(
+        ty,
+        format!(
+            "`#[txn]` cannot tell whether {what} is a `Result`: {why}, and Rust chooses how \
+             `#[txn]` checks for an `Err` before it knows the type, so an `Err` returned \
+             through it would commit instead of rolling back\n{fix}"
+        ),
+    ))
+}
+
+/// Why `ty` may be a `Result` that type-checking does not see as one, if it may.
+fn hidden_result(
+    ty: &Type,
+    parameters: &[&syn::Ident],
+    surroundings: &Surroundings,
+    generic: bool,
+) -> Option<Hidden> {
+    let path = match ty {
+        Type::Paren(paren) => return hidden_result(&paren.elem, parameters, surroundings, generic),
+        Type::Group(group) => return hidden_result(&group.elem, parameters, surroundings, generic),
+        // A non-generic function's hidden type is concrete; the closure the body becomes
+        // is not annotated with `impl Trait` (see `instrument_body`), so the frame sees it.
+        Type::ImplTrait(_) => return generic.then_some(Hidden::ImplTrait),
+        Type::Path(path) => path,
+        _ => return None,
+    };
+    let is_generic = |ident: &syn::Ident| ident == "Self" || parameters.contains(&ident);
+    if let Some(qself) = &path.qself {
+        let mentions_generic = qself.ty.to_token_stream().into_iter().any(
+            |token| matches!(&token, proc_macro2::TokenTree::Ident(ident) if is_generic(ident)),
+        );
+        return mentions_generic.then_some(Hidden::Projection);
+    }
+    let segments = &path.path.segments;
+    let first = &segments.first()?.ident;
+    if path.path.leading_colon.is_some() || !is_generic(first) {
+        return None;
+    }
+    let recurse = |ty: &Type| hidden_result(ty, parameters, surroundings, generic);
+    match (first == "Self", segments.len(), &surroundings.self_type) {
+        (true, 1, Some(self_type)) => recurse(self_type).map(|hidden| match hidden {
+            Hidden::Parameter(name) => Hidden::SelfParameter(name),
+            other => other,
+        }),
+        (true, 1, None) => Some(Hidden::SelfType),
+        (true, 2, Some(_)) => surroundings
+            .associated
+            .get(&segments[1].ident.to_string())
+            .map_or(Some(Hidden::Projection), recurse),
+        (false, 1, _) => Some(Hidden::Parameter(first.clone())),
+        _ => Some(Hidden::Projection),
+    }
 }
 
 /// The new body of a `#[txn]` function: its stores rewritten, run inside a frame.
@@ -848,6 +1019,12 @@ mod tests {
             in_impl.contains("async fn") && in_impl.contains("const fn"),
             "{in_impl}"
         );
+        let generic = quote!(
+            fn f<T>(g: impl FnOnce() -> T) -> T {
+                g()
+            }
+        );
+        assert!(error_of(TokenStream::new(), generic).contains("`T` is a `Result`"));
     }
 
     #[test]
