@@ -33,7 +33,8 @@ pub fn derive_persistent(input: TokenStream) -> TokenStream {
 /// - If the outermost `#[txn]` call returns `Err`, or a panic unwinds through any, the
 ///   transaction is rolled back when it ends.
 /// - Refused: arguments, `const fn`, `async fn`, items other than functions and `impl`
-///   blocks.
+///   blocks, and return types that may be a `Result` without saying so (a type parameter,
+///   `Self` in a default method, `T::Out`): spell them `Result<_, _>`.
 ///
 /// The guide's "Transactions" chapter (`docs/src/transactions.md`) gives the rewriting
 /// policy and why it is sound.

@@ -19,6 +19,13 @@
 //! Index expressions other than literals and plain variables are evaluated into
 //! temporaries first, so that they cannot conflict with the borrow of the base.
 //!
+//! Explicit dereferences (`(*p).a`, `(**rr).a`, `(***rrr).a`) are followed one `*` at a
+//! time. The innermost starts from `&mut base` when `base` is a `mut` variable, and
+//! otherwise from Rust's own `&mut *base`: exact for a `&mut` (a variable stored through
+//! without being `mut` is one), and for any other base the dereference Rust would do, a
+//! `PMut`'s `DerefMut` logging its whole target. A `*` applied to a `&mut PMut` narrows
+//! without logging, so `(**rr).a` logs `a` only.
+//!
 //! A base *may be a `PMut`* unless the macro can see its type: a parameter or `let` whose
 //! declared type is not `PMut<..>` (or `&mut PMut<..>`), or a `let` initialised by a
 //! reference, literal, struct, array, tuple or macro. Those bases are left alone, which
@@ -49,6 +56,22 @@
 //! thread's transaction, and an `Err` from the outermost call, or a panic through any,
 //! dooms it. It runs as an immediately called `move` closure, so that `return` and `?`
 //! still leave the body with its value.
+//!
+//! The frame asks `Outcome(&value).failed()`: an inherent method for a `Result`, a fallback
+//! trait method returning `false` for everything else. Rust chooses between them when it
+//! type-checks the function, before monomorphisation, so an `Err` whose type only becomes a
+//! `Result` then would commit. Hence:
+//! - `Result<T, E>`, whose parts may be generic, and aliases of `Result`: precise.
+//! - Refused at compile time, on the return type: a type parameter of the function (or of
+//!   the `impl` block, when `#[txn]` marks the block); `Self` in a lone function, which may
+//!   be a trait's default method (in a `#[txn] impl` block, `Self` and the block's
+//!   associated types are read through); projections of those (`Self::Out`, `T::Out`,
+//!   `<T as Tr>::Out`); `impl Trait` from a generic function, whose hidden type may be a
+//!   parameter. `impl Trait` from a non-generic function is accepted: its hidden type is
+//!   concrete, and the closure is not annotated with it, so the frame sees that type.
+//! - The shapes the macro cannot see (a lone method of a generic `impl` block returning the
+//!   block's `T`) reach the fallback, which panics, dooming the transaction, when the value
+//!   is a `Result` after all: rolled back, never a silent commit.
 //!
 //! [`PMut`]: https://docs.rs/pmem/latest/pmem/struct.PMut.html
 
@@ -141,16 +164,17 @@ fn expand_item(tokens: TokenStream) -> syn::Result<TokenStream> {
     };
     match item {
         Item::Fn(mut function) => {
-            check_signature(&function.sig)?;
+            check_signature(&function.sig, &Surroundings::default())?;
             function.block = Box::new(instrument_body(&function.sig, &function.block));
             Ok(function.into_token_stream())
         }
         Item::Impl(mut block) => {
+            let surroundings = Surroundings::of_impl(&block);
             let mut errors: Option<syn::Error> = None;
             for impl_item in &mut block.items {
                 if let ImplItem::Fn(method) = impl_item {
                     method.attrs.retain(|attr| !is_txn_attribute(attr));
-                    match check_signature(&method.sig) {
+                    match check_signature(&method.sig, &surroundings) {
                         Ok(()) => method.block = instrument_body(&method.sig, &method.block),
                         Err(error) => match &mut errors {
                             Some(errors) => errors.combine(error),
@@ -222,7 +246,7 @@ fn is_txn_attribute(attr: &syn::Attribute) -> bool {
             && path.segments[1].ident == "txn")
 }
 
-fn check_signature(sig: &Signature) -> syn::Result<()> {
+fn check_signature(sig: &Signature, surroundings: &Surroundings) -> syn::Result<()> {
     if let Some(constness) = &sig.constness {
         return Err(syn::Error::new(
             constness.span,
@@ -237,7 +261,161 @@ fn check_signature(sig: &Signature) -> syn::Result<()> {
              do the persistent work in a synchronous `#[txn]` function and call it from the async code",
         ));
     }
-    Ok(())
+    check_return_type(sig, surroundings)
+}
+
+/// What `#[txn]` sees around a function: the `impl` block, when `#[txn]` marks the block.
+/// A lone function may be a trait's default method, or a method of an `impl` block that
+/// `#[txn]` does not see.
+#[derive(Default)]
+struct Surroundings {
+    /// The block's type parameters.
+    parameters: Vec<syn::Ident>,
+    /// The block's self type.
+    self_type: Option<Type>,
+    /// The block's associated types, by name.
+    associated: HashMap<String, Type>,
+}
+
+impl Surroundings {
+    fn of_impl(block: &syn::ItemImpl) -> Self {
+        Self {
+            parameters: block
+                .generics
+                .type_params()
+                .map(|param| param.ident.clone())
+                .collect(),
+            self_type: Some((*block.self_ty).clone()),
+            associated: block
+                .items
+                .iter()
+                .filter_map(|item| match item {
+                    ImplItem::Type(associated) => {
+                        Some((associated.ident.to_string(), associated.ty.clone()))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A return type that may be a `Result` without Rust seeing it as one where `#[txn]` asks.
+enum Hidden {
+    Parameter(syn::Ident),
+    /// `Self` in an `impl` block for a bare type parameter.
+    SelfParameter(syn::Ident),
+    SelfType,
+    Projection,
+    ImplTrait,
+}
+
+/// Refuses a return type whose `Err` the frame could not see. The frame asks
+/// `Outcome(&value).failed()`, an inherent method for `Result<T, E>` with a fallback trait
+/// method for everything else (`pmem-runtime/src/place.rs`). Rust picks between them when it
+/// type-checks the function, before monomorphisation: a type parameter, `Self` in a trait,
+/// or a projection of either, is not a `Result` then, even when it is instantiated with
+/// one, so an `Err` through it would commit. `Result<T, E>` with generic parts, and aliases
+/// of `Result`, are seen as `Result`, and are precise.
+fn check_return_type(sig: &Signature, surroundings: &Surroundings) -> syn::Result<()> {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return Ok(());
+    };
+    let parameters: Vec<&syn::Ident> = sig
+        .generics
+        .type_params()
+        .map(|param| &param.ident)
+        .chain(&surroundings.parameters)
+        .collect();
+    let generic = !parameters.is_empty()
+        || sig.inputs.iter().any(|input| match input {
+            FnArg::Typed(typed) => mentions_impl_trait(&typed.ty),
+            FnArg::Receiver(_) => false,
+        });
+    let Some(hidden) = hidden_result(ty, &parameters, surroundings, generic) else {
+        return Ok(());
+    };
+    let (what, why) = match &hidden {
+        Hidden::Parameter(name) => (format!("`{name}`"), "it is a type parameter".to_owned()),
+        Hidden::SelfParameter(name) => (
+            "`Self`".to_owned(),
+            format!("it is the type parameter `{name}`"),
+        ),
+        Hidden::SelfType => (
+            "`Self`".to_owned(),
+            "in a trait's default method it may be any type".to_owned(),
+        ),
+        Hidden::Projection => (
+            "this associated type".to_owned(),
+            "it belongs to a generic type".to_owned(),
+        ),
+        Hidden::ImplTrait => (
+            "the type behind this `impl Trait`".to_owned(),
+            "in a generic function it may be one of the type parameters".to_owned(),
+        ),
+    };
+    let fix = match hidden {
+        Hidden::SelfType => {
+            "spell the return type as `Result<_, _>` (its parts may be generic), or name the type; \
+             in an `impl` block, mark the block with `#[txn]`, which then sees what `Self` is"
+        }
+        _ => {
+            "spell the return type as `Result<_, _>` (its parts may be generic: `Result<T, E>`), \
+             or return a concrete type"
+        }
+    };
+    Err(syn::Error::new_spanned(
+        ty,
+        format!(
+            "`#[txn]` cannot tell whether {what} is a `Result`: {why}, and Rust chooses how \
+             `#[txn]` checks for an `Err` before it knows the type, so an `Err` returned \
+             through it would commit instead of rolling back\n{fix}"
+        ),
+    ))
+}
+
+/// Why `ty` may be a `Result` that type-checking does not see as one, if it may.
+fn hidden_result(
+    ty: &Type,
+    parameters: &[&syn::Ident],
+    surroundings: &Surroundings,
+    generic: bool,
+) -> Option<Hidden> {
+    let path = match ty {
+        Type::Paren(paren) => return hidden_result(&paren.elem, parameters, surroundings, generic),
+        Type::Group(group) => return hidden_result(&group.elem, parameters, surroundings, generic),
+        // A non-generic function's hidden type is concrete; the closure the body becomes
+        // is not annotated with `impl Trait` (see `instrument_body`), so the frame sees it.
+        Type::ImplTrait(_) => return generic.then_some(Hidden::ImplTrait),
+        Type::Path(path) => path,
+        _ => return None,
+    };
+    let is_generic = |ident: &syn::Ident| ident == "Self" || parameters.contains(&ident);
+    if let Some(qself) = &path.qself {
+        let mentions_generic = qself.ty.to_token_stream().into_iter().any(
+            |token| matches!(&token, proc_macro2::TokenTree::Ident(ident) if is_generic(ident)),
+        );
+        return mentions_generic.then_some(Hidden::Projection);
+    }
+    let segments = &path.path.segments;
+    let first = &segments.first()?.ident;
+    if path.path.leading_colon.is_some() || !is_generic(first) {
+        return None;
+    }
+    let recurse = |ty: &Type| hidden_result(ty, parameters, surroundings, generic);
+    match (first == "Self", segments.len(), &surroundings.self_type) {
+        (true, 1, Some(self_type)) => recurse(self_type).map(|hidden| match hidden {
+            Hidden::Parameter(name) => Hidden::SelfParameter(name),
+            other => other,
+        }),
+        (true, 1, None) => Some(Hidden::SelfType),
+        (true, 2, Some(_)) => surroundings
+            .associated
+            .get(&segments[1].ident.to_string())
+            .map_or(Some(Hidden::Projection), recurse),
+        (false, 1, _) => Some(Hidden::Parameter(first.clone())),
+        _ => Some(Hidden::Projection),
+    }
 }
 
 /// The new body of a `#[txn]` function: its stores rewritten, run inside a frame.
@@ -246,11 +424,15 @@ fn instrument_body(sig: &Signature, body: &Block) -> Block {
     rewriter.scopes.push(HashMap::new());
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(_) => rewriter.declare("self", BaseKind::Volatile),
+            FnArg::Receiver(receiver) => rewriter.declare(
+                "self",
+                BaseKind::Volatile,
+                receiver.reference.is_none() && receiver.mutability.is_some(),
+            ),
             FnArg::Typed(typed) => {
                 let kind = kind_of_type(&typed.ty);
-                for name in bindings(&typed.pat) {
-                    rewriter.declare(&name, kind);
+                for (name, mutable) in bindings(&typed.pat) {
+                    rewriter.declare(&name, kind, mutable);
                 }
             }
         }
@@ -330,12 +512,14 @@ fn kind_of_initialiser(init: &Expr) -> BaseKind {
     }
 }
 
-/// The names a pattern binds.
-fn bindings(pat: &Pat) -> Vec<String> {
-    struct Collect(Vec<String>);
+/// The names a pattern binds, each with whether it is a `mut` binding (`mut x`, not
+/// `ref mut x`, which binds an immutable `&mut`).
+fn bindings(pat: &Pat) -> Vec<(String, bool)> {
+    struct Collect(Vec<(String, bool)>);
     impl syn::visit::Visit<'_> for Collect {
         fn visit_pat_ident(&mut self, pat: &syn::PatIdent) {
-            self.0.push(pat.ident.to_string());
+            let mutable = pat.by_ref.is_none() && pat.mutability.is_some();
+            self.0.push((pat.ident.to_string(), mutable));
             syn::visit::visit_pat_ident(self, pat);
         }
     }
@@ -344,11 +528,19 @@ fn bindings(pat: &Pat) -> Vec<String> {
     collect.0
 }
 
+/// What the macro knows of a variable.
+#[derive(Clone, Copy, Debug)]
+struct Binding {
+    kind: BaseKind,
+    /// Declared `mut`: `&mut variable` is then valid wherever Rust would borrow it mutably.
+    mutable: bool,
+}
+
 /// The one `VisitMut` that rewrites stores; see the module documentation for its policy.
 #[derive(Default)]
 struct Rewriter {
     /// What is known of each variable, innermost block last.
-    scopes: Vec<HashMap<String, BaseKind>>,
+    scopes: Vec<HashMap<String, Binding>>,
     /// The field names of rewritten field steps, each needing a fallback token trait.
     fields: BTreeSet<String>,
     /// How many index temporaries have been made, to name the next.
@@ -356,18 +548,34 @@ struct Rewriter {
 }
 
 impl Rewriter {
-    fn declare(&mut self, name: &str, kind: BaseKind) {
+    fn declare(&mut self, name: &str, kind: BaseKind, mutable: bool) {
         if let Some(scope) = self.scopes.last_mut() {
-            scope.insert(name.to_owned(), kind);
+            scope.insert(name.to_owned(), Binding { kind, mutable });
         }
     }
 
-    fn kind_of_variable(&self, name: &str) -> BaseKind {
+    fn variable(&self, name: &str) -> Option<Binding> {
         self.scopes
             .iter()
             .rev()
             .find_map(|scope| scope.get(name).copied())
-            .unwrap_or(BaseKind::MaybePersistent)
+    }
+
+    fn kind_of_variable(&self, name: &str) -> BaseKind {
+        self.variable(name)
+            .map_or(BaseKind::MaybePersistent, |binding| binding.kind)
+    }
+
+    /// Whether `base` is a variable the macro saw declared `mut`.
+    fn is_mutable_variable(&self, base: &Expr) -> bool {
+        match base {
+            Expr::Path(path) if path.qself.is_none() => path
+                .path
+                .get_ident()
+                .and_then(|ident| self.variable(&ident.to_string()))
+                .is_some_and(|binding| binding.mutable),
+            _ => false,
+        }
     }
 
     fn with_scope(&mut self, visit: impl FnOnce(&mut Self)) {
@@ -481,8 +689,24 @@ impl Rewriter {
                 }
             }
             Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
-                let inner = self.steps(&unary.expr, temporaries);
+                let operand = without_parens(&unary.expr);
                 let span = unary.op.span();
+                // A step's handle stands for exactly its place, but a base's handle,
+                // `base.__pmem_base()`, stands for `base` when it is a `PMut` and for
+                // `*base` when it is a `&mut`: right under a field step, whose projection
+                // autoderefs, and one dereference too many under a deref step. So the
+                // dereference of a base starts from a handle that is exactly `base` (a
+                // `mut` variable may be borrowed as Rust's `DerefMut` would), or else is
+                // Rust's own `&mut *base`: a variable stored through without being `mut`
+                // is a `&mut`, whose reborrow is exact; any other base is dereferenced
+                // as Rust does, a `PMut`'s `DerefMut` logging its whole target.
+                let inner = if is_projection(operand) {
+                    self.steps(operand, temporaries)
+                } else if self.is_mutable_variable(operand) {
+                    quote_spanned!(operand.span()=> &mut #operand)
+                } else {
+                    return quote_spanned!(span=> &mut *(#operand));
+                };
                 let name = place_name(&unary.expr);
                 quote_spanned! {span=>
                     #private::Probe(#inner).__pmem_deref(|#name| &mut **#name)
@@ -583,6 +807,23 @@ fn place_name(place: &Expr) -> syn::Ident {
     }
 }
 
+fn without_parens(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(paren) => without_parens(&paren.expr),
+        other => other,
+    }
+}
+
+/// Whether `expr` is a place projection that the step chain follows: a field, an index or
+/// a dereference.
+fn is_projection(expr: &Expr) -> bool {
+    match expr {
+        Expr::Field(_) | Expr::Index(_) => true,
+        Expr::Unary(unary) => matches!(unary.op, syn::UnOp::Deref(_)),
+        _ => false,
+    }
+}
+
 fn lets(temporaries: &[(syn::Ident, Expr)]) -> TokenStream {
     let lets = temporaries
         .iter()
@@ -630,8 +871,8 @@ impl VisitMut for Rewriter {
                             Pat::Type(typed) => kind_of_type(&typed.ty),
                             _ => BaseKind::MaybePersistent,
                         };
-                        for name in bindings(input) {
-                            this.declare(&name, kind);
+                        for (name, mutable) in bindings(input) {
+                            this.declare(&name, kind, mutable);
                         }
                     }
                     this.visit_expr_mut(&mut closure.body);
@@ -660,14 +901,14 @@ impl VisitMut for Rewriter {
             (Pat::Ident(_), Some(init)) => kind_of_initialiser(&init.expr),
             _ => BaseKind::MaybePersistent,
         };
-        for name in bindings(&local.pat) {
-            self.declare(&name, kind);
+        for (name, mutable) in bindings(&local.pat) {
+            self.declare(&name, kind, mutable);
         }
     }
 
     fn visit_pat_mut(&mut self, pat: &mut Pat) {
-        for name in bindings(pat) {
-            self.declare(&name, BaseKind::MaybePersistent);
+        for (name, mutable) in bindings(pat) {
+            self.declare(&name, BaseKind::MaybePersistent, mutable);
         }
     }
 
@@ -778,6 +1019,12 @@ mod tests {
             in_impl.contains("async fn") && in_impl.contains("const fn"),
             "{in_impl}"
         );
+        let generic = quote!(
+            fn f<T>(g: impl FnOnce() -> T) -> T {
+                g()
+            }
+        );
+        assert!(error_of(TokenStream::new(), generic).contains("`T` is a `Result`"));
     }
 
     #[test]

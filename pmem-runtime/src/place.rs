@@ -379,11 +379,50 @@ impl<T, E> Outcome<'_, Result<T, E>> {
 }
 
 /// The fallback for return types other than `Result`: they never fail.
+///
+/// Rust picks between this and the inherent method when it type-checks the `#[txn]`
+/// function, before monomorphisation. So a return type that only becomes a `Result` then (a
+/// type parameter, `Self` in a trait, an associated type) lands here, where an `Err` cannot
+/// be told from an `Ok`. `#[txn]` refuses the shapes it can see at compile time; this is the
+/// safety net for those it cannot (a method of a generic `impl` block returning the block's
+/// `T`, with `#[txn]` on the method alone).
 pub trait NeverFails {
     /// `false`.
+    ///
+    /// # Panics
+    ///
+    /// If the value is a `Result` after all: the panic dooms the transaction, which is then
+    /// rolled back rather than risk committing an `Err`. It panics for an `Ok` too, and at
+    /// any depth of nesting, so that a misspelt return type fails on its first call,
+    /// whatever the value and the caller.
+    fn failed(&self) -> bool;
+}
+
+impl<T> NeverFails for Outcome<'_, T> {
+    #[track_caller]
     fn failed(&self) -> bool {
+        assert!(
+            !is_result::<T>(),
+            "pmem: a `#[txn]` function returned a `{}` through a return type that does not say \
+             `Result` (a type parameter of its `impl` block, `Self` or an associated type); \
+             `#[txn]` cannot tell an `Err` from an `Ok` there, so it rolls the transaction back \
+             rather than risk committing an `Err`. Spell the function's return type as \
+             `Result<_, _>` (its parts may be generic: `Result<T, E>`)",
+            core::any::type_name::<T>()
+        );
         false
     }
 }
 
-impl<T> NeverFails for Outcome<'_, T> {}
+/// Whether `T` is a `Result`, for a `T` that Rust's type-checking did not see as one.
+///
+/// Stable Rust has no way to ask this of a generic `T`: no specialisation, and `TypeId`
+/// needs `'static` and the `Result`'s parts. So this reads the type's name, the last resort:
+/// `type_name` is documented as a diagnostic, not a stable identifier, but it only has to
+/// recognise the path of one type, `core::result::Result`, which no other type can have. If
+/// a compiler ever spelt it otherwise, the net would stop firing (a silent commit, as
+/// without it), and `tests/tests/txn_macro.rs` would report it. For every other type, the
+/// comparison of two constant strings is folded away once `T` is known.
+fn is_result<T>() -> bool {
+    core::any::type_name::<T>().starts_with("core::result::Result<")
+}

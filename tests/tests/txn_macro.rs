@@ -317,6 +317,10 @@ fn volatile_work(pairs: &mut Vec<(u64, u64)>) -> u64 {
     *right += 20;
     pairs[0].1 = pair.0 + pair.1;
     pairs.push(pair);
+    for entry in pairs.iter_mut() {
+        // A dereference of a `&mut` the macro cannot see the type of.
+        (*entry).0 += 0;
+    }
     let mut grid = [[0_u64; 3]; 3];
     grid[1][2] = 5;
     grid[2][1] += grid[1][2];
@@ -415,4 +419,116 @@ fn transfers_keep_the_total_across_errors_panics_and_reopen() {
         assert_eq!(total(pool.root()), 100 * ACCOUNTS as u64, "round {round}");
     }
     assert!(pool.root().transfers > 0);
+}
+
+/// Explicit dereferences of every depth Rust accepts, over a `PMut` held by value, through
+/// `&mut PMut` (in an immutable and in a `mut` binding) and through `&mut &mut PMut`: each
+/// store is rewritten and logs its account's line only.
+#[txn]
+fn store_through_explicit_derefs(mut bank: PMut<'_, Bank>) {
+    (*bank).accounts[0].balance += 1;
+    let rr: &mut PMut<'_, Bank> = &mut bank;
+    (**rr).accounts[1].balance += 1;
+    let mut mutable_rr: &mut PMut<'_, Bank> = rr;
+    (**mutable_rr).accounts[2].balance += 1;
+    let rrr: &mut &mut PMut<'_, Bank> = &mut mutable_rr;
+    (***rrr).accounts[3].balance += 1;
+    (**rrr).accounts[4].balance += 1;
+}
+
+/// A store through a `&mut PMut` parameter, as a method on a `PMut` receives it.
+#[txn]
+fn store_through_a_reference_parameter(rr: &mut PMut<'_, Bank>) {
+    (**rr).transfers = 7;
+}
+
+#[test]
+fn explicit_dereferences_of_any_depth_are_rewritten_and_logged() {
+    let path = TempPath::new("txn-derefs");
+    let mut pool = bank_pool(&path);
+    let before_bank = *pool.root();
+    let before = Stats::current_thread();
+    pool.txn(|tx| {
+        store_through_explicit_derefs(tx.root_mut());
+        store_through_a_reference_parameter(&mut tx.root_mut());
+        pmem::abort();
+    });
+    let cost = Stats::current_thread() - before;
+    assert_eq!(
+        cost.logged_bytes,
+        6 * 64,
+        "accounts 0 to 4 and the transfer count, one line each"
+    );
+    assert_eq!(*pool.root(), before_bank, "every store was logged");
+    pool.txn(|tx| {
+        store_through_explicit_derefs(tx.root_mut());
+        store_through_a_reference_parameter(&mut tx.root_mut());
+    });
+    let bank = pool.root();
+    let balances: Vec<u64> = bank.accounts[..6].iter().map(|a| a.balance).collect();
+    assert_eq!(balances, [101, 101, 101, 101, 101, 100]);
+    assert_eq!(bank.transfers, 7);
+}
+
+/// Generic in what `then` returns, with the return type spelled `Result`: `#[txn]` sees an
+/// `Err` whatever `T` and `E` are.
+#[txn]
+fn count_then<T, E>(mut bank: PMut<'_, Bank>, then: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    bank.transfers += 1;
+    then()
+}
+
+#[test]
+fn an_err_through_a_generic_result_signature_rolls_back() {
+    let path = TempPath::new("txn-generic-err");
+    let mut pool = bank_pool(&path);
+    let refused = pool.txn(|tx| count_then(tx.root_mut(), || Err::<u64, _>(Insufficient)));
+    assert_eq!(refused, Err(Insufficient));
+    assert_eq!(pool.root().transfers, 0, "the outermost Err rolled back");
+    let done = pool.txn(|tx| count_then::<_, Insufficient>(tx.root_mut(), || Ok(5_u64)));
+    assert_eq!(done, Ok(5));
+    assert_eq!(pool.root().transfers, 1);
+}
+
+/// Returns whatever `then` returns, as the `impl` block's `T`: `#[txn]` on the method alone
+/// cannot see that `T` is a type parameter, so it cannot refuse it at compile time.
+struct Runner<T>(std::marker::PhantomData<T>);
+
+impl<T> Runner<T> {
+    #[txn]
+    fn run(&self, mut bank: PMut<'_, Bank>, then: impl FnOnce() -> T) -> T {
+        bank.transfers += 1;
+        then()
+    }
+}
+
+#[test]
+fn a_result_through_a_return_type_the_macro_cannot_see_rolls_back_loudly() {
+    let path = TempPath::new("txn-hidden-result");
+    let mut pool = bank_pool(&path);
+    let runner = Runner(std::marker::PhantomData);
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        pool.txn(|tx| runner.run(tx.root_mut(), || Err::<(), _>(Insufficient)))
+    }));
+    let message = *outcome
+        .expect_err("an Err it cannot see must not commit")
+        .downcast::<String>()
+        .expect("a formatted message");
+    assert!(
+        message.contains("core::result::Result<(), txn_macro::Insufficient>")
+            && message.contains("Result<_, _>"),
+        "{message}"
+    );
+    assert_eq!(pool.root().transfers, 0, "rolled back, not committed");
+    // An `Ok` is refused too: there `#[txn]` cannot tell it from an `Err`.
+    let runner = Runner(std::marker::PhantomData);
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        pool.txn(|tx| runner.run(tx.root_mut(), || Ok::<(), Insufficient>(())))
+    }));
+    assert!(outcome.is_err());
+    assert_eq!(pool.root().transfers, 0);
+    // Any other type goes through, and commits.
+    let runner = Runner(std::marker::PhantomData);
+    assert_eq!(pool.txn(|tx| runner.run(tx.root_mut(), || 9_u64)), 9);
+    assert_eq!(pool.root().transfers, 1);
 }

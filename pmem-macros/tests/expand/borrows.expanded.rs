@@ -1,4 +1,9 @@
-fn borrows(mut node: PMut<'_, Node>, keys: &mut [u64], mut slot: PMut<'_, u64>) {
+fn borrows(
+    mut node: PMut<'_, Node>,
+    keys: &mut [u64],
+    mut slot: PMut<'_, u64>,
+    rr: &mut PMut<'_, Node>,
+) {
     #[allow(unused_imports)]
     use ::pmem::__private::{
         Base as _, NeverFails as _, PlainDeref as _, PlainField as _, PlainIndex as _,
@@ -39,18 +44,27 @@ fn borrows(mut node: PMut<'_, Node>, keys: &mut [u64], mut slot: PMut<'_, u64>) 
         });
         keys[0] = 1;
         *slot = 5;
-        let local = node.reborrow();
+        let mut local = node.reborrow();
         {
             let __pmem_value = 1;
             *::pmem::__private::finish(
                 ::pmem::__private::Probe(
-                        ::pmem::__private::Probe((local).__pmem_base())
+                        ::pmem::__private::Probe(&mut local)
                             .__pmem_deref(|local| &mut **local),
                     )
                     .__pmem_field(
                         |local| local.__pmem_field_count(),
                         |local| &mut local.count,
                     ),
+            ) += __pmem_value;
+        };
+        {
+            let __pmem_value = 1;
+            *::pmem::__private::finish(
+                ::pmem::__private::Probe(
+                        ::pmem::__private::Probe(&mut *(rr)).__pmem_deref(|rr| &mut **rr),
+                    )
+                    .__pmem_field(|rr| rr.__pmem_field_count(), |rr| &mut rr.count),
             ) += __pmem_value;
         };
     });
