@@ -12,8 +12,10 @@
 //! kept across a collection that freed its object), and reading through one is always
 //! checked (`Pool::get`). So the collector does not follow it, counts it in
 //! [`Collection::dangling_pointers`] and remembers the first one, and goes on: one bad
-//! pointer cannot make a pool unopenable. What it reached is garbage unless something else
-//! reaches it. Damaged *metadata* (type records, page tables) is refused when the heap is
+//! pointer cannot make a pool unopenable. A pointer that hits the start of an allocated
+//! object of another type is counted too, but the object is kept and traced as what it is:
+//! the pointer map that named the pointer may be what is wrong, and keeping an object never
+//! harms. Damaged *metadata* (type records, page tables) is refused when the heap is
 //! loaded, before any collection runs, so the maps the collector follows are known to stay
 //! inside their objects. One dangling shape is damage instead: a pointer whose type the
 //! type table does not hold, into a span whose type it does not hold either, is what a
@@ -329,13 +331,15 @@ impl<R: Region> Marker<'_, R> {
         };
         let span = self.heap.spans[id].as_ref().expect("located");
         let info = &self.heap.types[span.type_index as usize].info;
-        if pointee.is_some_and(|hash| hash != info.layout_hash) {
-            self.dangling(at, value, "points at an object of another type");
-            return Ok(false);
-        }
         if self.heap.allocation_known && !span.is_allocated(slot) {
             self.dangling(at, value, "points at a free slot");
             return Ok(false);
+        }
+        if pointee.is_some_and(|hash| hash != info.layout_hash) {
+            // Dangling as a pointer, but the object it hits is kept (and traced as what it
+            // is): if the pointer map that named it is what is wrong, freeing would lose a
+            // live object, and keeping one more never harms.
+            self.dangling(at, value, "points at an object of another type");
         }
         let word = &mut self.marks[id][slot / 64];
         let bit = 1 << (slot % 64);

@@ -90,7 +90,7 @@ fn push(tx: &mut Txn<'_, FuzzRoot>, value: u64) -> Result<PPtr<FuzzNode>, Error>
     let node = tx.alloc(FuzzNode { value, next })?;
     let mut root = tx.root_mut();
     root.list = node;
-    root.pushed += 1;
+    root.pushed = root.pushed.wrapping_add(1);
     Ok(node)
 }
 
@@ -155,7 +155,8 @@ pub fn create(path: &std::path::Path) -> Result<(), Error> {
 ///
 /// If a pointer of the base pool cannot be followed or an allocation fails.
 pub fn interrupted_changes(tx: &mut Txn<'_, FuzzRoot>) -> Result<(), Error> {
-    tx.root_mut().generation += 1;
+    let generation = tx.root().generation.wrapping_add(1);
+    tx.root_mut().generation = generation;
     let second = tx.get(tx.root().list)?.next;
     let third = tx.get(second)?.next;
     tx.get_mut(tx.root().list)?.next = third;
@@ -182,7 +183,8 @@ pub fn interrupted_changes(tx: &mut Txn<'_, FuzzRoot>) -> Result<(), Error> {
 ///
 /// If an allocation fails.
 pub fn committed_changes(tx: &mut Txn<'_, FuzzRoot>) -> Result<(), Error> {
-    tx.root_mut().generation += 1;
+    let generation = tx.root().generation.wrapping_add(1);
+    tx.root_mut().generation = generation;
     let node = push(tx, 1000)?;
     insert(tx, 1000, node)?;
     tx.set_named_root("fuzz", node)
