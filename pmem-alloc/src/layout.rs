@@ -101,15 +101,13 @@ pub(crate) fn is_table_page(page: usize) -> bool {
 /// Whether the heap's bytes `[relative, relative + len)` (offsets from its start) are all
 /// data that transactions may store to, and so log: the named-root entries, or data pages
 /// of arenas (a range may span several, but no page-table page). Never the header, the
-/// type table or a page table, which only the allocator writes.
+/// type table or a page table, which only the allocator writes. An empty range (a
+/// zero-sized object) counts as the byte it starts at.
 #[must_use]
 pub fn is_heap_data(relative: usize, len: usize) -> bool {
-    let Some(end) = relative.checked_add(len) else {
+    let Some(end) = relative.checked_add(len.max(1)) else {
         return false;
     };
-    if len == 0 {
-        return false;
-    }
     if relative >= HEADER_LEN && end <= PAGE {
         return true;
     }
@@ -269,7 +267,11 @@ mod tests {
         );
         assert!(!is_heap_data((3 + 512) * PAGE, 8), "the second page table");
         assert!(is_heap_data((3 + 513) * PAGE, 8));
-        assert!(!is_heap_data(usize::MAX - 4, 8) && !is_heap_data(4 * PAGE, 0));
+        assert!(!is_heap_data(usize::MAX - 4, 8));
+        assert!(
+            is_heap_data(4 * PAGE, 0) && !is_heap_data(3 * PAGE, 0),
+            "empty ranges"
+        );
     }
 
     #[test]

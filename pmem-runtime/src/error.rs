@@ -9,7 +9,9 @@ use crate::hw::flush::FlushMode;
 /// Everything that can go wrong with a pool.
 ///
 /// Errors about a pool file name the file. Whenever opening or creating a pool fails, the
-/// file is left exactly as it was (a pool that `create` made itself is removed again).
+/// file is left exactly as it was, byte for byte, even when it held a transaction to roll
+/// back: every check runs before recovery writes (a pool that `create` made itself is
+/// removed again).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -92,8 +94,10 @@ pub enum Error {
     /// collection, the type cannot live in it, or the named roots are full. Return the error
     /// from the transaction to roll it back.
     Heap(pmem_alloc::HeapError),
-    /// The pool's heap is damaged: its metadata, or a pointer the collector found while
-    /// tracing.
+    /// The pool's heap is damaged: its metadata does not check, its type records disagree
+    /// with each other, with the page table or with the program's types, or a pointer shows
+    /// that a type record was lost. (A pointer that merely leads nowhere is not damage: the
+    /// collector counts it as dangling.)
     HeapCorrupted {
         /// The pool file.
         path: PathBuf,

@@ -31,8 +31,8 @@ pub use stats::Stats;
 #[cfg(feature = "simulation")]
 pub mod simulation {
     pub use crate::hw::crash_test::{
-        CrashReport, CrashTest, ScratchFile, check_every_fence, check_every_fence_observing,
-        recover, seed, small_pool,
+        CrashReport, CrashTest, ScratchFile, check_every_fence, check_every_fence_observing, seed,
+        small_pool,
     };
     pub use crate::hw::mutation::{PersistenceCall, with_call_skipped};
     pub use crate::hw::sim::{CrashImage, CrashPoint, Lint, Simulation};

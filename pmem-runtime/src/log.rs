@@ -60,8 +60,15 @@
 //! range of new adjacent lines costs one entry. Restoring a whole line is safe because a
 //! pool has one writer at a time (`Pool::txn` borrows the pool mutably), so no other
 //! transaction's bytes can share the line. Concurrent writers will need exact byte ranges.
-//! The data area starts and the log area starts and ends on page boundaries, so a line
-//! never straddles the data and anything else.
+//! The data area starts and the log area starts and ends on page boundaries, and heap
+//! metadata fills whole pages (the heap header its line), so a line never straddles the
+//! data and anything else.
+//!
+//! A whole line can also hold bytes the entry did not mean: an object the transaction
+//! allocates into a line after logging it was free when the line was logged. A rollback
+//! in the running process skips the bytes of the transaction's fresh objects (`txn.rs`),
+//! since a pinned one outlives the rollback; recovery after a crash restores them too, which
+//! is harmless, as nothing committed reaches them and no pin survives a restart.
 
 use core::ops::Range;
 

@@ -290,15 +290,20 @@ impl PoolOptions {
 
     /// Opens the existing pool at `path`, whose root must be of type `R`.
     ///
-    /// Nothing is written to the file unless the pool is opened successfully.
+    /// Opening rolls back the transactions a crash interrupted and collects garbage. Nothing
+    /// is written to the file unless the pool is opened successfully: every check runs
+    /// first, on the pool as recovery will leave it (`docs/src/file-format.md`, "Opening a
+    /// pool"). A pointer in the pool that leads nowhere is not an error: it is counted in
+    /// [`PoolInfo::collection_at_open`] (`dangling_pointers`).
     ///
     /// # Errors
     ///
     /// [`Error::Locked`] if the pool is open elsewhere; [`Error::NotAPool`],
-    /// [`Error::Truncated`], [`Error::Corrupted`] or [`Error::UnsupportedVersion`] if the file
-    /// is not a sound pool of this format; [`Error::RootTypeMismatch`] or
-    /// [`Error::LayoutMismatch`] if it was made for another root type or layout; the flush
-    /// mode errors; and [`Error::Io`] if the file cannot be opened or mapped.
+    /// [`Error::Truncated`], [`Error::Corrupted`], [`Error::LogCorrupted`],
+    /// [`Error::HeapCorrupted`] or [`Error::UnsupportedVersion`] if the file is not a sound
+    /// pool of this format; [`Error::RootTypeMismatch`] or [`Error::LayoutMismatch`] if it
+    /// was made for another root type or layout; the flush mode errors; and [`Error::Io`] if
+    /// the file cannot be opened or mapped.
     pub fn open<R: Persistent>(&self, path: impl AsRef<Path>) -> Result<Pool<R>, Error> {
         let path = path.as_ref();
         let io = |operation| {
@@ -567,8 +572,9 @@ impl<R: Persistent> Pool<R> {
     /// [`Error::InvalidPointer`] if the pointer is null, misaligned for `T`, does not point
     /// at `size_of::<T>()` bytes inside the pool's data (past the header), or `T` is aligned
     /// to more than 4096 bytes (the alignment a pool's base guarantees); and, for a pointer
-    /// into the heap, if no allocated `T` starts where it points (a pointer into the root
-    /// object may point at any part of it).
+    /// into the heap, if no allocated `T` starts where it points, or the pool records `T`
+    /// with another size or alignment (a pointer into the root object may point at any part
+    /// of it).
     pub fn get<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<&T, Error> {
         // Evaluating the layout hash runs the derive's padding and `Drop` checks, which a
         // generic type otherwise meets only when it is a pool's root.
@@ -757,10 +763,13 @@ impl<R: Persistent> Pool<R> {
     /// (or, once the slot is reused, finds the new object of the same type). Pin what you
     /// keep across transactions.
     ///
+    /// A pointer that leads to no object of its type is not followed: the collection counts
+    /// it ([`Collection::dangling_pointers`]) and frees what only it reached.
+    ///
     /// # Errors
     ///
-    /// [`Error::HeapCorrupted`] if tracing finds a pointer to no object of its type; nothing
-    /// has been freed then.
+    /// [`Error::HeapCorrupted`] if tracing finds that a type record was lost (see
+    /// `docs/src/heap.md`, "The collector"); nothing has been freed then.
     pub fn collect(&mut self) -> Result<Collection, Error> {
         let collection = self.collect_from(Vec::new(), &HashMap::new())?;
         self.flusher.settle();
@@ -1250,7 +1259,9 @@ impl<R: Persistent> Txn<'_, R> {
     /// [`Error::Heap`] if the heap is full even after a collection and cannot grow
     /// ([`PoolOptions::max_size`]), or cannot hold a `T` (larger than 2 MiB or aligned
     /// beyond a page), or its type table is full; [`Error::HeapCorrupted`] if the
-    /// collection found damage. Return the error from the transaction to roll it back.
+    /// collection found damage, or if the pool's record of `T` disagrees with `T`
+    /// ([`HeapError::TypeRecordMismatch`]). Return the error from the transaction to roll
+    /// it back.
     pub fn alloc<T: Persistent>(&mut self, value: T) -> Result<PPtr<T>, Error> {
         let _layout_checked: u64 = const { T::LAYOUT_HASH };
         let pool = &mut *self.pool;

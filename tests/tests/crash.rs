@@ -35,6 +35,16 @@ fn recovery_crashed_at_every_fence_still_recovers() {
 }
 
 #[test]
+fn heap_recovery_crashed_at_every_fence_still_recovers() {
+    let report = workloads::crashed_heap_recovery();
+    println!("heap recovery: {report:?}");
+    assert!(
+        report.crash_points >= 4,
+        "open fences: restore, generation, sweep, state record: {report:?}"
+    );
+}
+
+#[test]
 fn the_simulation_sees_the_protocol_fences() {
     let simulation = Simulation::new();
     let path = ScratchFile::new("crash-fences");

@@ -9,8 +9,8 @@
 //! entries, heap header, named roots, type table, page table, data pages), or a *forgery*:
 //! a field set to a chosen value with its checksum recomputed from the specifications
 //! (`docs/src/file-format.md`, `docs/src/heap.md`, and the undo-log entry checksum of
-//! `pmem-runtime/src/log.rs`, mirrored below), so that the damage passes the checksums and
-//! reaches the code behind them.
+//! `pmem-runtime/src/log.rs`, mirrored in [`pmem_tests::forge`]), so that the damage passes
+//! the checksums and reaches the code behind them.
 //!
 //! `fuzz_child check` opens each mutant, walks it, collects, commits, reopens, walks and
 //! collects again, and prints its outcome. A mutant fails when the child panics, dies by a
@@ -43,6 +43,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use pmem_tests::forge::{
+    ARENA_PAGES, FIRST_TABLE_PAGE, IDENTITY_CHECKED, LOG_ENTRY_HEADER, LOG_OFFSET_AT, PAGE,
+    PoolLayout, SLOT_COUNT_AT, SLOT_LEN_AT, STATE_CHECKED, STATE_SLOTS, TYPE_TABLE, fix_identity,
+    fix_log_entry, fix_state_record, identity_checksum, log_entry_checksum, log_entry_room,
+    page_table_word, put_u32, put_u64, state_record_checksum, type_record_checksum,
+    type_record_len, u32_at, u64_at,
+};
 use pmem_tests::fuzz::FuzzRoot;
 use pmem_tests::{TempPath, xorshift};
 
@@ -53,130 +60,16 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 /// The most failures listed one by one; the table of classes counts them all.
 const LISTED: usize = 500;
 
-/// Offsets from `docs/src/file-format.md`.
-const PAGE: usize = 4096;
-const IDENTITY_CHECKED: usize = 248;
-const STATE_SLOTS: [usize; 2] = [256, 320];
-const STATE_CHECKED: usize = 56;
+/// Offsets from `docs/src/file-format.md` that only this test needs; [`pmem_tests::forge`]
+/// has the rest.
 const ROOT: usize = 4096;
 const ROOT_SIZE_AT: usize = 48;
 const ROOT_ALIGN_AT: usize = 56;
 const ROOT_OFFSET_AT: usize = 64;
-const LOG_OFFSET_AT: usize = 80;
-const SLOT_COUNT_AT: usize = 88;
-const SLOT_LEN_AT: usize = 92;
-/// Offsets from `docs/src/heap.md` and `pmem-runtime/src/log.rs`.
+/// Offsets from `docs/src/heap.md` and `pmem-runtime/src/log.rs`, likewise.
 const HEAP_HEADER: usize = 64;
 const NAMED_ROOTS: usize = 63;
-const TYPE_TABLE: usize = PAGE;
-const TYPE_TABLE_LEN: usize = 2 * PAGE;
-const FIRST_TABLE_PAGE: usize = 3;
-const ARENA_PAGES: usize = 512;
 const LOG_ENTRIES: usize = 64;
-const ENTRY_HEADER: usize = 24;
-
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
-}
-
-fn u64_at(bytes: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"))
-}
-
-fn put_u32(bytes: &mut [u8], at: usize, value: u32) {
-    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
-}
-
-fn put_u64(bytes: &mut [u8], at: usize, value: u64) {
-    bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
-}
-
-fn fix_identity(bytes: &mut [u8]) {
-    let crc = crc32fast::hash(&bytes[..IDENTITY_CHECKED]);
-    put_u32(bytes, IDENTITY_CHECKED, crc);
-}
-
-fn fix_state(bytes: &mut [u8], at: usize) {
-    let crc = crc32fast::hash(&bytes[at..at + STATE_CHECKED]);
-    put_u32(bytes, at + STATE_CHECKED, crc);
-}
-
-/// The undo-log entry checksum, as `pmem-runtime/src/log.rs` specifies it: a
-/// multiply-rotate hash over little-endian words of the 20 fixed bytes (zero-extended to
-/// 24) and the logged bytes (zero-extended to a multiple of 8), folded to 32 bits.
-fn entry_checksum(fixed: &[u8], logged: &[u8]) -> u32 {
-    const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut hash: u64 = 0x243f_6a88_85a3_08d3;
-    for part in [fixed, logged] {
-        for chunk in part.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            hash = (hash ^ u64::from_le_bytes(word))
-                .wrapping_mul(MULTIPLIER)
-                .rotate_left(31);
-        }
-    }
-    hash ^= hash >> 32;
-    (hash.wrapping_mul(MULTIPLIER) >> 32) as u32
-}
-
-/// The room an entry logging `len` bytes takes in a slot.
-fn entry_room(len: usize) -> usize {
-    ENTRY_HEADER + len.next_multiple_of(8)
-}
-
-/// Recomputes the checksum of the entry at `at`, if its length fits in the file.
-fn fix_entry(bytes: &mut [u8], at: usize) {
-    let len = u32_at(bytes, at + 16) as usize;
-    let Some(end) = (at + ENTRY_HEADER).checked_add(len) else {
-        return;
-    };
-    if end <= bytes.len() {
-        let crc = entry_checksum(&bytes[at..at + 20], &bytes[at + ENTRY_HEADER..end]);
-        put_u32(bytes, at + 20, crc);
-    }
-}
-
-/// The type record's length as its header says, and its checksum: CRC-32 of the record
-/// with the checksum field zeroed, then the type index.
-fn record_len(bytes: &[u8], at: usize) -> usize {
-    let runs = u32_at(bytes, at + 20) as usize;
-    let name = u32_at(bytes, at + 24) as usize;
-    32usize
-        .saturating_add(runs.saturating_mul(32))
-        .saturating_add(name.next_multiple_of(8))
-}
-
-fn record_checksum(bytes: &[u8], at: usize, len: usize, index: u32) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&bytes[at..at + 28]);
-    hasher.update(&[0; 4]);
-    hasher.update(&bytes[at + 32..at + len]);
-    hasher.update(&index.to_le_bytes());
-    hasher.finalize()
-}
-
-/// Recomputes the checksum of type record `index` at `at`, if its length fits in the table.
-fn fix_record(bytes: &mut [u8], table_end: usize, at: usize, index: u32) {
-    let len = record_len(bytes, at);
-    if at.saturating_add(len) <= table_end {
-        let crc = record_checksum(bytes, at, len, index);
-        put_u32(bytes, at + 28, crc);
-    }
-}
-
-/// A page-table entry for heap page `page` with a valid check (`docs/src/heap.md`).
-fn page_entry(type_index: u64, pages: u64, page: usize) -> u64 {
-    let low = 1 | (type_index & 0xff_ffff) << 8 | (pages & 0xffff) << 32;
-    let mixed = (low ^ (page as u64).rotate_left(48)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    low | ((mixed >> 48) & 0xffff) << 48
-}
-
-fn page_entry_at(heap: usize, page: usize) -> usize {
-    let in_arenas = page - FIRST_TABLE_PAGE;
-    let table_page = FIRST_TABLE_PAGE + in_arenas / ARENA_PAGES * ARENA_PAGES;
-    heap + table_page * PAGE + in_arenas % ARENA_PAGES * 8
-}
 
 #[derive(Clone, Debug)]
 struct TypeRecord {
@@ -196,17 +89,14 @@ struct Span {
 }
 
 /// A base image and where its parts are, found by reading it as the specifications say.
-/// Reading it also checks this file's checksums against the runtime's: a base image whose
-/// records fail them would make every forgery a plain corruption.
+/// Reading it also checks [`pmem_tests::forge`]'s checksums against the runtime's: a base
+/// image whose records fail them would make every forgery a plain corruption.
 struct Base {
     name: &'static str,
     bytes: Vec<u8>,
     pool_size: usize,
     current_state: usize,
-    log_offset: usize,
-    slot_len: usize,
-    slots: usize,
-    heap: usize,
+    layout: PoolLayout,
     types: Vec<TypeRecord>,
     spans: Vec<Span>,
     named: Vec<usize>,
@@ -218,46 +108,43 @@ impl Base {
     fn read(name: &'static str, bytes: Vec<u8>) -> Self {
         let current_state = STATE_SLOTS
             .into_iter()
-            .filter(|&at| {
-                crc32fast::hash(&bytes[at..at + STATE_CHECKED])
-                    == u32_at(&bytes, at + STATE_CHECKED)
-            })
+            .filter(|&at| state_record_checksum(&bytes, at) == u32_at(&bytes, at + STATE_CHECKED))
             .max_by_key(|&at| u64_at(&bytes, at))
             .expect("a valid state record");
         let pool_size = u64_at(&bytes, current_state + 8) as usize;
         assert_eq!(pool_size, bytes.len(), "{name}: the pool did not grow");
-        assert_eq!(
-            crc32fast::hash(&bytes[..IDENTITY_CHECKED]),
-            u32_at(&bytes, IDENTITY_CHECKED)
-        );
-        let log_offset = u64_at(&bytes, LOG_OFFSET_AT) as usize;
-        let slots = u32_at(&bytes, SLOT_COUNT_AT) as usize;
-        let slot_len = u32_at(&bytes, SLOT_LEN_AT) as usize;
-        let heap = log_offset + slots * slot_len;
+        assert_eq!(identity_checksum(&bytes), u32_at(&bytes, IDENTITY_CHECKED));
+        let layout = PoolLayout::of(&bytes);
+        let PoolLayout {
+            log_offset,
+            slot_count: slots,
+            slot_len,
+            heap_start: heap,
+        } = layout;
         let mut entries = Vec::new();
         for slot in 0..slots {
             let slot_at = log_offset + slot * slot_len;
             let generation = u64_at(&bytes, slot_at);
             let mut at = slot_at + LOG_ENTRIES;
-            while at + ENTRY_HEADER <= slot_at + slot_len && u64_at(&bytes, at) == generation {
+            while at + LOG_ENTRY_HEADER <= slot_at + slot_len && u64_at(&bytes, at) == generation {
                 let len = u32_at(&bytes, at + 16) as usize;
-                let logged = &bytes[at + ENTRY_HEADER..at + ENTRY_HEADER + len];
+                let logged = &bytes[at + LOG_ENTRY_HEADER..at + LOG_ENTRY_HEADER + len];
                 if len == 0
-                    || entry_checksum(&bytes[at..at + 20], logged) != u32_at(&bytes, at + 20)
+                    || log_entry_checksum(&bytes[at..at + 20], logged) != u32_at(&bytes, at + 20)
                 {
                     break;
                 }
                 entries.push((at, len));
-                at += entry_room(len);
+                at += log_entry_room(len);
             }
         }
         let mut types = Vec::new();
         let mut at = heap + TYPE_TABLE;
         while bytes[at..at + 32].iter().any(|&byte| byte != 0) {
-            let len = record_len(&bytes, at);
+            let len = type_record_len(&bytes, at);
             let index = types.len() as u32;
             assert_eq!(
-                record_checksum(&bytes, at, len, index),
+                type_record_checksum(&bytes, at, index),
                 u32_at(&bytes, at + 28),
                 "{name}: type record {index}"
             );
@@ -278,12 +165,12 @@ impl Base {
         }
         let mut spans = Vec::new();
         for page in FIRST_TABLE_PAGE + 1..(pool_size - heap) / PAGE {
-            let word = u64_at(&bytes, page_entry_at(heap, page));
+            let word = u64_at(&bytes, layout.page_table_entry(page));
             if word != 0 {
                 let (type_index, pages) = ((word >> 8) & 0xff_ffff, (word >> 32) & 0xffff);
                 assert_eq!(
                     word,
-                    page_entry(type_index, pages, page),
+                    page_table_word(page, type_index, pages),
                     "{name}: page {page}"
                 );
                 spans.push(Span {
@@ -302,10 +189,7 @@ impl Base {
             bytes,
             pool_size,
             current_state,
-            log_offset,
-            slot_len,
-            slots,
-            heap,
+            layout,
             types,
             spans,
             named,
@@ -319,10 +203,6 @@ impl Base {
             base.named.len()
         );
         base
-    }
-
-    fn table_end(&self) -> usize {
-        self.heap + TYPE_TABLE + TYPE_TABLE_LEN
     }
 
     fn type_name(&self, index: usize) -> String {
@@ -348,41 +228,47 @@ impl Base {
             ("state record 1".to_owned(), 320, 384),
             ("unused header".to_owned(), 384, PAGE),
             ("root".to_owned(), ROOT, ROOT + size_of::<FuzzRoot>()),
-            ("heap header".to_owned(), self.heap, self.heap + HEAP_HEADER),
+            (
+                "heap header".to_owned(),
+                self.layout.heap_start,
+                self.layout.heap_start + HEAP_HEADER,
+            ),
             (
                 "named roots".to_owned(),
-                self.heap + HEAP_HEADER,
-                self.heap + PAGE,
+                self.layout.heap_start + HEAP_HEADER,
+                self.layout.heap_start + PAGE,
             ),
             (
                 "type table".to_owned(),
-                self.heap + TYPE_TABLE,
+                self.layout.heap_start + TYPE_TABLE,
                 self.types
                     .last()
-                    .map_or(self.heap + TYPE_TABLE + 64, |record| {
+                    .map_or(self.layout.heap_start + TYPE_TABLE + 64, |record| {
                         record.at + record.len + 32
                     }),
             ),
             (
                 "page table".to_owned(),
-                self.heap + FIRST_TABLE_PAGE * PAGE,
-                self.heap + FIRST_TABLE_PAGE * PAGE + (self.pool_size - self.heap) / PAGE * 8,
+                self.layout.heap_start + FIRST_TABLE_PAGE * PAGE,
+                self.layout.heap_start
+                    + FIRST_TABLE_PAGE * PAGE
+                    + (self.pool_size - self.layout.heap_start) / PAGE * 8,
             ),
         ];
-        for slot in 0..self.slots {
-            let at = self.log_offset + slot * self.slot_len;
+        for slot in 0..self.layout.slot_count {
+            let at = self.layout.log_offset + slot * self.layout.slot_len;
             regions.push((format!("log slot {slot} generation"), at, at + 8));
             let end = self
                 .entries
                 .iter()
-                .filter(|&&(entry, _)| entry < at + self.slot_len)
-                .map(|&(entry, len)| entry + entry_room(len))
+                .filter(|&&(entry, _)| entry < at + self.layout.slot_len)
+                .map(|&(entry, len)| entry + log_entry_room(len))
                 .max()
                 .unwrap_or(at + 256);
             regions.push((format!("log slot {slot} entries"), at + LOG_ENTRIES, end));
         }
         for span in &self.spans {
-            let start = self.heap + span.page * PAGE;
+            let start = self.layout.heap_start + span.page * PAGE;
             let name = format!(
                 "data of a {} span",
                 self.type_name(span.type_index as usize)
@@ -427,7 +313,7 @@ struct Mutant {
 /// An offset for a forged pointer, and what it is.
 fn forged_pointer(base: &Base, dice: &Dice) -> (u64, String) {
     let span = dice.pick(&base.spans);
-    let span_start = (base.heap + span.page * PAGE) as u64;
+    let span_start = (base.layout.heap_start + span.page * PAGE) as u64;
     let slot = base.slot_of(span) as u64;
     let choices: [(u64, &str); 16] = [
         (dice.next(), "a random word"),
@@ -439,14 +325,20 @@ fn forged_pointer(base: &Base, dice: &Dice) -> (u64, String) {
         (u64::MAX - 7, "u64::MAX - 7"),
         (base.pool_size as u64, "the pool size"),
         (base.pool_size as u64 - 8, "the pool's last word"),
-        (base.heap as u64, "the heap header"),
-        ((base.heap + HEAP_HEADER) as u64, "the first named root"),
-        ((base.heap + TYPE_TABLE) as u64, "the type table"),
+        (base.layout.heap_start as u64, "the heap header"),
         (
-            (base.heap + FIRST_TABLE_PAGE * PAGE) as u64,
+            (base.layout.heap_start + HEAP_HEADER) as u64,
+            "the first named root",
+        ),
+        (
+            (base.layout.heap_start + TYPE_TABLE) as u64,
+            "the type table",
+        ),
+        (
+            (base.layout.heap_start + FIRST_TABLE_PAGE * PAGE) as u64,
             "the page table",
         ),
-        (base.log_offset as u64, "the log"),
+        (base.layout.log_offset as u64, "the log"),
         (256, "a state record"),
         (ROOT as u64 + 8, "inside the root"),
         (span_start, "the first object of a span"),
@@ -472,7 +364,7 @@ fn resize(base: &Base, bytes: &mut Vec<u8>, dice: &Dice) -> String {
             let sequence = u64_at(bytes, at) + 2;
             put_u64(bytes, at, sequence);
             put_u64(bytes, at + 8, (base.pool_size + PAGE) as u64);
-            fix_state(bytes, at);
+            fix_state_record(bytes, at);
             return "grown by a page of zeros, pool size and sequence raised, CRC fixed".to_owned();
         }
         _ => {}
@@ -483,11 +375,11 @@ fn resize(base: &Base, bytes: &mut Vec<u8>, dice: &Dice) -> String {
         (8 + dice.below(PAGE - 8), "inside the header"),
         (ROOT + dice.below(PAGE), "inside the root page"),
         (
-            base.log_offset + dice.below(base.slot_len * base.slots),
+            base.layout.log_offset + dice.below(base.layout.slot_len * base.layout.slot_count),
             "inside the log",
         ),
         (
-            base.heap + dice.below(base.pool_size - base.heap),
+            base.layout.heap_start + dice.below(base.pool_size - base.layout.heap_start),
             "inside the heap",
         ),
         (base.pool_size - PAGE, "one page short"),
@@ -533,11 +425,15 @@ fn forge_state(base: &Base, bytes: &mut [u8], dice: &Dice) -> String {
         ("sequence + 2, same slot", SEQUENCE, sequence + 2),
         ("pool size + 1 page", SIZE, size + page),
         ("pool size - 1 page", SIZE, size - page),
-        ("pool size := the log's end", SIZE, base.heap as u64),
+        (
+            "pool size := the log's end",
+            SIZE,
+            base.layout.heap_start as u64,
+        ),
         (
             "pool size := the log's end + 4 pages",
             SIZE,
-            base.heap as u64 + 4 * page,
+            base.layout.heap_start as u64 + 4 * page,
         ),
         ("pool size := 4096", SIZE, page),
         (
@@ -562,7 +458,7 @@ fn forge_state(base: &Base, bytes: &mut [u8], dice: &Dice) -> String {
     put_u64(&mut record, field, value);
     let slot = STATE_SLOTS[(u64_at(&record, SEQUENCE) % 2) as usize];
     bytes[slot..slot + 64].copy_from_slice(&record);
-    fix_state(bytes, slot);
+    fix_state_record(bytes, slot);
     format!("current state record forged at {slot}: {what}, CRC fixed")
 }
 
@@ -607,13 +503,14 @@ fn forge_identity(bytes: &mut [u8], dice: &Dice) -> String {
 }
 
 fn forge_log(base: &Base, bytes: &mut [u8], dice: &Dice) -> String {
-    let slot_at = base.log_offset + dice.below(base.slots) * base.slot_len;
+    let slot_at =
+        base.layout.log_offset + dice.below(base.layout.slot_count) * base.layout.slot_len;
     let generation = u64_at(bytes, slot_at);
     let in_slot: Vec<(usize, usize)> = base
         .entries
         .iter()
         .copied()
-        .filter(|&(at, _)| at >= slot_at && at < slot_at + base.slot_len)
+        .filter(|&(at, _)| at >= slot_at && at < slot_at + base.layout.slot_len)
         .collect();
     match dice.below(4) {
         0 => {
@@ -621,7 +518,7 @@ fn forge_log(base: &Base, bytes: &mut [u8], dice: &Dice) -> String {
             put_u64(bytes, slot_at, value);
             for &(at, _) in &in_slot {
                 put_u64(bytes, at, value);
-                fix_entry(bytes, at);
+                fix_log_entry(bytes, at);
             }
             format!(
                 "log slot at {slot_at:#x}: generation := {value:#x}, its {} entries too, checksums fixed",
@@ -632,29 +529,29 @@ fn forge_log(base: &Base, bytes: &mut [u8], dice: &Dice) -> String {
             let &(at, len) = dice.pick(&in_slot);
             let (target, what) = forged_target(base, dice, len);
             put_u64(bytes, at + 8, target);
-            fix_entry(bytes, at);
+            fix_log_entry(bytes, at);
             format!("log entry at {at:#x} ({len} bytes) retargeted at {what}, checksum fixed")
         }
         2 if !in_slot.is_empty() => {
             let &(at, len) = dice.pick(&in_slot);
-            let room = slot_at + base.slot_len - at - ENTRY_HEADER;
+            let room = slot_at + base.layout.slot_len - at - LOG_ENTRY_HEADER;
             let new_len = *dice.pick(&[0, 1, len + 8, room, room + 1, u32::MAX as usize]);
             put_u32(bytes, at + 16, new_len as u32);
-            fix_entry(bytes, at);
+            fix_log_entry(bytes, at);
             format!("log entry at {at:#x}: length {len} := {new_len}, checksum fixed")
         }
         _ => {
             let at = in_slot
                 .last()
-                .map_or(slot_at + LOG_ENTRIES, |&(at, len)| at + entry_room(len));
+                .map_or(slot_at + LOG_ENTRIES, |&(at, len)| at + log_entry_room(len));
             let len = *dice.pick(&[8, 64, 128, 4096]);
             let (target, what) = forged_target(base, dice, len);
             let fill = *dice.pick(&[0x00, 0xff, dice.next() as u8]);
             put_u64(bytes, at, generation);
             put_u64(bytes, at + 8, target);
             put_u32(bytes, at + 16, len as u32);
-            bytes[at + ENTRY_HEADER..at + ENTRY_HEADER + len].fill(fill);
-            fix_entry(bytes, at);
+            bytes[at + LOG_ENTRY_HEADER..at + LOG_ENTRY_HEADER + len].fill(fill);
+            fix_log_entry(bytes, at);
             format!(
                 "log entry added at {at:#x}: {len} bytes of {fill:#04x} aimed at {what}, checksum fixed"
             )
@@ -666,18 +563,24 @@ fn forge_log(base: &Base, bytes: &mut [u8], dice: &Dice) -> String {
 fn forged_target(base: &Base, dice: &Dice, len: usize) -> (u64, String) {
     let span = dice.pick(&base.spans);
     let choices: [(usize, &str); 12] = [
-        (base.heap, "the heap header"),
-        (base.heap + HEAP_HEADER, "the first named root"),
-        (base.heap + TYPE_TABLE, "the type table"),
-        (base.heap + FIRST_TABLE_PAGE * PAGE, "the page table"),
+        (base.layout.heap_start, "the heap header"),
+        (base.layout.heap_start + HEAP_HEADER, "the first named root"),
+        (base.layout.heap_start + TYPE_TABLE, "the type table"),
         (
-            page_entry_at(base.heap, span.page),
+            base.layout.heap_start + FIRST_TABLE_PAGE * PAGE,
+            "the page table",
+        ),
+        (
+            base.layout.page_table_entry(span.page),
             "a span's page-table entry",
         ),
-        (base.heap + span.page * PAGE, "a span's first object"),
+        (
+            base.layout.heap_start + span.page * PAGE,
+            "a span's first object",
+        ),
         (ROOT, "the root"),
         (0, "the header"),
-        (base.log_offset, "the log"),
+        (base.layout.log_offset, "the log"),
         (base.pool_size - len, "the pool's last bytes"),
         (base.pool_size - 8, "across the pool's end"),
         (usize::MAX - 8, "usize::MAX - 8"),
@@ -748,12 +651,12 @@ fn forge_type(base: &Base, bytes: &mut [u8], dice: &Dice) -> String {
             format!("{name} := {value:#x}")
         }
     };
-    fix_record(bytes, base.table_end(), record.at, index as u32);
+    base.layout.fix_type_record(bytes, record.at, index as u32);
     format!("type record {index} ({type_name}): {what}, CRC fixed")
 }
 
 fn forge_page_entry(base: &Base, bytes: &mut [u8], dice: &Dice) -> String {
-    let heap_pages = (base.pool_size - base.heap) / PAGE;
+    let heap_pages = (base.pool_size - base.layout.heap_start) / PAGE;
     let span = dice.pick(&base.spans).clone();
     let types = base.types.len() as u64;
     let (page, type_index, pages, what) = match dice.below(3) {
@@ -801,8 +704,8 @@ fn forge_page_entry(base: &Base, bytes: &mut [u8], dice: &Dice) -> String {
             )
         }
     };
-    let at = page_entry_at(base.heap, page);
-    put_u64(bytes, at, page_entry(type_index, pages, page));
+    let at = base.layout.page_table_entry(page);
+    put_u64(bytes, at, page_table_word(page, type_index, pages));
     format!("page-table entry of heap page {page} ({at:#x}): {what}, check fixed")
 }
 
@@ -811,7 +714,7 @@ fn forge_named_root(base: &Base, bytes: &mut [u8], dice: &Dice) -> String {
     let at = if used {
         *dice.pick(&base.named)
     } else {
-        base.heap + HEAP_HEADER + 64 * (NAMED_ROOTS - 1 - dice.below(8))
+        base.layout.heap_start + HEAP_HEADER + 64 * (NAMED_ROOTS - 1 - dice.below(8))
     };
     if !used {
         bytes[at..at + 4].copy_from_slice(b"zzz\0");
@@ -865,7 +768,7 @@ fn forge_pointer(base: &Base, bytes: &mut [u8], dice: &Dice) -> String {
         let slot = base.slot_of(&span);
         let object = dice.below((span.pages * PAGE / slot).min(4));
         let element = dice.below(count as usize);
-        let at = base.heap
+        let at = base.layout.heap_start
             + span.page * PAGE
             + object * slot
             + (offset + element as u64 * stride) as usize;

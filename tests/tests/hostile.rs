@@ -11,8 +11,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use pmem::{Error, HeapError, PPtr, Persistent, Pool, PoolOptions, Stats, Txn};
 use pmem_tests::TempPath;
 use pmem_tests::forge::{
-    PoolLayout, current_state_record, fix_state_record, fix_type_record, page_table_word, put_u64,
-    u64_at, write_log_entry,
+    PoolLayout, current_state_record, fix_state_record, log_entry_room, page_table_word, put_u64,
+    u32_at, u64_at, write_log_entry,
 };
 
 #[derive(Persistent, Clone, Copy, Debug, Default)]
@@ -128,7 +128,7 @@ fn forge_type_record(path: &TempPath, index: u32, field: usize, value: u64) {
         let layout = PoolLayout::of(bytes);
         let at = layout.type_record(bytes, index as usize);
         put_u64(bytes, at + field, value);
-        fix_type_record(bytes, at, index);
+        layout.fix_type_record(bytes, at, index);
     });
 }
 
@@ -197,7 +197,7 @@ fn a_dirty_pool_with_a_forged_span_is_refused_unchanged() {
     let pool = dirty("forged-span");
     rewrite(&pool, |bytes| {
         let entry = PoolLayout::of(bytes).page_table_entry(FIRST_SPAN_PAGE);
-        let word = page_table_word(FIRST_SPAN_PAGE, ITEM_TYPE, 2);
+        let word = page_table_word(FIRST_SPAN_PAGE, u64::from(ITEM_TYPE), 2);
         put_u64(bytes, entry, word);
     });
     assert_heap_corrupted(&refused(&pool), "page count");
@@ -246,8 +246,7 @@ fn a_valid_log_entry_aimed_at_heap_metadata_is_refused() {
                 let slot = layout.log_offset;
                 let mut entry = slot + 64;
                 while u64_at(bytes, entry) == u64_at(bytes, slot) {
-                    let len = u32::from_le_bytes(bytes[entry + 16..entry + 20].try_into().unwrap());
-                    entry += 24 + (len as usize).next_multiple_of(8);
+                    entry += log_entry_room(u32_at(bytes, entry + 16) as usize);
                 }
                 write_log_entry(bytes, slot, entry, target(&layout) as u64, &[0; 64]);
             });

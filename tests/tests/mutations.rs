@@ -13,6 +13,7 @@ fn workloads_pass() -> bool {
         let _ = workloads::swaps();
         let _ = workloads::bank_transfers();
         let _ = workloads::crashed_recovery();
+        let _ = workloads::crashed_heap_recovery();
         let _ = workloads::chunk_list();
         let _ = workloads::hash_map();
         let _ = workloads::heap_reuse();
