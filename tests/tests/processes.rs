@@ -219,7 +219,8 @@ fn sigkill_at_random_moments_never_breaks_the_pool() {
 
 /// A child pushes and pops heap nodes (allocating, and collecting every 64 transactions,
 /// in a pool that starts at 128 KiB and may grow) until it is killed with SIGKILL at a
-/// random moment; the pool must reopen (its collection checks every pointer) with a stack
+/// random moment; the pool must reopen, its collection finding no dangling pointer, with a
+/// stack
 /// whose depth field matches its nodes and whose nodes are whole. `PMEM_KILL_CYCLES` sets
 /// the number of cycles (default 10).
 #[test]
@@ -248,6 +249,8 @@ fn sigkill_during_allocation_and_collection_never_breaks_the_heap() {
 
         let pool = Pool::<pmem_tests::Stack>::open(path.path())
             .unwrap_or_else(|error| panic!("cycle {cycle}: {error}"));
+        let dangling = pool.info().collection_at_open.first_dangling;
+        assert_eq!(dangling, None, "cycle {cycle}: a dangling pointer");
         let mut depth = 0;
         let mut at = pool.root().top;
         while !at.is_null() {
