@@ -22,6 +22,8 @@
 //! is "not a pool", never a half-initialised one.
 
 use crate::error::HeaderPart;
+use crate::hw::flush::Flusher;
+use crate::hw::mapping::Mapping;
 
 /// The first eight bytes of every pool file.
 pub(crate) const MAGIC: [u8; 8] = *b"PMEM-RS\0";
@@ -233,12 +235,30 @@ impl State {
     }
 
     /// The record that supersedes this one, in the other slot.
-    pub(crate) fn next(&self, pool_size: u64, clean_shutdown: bool) -> Self {
+    fn next(&self, pool_size: u64, clean_shutdown: bool) -> Self {
         Self {
             sequence: self.sequence + 1,
             pool_size,
             clean_shutdown,
         }
+    }
+
+    /// Writes the record that supersedes this one, with `pool_size` and `clean_shutdown`,
+    /// into the other slot, makes it durable (one flush, one fence), and becomes it.
+    pub(crate) fn persist(
+        &mut self,
+        mapping: &Mapping,
+        flusher: &Flusher,
+        pool_size: u64,
+        clean_shutdown: bool,
+    ) {
+        let next = self.next(pool_size, clean_shutdown);
+        let offset = next.slot_offset();
+        // SAFETY: header bytes are never referenced as Rust values.
+        unsafe { mapping.write(offset, &next.encode()) };
+        flusher.flush(mapping, offset, STATE_LEN);
+        flusher.fence();
+        *self = next;
     }
 
     pub(crate) fn encode(&self) -> [u8; STATE_LEN] {

@@ -5,15 +5,17 @@
 //! their design: `header` (the file format), `hw::flush` (durability) and `hw::mapping`
 //! (address-space reservation, DAX detection).
 
+mod data;
 mod error;
+mod file;
 mod header;
-mod heap;
 mod hw;
 mod log;
 mod pin;
 mod place;
 mod pool;
 mod recovery;
+mod region;
 mod stats;
 mod txn;
 

@@ -21,12 +21,13 @@
 //! open. Recovery runs before the pool is handed to the program, so nothing else references
 //! the pool while it writes.
 
+use crate::data::DataRanges;
 use crate::header::LogArea;
 use crate::hw::flush::Flusher;
 use crate::hw::mapping::Mapping;
 use crate::hw::mutation::PersistenceCall;
 use crate::log::{self, Entry, LogDamage};
-use crate::txn::{DataRanges, write_generation};
+use crate::txn::write_generation;
 
 /// The largest generation a slot may hold at open: 2^62 transactions are more than any pool
 /// runs (at 10^8 a second, 1,400 years), so a larger one is damage, and one below leaves

@@ -19,36 +19,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::data::DataRanges;
 use crate::hw::flush::{CACHE_LINE, Flusher};
 use crate::hw::mapping::Mapping;
 use crate::hw::mutation::PersistenceCall;
 use crate::log::{self, ENTRY_HEADER_LEN};
 use crate::stats;
-
-/// Where a pool's data may be logged and stored (`log.rs`, "What may be logged"): the root
-/// object's pages, and the heap's named-root entries and data pages; never the header, the
-/// log area or heap metadata.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct DataRanges {
-    pub(crate) data_start: usize,
-    pub(crate) log_start: usize,
-    pub(crate) heap_start: usize,
-    pub(crate) pool_end: usize,
-}
-
-impl DataRanges {
-    /// Whether `[offset, offset + len)` lies in the pool's data.
-    pub(crate) fn contains(&self, offset: usize, len: usize) -> bool {
-        let Some(end) = offset.checked_add(len) else {
-            return false;
-        };
-        offset >= self.data_start
-            && end <= self.pool_end
-            && (end <= self.log_start
-                || (offset >= self.heap_start
-                    && pmem_alloc::is_heap_data(offset - self.heap_start, len)))
-    }
-}
 
 /// What a transaction needs from its pool. The mapping is borrowed for the whole
 /// transaction: `Pool::txn` holds `&mut Pool` until the transaction has ended.

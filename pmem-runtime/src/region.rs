@@ -130,17 +130,13 @@ impl Region for PoolRegion<'_> {
             io: Some(io),
         };
         growable.file.set_len(old_len as u64).map_err(failed)?;
-        crate::pool::allocate(growable.file, new_len as u64).map_err(failed)?;
+        crate::file::allocate(growable.file, new_len as u64).map_err(failed)?;
         growable.file.sync_all().map_err(failed)?;
         self.mapping.grow(growable.file, new_len).map_err(failed)?;
         self.flusher.grew(self.mapping);
-        crate::pool::persist_state(
-            self.mapping,
-            self.flusher,
-            growable.state,
-            new_len as u64,
-            false,
-        );
+        growable
+            .state
+            .persist(self.mapping, self.flusher, new_len as u64, false);
         Ok(())
     }
 }

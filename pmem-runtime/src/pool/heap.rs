@@ -1,0 +1,172 @@
+//! The pool's side of its heap: when to collect and grow, allocation inside transactions,
+//! pins, and named roots.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pmem_alloc::{Collection, Growth, HeapError, HeapStats, NamedRoot, PPtr, Persistent, TypeInfo};
+
+use crate::error::Error;
+use crate::pin::Pinned;
+use crate::txn::{self};
+
+use super::Pool;
+
+impl<R: Persistent> Pool<R> {
+    /// Collects garbage: frees every heap object that neither the root, the named roots
+    /// nor a [`Pinned`] handle reaches. Opening a pool runs one too. It needs the pool to
+    /// itself, so no reference into the heap can be alive.
+    ///
+    /// A [`PPtr`] kept in volatile memory does not keep its object alive: after a
+    /// collection it may point at a freed slot, and [`get`](Pool::get) then refuses it
+    /// (or, once the slot is reused, finds the new object of the same type). Pin what you
+    /// keep across transactions.
+    ///
+    /// A pointer that leads to no object of its type is not followed: the collection counts
+    /// it ([`Collection::dangling_pointers`]) and frees what only it reached.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::HeapCorrupted`] if tracing finds that a type record was lost (see
+    /// `docs/src/heap.md`, "The collector"); nothing has been freed then.
+    pub fn collect(&mut self) -> Result<Collection, Error> {
+        let collection = self.collect_from(Vec::new(), &HashMap::new())?;
+        self.flusher.settle();
+        Ok(collection)
+    }
+
+    /// How the heap is used: its size, what is allocated, what is free, per type.
+    #[must_use]
+    pub fn heap_stats(&self) -> HeapStats {
+        self.heap.stats()
+    }
+
+    /// Pins the object `pointer` points at: it stays alive across collections while the
+    /// returned handle (or a clone) lives. See [`Pinned`].
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Pool::get): only a valid pointer can be pinned.
+    pub fn pin<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<Pinned<T>, Error> {
+        self.get(pointer)?;
+        Ok(Pinned::new(Arc::clone(&self.pins), pointer))
+    }
+
+    /// How many [`Pinned`] handles of this pool are alive.
+    #[must_use]
+    pub fn pinned(&self) -> usize {
+        self.pins.handles()
+    }
+
+    /// The object stored under `name` by [`Txn::set_named_root`](super::Txn::set_named_root), if there is one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NamedRootTypeMismatch`] if it is not a `T`.
+    pub fn named_root<T: Persistent>(&self, name: &str) -> Result<Option<PPtr<T>>, Error> {
+        let Some(entry) = self.find_named_root(name) else {
+            return Ok(None);
+        };
+        let found = self.heap.type_info(entry.type_index);
+        if found.is_none_or(|info| info.layout_hash != T::LAYOUT_HASH) {
+            return Err(Error::NamedRootTypeMismatch {
+                name: name.to_owned(),
+                expected: core::any::type_name::<T>(),
+                found: found.map_or_else(|| "unknown type".to_owned(), |info| info.name.clone()),
+            });
+        }
+        Ok(Some(PPtr::from_offset(entry.pointer)))
+    }
+
+    /// The names of the named roots in use.
+    #[must_use]
+    pub fn named_roots(&self) -> Vec<String> {
+        let region = self.region();
+        self.heap
+            .named_roots(&region)
+            .into_iter()
+            .map(|entry| entry.name)
+            .collect()
+    }
+
+    /// Logs `bytes.len()` bytes at `offset` in the running transaction, then writes them.
+    pub(super) fn write_logged(&self, offset: usize, bytes: &[u8]) {
+        txn::log_range(self.mapping.address_of(offset), bytes.len());
+        // SAFETY: the range (a named-root entry) is never referenced as a Rust value, and it
+        // was logged just above.
+        unsafe { self.mapping.write(offset, bytes) };
+    }
+
+    /// The heap's index for `T`, recording the type first if it is new.
+    pub(super) fn type_index_of<T: Persistent>(&mut self) -> Result<u32, Error> {
+        if let Some(index) = self.heap.type_index(T::LAYOUT_HASH) {
+            self.heap
+                .verify_type(index, &TypeInfo::of::<T>())
+                .map_err(|source| Error::HeapCorrupted {
+                    path: self.info.path.clone(),
+                    source,
+                })?;
+            return Ok(index);
+        }
+        let (heap, mut region) = self.heap_and_region();
+        heap.register(&mut region, &TypeInfo::of::<T>())
+            .map_err(Error::Heap)
+    }
+
+    /// Allocates a slot for a `T` inside the running transaction, collecting first if
+    /// enough has been allocated since the last collection, and growing the pool if needed.
+    pub(super) fn allocate_slot(&mut self, type_index: u32) -> Result<u64, Error> {
+        let growth = if self.heap.collection_due() {
+            Growth::Refused
+        } else {
+            Growth::Allowed
+        };
+        let (heap, mut region) = self.heap_and_region();
+        let first = heap.alloc(&mut region, type_index, growth);
+        let offset = match first {
+            Ok(offset) => offset,
+            Err(HeapError::Full { .. }) => {
+                self.collect_in_transaction()?;
+                let (heap, mut region) = self.heap_and_region();
+                heap.alloc(&mut region, type_index, Growth::Allowed)
+                    .map_err(Error::Heap)?
+            }
+            Err(error) => return Err(Error::Heap(error)),
+        };
+        let size = self.mapping.mapped_len();
+        if size != self.data.pool_end {
+            self.data.pool_end = size;
+            self.info.size = size as u64;
+            txn::pool_grew(size);
+        }
+        Ok(offset)
+    }
+
+    /// A collection inside the running transaction: what the transaction allocated, and
+    /// what the pool reached before it began, stay alive (see `Heap::collect`).
+    pub(super) fn collect_in_transaction(&mut self) -> Result<Collection, Error> {
+        self.collect_from(txn::fresh_objects(), &txn::previous_words())
+    }
+
+    /// A collection whose roots are the pool's, the pinned objects and `extra_roots`;
+    /// `previous` as in `Heap::collect`.
+    pub(super) fn collect_from(
+        &mut self,
+        mut extra_roots: Vec<u64>,
+        previous: &HashMap<u64, u64>,
+    ) -> Result<Collection, Error> {
+        extra_roots.extend(self.pins.roots());
+        let path = self.info.path.clone();
+        let (heap, mut region) = self.heap_and_region();
+        heap.collect(&mut region, &extra_roots, previous)
+            .map_err(|source| Error::HeapCorrupted { path, source })
+    }
+
+    /// The named-root entry called `name`, if there is one.
+    pub(super) fn find_named_root(&self, name: &str) -> Option<NamedRoot> {
+        self.heap
+            .named_roots(&self.region())
+            .into_iter()
+            .find(|entry| entry.name == name)
+    }
+}

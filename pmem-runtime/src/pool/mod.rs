@@ -1,0 +1,291 @@
+//! Pools: a pool file mapped into memory, its root, and its heap.
+//!
+//! One job per file:
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | [`Pool`]: the open pool, its root, reading objects (`get`), closing |
+//! | `options.rs` | [`PoolOptions`] and the choice of a flush mode |
+//! | `create.rs` | the create protocol (`docs/src/file-format.md`, "Creating a pool") |
+//! | `open.rs` | the open protocol: every check, then recovery and the collection |
+//! | `transaction.rs` | running a transaction (`Pool::txn`) and its handle, [`Txn`] |
+//! | `heap.rs` | the pool's side of the heap: allocation and collection policy, pins, named roots |
+//! | `info.rs` | [`PoolInfo`] and [`PoolUuid`] |
+
+mod create;
+mod heap;
+mod info;
+mod open;
+mod options;
+mod transaction;
+
+pub use info::{PoolInfo, PoolUuid};
+pub use options::PoolOptions;
+pub use transaction::Txn;
+
+use std::fmt;
+use std::fs::File;
+use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use pmem_alloc::{Collection, Heap, PPtr, Persistent};
+
+use crate::data::DataRanges;
+use crate::error::Error;
+use crate::header::{HEADER_LEN, Identity, LogArea, ROOT_OFFSET, State};
+use crate::hw::flush::Flusher;
+use crate::hw::mapping::Mapping;
+use crate::pin::PinTable;
+use crate::region::{Growable, PoolRegion};
+
+/// An open pool whose root object is an `R`.
+///
+/// A pool is one file, mapped into memory and locked against other openers until the `Pool`
+/// is dropped or [`close`](Pool::close)d, which records a clean shutdown.
+pub struct Pool<R: Persistent> {
+    // Fields drop in declaration order: the pool is unmapped before the file closes, which
+    // releases the lock that the open file holds. The mapping is boxed so that a running
+    // transaction's pointer to it stays valid while its `Txn` borrows the pool mutably.
+    mapping: Box<Mapping>,
+    file: File,
+    flusher: Flusher,
+    heap: Heap,
+    pins: Arc<PinTable>,
+    /// Lines of unreachable fresh objects that fence-free transactions left unwritten (see
+    /// `txn.rs`'s `Active::defer_unlogged_lines`).
+    deferred_lines: Vec<usize>,
+    max_size: u64,
+    state: State,
+    data: DataRanges,
+    log: LogArea,
+    info: PoolInfo,
+    root: PhantomData<R>,
+}
+
+impl<R: Persistent> Pool<R> {
+    /// Creates a pool with default [`PoolOptions`]; see [`PoolOptions::create`].
+    ///
+    /// # Errors
+    ///
+    /// As [`PoolOptions::create`].
+    pub fn create(path: impl AsRef<Path>, root: R) -> Result<Self, Error> {
+        PoolOptions::new().create(path, root)
+    }
+
+    /// Creates a pool with default [`PoolOptions`], its root set up in place by `init`; see
+    /// [`PoolOptions::create_with`].
+    ///
+    /// # Errors
+    ///
+    /// As [`PoolOptions::create`].
+    pub fn create_with(path: impl AsRef<Path>, init: impl FnOnce(&mut R)) -> Result<Self, Error> {
+        PoolOptions::new().create_with(path, init)
+    }
+
+    /// Opens a pool with default [`PoolOptions`]; see [`PoolOptions::open`].
+    ///
+    /// # Errors
+    ///
+    /// As [`PoolOptions::open`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        PoolOptions::new().open(path)
+    }
+
+    fn assemble(parts: Parts<'_>, previous_shutdown_clean: bool) -> Self {
+        let Parts {
+            path,
+            file,
+            mapping,
+            flusher,
+            identity,
+            state,
+            heap,
+            max_size,
+        } = parts;
+        let data = DataRanges::of(&identity, state.pool_size);
+        let log = identity.log;
+        let info = PoolInfo {
+            path: path.to_owned(),
+            uuid: PoolUuid(identity.uuid),
+            created: UNIX_EPOCH + Duration::from_nanos(identity.created_unix_nanos),
+            layout: identity.layout,
+            root_type: identity.root_type,
+            size: state.pool_size,
+            flush_mode: flusher.mode(),
+            dax: mapping.is_dax(),
+            previous_shutdown_clean,
+            transactions_rolled_back: 0,
+            collection_at_open: Collection::default(),
+        };
+        Self {
+            mapping: Box::new(mapping),
+            file,
+            flusher,
+            heap,
+            pins: Arc::default(),
+            deferred_lines: Vec::new(),
+            max_size,
+            data,
+            log,
+            state,
+            info,
+            root: PhantomData,
+        }
+    }
+
+    /// The root object, read-only. To change it, run a transaction and write through
+    /// [`Txn::root_mut`]: `pool.txn(|tx| tx.root_mut().count += 1)`.
+    #[must_use]
+    pub fn root(&self) -> &R {
+        let address = self.mapping.address_of(ROOT_OFFSET as usize).cast::<R>();
+        // SAFETY: the header check at open (or create) guarantees the root lies inside the
+        // mapping and that its size and alignment are those of `R`, and the base is
+        // page-aligned; `R: Persistent` makes every bit pattern a valid `R`. No safe API
+        // writes to the pool while `&self` is borrowed.
+        unsafe { &*address }
+    }
+
+    /// A persistent pointer to the root object.
+    #[must_use]
+    pub fn root_ptr(&self) -> PPtr<R> {
+        PPtr::from_offset(ROOT_OFFSET)
+    }
+
+    /// The object `pointer` points at.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPointer`] if the pointer is null, misaligned for `T`, does not point
+    /// at `size_of::<T>()` bytes inside the pool's data (past the header), or `T` is aligned
+    /// to more than 4096 bytes (the alignment a pool's base guarantees); and, for a pointer
+    /// into the heap, if no allocated `T` starts where it points, or the pool records `T`
+    /// with another size or alignment (a pointer into the root object may point at any part
+    /// of it).
+    pub fn get<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<&T, Error> {
+        // Evaluating the layout hash runs the derive's padding and `Drop` checks, which a
+        // generic type otherwise meets only when it is a pool's root.
+        let _layout_checked: u64 = const { T::LAYOUT_HASH };
+        let offset = pointer.offset();
+        let invalid = |reason| Error::InvalidPointer {
+            offset,
+            type_name: core::any::type_name::<T>(),
+            reason,
+        };
+        if pointer.is_null() {
+            return Err(invalid("the pointer is null"));
+        }
+        // The base is only known to be page-aligned, so an offset that is a multiple of a
+        // larger alignment does not make the address one.
+        if align_of::<T>() > HEADER_LEN {
+            return Err(invalid("the type's alignment exceeds 4096 bytes"));
+        }
+        if offset % align_of::<T>() as u64 != 0 {
+            return Err(invalid("the offset is not aligned for the type"));
+        }
+        let in_bounds =
+            usize::try_from(offset).is_ok_and(|offset| self.data.contains(offset, size_of::<T>()));
+        if !in_bounds {
+            return Err(invalid("the object would lie outside the pool's data"));
+        }
+        let in_root = offset
+            .checked_add(size_of::<T>() as u64)
+            .is_some_and(|end| offset >= ROOT_OFFSET && end <= ROOT_OFFSET + size_of::<R>() as u64);
+        if !in_root {
+            let object_type = self
+                .heap
+                .object_type(offset)
+                .and_then(|index| self.heap.type_info(index));
+            match object_type {
+                None => return Err(invalid("no allocated heap object starts there")),
+                Some(info) if info.layout_hash != T::LAYOUT_HASH => {
+                    return Err(invalid("the object there is of another type"));
+                }
+                Some(info)
+                    if info.size != size_of::<T>() as u64
+                        || info.align != align_of::<T>() as u64 =>
+                {
+                    return Err(invalid(
+                        "the pool records the type with another size or alignment than the program's",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let address = self.mapping.address_of(offset as usize).cast::<T>();
+        // SAFETY: checked above: the object lies inside the pool's data, which is mapped, and
+        // is aligned for `T` (the base is page-aligned). `T: Persistent` makes every bit
+        // pattern a valid `T`. Nothing writes to the pool while `&self` is borrowed:
+        // transactions borrow the pool mutably.
+        Ok(unsafe { &*address })
+    }
+
+    /// What the pool is and how it is mapped and flushed.
+    #[must_use]
+    pub fn info(&self) -> &PoolInfo {
+        &self.info
+    }
+
+    /// Closes the pool, recording a clean shutdown. Dropping the pool does the same.
+    pub fn close(self) {
+        drop(self);
+    }
+
+    /// Writes a new state record (see [`header`]) and makes it durable.
+    fn write_state(&mut self, clean_shutdown: bool) {
+        let pool_size = self.state.pool_size;
+        self.state
+            .persist(&self.mapping, &self.flusher, pool_size, clean_shutdown);
+    }
+
+    /// A view of the pool for the heap, able to grow the pool while transactions run.
+    fn heap_and_region(&mut self) -> (&mut Heap, PoolRegion<'_>) {
+        let region = PoolRegion {
+            mapping: &self.mapping,
+            flusher: &self.flusher,
+            growable: Some(Growable {
+                file: &self.file,
+                state: &mut self.state,
+                max_size: self.max_size,
+            }),
+        };
+        (&mut self.heap, region)
+    }
+
+    /// A read-only view of the pool for the heap.
+    fn region(&self) -> PoolRegion<'_> {
+        PoolRegion::fixed(&self.mapping, &self.flusher)
+    }
+}
+
+/// What a new `Pool` is made of.
+struct Parts<'a> {
+    path: &'a Path,
+    file: File,
+    mapping: Mapping,
+    flusher: Flusher,
+    identity: Identity,
+    state: State,
+    heap: Heap,
+    max_size: u64,
+}
+
+impl<R: Persistent> Drop for Pool<R> {
+    fn drop(&mut self) {
+        // While unwinding, a failed msync would panic again and abort; the pool is then
+        // left marked in use, as after a crash, which recovery handles.
+        if std::thread::panicking() {
+            return;
+        }
+        self.write_state(true);
+    }
+}
+
+impl<R: Persistent> fmt::Debug for Pool<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}

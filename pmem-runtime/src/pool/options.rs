@@ -1,0 +1,210 @@
+//! Options for creating and opening pools, and the choice of a flush mode.
+
+use std::path::Path;
+
+use pmem_alloc::Persistent;
+
+use crate::error::Error;
+use crate::hw::flush::{FlushMode, Flusher};
+use crate::hw::mapping::Mapping;
+
+use super::Pool;
+
+const DEFAULT_SIZE: u64 = 8 << 20;
+const DEFAULT_MAX_SIZE: u64 = 64 << 30;
+const DEFAULT_LOG_SIZE: u64 = 1 << 20;
+
+/// Options for creating or opening a pool, in the style of [`std::fs::OpenOptions`].
+///
+/// ```no_run
+/// let balances = [0u64; 16];
+/// let pool = pmem_runtime::PoolOptions::new()
+///     .layout("bank-v1")
+///     .size(64 << 20)
+///     .create("/dev/shm/bank.pool", balances)?;
+/// # Ok::<(), pmem_runtime::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    pub(super) size: u64,
+    pub(super) max_size: u64,
+    pub(super) log_size: u64,
+    pub(super) layout: Option<String>,
+    pub(super) flush_mode: Option<FlushMode>,
+    #[cfg(feature = "simulation")]
+    pub(super) simulation: Option<crate::hw::sim::Simulation>,
+    #[cfg(feature = "simulation")]
+    pub(super) copy_on_write: bool,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PoolOptions {
+    /// The defaults: an 8 MiB pool that may grow to 64 GiB, a 1 MiB undo log, no layout
+    /// name, and the flush mode that `PMEM_FLUSH` forces or that suits the file.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            size: DEFAULT_SIZE,
+            max_size: DEFAULT_MAX_SIZE,
+            log_size: DEFAULT_LOG_SIZE,
+            layout: None,
+            flush_mode: None,
+            #[cfg(feature = "simulation")]
+            simulation: None,
+            #[cfg(feature = "simulation")]
+            copy_on_write: false,
+        }
+    }
+
+    /// The size of a new pool file in bytes, rounded up to whole 4096-byte pages.
+    #[must_use]
+    pub fn size(mut self, bytes: u64) -> Self {
+        self.size = bytes;
+        self
+    }
+
+    /// The size of a new pool's undo log in bytes, rounded up to whole 4096-byte pages:
+    /// it bounds how much one transaction can change (each changed cache line takes 64
+    /// bytes, each run of adjacent lines 24 more). A transaction that outgrows it panics
+    /// and is rolled back.
+    #[must_use]
+    pub fn log_size(mut self, bytes: u64) -> Self {
+        self.log_size = bytes;
+        self
+    }
+
+    /// How large the pool may grow while it is open: this much address space is reserved
+    /// when the pool is mapped (address space only, no memory). `create` refuses a maximum
+    /// below the new pool's size; `open` raises it to the pool's size.
+    #[must_use]
+    pub fn max_size(mut self, bytes: u64) -> Self {
+        self.max_size = bytes;
+        self
+    }
+
+    /// A name for the pool's layout, at most 63 bytes, recorded at creation. Opening with a
+    /// layout name refuses a pool created with another one; opening without one accepts any.
+    #[must_use]
+    pub fn layout(mut self, name: impl Into<String>) -> Self {
+        self.layout = Some(name.into());
+        self
+    }
+
+    /// Forces a flush mode for this pool, overriding `PMEM_FLUSH` and detection.
+    #[must_use]
+    pub fn flush_mode(mut self, mode: FlushMode) -> Self {
+        self.flush_mode = Some(mode);
+        self
+    }
+
+    /// Creates a new pool file at `path` whose root object is `root`, and opens it.
+    ///
+    /// The file must not exist. On any error, a file this call created is removed again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyExists`] if `path` exists, [`Error::InvalidOption`] for a size or
+    /// layout out of range, [`Error::UnknownFlushMode`] or [`Error::UnsupportedFlushMode`]
+    /// for a flush mode that cannot be used, and [`Error::Io`] if the file cannot be
+    /// created, sized or mapped (a full file system included).
+    pub fn create<R: Persistent>(&self, path: impl AsRef<Path>, root: R) -> Result<Pool<R>, Error> {
+        self.create_with(path, move |slot: &mut R| *slot = root)
+    }
+
+    /// Creates a new pool file at `path` and opens it, after `init` has set up the root
+    /// object in place: it starts all zeros, a valid value of every [`Persistent`] type.
+    ///
+    /// This is the way to create a pool whose root is too large to pass by value on the
+    /// stack. `init` runs before the pool exists as a pool (its magic is not yet written),
+    /// so its stores are not logged. If it panics, the file is removed.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](PoolOptions::create).
+    pub fn create_with<R: Persistent>(
+        &self,
+        path: impl AsRef<Path>,
+        init: impl FnOnce(&mut R),
+    ) -> Result<Pool<R>, Error> {
+        super::create::create(self, path.as_ref(), init)
+    }
+
+    /// Opens the existing pool at `path`, whose root must be of type `R`.
+    ///
+    /// Opening rolls back the transactions a crash interrupted and collects garbage. Nothing
+    /// is written to the file unless the pool is opened successfully: every check runs
+    /// first, on the pool as recovery will leave it (`docs/src/file-format.md`, "Opening a
+    /// pool"). A pointer in the pool that leads nowhere is not an error: it is counted in
+    /// [`PoolInfo::collection_at_open`](super::PoolInfo::collection_at_open) (`dangling_pointers`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] if the pool is open elsewhere; [`Error::NotAPool`],
+    /// [`Error::Truncated`], [`Error::Corrupted`], [`Error::LogCorrupted`],
+    /// [`Error::HeapCorrupted`] or [`Error::UnsupportedVersion`] if the file is not a sound
+    /// pool of this format; [`Error::RootTypeMismatch`] or [`Error::LayoutMismatch`] if it
+    /// was made for another root type or layout; the flush mode errors; and [`Error::Io`] if
+    /// the file cannot be opened or mapped.
+    pub fn open<R: Persistent>(&self, path: impl AsRef<Path>) -> Result<Pool<R>, Error> {
+        super::open::open(self, path.as_ref())
+    }
+
+    /// Runs the pool on a simulated persistence domain: flushes and fences are reported to
+    /// `simulation`, which decides what a crash would keep (see
+    /// [`Simulation`](crate::simulation::Simulation)). For crash tests.
+    #[cfg(feature = "simulation")]
+    #[must_use]
+    pub fn simulation(mut self, simulation: &crate::hw::sim::Simulation) -> Self {
+        self.simulation = Some(simulation.clone());
+        self
+    }
+
+    /// Opens pools copy-on-write: every change, recovery's included, stays in this process,
+    /// and the file is never written (the pool cannot grow). For checking crash images: the
+    /// file still holds the image when the pool is closed, so the next image can be written
+    /// over it as a few changed words instead of a whole file.
+    #[cfg(feature = "simulation")]
+    #[must_use]
+    pub fn copy_on_write(mut self) -> Self {
+        self.copy_on_write = true;
+        self
+    }
+
+    pub(super) fn is_copy_on_write(&self) -> bool {
+        #[cfg(feature = "simulation")]
+        {
+            self.copy_on_write
+        }
+        #[cfg(not(feature = "simulation"))]
+        {
+            false
+        }
+    }
+
+    pub(super) fn flusher(
+        &self,
+        forced_mode: Option<FlushMode>,
+        mapping: &Mapping,
+    ) -> Result<Flusher, Error> {
+        #[cfg(feature = "simulation")]
+        if let Some(simulation) = &self.simulation {
+            return Ok(Flusher::simulated(simulation.clone(), mapping));
+        }
+        Ok(Flusher::new(FlushMode::choose(
+            forced_mode,
+            mapping.is_dax(),
+        )?))
+    }
+
+    pub(super) fn forced_flush_mode(&self) -> Result<Option<FlushMode>, Error> {
+        match self.flush_mode {
+            Some(mode) => Ok(Some(mode)),
+            None => FlushMode::from_env(),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Running a transaction on a pool (`Pool::txn`, `Pool::try_txn`), and [`Txn`], the handle
+//! its body gets: the only way to change a pool.
+
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::ptr::NonNull;
+
+use pmem_alloc::{Heap, HeapError, PPtr, Persistent};
+
+use crate::error::Error;
+use crate::header::ROOT_OFFSET;
+use crate::pin::Pinned;
+use crate::txn::{self, PMut, PoolAccess, Transaction};
+
+use super::Pool;
+
+impl<R: Persistent> Pool<R> {
+    /// Runs `body` as a transaction: every change it makes to the pool is undo-logged, and
+    /// the changes are durable together when `txn` returns. If `body` panics, every change
+    /// is rolled back and the panic continues. If the transaction was doomed (the outermost
+    /// `#[txn]` call returned `Err`, a panic unwound through a `#[txn]` call, or
+    /// [`abort`](crate::abort) was called), it is rolled back when `body` returns, and
+    /// `body`'s value is returned as it is.
+    ///
+    /// ```no_run
+    /// # use pmem_runtime::Pool;
+    /// let mut pool = Pool::<[u64; 2]>::open("/dev/shm/pair.pool")?;
+    /// pool.txn(|tx| {
+    ///     let mut pair = tx.root_mut();
+    ///     let [a, b] = *pair;
+    ///     *pair.at(0) = b;
+    ///     *pair.at(1) = a;
+    /// });
+    /// # Ok::<(), pmem_runtime::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `body` panics, or the transaction outgrows the undo log
+    /// ([`PoolOptions::log_size`](super::PoolOptions::log_size)), or another transaction is active on this thread.
+    pub fn txn<T>(&mut self, body: impl FnOnce(&mut Txn<'_, R>) -> T) -> T {
+        let result: Result<T, core::convert::Infallible> = self.try_txn(|tx| Ok(body(tx)));
+        match result {
+            Ok(value) => value,
+        }
+    }
+
+    /// Runs `body` as a transaction that commits if it returns `Ok` and is rolled back if it
+    /// returns `Err` or panics; see [`txn`](Pool::txn).
+    ///
+    /// # Errors
+    ///
+    /// The error `body` returned, after its changes have been rolled back.
+    ///
+    /// # Panics
+    ///
+    /// As [`txn`](Pool::txn).
+    pub fn try_txn<T, E>(
+        &mut self,
+        body: impl FnOnce(&mut Txn<'_, R>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        // Refused before anything is taken from the pool: unwinding from `begin` would drop
+        // the deferred lines that the pool still has to write back.
+        assert!(
+            !txn::in_transaction(),
+            "pmem: a transaction is already active on this thread; transactions on two pools at once are not supported"
+        );
+        let transaction = Transaction::begin(PoolAccess {
+            mapping: NonNull::from(&*self.mapping),
+            flusher: self.flusher.clone(),
+            data: self.data,
+            slot_offset: self.log.slot_offset(0) as usize,
+            slot_len: self.log.slot_len as usize,
+            deferred_lines: core::mem::take(&mut self.deferred_lines),
+        });
+        let mut handle = Txn {
+            pool: self,
+            not_send: PhantomData,
+        };
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(&mut handle)));
+        match outcome {
+            Ok(Ok(value)) => {
+                self.deferred_lines = transaction.end();
+                Ok(value)
+            }
+            Ok(Err(error)) => {
+                self.deferred_lines = transaction.roll_back();
+                Err(error)
+            }
+            Err(panic) => {
+                self.deferred_lines = transaction.roll_back();
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+}
+
+/// An open transaction on a pool with root `R`, handed to the body of [`Pool::txn`].
+///
+/// It is the only way to change a pool: [`root_mut`](Txn::root_mut) and
+/// [`get_mut`](Txn::get_mut) give [`PMut`]s, which log before they allow a write. It
+/// cannot leave the transaction's closure or its thread.
+pub struct Txn<'p, R: Persistent> {
+    pool: &'p mut Pool<R>,
+    not_send: txn::ThreadBound,
+}
+
+impl<R: Persistent> Txn<'_, R> {
+    /// The root object, to read.
+    #[must_use]
+    pub fn root(&self) -> &R {
+        self.pool.root()
+    }
+
+    /// The root object, to change.
+    pub fn root_mut(&mut self) -> PMut<'_, R> {
+        let address = self
+            .pool
+            .mapping
+            .address_of(ROOT_OFFSET as usize)
+            .cast_mut()
+            .cast::<R>();
+        let root = NonNull::new(address).expect("a mapped address is not null");
+        // SAFETY: the root is valid and aligned (see `Pool::root`) in the pool's data, this
+        // thread's transaction is on this pool, and the `PMut` borrows `self` mutably, so
+        // no other reference into the pool exists while it lives.
+        unsafe { PMut::new(root) }
+    }
+
+    /// The object `pointer` points at, to read; see [`Pool::get`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::get`].
+    pub fn get<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<&T, Error> {
+        self.pool.get(pointer)
+    }
+
+    /// The object `pointer` points at, to change.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::get`].
+    pub fn get_mut<T: Persistent + Sync>(
+        &mut self,
+        pointer: PPtr<T>,
+    ) -> Result<PMut<'_, T>, Error> {
+        let object = NonNull::from(self.pool.get(pointer)?);
+        if txn::is_fresh(pointer.offset() as usize) {
+            // SAFETY: as below, and this transaction allocated the object.
+            return Ok(unsafe { PMut::new_fresh(object) });
+        }
+        // SAFETY: `Pool::get` checked that the object is valid, aligned and inside the pool's
+        // data; the `PMut` borrows `self` mutably, so no other reference into the pool exists
+        // while it lives.
+        Ok(unsafe { PMut::new(object) })
+    }
+
+    /// Allocates a new object in the pool's heap, set to `value`, and returns a pointer to
+    /// it.
+    ///
+    /// The object costs no undo-log entry and no fence: if the transaction does not commit,
+    /// nothing points to it, and the next collection reclaims it. Its bytes are made durable
+    /// by the commit. Store the pointer somewhere the pool reaches (a field of the root or
+    /// of a reachable object, or a named root) before the transaction ends, or the object is
+    /// garbage.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Heap`] if the heap is full even after a collection and cannot grow
+    /// ([`PoolOptions::max_size`](super::PoolOptions::max_size)), or cannot hold a `T` (larger than 2 MiB or aligned
+    /// beyond a page), or its type table is full; [`Error::HeapCorrupted`] if the
+    /// collection found damage, or if the pool's record of `T` disagrees with `T`
+    /// ([`HeapError::TypeRecordMismatch`]). Return the error from the transaction to roll
+    /// it back.
+    pub fn alloc<T: Persistent>(&mut self, value: T) -> Result<PPtr<T>, Error> {
+        let _layout_checked: u64 = const { T::LAYOUT_HASH };
+        let pool = &mut *self.pool;
+        let type_index = pool.type_index_of::<T>()?;
+        let offset = pool.allocate_slot(type_index)?;
+        let address = pool
+            .mapping
+            .address_of(offset as usize)
+            .cast_mut()
+            .cast::<T>();
+        // SAFETY: the heap returned a free slot of `T`'s class: inside the mapping, aligned
+        // for `T` (slots are multiples of its alignment from a page boundary), at least
+        // `size_of::<T>()` bytes, and referenced by nothing (no pointer in the pool reaches a
+        // free slot, and the transaction's handle is borrowed mutably).
+        unsafe { address.write(value) };
+        txn::note_fresh(offset as usize, size_of::<T>());
+        Ok(PPtr::from_offset(offset))
+    }
+
+    /// Pins the object `pointer` refers to, as [`Pool::pin`] does: an object allocated in
+    /// this transaction and pinned stays alive after it commits without being linked into
+    /// the pool, at no fence (it is lost at a crash or restart, like every pin).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::pin`].
+    pub fn pin<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<Pinned<T>, Error> {
+        self.pool.pin(pointer)
+    }
+
+    /// The object stored under `name`, if there is one; see [`Pool::named_root`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::named_root`].
+    pub fn named_root<T: Persistent>(&self, name: &str) -> Result<Option<PPtr<T>>, Error> {
+        self.pool.named_root(name)
+    }
+
+    /// Stores `pointer` under `name`, replacing what the name held: a root that keeps its
+    /// object alive, found again with [`named_root`](Txn::named_root) (go-pmem's
+    /// `pmem.New`/`pmem.Get`). The change is part of the transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPointer`] if `pointer` is neither null nor valid (see [`Pool::get`]),
+    /// and [`Error::Heap`] if `name` is empty, longer than 47 bytes or holds a NUL, or all 63
+    /// named roots are in use.
+    pub fn set_named_root<T: Persistent + Sync>(
+        &mut self,
+        name: &str,
+        pointer: PPtr<T>,
+    ) -> Result<(), Error> {
+        if !pointer.is_null() {
+            self.pool.get(pointer)?;
+        }
+        let pool = &mut *self.pool;
+        let type_index = pool.type_index_of::<T>()?;
+        let entry =
+            Heap::encode_named_root(name, type_index, pointer.offset()).map_err(Error::Heap)?;
+        let slot = match pool.find_named_root(name) {
+            Some(existing) => Some(existing.slot),
+            None => {
+                let used = pool.heap.named_roots(&pool.region());
+                (0..pmem_alloc::NAMED_ROOTS)
+                    .find(|slot| used.iter().all(|entry| entry.slot != *slot))
+            }
+        }
+        .ok_or(Error::Heap(HeapError::NamedRootsFull))?;
+        pool.write_logged(pool.heap.named_root_offset(slot), &entry);
+        Ok(())
+    }
+
+    /// Removes the named root `name`; returns whether it existed. Its object is garbage from
+    /// the next collection on, unless something else reaches it.
+    pub fn remove_named_root(&mut self, name: &str) -> bool {
+        let pool = &mut *self.pool;
+        let found = pool.find_named_root(name);
+        if let Some(entry) = &found {
+            pool.write_logged(pool.heap.named_root_offset(entry.slot), &[0; 64]);
+        }
+        found.is_some()
+    }
+
+    /// Allocates like [`alloc`](Txn::alloc) and returns the new object to change.
+    ///
+    /// # Errors
+    ///
+    /// As [`alloc`](Txn::alloc).
+    pub fn alloc_mut<T: Persistent + Sync>(&mut self, value: T) -> Result<PMut<'_, T>, Error> {
+        let pointer = self.alloc(value)?;
+        self.get_mut(pointer)
+    }
+}
