@@ -17,11 +17,8 @@
 //! the pointer map that named the pointer may be what is wrong, and keeping an object never
 //! harms. Damaged *metadata* (type records, page tables) is refused when the heap is
 //! loaded, before any collection runs, so the maps the collector follows are known to stay
-//! inside their objects. One dangling shape is damage instead: a pointer whose type the
-//! type table does not hold, into a span whose type it does not hold either, is what a
-//! lost type record leaves (a checksum failure in the middle of the table ends it there),
-//! and collecting would free those objects; marking refuses it with
-//! [`HeapError::Corrupted`].
+//! inside their objects, and every span's type is recorded (a type record is durable before
+//! any span names it, `layout.rs` rule 1, so a span of an unrecorded type is damage).
 //!
 //! **Marking writes nothing** ([`Heap::mark`]): the runtime marks a pool *as recovery will
 //! leave it* before recovery writes a byte, so that a pool it must refuse is left as it was.
@@ -39,7 +36,7 @@ use std::time::{Duration, Instant};
 use crate::error::HeapError;
 use crate::heap::Heap;
 use crate::layout;
-use crate::region::Region;
+use crate::region::{FenceFor, Region};
 
 /// What one collection found and did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -142,8 +139,7 @@ impl Heap {
     /// # Errors
     ///
     /// [`HeapError::Corrupted`] if a pointer map reaches past the region's end, which a
-    /// heap that [`load`](Heap::load) accepted never does, or if a pointer shows that a
-    /// type record was lost (see the module documentation).
+    /// heap that [`load`](Heap::load) accepted never does.
     pub fn mark(
         &self,
         region: &impl Region,
@@ -169,11 +165,11 @@ impl Heap {
         };
         marker.trace(self.root.offset, self.root_type)?;
         for slot in 0..crate::layout::NAMED_ROOTS {
-            marker.mark_named_root(slot)?;
+            marker.mark_named_root(slot);
         }
         let mut pinned = 0;
         for &offset in extra_roots {
-            if marker.mark(0, offset, None)? {
+            if marker.mark(0, offset, None) {
                 pinned += 1;
             }
         }
@@ -248,7 +244,7 @@ impl Heap {
             }
         }
         if released {
-            region.fence();
+            region.fence(FenceFor::Sweep);
         }
         for state in &mut self.types {
             state.partial.clear();
@@ -294,14 +290,9 @@ impl<R: Region> Marker<'_, R> {
     /// elsewhere), checking it against `pointee`, the expected layout hash, if given.
     /// Returns whether it was newly marked; a pointer that leads nowhere is counted as
     /// dangling.
-    ///
-    /// One kind of pointer that leads nowhere is taken as damage instead: one whose type
-    /// is not in the type table, into a span whose type is not either. A crash leaves such
-    /// spans only for types first recorded by the interrupted transaction, which nothing
-    /// committed can point at; a type record lost to damage leaves exactly this.
-    fn mark(&mut self, at: u64, value: u64, pointee: Option<u64>) -> Result<bool, HeapError> {
+    fn mark(&mut self, at: u64, value: u64, pointee: Option<u64>) -> bool {
         if value == 0 {
-            return Ok(false);
+            return false;
         }
         let root = self.heap.root;
         let root_end = root.offset.saturating_add(root.size.max(1));
@@ -316,24 +307,17 @@ impl<R: Region> Marker<'_, R> {
                     "points at the root object, which is of another type",
                 );
             }
-            return Ok(false);
+            return false;
         }
         let Some((id, slot)) = self.heap.locate(value) else {
-            let type_lost = pointee.is_none_or(|hash| self.heap.type_index(hash).is_none());
-            if type_lost && self.heap.in_span_of_unknown_type(value) {
-                return Err(HeapError::Corrupted {
-                    offset: at,
-                    what: "a pointer of a type the type table does not hold leads into a span of a type it does not hold: the type table is damaged",
-                });
-            }
             self.dangling(at, value, "is not the start of an object in the heap");
-            return Ok(false);
+            return false;
         };
         let span = self.heap.spans[id].as_ref().expect("located");
         let info = &self.heap.types[span.type_index as usize].info;
         if self.heap.allocation_known && !span.is_allocated(slot) {
             self.dangling(at, value, "points at a free slot");
-            return Ok(false);
+            return false;
         }
         if pointee.is_some_and(|hash| hash != info.layout_hash) {
             // Dangling as a pointer, but the object it hits is kept (and traced as what it
@@ -344,17 +328,17 @@ impl<R: Region> Marker<'_, R> {
         let word = &mut self.marks[id][slot / 64];
         let bit = 1 << (slot % 64);
         if *word & bit != 0 {
-            return Ok(false);
+            return false;
         }
         *word |= bit;
         if !info.pointers.is_empty() {
             self.stack.push((value, span.type_index));
         }
-        Ok(true)
+        true
     }
 
     /// Marks what named-root entry `slot` points at, now and before the transaction.
-    fn mark_named_root(&mut self, slot: usize) -> Result<(), HeapError> {
+    fn mark_named_root(&mut self, slot: usize) {
         let entry = self.heap.named_root_offset(slot) as u64;
         let (type_at, pointer_at) = (entry + 48, entry + 56);
         let current = (
@@ -375,14 +359,15 @@ impl<R: Region> Marker<'_, R> {
             match self.heap.type_info(type_index) {
                 Some(info) => {
                     let pointee = info.layout_hash;
-                    self.mark(pointer_at, pointer, Some(pointee))?;
+                    self.mark(pointer_at, pointer, Some(pointee));
                 }
-                None => {
-                    self.mark(pointer_at, pointer, None)?;
-                }
+                None => self.dangling(
+                    pointer_at,
+                    pointer,
+                    "is a named root of a type that is not in the type table",
+                ),
             }
         }
-        Ok(())
     }
 
     fn trace(&mut self, object: u64, type_index: u32) -> Result<(), HeapError> {
@@ -408,9 +393,9 @@ impl<R: Region> Marker<'_, R> {
                     return Err(past_the_end);
                 };
                 let value = self.region.read_word(at as usize);
-                self.mark(at, value, Some(run.pointee))?;
+                self.mark(at, value, Some(run.pointee));
                 if let Some(&before) = self.previous.get(&at) {
-                    self.mark(at, before, Some(run.pointee))?;
+                    self.mark(at, before, Some(run.pointee));
                 }
             }
         }

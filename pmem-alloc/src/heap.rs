@@ -6,13 +6,14 @@
 //! borrows it mutably), so there is one cache, the heap's own, rather than one per thread.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::HeapError;
 use crate::layout::{
     self, ARENA_PAGES, HEADER_LEN, Header, MAX_ROOT_NAME, MAX_SPAN_PAGES, METADATA_PAGES,
     NAMED_ROOTS, PAGE, ROOT_ENTRY_LEN, SpanEntry, TYPE_TABLE_LEN, TYPE_TABLE_START,
 };
-use crate::region::Region;
+use crate::region::{FenceFor, Region};
 use crate::types::TypeInfo;
 
 /// Where slots of one type lie in its spans.
@@ -79,8 +80,6 @@ pub(crate) struct Span {
     pub(crate) first_page: usize,
     pub(crate) pages: usize,
     pub(crate) type_index: u32,
-    /// Whether `type_index` names a recorded type; a span left by a crash may not.
-    pub(crate) known_type: bool,
     /// One bit per slot: allocated. Before the first collection after a load, every slot
     /// counts as allocated.
     pub(crate) allocated: Vec<u64>,
@@ -123,7 +122,7 @@ impl Span {
 }
 
 /// A recorded type and its spans with free slots.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct TypeState {
     pub(crate) info: TypeInfo,
     /// `None` for a recorded type the heap cannot hold (too large, over-aligned): no span
@@ -132,8 +131,9 @@ pub(crate) struct TypeState {
     /// Spans of this type that may have free slots; the last is allocated from first.
     pub(crate) partial: Vec<usize>,
     /// Whether the record is known to describe the program's type of its layout hash
-    /// (see [`Heap::verify_type`]).
-    verified: bool,
+    /// (see [`Heap::verify_type`]). Atomic so that a reader (`Pool::get`, through `&self`)
+    /// can record the check it made.
+    verified: AtomicBool,
 }
 
 /// Whether [`Heap::alloc`] may grow the region when no free pages are left.
@@ -261,9 +261,9 @@ impl Heap {
     /// Every record is checked before it is used: a type's alignment is a power of two, its
     /// size a multiple of it, and its pointer runs lie inside its objects; no two records
     /// share a layout hash; the root's record is `root_type` (hash, size, alignment and
-    /// pointer map); and every span of a recorded type has the page count that the type's
-    /// size gives. A span of a type the table does not hold is accepted: a crash can leave
-    /// one (see `layout.rs`, rule 1), and the next collection releases it.
+    /// pointer map); and every span names a recorded type and has the page count that the
+    /// type's size gives. (A record is durable before any span names it, `layout.rs` rule
+    /// 1, so a span of a type the table does not hold is damage.)
     ///
     /// # Errors
     ///
@@ -321,7 +321,7 @@ impl Heap {
                 "the root's type record disagrees with the root's type",
             ));
         }
-        root_state.verified = true;
+        root_state.verified = AtomicBool::new(true);
         heap.root.size = root_state.info.size;
         heap.root_type = header.root_type;
 
@@ -345,17 +345,20 @@ impl Heap {
                     "a span runs past its arena or the pool",
                 ));
             }
-            let (known_type, objects) = match heap.types.get(entry.type_index as usize) {
-                None => (false, 1),
-                Some(state) => match state.class {
-                    Some(class) if class.pages == entry.pages => (true, class.objects),
-                    _ => {
-                        return Err(corrupted(
-                            entry_at,
-                            "a span's page count disagrees with its type's record",
-                        ));
-                    }
-                },
+            let Some(state) = heap.types.get(entry.type_index as usize) else {
+                return Err(corrupted(
+                    entry_at,
+                    "a span names a type the type table does not hold",
+                ));
+            };
+            let objects = match state.class {
+                Some(class) if class.pages == entry.pages => class.objects,
+                _ => {
+                    return Err(corrupted(
+                        entry_at,
+                        "a span's page count disagrees with its type's record",
+                    ));
+                }
             };
             let mut allocated = vec![u64::MAX; objects.div_ceil(64)];
             if let Some(last) = allocated.last_mut() {
@@ -367,7 +370,6 @@ impl Heap {
                 first_page: page,
                 pages: entry.pages,
                 type_index: entry.type_index,
-                known_type,
                 allocated,
                 live: objects,
                 free_word_hint: 0,
@@ -391,15 +393,16 @@ impl Heap {
             info,
             class,
             partial: Vec::new(),
-            verified: false,
+            verified: AtomicBool::new(false),
         });
         index
     }
 
-    /// Checks once that the record of type `index` describes `info`, the program's type of
-    /// that layout hash, before the heap allocates or hands out objects of it by the record:
-    /// a record with another size or alignment would make slots overlap the program's
-    /// objects, and one with another pointer map would be traced wrongly.
+    /// Checks once that the record of type `index` describes the program's type of that
+    /// layout hash (which `info` makes, only the first time), before objects of it are
+    /// allocated or handed out by the record: a record with another size or alignment would
+    /// make slots overlap the program's objects, and one with another pointer map would be
+    /// traced wrongly.
     ///
     /// # Errors
     ///
@@ -408,21 +411,27 @@ impl Heap {
     /// # Panics
     ///
     /// If `index` names no recorded type.
-    pub fn verify_type(&mut self, index: u32, info: &TypeInfo) -> Result<(), HeapError> {
-        let state = &mut self.types[index as usize];
-        if !state.verified {
-            if !state.info.describes(info) {
+    pub fn verify_type(
+        &self,
+        index: u32,
+        info: impl FnOnce() -> TypeInfo,
+    ) -> Result<(), HeapError> {
+        let state = &self.types[index as usize];
+        if !state.verified.load(Ordering::Relaxed) {
+            let info = info();
+            if !state.info.describes(&info) {
                 return Err(HeapError::TypeRecordMismatch {
-                    type_name: info.name.clone(),
+                    type_name: info.name,
                 });
             }
-            state.verified = true;
+            state.verified.store(true, Ordering::Relaxed);
         }
         Ok(())
     }
 
-    /// The type index of `info`, recording it in the type table if it is new (the record is
-    /// durable at the next fence).
+    /// The type index of `info`, recording it in the type table if it is new: the record is
+    /// written and fenced at once, so that it is durable before any span names its type (one
+    /// fence per type in the life of a heap; `layout.rs`, rule 1).
     ///
     /// # Errors
     ///
@@ -444,9 +453,10 @@ impl Heap {
         }
         let at = self.start + TYPE_TABLE_START + self.type_table_used;
         region.write_metadata(at, &record);
+        region.fence(FenceFor::TypeRecord);
         self.type_table_used += record.len();
         let index = self.add_type(info.clone());
-        self.types[index as usize].verified = true;
+        self.types[index as usize].verified = AtomicBool::new(true);
         Ok(index)
     }
 
@@ -516,7 +526,6 @@ impl Heap {
             first_page,
             pages: class.pages,
             type_index,
-            known_type: true,
             allocated: vec![0; class.objects.div_ceil(64)],
             live: 0,
             free_word_hint: 0,
@@ -627,23 +636,10 @@ impl Heap {
         let span = self.spans[id].as_ref()?;
         let class = self.types.get(span.type_index as usize)?.class?;
         let within = relative - span.first_page * PAGE;
-        if !span.known_type || within % class.slot != 0 || within / class.slot >= class.objects {
+        if within % class.slot != 0 || within / class.slot >= class.objects {
             return None;
         }
         Some((id, within / class.slot))
-    }
-
-    /// Whether pool offset `offset` lies in a span whose type index names no recorded
-    /// type (one a crash can leave: see `layout.rs`, rule 1).
-    pub(crate) fn in_span_of_unknown_type(&self, offset: u64) -> bool {
-        let page = usize::try_from(offset)
-            .ok()
-            .and_then(|offset| offset.checked_sub(self.start))
-            .map(|relative| relative / PAGE);
-        page.filter(|&page| page < self.pages)
-            .and_then(|page| self.page_span[page].checked_sub(1))
-            .and_then(|id| self.spans[id as usize].as_ref())
-            .is_some_and(|span| self.types.get(span.type_index as usize).is_none())
     }
 
     /// The type index of the allocated object that starts at pool offset `offset`, if one

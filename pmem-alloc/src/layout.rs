@@ -47,13 +47,16 @@
 //! **Ordering.** Every metadata write is one aligned 8-byte word or a checksummed record, so
 //! a crash leaves it either old or new, or (a record) detectably torn:
 //!
-//! 1. A new span's entry and a new type's record are written when the allocation happens
-//!    and written back with the object itself: before the commit fence of the first
-//!    transaction that commits a logged store after it (the allocating one, or a later one:
-//!    a transaction that logs nothing cannot have linked the object in). An object becomes
-//!    reachable only through a committed store, so every reachable object, its span and its
-//!    type are durable. A crash before may leave the entry or record durable: a span with no
-//!    reachable object, which the next collection frees, or a type no span uses.
+//! 1. A new type's record is written, written back and fenced when the type is first
+//!    recorded, before anything names its index: one fence per type in the heap's life. So
+//!    every span's type is recorded, a crash tears at most the record being appended (the
+//!    last), and a span of an unrecorded type, or two records of one type, is damage. A new
+//!    span's entry is written when the allocation happens and written back with the object
+//!    itself: before the commit fence of the first transaction that commits a logged store
+//!    after it (the allocating one, or a later one: a transaction that logs nothing cannot
+//!    have linked the object in). An object becomes reachable only through a committed
+//!    store, so every reachable object and its span are durable. A crash before may leave
+//!    the entry durable: a span with no reachable object, which the next collection frees.
 //! 2. The collector writes only when sweeping: it zeroes the entries of spans that hold no
 //!    live object, then fences once. A crash in mid-sweep leaves some of those entries in
 //!    place, which the next collection sweeps again. Pages are reused only after the fence.

@@ -27,6 +27,6 @@ pub use layout::{MAX_ROOT_NAME, MAX_SPAN_PAGES, MIN_HEAP_LEN, NAMED_ROOTS, PAGE,
 pub use persistent::Persistent;
 pub use pointer_map::{PointerMap, PointerRun};
 pub use ptr::PPtr;
-pub use region::{GrowError, Region};
+pub use region::{FenceFor, GrowError, Region};
 pub use stats::{HeapStats, TypeStats};
 pub use types::TypeInfo;

@@ -38,8 +38,8 @@ pub trait Region {
     /// leaves each either old or new.
     fn write_metadata(&mut self, offset: usize, bytes: &[u8]);
 
-    /// Makes every write started so far durable.
-    fn fence(&mut self);
+    /// Makes every write started so far durable; `reason` names the rule that needs it.
+    fn fence(&mut self, reason: FenceFor);
 
     /// Grows the region to at least `min_len` bytes, in place: existing bytes keep their
     /// offsets, and new bytes read as zero.
@@ -48,6 +48,15 @@ pub trait Region {
     ///
     /// [`GrowError`] if the region cannot grow that far.
     fn grow(&mut self, min_len: usize) -> Result<(), GrowError>;
+}
+
+/// Why the heap asks its [`Region`] for a fence (see `layout.rs`, the ordering rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FenceFor {
+    /// A new type's record, durable before any span names its type (rule 1).
+    TypeRecord,
+    /// A collection's sweep, durable before any freed page is reused (rule 2).
+    Sweep,
 }
 
 /// Why a [`Region`] could not grow.

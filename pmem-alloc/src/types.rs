@@ -55,10 +55,20 @@ impl TypeInfo {
     /// What is wrong with a record read from a pool, if anything: values a file holds can
     /// be anything, and everything computed from them must stay in range. The alignment is
     /// a power of two, the size a multiple of it, and every pointer run lies inside the
-    /// object, its pointers at least 8 bytes apart (so a run holds at most `size / 8`).
+    /// object, its pointers at least 8 bytes apart; and the runs hold at most `size / 8`
+    /// pointers in all, as they do when no two overlap, so that tracing an object reads
+    /// each of its words at most once.
     pub(crate) fn check(&self) -> Result<(), &'static str> {
         if !self.align.is_power_of_two() || self.size % self.align != 0 {
             return Err("a type record's size or alignment is not one a type can have");
+        }
+        let pointers = self
+            .pointers
+            .runs()
+            .iter()
+            .try_fold(0u64, |total, run| total.checked_add(run.count));
+        if pointers.is_none_or(|pointers| pointers > self.size / 8) {
+            return Err("a type record's pointer map holds more pointers than its objects");
         }
         for run in self.pointers.runs() {
             let inside = run.count.checked_sub(1).is_some_and(|more| {

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use pmem_alloc::type_hash::{SEED, hash_str, hash_u64};
 use pmem_alloc::{
-    GrowError, Growth, Heap, HeapError, PAGE, PPtr, Persistent, PointerMap, Region, RootObject,
-    TypeInfo,
+    FenceFor, GrowError, Growth, Heap, HeapError, PAGE, PPtr, Persistent, PointerMap, Region,
+    RootObject, TypeInfo,
 };
 
 /// A region backed by a vector, growable up to `max_len`, counting fences.
@@ -49,7 +49,7 @@ impl Region for MemoryRegion {
         self.metadata_writes += 1;
     }
 
-    fn fence(&mut self) {
+    fn fence(&mut self, _reason: FenceFor) {
         self.fences += 1;
     }
 
@@ -375,10 +375,10 @@ fn type_records_that_disagree_are_refused_at_load_and_at_use() {
     let (mut region, mut heap, node) = new_heap(16 * PAGE, 16 * PAGE);
     build_list(&mut region, &mut heap, node, 1);
     forge_record(&mut region, node, 16, 16);
-    let mut loaded =
+    let loaded =
         Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect("a consistent record");
     let error = loaded
-        .verify_type(node, &TypeInfo::of::<Node>())
+        .verify_type(node, TypeInfo::of::<Node>)
         .expect_err("another alignment than the program's");
     assert!(
         matches!(error, HeapError::TypeRecordMismatch { .. }),

@@ -94,10 +94,9 @@ pub enum Error {
     /// collection, the type cannot live in it, or the named roots are full. Return the error
     /// from the transaction to roll it back.
     Heap(pmem_alloc::HeapError),
-    /// The pool's heap is damaged: its metadata does not check, its type records disagree
-    /// with each other, with the page table or with the program's types, or a pointer shows
-    /// that a type record was lost. (A pointer that merely leads nowhere is not damage: the
-    /// collector counts it as dangling.)
+    /// The pool's heap is damaged: its metadata does not check, or its type records disagree
+    /// with each other, with the page table or with the program's types. (A pointer that
+    /// leads nowhere is not damage: the collector counts it as dangling.)
     HeapCorrupted {
         /// The pool file.
         path: PathBuf,

@@ -19,7 +19,7 @@
 
 use std::fs::File;
 
-use pmem_alloc::{GrowError, Region};
+use pmem_alloc::{FenceFor, GrowError, Region};
 
 use crate::header::{HEADER_LEN, State};
 use crate::hw::flush::Flusher;
@@ -99,9 +99,12 @@ impl Region for PoolRegion<'_> {
         }
     }
 
-    fn fence(&mut self) {
+    fn fence(&mut self, reason: FenceFor) {
         crate::txn::flush_metadata(self.mapping);
-        self.flusher.fence_for(PersistenceCall::SweepFence);
+        self.flusher.fence_for(match reason {
+            FenceFor::TypeRecord => PersistenceCall::TypeRecordFence,
+            FenceFor::Sweep => PersistenceCall::SweepFence,
+        });
     }
 
     fn grow(&mut self, min_len: usize) -> Result<(), GrowError> {

@@ -565,7 +565,9 @@ fn shelf_contents(pool: &Pool<Shelf>) -> (Option<u64>, Vec<u64>, Option<u64>) {
 
 /// Heap reuse crashed at every fence: a two-page object is freed by a collection and its
 /// pages taken by two one-page spans in the next transaction (so the sweep's fence must
-/// order the old span's removal before the new spans); then over a thousand fence-free
+/// order the old span's removal before the new spans; the spans' type is recorded in the
+/// first step, so that no type record's fence stands in for the sweep's); then over a
+/// thousand fence-free
 /// transactions allocate objects kept only by pins (so the pool must write their deferred
 /// lines back itself), and a last transaction links the first of them into the pool.
 #[must_use]
@@ -578,11 +580,18 @@ pub fn heap_reuse() -> CrashReport {
         |pool, step| match step {
             0 => pool
                 .txn(|tx| {
+                    let small = tx.alloc(Small {
+                        value: 1000,
+                        next: PPtr::null(),
+                        filler: [1000; 6],
+                    })?;
                     let big = tx.alloc(Big {
                         value: 7,
                         filler: [7; 1023],
                     })?;
-                    tx.root_mut().big = big;
+                    let mut shelf = tx.root_mut();
+                    shelf.small = small;
+                    shelf.big = big;
                     Ok::<_, Error>(())
                 })
                 .expect("allocate the big object"),
@@ -592,8 +601,8 @@ pub fn heap_reuse() -> CrashReport {
             }
             3 => pool
                 .txn(|tx| {
-                    let mut head = PPtr::null();
-                    for value in 0..70 {
+                    let mut head = tx.root().small;
+                    for value in 0..140 {
                         let node = Small {
                             value,
                             next: head,
@@ -628,5 +637,155 @@ pub fn heap_reuse() -> CrashReport {
         },
         shelf_contents,
         IMAGES_PER_FENCE,
+    )
+}
+
+/// The root of the type-record workloads.
+#[derive(Persistent, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Lodge {
+    /// A pointer to a type the pool never records: it only ever dangles.
+    pub stray: PPtr<Stray>,
+    /// The first room.
+    pub room: PPtr<Room>,
+    /// The first hall.
+    pub hall: PPtr<Hall>,
+}
+
+/// A type no workload allocates.
+#[derive(Persistent, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Stray {
+    /// Never read.
+    pub value: u64,
+}
+
+/// A type first recorded by a crashed transaction.
+#[derive(Persistent, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Room {
+    /// The room's number.
+    pub value: u64,
+}
+
+/// A second type of a record as long as [`Room`]'s, recorded by the same transaction.
+#[derive(Persistent, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Hall {
+    /// The hall's number.
+    pub value: u64,
+}
+
+/// Opens every crash image of every crash point `simulation` recorded, runs `after` on the
+/// pool, closes it and opens it again: each step must succeed. Returns what it checked.
+fn every_image_opens_and_reopens<R: Persistent>(
+    label: &str,
+    simulation: &Simulation,
+    after: impl Fn(&mut Pool<R>),
+) -> CrashReport {
+    let seed = seed();
+    let scratch = ScratchFile::new(&format!("{label}-image"));
+    let open = || {
+        PoolOptions::new()
+            .flush_mode(FlushMode::None)
+            .open::<R>(scratch.path())
+    };
+    let mut report = CrashReport::default();
+    for point in simulation.take_crash_points() {
+        for image in point.images(IMAGES_PER_FENCE, seed) {
+            std::fs::write(scratch.path(), &image.bytes).expect("write image");
+            let mut pool = open().unwrap_or_else(|error| {
+                panic!("{label}: {}, seed {seed}: {error}", image.description)
+            });
+            after(&mut pool);
+            pool.close();
+            open().unwrap_or_else(|error| {
+                panic!(
+                    "{label}: {}, seed {seed}: reopen: {error}",
+                    image.description
+                )
+            });
+            report.images += 1;
+        }
+        report.crash_points += 1;
+    }
+    report
+}
+
+/// A safe program commits a dangling pointer aimed at the page where the first span of a
+/// type the pool has not recorded yet will land; then a transaction first allocates that
+/// type, crashed at every fence. Every image opens and reopens: the span's type is recorded
+/// (and fenced) before the span, so the collector only ever sees a dangling pointer, never a
+/// span of an unrecorded type.
+#[must_use]
+pub fn dangling_pointer_into_a_new_type() -> CrashReport {
+    let simulation = Simulation::new();
+    let path = ScratchFile::new("crash-dangling-new-type");
+    let mut pool = small_pool()
+        .simulation(&simulation)
+        .create(path.path(), Lodge::default())
+        .expect("create");
+    let layout = crate::forge::PoolLayout::of(&std::fs::read(path.path()).expect("read"));
+    let first_span = (layout.heap_start + 4 * crate::forge::PAGE) as u64;
+    pool.txn(|tx| tx.root_mut().stray = PPtr::from_offset(first_span));
+    simulation.capture(true);
+    pool.try_txn(|tx| {
+        let room = tx.alloc(Room { value: 1 })?;
+        assert_eq!(
+            room.offset(),
+            first_span,
+            "the stray pointer aims at the new span"
+        );
+        tx.root_mut().room = room;
+        Ok::<_, Error>(())
+    })
+    .expect("allocate a new type");
+    simulation.capture(false);
+    drop(pool);
+    every_image_opens_and_reopens(
+        "crash-dangling-new-type",
+        &simulation,
+        |pool: &mut Pool<Lodge>| {
+            pool.collect().expect("collect");
+        },
+    )
+}
+
+/// A transaction first records two types whose records are equally long, crashed at every
+/// fence; after each image opens, the program allocates the second type again, commits and
+/// closes, and the pool must open once more. (Were the second record durable and the first
+/// torn, the re-recorded second type would land on the first's place and leave its old
+/// record after it: two records of one type.)
+#[must_use]
+pub fn two_new_types_in_one_transaction() -> CrashReport {
+    let simulation = Simulation::new();
+    let path = ScratchFile::new("crash-two-new-types");
+    let mut pool = small_pool()
+        .simulation(&simulation)
+        .create(path.path(), Lodge::default())
+        .expect("create");
+    simulation.capture(true);
+    pool.try_txn(|tx| {
+        let room = tx.alloc(Room { value: 1 })?;
+        let hall = tx.alloc(Hall { value: 2 })?;
+        let mut lodge = tx.root_mut();
+        lodge.room = room;
+        lodge.hall = hall;
+        Ok::<_, Error>(())
+    })
+    .expect("allocate two new types");
+    simulation.capture(false);
+    drop(pool);
+    every_image_opens_and_reopens(
+        "crash-two-new-types",
+        &simulation,
+        |pool: &mut Pool<Lodge>| {
+            pool.try_txn(|tx| {
+                let hall = tx.alloc(Hall { value: 3 })?;
+                tx.root_mut().hall = hall;
+                Ok::<_, Error>(())
+            })
+            .expect("a safe program's commit");
+        },
     )
 }

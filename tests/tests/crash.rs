@@ -45,6 +45,20 @@ fn heap_recovery_crashed_at_every_fence_still_recovers() {
 }
 
 #[test]
+fn a_dangling_pointer_into_a_new_type_s_first_span_survives_a_crash() {
+    let report = workloads::dangling_pointer_into_a_new_type();
+    println!("dangling pointer into a new type: {report:?}");
+    assert!(report.crash_points >= 3, "{report:?}");
+}
+
+#[test]
+fn two_types_first_recorded_by_a_crashed_transaction_leave_a_sound_type_table() {
+    let report = workloads::two_new_types_in_one_transaction();
+    println!("two new types: {report:?}");
+    assert!(report.crash_points >= 4, "{report:?}");
+}
+
+#[test]
 fn the_simulation_sees_the_protocol_fences() {
     let simulation = Simulation::new();
     let path = ScratchFile::new("crash-fences");

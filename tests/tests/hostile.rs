@@ -36,10 +36,18 @@ struct Blob {
     words: [u64; 2],
 }
 
+#[derive(Persistent, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+struct Pair {
+    left: PPtr<Item>,
+    right: PPtr<Item>,
+}
+
 /// Type indices in the heap's table, in the order `stocked` first allocates them.
 const SHELF_TYPE: u32 = 0;
 const ITEM_TYPE: u32 = 1;
 const BLOB_TYPE: u32 = 2;
+const PAIR_TYPE: u32 = 3;
 /// The heap page of the first span: the first data page.
 const FIRST_SPAN_PAGE: usize = 4;
 
@@ -65,6 +73,11 @@ fn stocked(path: &TempPath) -> Pool<Shelf> {
         }
         let blob = tx.alloc(Blob { words: [7, 8] })?;
         tx.root_mut().blob = blob;
+        let first = tx.root().first;
+        tx.alloc(Pair {
+            left: first,
+            right: first,
+        })?;
         tx.set_named_root("blob", blob)
     })
     .expect("stock");
@@ -211,7 +224,7 @@ fn a_dirty_pool_whose_type_table_lost_a_record_is_refused_unchanged() {
         let item_record = layout.type_record(bytes, ITEM_TYPE as usize);
         bytes[item_record + 3] ^= 0x10;
     });
-    assert_heap_corrupted(&refused(&pool), "type table is damaged");
+    assert_heap_corrupted(&refused(&pool), "a type the type table does not hold");
 }
 
 #[test]
@@ -295,7 +308,7 @@ fn a_type_record_of_another_size_is_never_used_for_the_program_s_type() {
     let mut opened = Pool::<Shelf>::open(pool.path()).expect("a consistent record opens");
     let blob = opened.root().blob;
     let error = opened.get(blob).expect_err("not read as a 16-byte Blob");
-    assert!(error.to_string().contains("another size"), "{error}");
+    assert!(error.to_string().contains("disagrees"), "{error}");
     let refused = opened.try_txn(|tx| tx.alloc(Blob { words: [1, 2] }).map(drop));
     assert!(
         matches!(
@@ -310,6 +323,32 @@ fn a_type_record_of_another_size_is_never_used_for_the_program_s_type() {
     opened.collect().expect("collect");
     drop(opened);
     Pool::<Shelf>::open(pool.path()).expect("reopens");
+}
+
+#[test]
+fn a_pointer_map_that_disagrees_with_the_program_is_never_used_to_read() {
+    let pool = clean("item-map");
+    forge_type_record(&pool, ITEM_TYPE, 32, 0);
+    let opened = Pool::<Shelf>::open(pool.path()).expect("a consistent record opens");
+    let first = opened.root().first;
+    let error = opened
+        .get(first)
+        .expect_err("an Item read by another pointer map");
+    assert!(error.to_string().contains("disagrees"), "{error}");
+}
+
+#[test]
+fn overlapping_pointer_runs_are_refused() {
+    let pool = clean("overlapping-runs");
+    rewrite(&pool, |bytes| {
+        let layout = PoolLayout::of(bytes);
+        let at = layout.type_record(bytes, PAIR_TYPE as usize);
+        assert_eq!(u32_at(bytes, at + 20), 2, "Pair's record has two runs");
+        put_u64(bytes, at + 32 + 8, 2);
+        put_u64(bytes, at + 32 + 16, 8);
+        layout.fix_type_record(bytes, at, PAIR_TYPE);
+    });
+    assert_heap_corrupted(&refused(&pool), "more pointers than its objects");
 }
 
 // Class 5: no pointer a safe program stores can make the pool unopenable.

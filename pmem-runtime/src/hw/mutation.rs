@@ -44,12 +44,14 @@ pub enum PersistenceCall {
     HeapMetadataFlush,
     /// The fence after a collection's sweep, before freed pages are reused.
     SweepFence,
+    /// The fence after a new type's record, before any span names the type.
+    TypeRecordFence,
 }
 
 #[cfg(feature = "simulation")]
 impl PersistenceCall {
     /// Every named call.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::EntryFlush,
         Self::EntryFence,
         Self::CommitFlush,
@@ -63,6 +65,7 @@ impl PersistenceCall {
         Self::DeferredFlush,
         Self::HeapMetadataFlush,
         Self::SweepFence,
+        Self::TypeRecordFence,
     ];
 }
 

@@ -27,8 +27,8 @@ impl<R: Persistent> Pool<R> {
     ///
     /// # Errors
     ///
-    /// [`Error::HeapCorrupted`] if tracing finds that a type record was lost (see
-    /// `docs/src/heap.md`, "The collector"); nothing has been freed then.
+    /// [`Error::HeapCorrupted`] if a pointer map reaches past the pool's end, which a heap
+    /// that open accepted never does; nothing has been freed then.
     pub fn collect(&mut self) -> Result<Collection, Error> {
         let collection = self.collect_from(Vec::new(), &HashMap::new())?;
         self.flusher.settle();
@@ -101,7 +101,7 @@ impl<R: Persistent> Pool<R> {
     pub(super) fn type_index_of<T: Persistent>(&mut self) -> Result<u32, Error> {
         if let Some(index) = self.heap.type_index(T::LAYOUT_HASH) {
             self.heap
-                .verify_type(index, &TypeInfo::of::<T>())
+                .verify_type(index, TypeInfo::of::<T>)
                 .map_err(|source| Error::HeapCorrupted {
                     path: self.info.path.clone(),
                     source,

@@ -30,7 +30,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use pmem_alloc::{Collection, Heap, PPtr, Persistent};
+use pmem_alloc::{Collection, Heap, PPtr, Persistent, TypeInfo};
 
 use crate::data::DataRanges;
 use crate::error::Error;
@@ -160,9 +160,9 @@ impl<R: Persistent> Pool<R> {
     /// [`Error::InvalidPointer`] if the pointer is null, misaligned for `T`, does not point
     /// at `size_of::<T>()` bytes inside the pool's data (past the header), or `T` is aligned
     /// to more than 4096 bytes (the alignment a pool's base guarantees); and, for a pointer
-    /// into the heap, if no allocated `T` starts where it points, or the pool records `T`
-    /// with another size or alignment (a pointer into the root object may point at any part
-    /// of it).
+    /// into the heap, if no allocated `T` starts where it points, or the pool's record of
+    /// `T` disagrees with `T` (size, alignment or pointer map; checked once per type). A
+    /// pointer into the root object may point at any part of it.
     pub fn get<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<&T, Error> {
         // Evaluating the layout hash runs the derive's padding and `Drop` checks, which a
         // generic type otherwise meets only when it is a pool's root.
@@ -193,24 +193,20 @@ impl<R: Persistent> Pool<R> {
             .checked_add(size_of::<T>() as u64)
             .is_some_and(|end| offset >= ROOT_OFFSET && end <= ROOT_OFFSET + size_of::<R>() as u64);
         if !in_root {
-            let object_type = self
+            let Some(index) = self.heap.object_type(offset) else {
+                return Err(invalid("no allocated heap object starts there"));
+            };
+            if self
                 .heap
-                .object_type(offset)
-                .and_then(|index| self.heap.type_info(index));
-            match object_type {
-                None => return Err(invalid("no allocated heap object starts there")),
-                Some(info) if info.layout_hash != T::LAYOUT_HASH => {
-                    return Err(invalid("the object there is of another type"));
-                }
-                Some(info)
-                    if info.size != size_of::<T>() as u64
-                        || info.align != align_of::<T>() as u64 =>
-                {
-                    return Err(invalid(
-                        "the pool records the type with another size or alignment than the program's",
-                    ));
-                }
-                Some(_) => {}
+                .type_info(index)
+                .is_none_or(|info| info.layout_hash != T::LAYOUT_HASH)
+            {
+                return Err(invalid("the object there is of another type"));
+            }
+            if self.heap.verify_type(index, TypeInfo::of::<T>).is_err() {
+                return Err(invalid(
+                    "the pool's record of the type disagrees with the program's type (size, alignment or pointers)",
+                ));
             }
         }
         let address = self.mapping.address_of(offset as usize).cast::<T>();
