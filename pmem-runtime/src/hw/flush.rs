@@ -189,24 +189,15 @@ impl CpuFeatures {
 
     #[cfg(target_arch = "x86_64")]
     fn read() -> Self {
-        use core::arch::x86_64::{__cpuid, __cpuid_count};
-        // The intrinsics were `unsafe fn` in older toolchains (our MSRV among them).
-        #[allow(unused_unsafe)]
-        // SAFETY: CPUID is available on every x86_64 CPU; leaf 7 is read only when leaf 0
-        // reports it.
-        let (leaf1, leaf7_ebx) = unsafe {
-            let max_leaf = __cpuid(0).eax;
-            let leaf7_ebx = if max_leaf >= 7 {
-                __cpuid_count(7, 0).ebx
-            } else {
-                0
-            };
-            (__cpuid(1), leaf7_ebx)
-        };
+        let cpuid = x86::cpuid::CpuId::new();
+        // `None` means the CPU does not report the leaf (leaf 1, or leaf 7 for the two
+        // newer instructions), and so none of its features.
+        let leaf1 = cpuid.get_feature_info();
+        let leaf7 = cpuid.get_extended_feature_info();
         Self {
-            clwb: leaf7_ebx & (1 << 24) != 0,
-            clflushopt: leaf7_ebx & (1 << 23) != 0,
-            clflush: leaf1.edx & (1 << 19) != 0,
+            clwb: leaf7.as_ref().is_some_and(|leaf| leaf.has_clwb()),
+            clflushopt: leaf7.as_ref().is_some_and(|leaf| leaf.has_clflushopt()),
+            clflush: leaf1.is_some_and(|leaf| leaf.has_clflush()),
             // SSE is part of the x86_64 baseline, and SFENCE with it.
             sfence: true,
         }
@@ -450,8 +441,9 @@ unsafe fn write_back_line(_mode: FlushMode, _address: *const u8) {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn store_fence() {
-    // SAFETY: SFENCE is part of SSE, which every x86_64 CPU has.
-    unsafe { core::arch::x86_64::_mm_sfence() };
+    // Its `asm!` has the default memory clobber, so the compiler, too, keeps earlier stores
+    // before the fence.
+    x86::fence::sfence();
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -12,6 +12,21 @@
 //! through the CPU cache, and cache-line flushes make them durable. Anywhere else (an SSD,
 //! tmpfs) the mapping falls back to a plain `MAP_SHARED`, whose pages reach the file only
 //! through `msync`.
+//!
+//! The calls are made through `libc`, not `memmap2` (checked against 0.9.12), because
+//! `memmap2` cannot express this scheme:
+//!
+//! - it has no way to say *where* to map: every map it makes passes a null address, so there
+//!   is no `MAP_FIXED` mapping over a reservation, and no way to adopt one made elsewhere;
+//! - its flags are fixed per constructor (`MAP_SHARED` or `MAP_PRIVATE`, plus the
+//!   `populate`, `no_reserve_swap`, `stack` and `huge` options), so there is no
+//!   `MAP_SHARED_VALIDATE | MAP_SYNC`, neither for the DAX probe nor for the mapping;
+//! - an anonymous map is always readable and writable: no `PROT_NONE` reservation;
+//! - its `remap` is `mremap(2)`, which grows in place only into free address space (the
+//!   reservation is exactly what keeps that space from being free), or else moves the base.
+//!
+//! What it could do here (a `MAP_PRIVATE` copy, `msync` of a range) would split one mapping
+//! between two owners without removing any of the code above, so none of it is used.
 
 use std::fs::File;
 use std::io;
