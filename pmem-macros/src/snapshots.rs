@@ -1,13 +1,15 @@
 //! Expansion snapshots, one folder per macro: each `tests/expand/MACRO/NAME.rs` is expanded
 //! by MACRO and compared with `NAME.expanded.rs`, pretty-printed, so that a reviewer reads
 //! what the macro emits (where every log call lands, what the derive asserts) and a change to
-//! it shows in the diff. `PMEM_SNAPSHOTS=overwrite` rewrites the snapshots.
+//! it shows in the diff. `UPDATE_EXPECT=1 cargo test -p pmem-macros` rewrites the snapshots
+//! (and writes those of new inputs).
 //!
 //! They are unit tests of the proc-macro crate because its functions cannot be called from
 //! an integration test, which links a proc-macro crate only as a compiler plugin.
 
 use std::path::Path;
 
+use expect_test::expect_file;
 use proc_macro2::TokenStream;
 
 /// `tokens`, a sequence of items, as rustfmt-like source text.
@@ -20,7 +22,6 @@ fn check_folder(folder: &str, expand: fn(&str) -> TokenStream) {
     let directory = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/expand")
         .join(folder);
-    let overwrite = std::env::var_os("PMEM_SNAPSHOTS").is_some_and(|value| value == "overwrite");
     let mut inputs: Vec<_> = std::fs::read_dir(&directory)
         .unwrap_or_else(|error| panic!("{}: {error}", directory.display()))
         .map(|entry| entry.expect("entry").path())
@@ -30,17 +31,9 @@ fn check_folder(folder: &str, expand: fn(&str) -> TokenStream) {
     assert!(!inputs.is_empty(), "no inputs in {}", directory.display());
     for input in inputs {
         let source = std::fs::read_to_string(&input).expect("input");
-        let expanded = pretty(&expand(&source));
-        let snapshot = input.with_extension("expanded.rs");
-        if overwrite {
-            std::fs::write(&snapshot, &expanded).expect("write snapshot");
-        }
-        let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
-        assert!(
-            expanded == expected,
-            "{} expands differently from its snapshot (PMEM_SNAPSHOTS=overwrite to accept):\n{expanded}",
-            input.display()
-        );
+        // An absolute path: `expect_file!` resolves a relative one from the outermost
+        // directory holding a `Cargo.toml`, a guess at the workspace root.
+        expect_file![input.with_extension("expanded.rs")].assert_eq(&pretty(&expand(&source)));
     }
 }
 
