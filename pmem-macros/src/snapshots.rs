@@ -44,3 +44,12 @@ fn txn_expansions_match_their_snapshots() {
         crate::txn::expand(TokenStream::new(), source.parse().expect("tokens"))
     });
 }
+
+/// Each input is a struct marked `#[derive(Persistent)]`; the snapshot is what the derive
+/// adds beside it. (A const-generic struct is refused: see `ui-tests/fail`.)
+#[test]
+fn persistent_expansions_match_their_snapshots() {
+    check_folder("persistent", |source| {
+        crate::persistent::derive(syn::parse_str(source).expect("a struct"))
+    });
+}
