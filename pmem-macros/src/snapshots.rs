@@ -22,18 +22,27 @@ fn check_folder(folder: &str, expand: fn(&str) -> TokenStream) {
     let directory = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/expand")
         .join(folder);
-    let mut inputs: Vec<_> = std::fs::read_dir(&directory)
+    let mut files: Vec<_> = std::fs::read_dir(&directory)
         .unwrap_or_else(|error| panic!("{}: {error}", directory.display()))
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| !path.to_string_lossy().ends_with(".expanded.rs"))
+        .map(|entry| entry.expect("entry").path().to_string_lossy().into_owned())
+        .filter(|path| path.ends_with(".rs"))
         .collect();
-    inputs.sort();
+    files.sort();
+    let (snapshots, inputs): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|path| path.ends_with(".expanded.rs"));
+    // A snapshot left behind by a renamed or deleted input would never be checked again.
+    for snapshot in &snapshots {
+        let input = format!("{}.rs", &snapshot[..snapshot.len() - ".expanded.rs".len()]);
+        assert!(inputs.contains(&input), "{snapshot} has no input {input}");
+    }
     assert!(!inputs.is_empty(), "no inputs in {}", directory.display());
     for input in inputs {
         let source = std::fs::read_to_string(&input).expect("input");
         // An absolute path: `expect_file!` resolves a relative one from the outermost
         // directory holding a `Cargo.toml`, a guess at the workspace root.
-        expect_file![input.with_extension("expanded.rs")].assert_eq(&pretty(&expand(&source)));
+        expect_file![Path::new(&input).with_extension("expanded.rs")]
+            .assert_eq(&pretty(&expand(&source)));
     }
 }
 
