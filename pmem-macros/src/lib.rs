@@ -9,6 +9,8 @@
 use proc_macro::TokenStream;
 
 mod persistent;
+#[cfg(test)]
+mod snapshots;
 mod txn;
 
 /// Derives `pmem::Persistent` for a `#[repr(C)]` or `#[repr(transparent)]` struct whose

@@ -925,50 +925,10 @@ impl VisitMut for Rewriter {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use proc_macro2::TokenStream;
     use quote::quote;
 
-    fn pretty(tokens: &TokenStream) -> String {
-        prettyplease::unparse(&syn::parse2(tokens.clone()).expect("a file"))
-    }
-
-    /// Expansion snapshots: each `tests/expand/NAME.rs` is expanded as if marked `#[txn]`
-    /// and compared with `NAME.expanded.rs`, so a reviewer sees where every log call lands.
-    /// `PMEM_SNAPSHOTS=overwrite` rewrites the snapshots.
-    #[test]
-    fn expansions_match_their_snapshots() {
-        let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand");
-        let overwrite =
-            std::env::var_os("PMEM_SNAPSHOTS").is_some_and(|value| value == "overwrite");
-        let mut checked = 0;
-        let mut inputs: Vec<_> = std::fs::read_dir(&directory)
-            .expect("tests/expand")
-            .map(|entry| entry.expect("entry").path())
-            .filter(|path| !path.to_string_lossy().ends_with(".expanded.rs"))
-            .collect();
-        inputs.sort();
-        for input in inputs {
-            let source = std::fs::read_to_string(&input).expect("input");
-            let expanded = pretty(&super::expand(
-                TokenStream::new(),
-                source.parse().expect("tokens"),
-            ));
-            let snapshot = input.with_extension("expanded.rs");
-            if overwrite {
-                std::fs::write(&snapshot, &expanded).expect("write snapshot");
-            }
-            let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
-            assert!(
-                expanded == expected,
-                "{} expands differently from its snapshot (PMEM_SNAPSHOTS=overwrite to accept):\n{expanded}",
-                input.display()
-            );
-            checked += 1;
-        }
-        assert!(checked >= 4, "only {checked} snapshots");
-    }
+    use crate::snapshots::pretty;
 
     fn error_of(args: TokenStream, item: TokenStream) -> String {
         let expanded = super::expand(args, item).to_string();
