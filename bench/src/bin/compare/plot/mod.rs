@@ -3,10 +3,10 @@
 //! No plotting crate is used: the plots' legibility comes from choices a chart library
 //! leaves to its caller anyway (value labels kept apart from each other and from the
 //! floor's, a white halo under labels that cross lines, hollow markers for the dashed
-//! series, the floor as a dashed line within its group), and plotters, the candidate, also
-//! writes a text element per label without the halo's `paint-order`, declares no
-//! rust-version, and adds its backend crates to the build. What is drawn is about 500 lines
-//! here, with the scales and ticks in [`axis`] and the SVG writer in [`svg`].
+//! series, the floor as a dashed line within its group), and plotters, the candidate,
+//! writes its text without the halo's `paint-order`, declares no rust-version, and adds its
+//! backend crates to the build. Each plot is drawn in its module, [`throughput`] and
+//! [`recovery`], with the scales and ticks in [`axis`] and the SVG writer in [`svg`].
 
 mod axis;
 mod recovery;
@@ -59,6 +59,42 @@ impl Swatch<'_> {
             }
         }
     }
+}
+
+/// A plot's page and, inside it, the plot area, in pixels.
+struct Layout {
+    width: f64,
+    height: f64,
+    left: f64,
+    right: f64,
+    top: f64,
+    bottom: f64,
+}
+
+impl Layout {
+    /// The plot area's left, right, top and bottom edges.
+    fn area(&self) -> (f64, f64, f64, f64) {
+        (self.left, self.right, self.top, self.bottom)
+    }
+}
+
+/// A plot's document, with its `title` (the one a viewer shows for the file), and its
+/// `heading` and `subtitle` above the plot area, from its left edge.
+fn document(layout: &Layout, title: &str, heading: &str, subtitle: &str) -> Svg {
+    let mut svg = Svg::new(layout.width, layout.height, title);
+    svg.text(
+        layout.left,
+        28.0,
+        "font-size=\"18\" font-weight=\"bold\" fill=\"#1a202c\"",
+        heading,
+    );
+    svg.text(
+        layout.left,
+        48.0,
+        &format!("fill=\"{AXIS_COLOR}\""),
+        subtitle,
+    );
+    svg
 }
 
 /// Draws the legend entries left to right from `x`.

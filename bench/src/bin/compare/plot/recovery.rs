@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::axis::{Log, decades, tick_label};
 use super::svg::Svg;
-use super::{AXIS_COLOR, GRID_COLOR, HALO, PMDK_COLOR, PMEM_COLOR, Swatch, legend};
+use super::{
+    AXIS_COLOR, GRID_COLOR, HALO, Layout, PMDK_COLOR, PMEM_COLOR, Swatch, document, legend,
+};
 use crate::numbers::{count_label, plural, sig3};
 use crate::plan::Plan;
 use crate::program::{Program, Sample};
@@ -110,17 +112,24 @@ pub(super) fn series(plan: &Plan, results: &Results) -> [Series; 3] {
     ]
 }
 
+/// The page and its plot area.
+const LAYOUT: Layout = Layout {
+    width: 960.0,
+    height: 540.0,
+    left: 80.0,
+    right: 960.0 - 40.0,
+    top: 96.0,
+    bottom: 540.0 - 64.0,
+};
+
 pub(super) fn svg(series: &[Series], subtitle: &str, rounds: u32) -> String {
-    let (width, height) = (960.0, 540.0);
-    let (left, right, top, bottom) = (80.0, width - 40.0, 96.0, height - 64.0);
-    let mut svg = Svg::new(width, height, "Reopening a pool: time against heap size");
-    svg.text(
-        left,
-        28.0,
-        "font-size=\"18\" font-weight=\"bold\" fill=\"#1a202c\"",
+    let (left, right, top, bottom) = LAYOUT.area();
+    let mut svg = document(
+        &LAYOUT,
+        "Reopening a pool: time against heap size",
         "Reopening a pool: time against heap size (lower is better)",
+        subtitle,
     );
-    svg.text(left, 48.0, "fill=\"#4a5568\"", subtitle);
 
     let sizes: BTreeSet<u64> = series
         .iter()
@@ -183,13 +192,9 @@ pub(super) fn svg(series: &[Series], subtitle: &str, rounds: u32) -> String {
         &format!("text-anchor=\"middle\" fill=\"{AXIS_COLOR}\""),
         "heap size: 64-byte nodes in one list (log scale)",
     );
-    let middle = (top + bottom) / 2.0;
-    svg.text(
-        22.0,
-        middle,
-        &format!(
-            "text-anchor=\"middle\" transform=\"rotate(-90 22 {middle:.1})\" fill=\"{AXIS_COLOR}\""
-        ),
+    svg.y_axis_title(
+        top,
+        bottom,
         &format!(
             "milliseconds, median of {} (log scale)",
             plural(rounds, "round")

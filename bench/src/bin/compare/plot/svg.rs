@@ -39,6 +39,19 @@ impl Svg {
         self.line((left, top), (left, bottom), &stroke);
     }
 
+    /// The y axis's title, rotated, centred between `top` and `bottom`.
+    pub(super) fn y_axis_title(&mut self, top: f64, bottom: f64, title: &str) {
+        let middle = (top + bottom) / 2.0;
+        self.text(
+            22.0,
+            middle,
+            &format!(
+                "text-anchor=\"middle\" transform=\"rotate(-90 22 {middle:.1})\" fill=\"{AXIS_COLOR}\""
+            ),
+            title,
+        );
+    }
+
     pub(super) fn line(&mut self, from: (f64, f64), to: (f64, f64), attributes: &str) {
         self.raw(&format!(
             "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" {attributes}/>\n",

@@ -2,8 +2,10 @@
 //! bars with min–max whiskers, and for `sps` the hardware floor as a dashed line.
 
 use super::axis::{Linear, linear_ticks, tick_label};
-use super::svg::Svg;
-use super::{AXIS_COLOR, FLOOR_COLOR, GRID_COLOR, HALO, PMDK_COLOR, PMEM_COLOR, Swatch, legend};
+use super::{
+    AXIS_COLOR, FLOOR_COLOR, GRID_COLOR, HALO, Layout, PMDK_COLOR, PMEM_COLOR, Swatch, document,
+    legend,
+};
 use crate::numbers::{mops, plural};
 use crate::plan::{FLOOR_VARIANTS, Plan};
 use crate::program::Program;
@@ -38,17 +40,24 @@ pub(super) fn groups(plan: &Plan, results: &Results) -> Vec<BarGroup> {
         .collect()
 }
 
+/// The page and its plot area.
+const LAYOUT: Layout = Layout {
+    width: 960.0,
+    height: 520.0,
+    left: 80.0,
+    right: 960.0 - 24.0,
+    top: 96.0,
+    bottom: 520.0 - 84.0,
+};
+
 pub(super) fn svg(groups: &[BarGroup], subtitle: &str, rounds: u32) -> String {
-    let (width, height) = (960.0, 520.0);
-    let (left, right, top, bottom) = (80.0, width - 24.0, 96.0, height - 84.0);
-    let mut svg = Svg::new(width, height, "Throughput: pmem vs PMDK");
-    svg.text(
-        left,
-        28.0,
-        "font-size=\"18\" font-weight=\"bold\" fill=\"#1a202c\"",
+    let (left, right, top, bottom) = LAYOUT.area();
+    let mut svg = document(
+        &LAYOUT,
+        "Throughput: pmem vs PMDK",
         "Throughput: pmem vs PMDK libpmemobj (one op = one transaction, higher is better)",
+        subtitle,
     );
-    svg.text(left, 48.0, "fill=\"#4a5568\"", subtitle);
 
     let highest = groups
         .iter()
@@ -72,13 +81,9 @@ pub(super) fn svg(groups: &[BarGroup], subtitle: &str, rounds: u32) -> String {
             &tick_label(tick, step),
         );
     }
-    let middle = (top + bottom) / 2.0;
-    svg.text(
-        22.0,
-        middle,
-        &format!(
-            "text-anchor=\"middle\" transform=\"rotate(-90 22 {middle:.1})\" fill=\"{AXIS_COLOR}\""
-        ),
+    svg.y_axis_title(
+        top,
+        bottom,
         &format!(
             "million ops per second, median of {}",
             plural(rounds, "round")
