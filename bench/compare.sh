@@ -2,7 +2,7 @@
 # Compares pmem with PMDK's libpmemobj and with the hardware floor, end to end:
 # installs gcc and PMDK where missing (Debian), builds pmem-bench, the `compare` driver,
 # shared/baselines/pmdk/pmdk_bench.c and shared/baselines/limit/limit.c, then runs
-# target/release/compare with this script's arguments (see bench/src/bin/compare.rs).
+# target/release/compare with this script's arguments (`target/release/compare --help`).
 #
 #   bash bench/compare.sh                                              # full run: docs/benchmarks/
 #   bash bench/compare.sh --rounds 1 --ops-scale 0.01 --out /tmp/smoke  # smoke run

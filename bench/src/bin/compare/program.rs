@@ -1,0 +1,263 @@
+//! The three measured programs and what they print: result lines of `key=value` fields on
+//! stdout, and `# key=value` diagnostic lines on stderr.
+
+use crate::Result;
+
+/// One of the programs `compare` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Program {
+    Pmem,
+    Pmdk,
+    Limit,
+}
+
+impl Program {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Pmem => "pmem-bench",
+            Self::Pmdk => "pmdk_bench",
+            Self::Limit => "limit",
+        }
+    }
+
+    /// The field that starts a result line, naming what the line measured.
+    fn line_key(self) -> &'static str {
+        match self {
+            Self::Pmem | Self::Pmdk => "workload",
+            Self::Limit => "variant",
+        }
+    }
+
+    /// The fields a result line must carry.
+    fn required(self) -> &'static [&'static str] {
+        match self {
+            Self::Pmem => &[
+                "workload",
+                "ops",
+                "secs",
+                "ops_per_sec",
+                "fences_per_op",
+                "flushes_per_op",
+                "log_bytes_per_op",
+            ],
+            Self::Pmdk => &["workload", "ops", "secs", "ops_per_sec"],
+            Self::Limit => &["variant", "ops", "secs", "ops_per_sec"],
+        }
+    }
+}
+
+/// What one run measured.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Sample {
+    pub(crate) secs: f64,
+    pub(crate) ops_per_sec: f64,
+    pub(crate) fences_per_op: Option<f64>,
+    pub(crate) flushes_per_op: Option<f64>,
+    pub(crate) log_bytes_per_op: Option<f64>,
+    pub(crate) gib_per_sec: Option<f64>,
+    /// Recovery only: the first allocating transaction after `open`, from stderr.
+    pub(crate) first_alloc_secs: Option<f64>,
+}
+
+/// Splits a `key=value key=value` line.
+fn parse_fields(line: &str) -> Result<Vec<(&str, &str)>> {
+    line.split_whitespace()
+        .map(|token| {
+            token
+                .split_once('=')
+                .filter(|(key, _)| !key.is_empty())
+                .ok_or_else(|| format!("`{token}` is not key=value"))
+        })
+        .collect()
+}
+
+fn field<'a>(fields: &[(&str, &'a str)], key: &str) -> Result<&'a str> {
+    fields
+        .iter()
+        .find(|(name, _)| *name == key)
+        .map(|&(_, value)| value)
+        .ok_or_else(|| format!("missing field `{key}`"))
+}
+
+fn number(fields: &[(&str, &str)], key: &str) -> Result<f64> {
+    let text = field(fields, key)?;
+    text.parse::<f64>()
+        .ok()
+        .filter(|value| value.is_finite() && *value >= 0.0)
+        .ok_or_else(|| format!("field `{key}` is not a finite non-negative number: {text:?}"))
+}
+
+/// Parses a result line of `program`: the name it measured (workload or variant), its op
+/// count, and the sample.
+fn parse_result(program: Program, line: &str) -> Result<(String, u64, Sample)> {
+    let fields = parse_fields(line)?;
+    for key in program.required() {
+        field(&fields, key)?;
+    }
+    let ops_text = field(&fields, "ops")?;
+    let ops = ops_text
+        .parse()
+        .map_err(|_| format!("field `ops` is not an integer: {ops_text:?}"))?;
+    let optional = |key| {
+        fields
+            .iter()
+            .any(|(name, _)| *name == key)
+            .then(|| number(&fields, key))
+            .transpose()
+    };
+    let sample = Sample {
+        secs: number(&fields, "secs")?,
+        ops_per_sec: number(&fields, "ops_per_sec")?,
+        fences_per_op: optional("fences_per_op")?,
+        flushes_per_op: optional("flushes_per_op")?,
+        log_bytes_per_op: optional("log_bytes_per_op")?,
+        gib_per_sec: optional("gib_per_sec")?,
+        first_alloc_secs: None,
+    };
+    Ok((field(&fields, program.line_key())?.to_owned(), ops, sample))
+}
+
+/// The result lines of one run's stdout, parsed; errors name the program, its arguments and
+/// the line. Other lines are left to `raw.txt`.
+pub(crate) fn parse_stdout(
+    program: Program,
+    invocation: &str,
+    stdout: &str,
+) -> Result<Vec<(String, u64, Sample)>> {
+    let prefix = format!("{}=", program.line_key());
+    stdout
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.trim_start().starts_with(&prefix))
+        .map(|(index, line)| {
+            parse_result(program, line).map_err(|error| {
+                format!("{invocation}: stdout line {}: {error}: `{line}`", index + 1)
+            })
+        })
+        .collect()
+}
+
+/// The value of `key=` in the first `# ` diagnostic line of `stderr` that has one.
+pub(crate) fn diagnostic<'a>(stderr: &'a str, key: &str) -> Option<&'a str> {
+    stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix('#'))
+        .flat_map(str::split_whitespace)
+        .find_map(|token| token.strip_prefix(key)?.strip_prefix('='))
+}
+
+pub(crate) fn diagnostic_secs(invocation: &str, stderr: &str, key: &str) -> Result<f64> {
+    let text = diagnostic(stderr, key)
+        .ok_or_else(|| format!("{invocation}: stderr has no `# {key}=` line"))?;
+    text.parse::<f64>()
+        .ok()
+        .filter(|secs| secs.is_finite() && *secs >= 0.0)
+        .ok_or_else(|| format!("{invocation}: stderr `{key}={text}` is not a duration"))
+}
+
+/// The CPU share of a timed region that another process visibly disturbed: under 90% of its
+/// wall time, over a region long enough (0.1 s) for the share to mean something.
+pub(crate) fn disturbed(stderr: &str) -> Option<f64> {
+    let line = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("# timed_region "))?;
+    let fields = parse_fields(line).ok()?;
+    let wall = number(&fields, "wall").ok()?;
+    let utilisation = number(&fields, "cpu_util").ok()?;
+    (wall >= 0.1 && utilisation < 0.9).then_some(utilisation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_pmem_bench_line_with_extra_fields() {
+        let line = "workload=gc ops=1000 secs=0.002000 ops_per_sec=500000 fences_per_op=0.00 \
+                    flushes_per_op=1.50 log_bytes_per_op=0.0 gib_per_sec=1.25 threads=1";
+        let (name, ops, sample) = parse_result(Program::Pmem, line).unwrap();
+        assert_eq!((name.as_str(), ops), ("gc", 1000));
+        assert_eq!(sample.ops_per_sec, 500_000.0);
+        assert_eq!(sample.secs, 0.002);
+        assert_eq!(sample.flushes_per_op, Some(1.5));
+        assert_eq!(sample.gib_per_sec, Some(1.25));
+    }
+
+    #[test]
+    fn a_pmdk_line_needs_no_counts_but_a_pmem_line_does() {
+        let line = "workload=sps ops=10 secs=0.000010 ops_per_sec=1000000.0";
+        let (_, _, sample) = parse_result(Program::Pmdk, line).unwrap();
+        assert_eq!(sample.fences_per_op, None);
+        let error = parse_result(Program::Pmem, line).unwrap_err();
+        assert!(error.contains("fences_per_op"), "{error}");
+    }
+
+    #[test]
+    fn errors_name_the_program_and_the_line() {
+        let stdout = "starting\nworkload=sps ops=10 secs=0.1\n";
+        let error = parse_stdout(Program::Pmdk, "pmdk_bench sps 10", stdout).unwrap_err();
+        assert!(
+            error.starts_with("pmdk_bench sps 10: stdout line 2"),
+            "{error}"
+        );
+        assert!(error.contains("missing field `ops_per_sec`"), "{error}");
+        assert!(error.contains("`workload=sps ops=10 secs=0.1`"), "{error}");
+    }
+
+    #[test]
+    fn rejects_malformed_tokens_and_numbers() {
+        assert!(parse_fields("workload=sps garbage").is_err());
+        assert!(parse_fields("=1").is_err());
+        let nan = "variant=no_flush ops=5 secs=1 ops_per_sec=nan";
+        assert!(parse_result(Program::Limit, nan).is_err());
+        let negative = "variant=no_flush ops=5 secs=-1 ops_per_sec=5";
+        assert!(parse_result(Program::Limit, negative).is_err());
+        let fractional_ops = "variant=no_flush ops=5.5 secs=1 ops_per_sec=5";
+        assert!(parse_result(Program::Limit, fractional_ops).is_err());
+    }
+
+    #[test]
+    fn limit_prints_one_line_per_variant() {
+        let stdout = "variant=undo_4_fences ops=100 secs=0.001 ops_per_sec=100000\n\
+                      variant=no_flush ops=100 secs=0.0001 ops_per_sec=1000000\n";
+        let lines = parse_stdout(Program::Limit, "limit 100", stdout).unwrap();
+        let names: Vec<&str> = lines.iter().map(|(name, _, _)| name.as_str()).collect();
+        assert_eq!(names, ["undo_4_fences", "no_flush"]);
+        assert_eq!(lines[1].2.ops_per_sec, 1e6);
+    }
+
+    #[test]
+    fn reads_diagnostics_from_stderr() {
+        let stderr = "# pool=/dev/shm/x size_mib=64 is_pmem=1\n\
+                      first_alloc_tx_after_open_secs=9\n\
+                      # first_alloc_tx_after_open_secs=0.004250\n";
+        assert_eq!(diagnostic(stderr, "is_pmem"), Some("1"));
+        // Only `# ` lines count, and a key must match whole.
+        assert_eq!(
+            diagnostic(stderr, "first_alloc_tx_after_open_secs"),
+            Some("0.004250")
+        );
+        assert_eq!(diagnostic(stderr, "pmem"), None);
+        let error = diagnostic_secs(
+            "pmdk_bench recovery 10",
+            "",
+            "first_alloc_tx_after_open_secs",
+        )
+        .unwrap_err();
+        assert!(error.starts_with("pmdk_bench recovery 10:"), "{error}");
+    }
+
+    #[test]
+    fn only_long_regions_short_of_the_cpu_are_disturbed() {
+        let region = |wall: &str, utilisation: &str| {
+            format!(
+                "# pool=x\n# timed_region wall={wall} cpu=0.1 cpu_util={utilisation} invol_ctxsw=9\n"
+            )
+        };
+        assert_eq!(disturbed(&region("1.500", "0.700")), Some(0.7));
+        assert_eq!(disturbed(&region("1.500", "0.990")), None);
+        // Too short for the share to mean anything.
+        assert_eq!(disturbed(&region("0.007", "0.000")), None);
+        assert_eq!(disturbed("# verify ok\n"), None);
+    }
+}

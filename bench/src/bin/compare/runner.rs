@@ -1,0 +1,210 @@
+//! Starting the runs: each program as a child process with only the environment the
+//! comparison sets, its output recorded line by line in `raw.txt`, its result lines parsed
+//! into [`Results`], and a progress line per run on stderr.
+
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use crate::Result;
+use crate::cli::Config;
+use crate::plan::FLOOR_VARIANTS;
+use crate::program::{Program, diagnostic, diagnostic_secs, disturbed, parse_stdout};
+use crate::stats::{Key, Results};
+
+/// Starts the runs and records everything they print in `raw.txt`.
+pub(crate) struct Runner<'a> {
+    config: &'a Config,
+    pmem_flush: Option<String>,
+    raw: BufWriter<File>,
+    pub(crate) started: Instant,
+    done: usize,
+    total: usize,
+}
+
+impl<'a> Runner<'a> {
+    /// A runner of `total` runs that writes `raw_path`, its header line first.
+    pub(crate) fn new(
+        config: &'a Config,
+        pmem_flush: Option<String>,
+        raw_path: &Path,
+        total: usize,
+    ) -> Result<Self> {
+        let mut raw = BufWriter::new(
+            File::create(raw_path)
+                .map_err(|error| format!("cannot create {}: {error}", raw_path.display()))?,
+        );
+        writeln!(
+            raw,
+            "# round<TAB>program<TAB>arguments<TAB>stream (meta|stdout|stderr)<TAB>line"
+        )
+        .map_err(|error| format!("cannot write {}: {error}", raw_path.display()))?;
+        Ok(Self {
+            config,
+            pmem_flush,
+            raw,
+            started: Instant::now(),
+            done: 0,
+            total,
+        })
+    }
+
+    fn run(&mut self, round: u32, program: Program, args: &[String]) -> Result<(String, String)> {
+        let path = match program {
+            Program::Pmem => &self.config.pmem,
+            Program::Pmdk => &self.config.pmdk,
+            Program::Limit => &self.config.limit,
+        };
+        let invocation = format!("{} {}", program.name(), args.join(" "));
+        self.done += 1;
+        eprint!(
+            "[{:>3}/{}] round {round}: {invocation:<36} ",
+            self.done, self.total
+        );
+        let mut command = Command::new(path);
+        command.args(args);
+        // Only what the comparison sets reaches the runs: leftovers in the caller's
+        // environment (a forced mode, a kept pool) would silently change what is measured.
+        command.env_remove("PMEM_FLUSH");
+        for name in [
+            "PMDK_BENCH_POOL_MB",
+            "PMDK_BENCH_KEEP",
+            "PMEM_IS_PMEM_FORCE",
+        ] {
+            command.env_remove(name);
+        }
+        match program {
+            Program::Pmem => {
+                command.env("PMEM_BENCH_DIR", &self.config.pool_dir);
+                if let Some(mode) = &self.pmem_flush {
+                    command.env("PMEM_FLUSH", mode);
+                }
+            }
+            Program::Pmdk => {
+                command.env("PMDK_BENCH_DIR", &self.config.pool_dir);
+                command.env("PMEM_IS_PMEM_FORCE", "1");
+            }
+            Program::Limit => {}
+        }
+        let start = Instant::now();
+        let output = command.output().map_err(|error| {
+            eprintln!("not started");
+            format!(
+                "cannot run {} ({error}); bench/compare.sh builds it",
+                path.display()
+            )
+        })?;
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!("{secs:7.2} s");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let mut raw = String::new();
+        raw.push_str(&format!(
+            "{round}\t{}\t{}\tmeta\twall_secs={secs:.3} status={}\n",
+            program.name(),
+            args.join(" "),
+            output.status
+        ));
+        for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+            for line in text.lines() {
+                raw.push_str(&format!(
+                    "{round}\t{}\t{}\t{stream}\t{line}\n",
+                    program.name(),
+                    args.join(" ")
+                ));
+            }
+        }
+        self.raw
+            .write_all(raw.as_bytes())
+            .and_then(|()| self.raw.flush())
+            .map_err(|error| format!("cannot write raw.txt: {error}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "{invocation} failed ({}).\n--- its stdout:\n{stdout}--- its stderr:\n{stderr}",
+                output.status
+            ));
+        }
+        Ok((stdout, stderr))
+    }
+
+    /// Runs `workload` with `ops` in pmem-bench or the PMDK harness and records the sample.
+    pub(crate) fn measure(
+        &mut self,
+        results: &mut Results,
+        round: u32,
+        program: Program,
+        workload: &str,
+        ops: u64,
+    ) -> Result<()> {
+        let invocation = format!("{} {workload} {ops}", program.name());
+        let (stdout, stderr) = self.run(round, program, &[workload.to_owned(), ops.to_string()])?;
+        let mut lines = parse_stdout(program, &invocation, &stdout)?;
+        let (name, printed_ops, mut sample) = match lines.len() {
+            1 => lines.remove(0),
+            n => {
+                return Err(format!(
+                    "{invocation}: {n} result lines on stdout, expected 1"
+                ));
+            }
+        };
+        if name != workload || printed_ops != ops {
+            return Err(format!(
+                "{invocation}: printed workload={name} ops={printed_ops}, expected {workload} {ops}"
+            ));
+        }
+        if workload == "recovery" {
+            let key = "first_alloc_tx_after_open_secs";
+            sample.first_alloc_secs = match program {
+                // PMDK rebuilds its heap at the first allocation: without it, its open time
+                // would be the wrong comparison.
+                Program::Pmdk => Some(diagnostic_secs(&invocation, &stderr, key)?),
+                _ => diagnostic(&stderr, key)
+                    .map(|_| diagnostic_secs(&invocation, &stderr, key))
+                    .transpose()?,
+            };
+        }
+        if let Some(mode) = diagnostic(&stderr, "flush_mode").filter(|_| program == Program::Pmem) {
+            results.pmem_flush_reported.insert(mode.to_owned());
+        }
+        if let Some(is_pmem) = diagnostic(&stderr, "is_pmem").filter(|_| program == Program::Pmdk) {
+            results.pmdk_is_pmem.insert(is_pmem.to_owned());
+        }
+        if let Some(utilisation) = disturbed(&stderr) {
+            results.disturbed.push(format!(
+                "`{invocation}` (round {round}): cpu_util={utilisation:.2}"
+            ));
+        }
+        results
+            .samples
+            .entry(Key::new(program, workload, ops))
+            .or_default()
+            .push(sample);
+        Ok(())
+    }
+
+    /// Runs limit.c with `ops` and records a sample of each of its variants.
+    pub(crate) fn measure_floor(
+        &mut self,
+        results: &mut Results,
+        round: u32,
+        ops: u64,
+    ) -> Result<()> {
+        let invocation = format!("limit {ops}");
+        let (stdout, _) = self.run(round, Program::Limit, &[ops.to_string()])?;
+        let lines = parse_stdout(Program::Limit, &invocation, &stdout)?;
+        for variant in FLOOR_VARIANTS {
+            let (_, _, sample) = lines
+                .iter()
+                .find(|(name, _, _)| name == variant)
+                .ok_or_else(|| format!("{invocation}: no `variant={variant}` line on stdout"))?;
+            results
+                .samples
+                .entry(Key::new(Program::Limit, variant, ops))
+                .or_default()
+                .push(sample.clone());
+        }
+        Ok(())
+    }
+}
