@@ -65,6 +65,39 @@ pub use pmem_runtime::{
 #[cfg(feature = "simulation")]
 pub use pmem_runtime::simulation;
 
+/// The guide (`docs/src/`) and the README, compiled and run as doctests of this crate, so
+/// that an example written against a renamed or changed API fails `cargo test` instead of
+/// misleading its reader. One empty module per page: rustdoc collects the examples of each
+/// module's documentation.
+#[cfg(doctest)]
+mod guide {
+    macro_rules! pages {
+        ($($module:ident = $page:literal),* $(,)?) => {$(
+            #[doc = include_str!(concat!("../docs/src/", $page))]
+            mod $module {}
+        )*};
+    }
+
+    pages! {
+        introduction = "introduction.md",
+        getting_started = "getting-started.md",
+        persistent_types = "persistent-types.md",
+        transactions = "transactions.md",
+        heap = "heap.md",
+        checks = "checks.md",
+        file_format = "file-format.md",
+        flush_modes = "flush-modes.md",
+    }
+
+    // The crash-testing page uses `pmem::simulation`, which exists only with the feature
+    // (`cargo test --workspace` enables it: the integration tests depend on it).
+    #[cfg(feature = "simulation")]
+    pages! { crash_testing = "crash-testing.md" }
+
+    #[doc = include_str!("../README.md")]
+    mod readme {}
+}
+
 /// Named by the compiler when a transaction's token or handle is moved to another thread;
 /// public so that the message reads `pmem::ThisThreadsTransaction`.
 #[doc(hidden)]
