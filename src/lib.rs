@@ -1,8 +1,8 @@
 //! Persistent-memory programming for Rust.
 //!
 //! A *pool* is a file mapped into memory whose contents survive the process: a root object
-//! of a [`Persistent`] type, and (as the library grows) a garbage-collected heap reached
-//! from it through [`PPtr`]s, updated by crash-consistent transactions.
+//! of a [`Persistent`] type, and a garbage-collected heap reached from it through
+//! [`PPtr`]s, updated by crash-consistent transactions.
 //!
 //! ```no_run
 //! use pmem::{Persistent, Pool, PPtr};
@@ -109,4 +109,25 @@ pub mod __private {
     pub use pmem_runtime::__private::*;
     pub use pmem_runtime::type_hash::{SEED, hash_str, hash_u64};
     pub use pmem_runtime::{Persistent, PointerMap, log_range};
+}
+
+#[cfg(test)]
+mod tests {
+    /// A page added to the guide must be added to `guide` as well, or its examples go
+    /// untested.
+    #[test]
+    fn every_page_of_the_guide_is_a_doctest() {
+        let summary = include_str!("../docs/src/SUMMARY.md");
+        let this_file = include_str!("lib.rs");
+        let pages = summary
+            .split("](")
+            .skip(1)
+            .filter_map(|link| link.split(')').next());
+        for page in pages {
+            assert!(
+                this_file.contains(&format!("= \"{page}\"")),
+                "docs/src/{page} is not included in `guide`"
+            );
+        }
+    }
 }
