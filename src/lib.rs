@@ -1,8 +1,8 @@
 //! Persistent-memory programming for Rust.
 //!
 //! A *pool* is a file mapped into memory whose contents survive the process: a root object
-//! of a [`Persistent`] type, and (as the library grows) a garbage-collected heap reached
-//! from it through [`PPtr`]s, updated by crash-consistent transactions.
+//! of a [`Persistent`] type, and a garbage-collected heap reached from it through
+//! [`PPtr`]s, updated by crash-consistent transactions.
 //!
 //! ```no_run
 //! use pmem::{Persistent, Pool, PPtr};
@@ -65,6 +65,39 @@ pub use pmem_runtime::{
 #[cfg(feature = "simulation")]
 pub use pmem_runtime::simulation;
 
+/// The guide (`docs/src/`) and the README, compiled and run as doctests of this crate, so
+/// that an example written against a renamed or changed API fails `cargo test` instead of
+/// misleading its reader. One empty module per page: rustdoc collects the examples of each
+/// module's documentation.
+#[cfg(doctest)]
+mod guide {
+    macro_rules! pages {
+        ($($module:ident = $page:literal),* $(,)?) => {$(
+            #[doc = include_str!(concat!("../docs/src/", $page))]
+            mod $module {}
+        )*};
+    }
+
+    pages! {
+        introduction = "introduction.md",
+        getting_started = "getting-started.md",
+        persistent_types = "persistent-types.md",
+        transactions = "transactions.md",
+        heap = "heap.md",
+        checks = "checks.md",
+        file_format = "file-format.md",
+        flush_modes = "flush-modes.md",
+    }
+
+    // The crash-testing page uses `pmem::simulation`, which exists only with the feature
+    // (`cargo test --workspace` enables it: the integration tests depend on it).
+    #[cfg(feature = "simulation")]
+    pages! { crash_testing = "crash-testing.md" }
+
+    #[doc = include_str!("../README.md")]
+    mod readme {}
+}
+
 /// Named by the compiler when a transaction's token or handle is moved to another thread;
 /// public so that the message reads `pmem::ThisThreadsTransaction`.
 #[doc(hidden)]
@@ -76,4 +109,25 @@ pub mod __private {
     pub use pmem_runtime::__private::*;
     pub use pmem_runtime::type_hash::{SEED, hash_str, hash_u64};
     pub use pmem_runtime::{Persistent, PointerMap, log_range};
+}
+
+#[cfg(test)]
+mod tests {
+    /// A page added to the guide must be added to `guide` as well, or its examples go
+    /// untested.
+    #[test]
+    fn every_page_of_the_guide_is_a_doctest() {
+        let summary = include_str!("../docs/src/SUMMARY.md");
+        let this_file = include_str!("lib.rs");
+        let pages = summary
+            .split("](")
+            .skip(1)
+            .filter_map(|link| link.split(')').next());
+        for page in pages {
+            assert!(
+                this_file.contains(&format!("= \"{page}\"")),
+                "docs/src/{page} is not included in `guide`"
+            );
+        }
+    }
 }
