@@ -52,7 +52,7 @@
 //!
 //! # What the function becomes
 //!
-//! The body runs inside a `Frame` (`pmem-runtime/src/txn.rs`): nested calls join the
+//! The body runs inside a `Frame` (`pmem-runtime/src/txn/frame.rs`): nested calls join the
 //! thread's transaction, and an `Err` from the outermost call, or a panic through any,
 //! dooms it. It runs as an immediately called `move` closure, so that `return` and `?`
 //! still leave the body with its value.

@@ -48,7 +48,7 @@
 //!    transaction is stale. Two fences. A transaction that logged nothing has no commit
 //!    point and issues no fence; the objects it allocated are unreachable from the pool, so
 //!    their lines (and the heap metadata describing them) are deferred: written back with
-//!    the lines of the next transaction that commits a logged store (see `txn.rs`).
+//!    the lines of the next transaction that commits a logged store (see `txn/running.rs`).
 //! 3. *Rollback* (abort, panic, or recovery after a crash): the entries are applied in
 //!    reverse order, which leaves every byte with the value logged by its *earliest* entry,
 //!    i.e. its value before the transaction. The restored lines are flushed and fenced, then
@@ -66,11 +66,15 @@
 //!
 //! A whole line can also hold bytes the entry did not mean: an object the transaction
 //! allocates into a line after logging it was free when the line was logged. A rollback
-//! in the running process skips the bytes of the transaction's fresh objects (`txn.rs`),
+//! in the running process skips the bytes of the transaction's fresh objects (`txn/running.rs`),
 //! since a pinned one outlives the rollback; recovery after a crash restores them too, which
 //! is harmless, as nothing committed reaches them and no pin survives a restart.
 
 use core::ops::Range;
+
+use crate::hw::flush::Flusher;
+use crate::hw::mapping::Mapping;
+use crate::hw::mutation::PersistenceCall;
 
 /// Where entries start in a slot: the generation word has the first line to itself.
 pub(crate) const ENTRIES_START: usize = 64;
@@ -126,6 +130,46 @@ pub(crate) struct Entry {
     pub(crate) pool_offset: usize,
     /// Where the logged bytes are in the slot.
     pub(crate) data: Range<usize>,
+}
+
+/// Writes an entry at pool offset `entry` (in a log slot) that logs the current bytes of
+/// `mapping[offset .. offset + len]` for `generation`, then writes it back and fences: rule
+/// 1, one fence per entry. Returns the pool offset of the logged copy.
+pub(crate) fn write_entry(
+    mapping: &Mapping,
+    flusher: &Flusher,
+    entry: usize,
+    generation: u64,
+    offset: usize,
+    len: usize,
+) -> usize {
+    let data = entry + ENTRY_HEADER_LEN;
+    // SAFETY: the destination is the running transaction's own log slot, which nothing
+    // references.
+    unsafe { mapping.copy_within(offset, data, len) };
+    // SAFETY: the entry's data range is inside the running transaction's own log slot,
+    // which nothing but the transaction references.
+    let old_bytes = unsafe { core::slice::from_raw_parts(mapping.address_of(data), len) };
+    let header = entry_header(generation, offset as u64, old_bytes);
+    // SAFETY: the log slot is only accessed through raw pointers.
+    unsafe { mapping.write(entry, &header) };
+    flusher.flush_for(PersistenceCall::EntryFlush, mapping, entry, entry_len(len));
+    flusher.fence_for(PersistenceCall::EntryFence);
+    data
+}
+
+/// Stores a slot's generation word as one aligned 8-byte write (the commit point, or the
+/// end of a rollback or recovery), then flushes and fences it.
+pub(crate) fn write_generation(
+    mapping: &Mapping,
+    flusher: &Flusher,
+    slot_offset: usize,
+    generation: u64,
+) {
+    // SAFETY: the log area is only accessed through raw pointers.
+    unsafe { mapping.store_word(slot_offset, generation.to_le_bytes()) };
+    flusher.flush_for(PersistenceCall::GenerationFlush, mapping, slot_offset, 8);
+    flusher.fence_for(PersistenceCall::GenerationFence);
 }
 
 /// A whole, checksum-valid entry that no transaction could have written: at `at` bytes

@@ -40,7 +40,7 @@ use core::slice::SliceIndex;
 
 use pmem_alloc::Persistent;
 
-use crate::txn::PMut;
+use crate::pmut::PMut;
 
 /// The first step of a rewritten place: a `&mut` to the place's base. A `&mut` base is
 /// reborrowed; any other base (a `PMut`, an owned value) is borrowed mutably, as Rust's

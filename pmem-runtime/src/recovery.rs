@@ -27,7 +27,6 @@ use crate::hw::flush::Flusher;
 use crate::hw::mapping::Mapping;
 use crate::hw::mutation::PersistenceCall;
 use crate::log::{self, Entry, LogDamage};
-use crate::txn::write_generation;
 
 /// The largest generation a slot may hold at open: 2^62 transactions are more than any pool
 /// runs (at 10^8 a second, 1,400 years), so a larger one is damage, and one below leaves
@@ -117,7 +116,7 @@ pub(crate) fn roll_back(mapping: &Mapping, flusher: &Flusher, unfinished: &[Unfi
             );
         });
         flusher.fence_for(PersistenceCall::RecoveryFence);
-        write_generation(mapping, flusher, slot.slot_offset, slot.generation + 1);
+        log::write_generation(mapping, flusher, slot.slot_offset, slot.generation + 1);
     }
     u32::try_from(unfinished.len()).expect("a pool has at most u32::MAX log slots")
 }

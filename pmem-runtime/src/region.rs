@@ -6,7 +6,7 @@
 //! Outside a transaction they are flushed at once, and the heap fences when it needs them
 //! durable (a collection's sweep). Inside one they join the transaction's lines: written
 //! back before the commit fence, or deferred with the fresh objects they describe when the
-//! transaction logs nothing (`txn.rs`), or written back before a fence the heap asks for.
+//! transaction logs nothing (`txn/running.rs`), or written back before a fence the heap asks for.
 //! `pmem-alloc`'s `layout.rs` gives the rules.
 //!
 //! **Growth** extends the pool file in place: the file is first cut back to the pool's

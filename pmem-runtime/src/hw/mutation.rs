@@ -37,7 +37,7 @@ pub enum PersistenceCall {
     /// The fence between the restored lines and the retiring of the entries, in recovery.
     RecoveryFence,
     /// Writing back the lines of unreachable fresh objects when the pool has deferred too
-    /// many (see `txn.rs`).
+    /// many (see `txn/running.rs`).
     DeferredFlush,
     /// Writing back heap metadata outside a transaction, or before a fence the heap asks
     /// for inside one (a collection's sweep).

@@ -54,7 +54,7 @@ pub struct Pool<R: Persistent> {
     heap: Heap,
     pins: Arc<PinTable>,
     /// Lines of unreachable fresh objects that fence-free transactions left unwritten (see
-    /// `txn.rs`'s `Active::defer_unlogged_lines`).
+    /// `txn/running.rs`, `RunningTxn::defer_unlogged_lines`).
     deferred_lines: Vec<usize>,
     max_size: u64,
     state: State,

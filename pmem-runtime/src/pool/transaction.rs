@@ -10,7 +10,8 @@ use pmem_alloc::{Heap, HeapError, PPtr, Persistent};
 use crate::error::Error;
 use crate::header::ROOT_OFFSET;
 use crate::pin::Pinned;
-use crate::txn::{self, PMut, PoolAccess, Transaction};
+use crate::pmut::PMut;
+use crate::txn::{self, PoolAccess, TxnGuard};
 
 use super::Pool;
 
@@ -65,7 +66,7 @@ impl<R: Persistent> Pool<R> {
             !txn::in_transaction(),
             "pmem: a transaction is already active on this thread; transactions on two pools at once are not supported"
         );
-        let transaction = Transaction::begin(PoolAccess {
+        let transaction = TxnGuard::begin(PoolAccess {
             mapping: NonNull::from(&*self.mapping),
             flusher: self.flusher.clone(),
             data: self.data,
