@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::hw::flush::FlushMode;
+use crate::hw::flush::{FlushMode, FlushModeError};
 
 /// Everything that can go wrong with a pool.
 ///
@@ -150,6 +150,15 @@ pub enum Error {
     },
 }
 
+impl From<FlushModeError> for Error {
+    fn from(error: FlushModeError) -> Self {
+        match error {
+            FlushModeError::Unknown { value } => Self::UnknownFlushMode { value },
+            FlushModeError::Unsupported { mode } => Self::UnsupportedFlushMode { mode },
+        }
+    }
+}
+
 /// The parts of a pool header, as named by [`Error::Corrupted`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -245,15 +254,12 @@ impl fmt::Display for Error {
             Self::InvalidOption { option, reason } => {
                 write!(f, "invalid pool option `{option}`: {reason}")
             }
-            Self::UnknownFlushMode { value } => write!(
-                f,
-                "unknown flush mode \"{value}\" (in PMEM_FLUSH?): expected one of eadr, clwb, clflushopt, clflush, msync, none"
-            ),
+            Self::UnknownFlushMode { value } => FlushModeError::Unknown {
+                value: value.clone(),
+            }
+            .fmt(f),
             Self::UnsupportedFlushMode { mode } => {
-                write!(
-                    f,
-                    "flush mode {mode} was forced, but this CPU does not support it"
-                )
+                FlushModeError::Unsupported { mode: *mode }.fmt(f)
             }
             Self::Heap(error) => write!(f, "{error}"),
             Self::HeapCorrupted { path, source } => {

@@ -17,11 +17,13 @@ mod pmut;
 mod pool;
 mod recovery;
 mod region;
+#[cfg(feature = "simulation")]
+pub mod simulation;
 mod stats;
 mod txn;
 
 pub use error::{Error, HeaderPart};
-pub use hw::flush::{CACHE_LINE, FlushMode};
+pub use hw::flush::{CACHE_LINE, FlushMode, FlushModeError};
 pub use pin::Pinned;
 pub use pmem_alloc::{
     Collection, DanglingPointer, HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PPtr,
@@ -30,16 +32,6 @@ pub use pmem_alloc::{
 pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, Txn};
 pub use stats::Stats;
 
-/// The simulated persistence domain, for crash tests.
-#[cfg(feature = "simulation")]
-pub mod simulation {
-    pub use crate::hw::crash_test::{
-        CrashReport, CrashTest, ScratchFile, check_every_fence, check_every_fence_observing, seed,
-        small_pool,
-    };
-    pub use crate::hw::mutation::{PersistenceCall, with_call_skipped};
-    pub use crate::hw::sim::{CrashImage, CrashPoint, Lint, Simulation};
-}
 pub use pmut::PMut;
 #[doc(hidden)]
 pub use txn::ThisThreadsTransaction;

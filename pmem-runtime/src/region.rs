@@ -22,7 +22,7 @@ use std::fs::File;
 use pmem_alloc::{FenceFor, GrowError, Region};
 
 use crate::header::{HEADER_LEN, State};
-use crate::hw::flush::Flusher;
+use crate::hw::flush::{Event, Flusher};
 use crate::hw::mapping::Mapping;
 use crate::hw::mutation::PersistenceCall;
 
@@ -88,7 +88,10 @@ impl Region for PoolRegion<'_> {
             // SAFETY: as above.
             unsafe { self.mapping.write(offset, bytes) };
         }
-        self.flusher.note_unlogged(offset, bytes.len());
+        self.flusher.tell(Event::Unlogged {
+            offset,
+            len: bytes.len(),
+        });
         if !crate::txn::note_metadata(self.mapping, offset, bytes.len()) {
             self.flusher.flush_for(
                 PersistenceCall::HeapMetadataFlush,
@@ -136,7 +139,9 @@ impl Region for PoolRegion<'_> {
         crate::file::allocate(growable.file, new_len as u64).map_err(failed)?;
         growable.file.sync_all().map_err(failed)?;
         self.mapping.grow(growable.file, new_len).map_err(failed)?;
-        self.flusher.grew(self.mapping);
+        self.flusher.tell(Event::Grew {
+            len: self.mapping.mapped_len(),
+        });
         growable
             .state
             .persist(self.mapping, self.flusher, new_len as u64, false);

@@ -35,7 +35,6 @@
 use core::fmt;
 use core::str::FromStr;
 
-use crate::error::Error;
 use crate::hw::mapping::Mapping;
 use crate::hw::mutation::{PersistenceCall, performs};
 use crate::stats;
@@ -102,12 +101,12 @@ impl FlushMode {
     }
 
     /// The mode `PMEM_FLUSH` asks for, if it is set.
-    pub(crate) fn from_env() -> Result<Option<Self>, Error> {
+    pub(crate) fn from_env() -> Result<Option<Self>, FlushModeError> {
         match std::env::var("PMEM_FLUSH") {
             Ok(value) if value.trim().is_empty() => Ok(None),
             Ok(value) => value.parse().map(Some),
             Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(value)) => Err(Error::UnknownFlushMode {
+            Err(std::env::VarError::NotUnicode(value)) => Err(FlushModeError::Unknown {
                 value: value.to_string_lossy().into_owned(),
             }),
         }
@@ -115,12 +114,12 @@ impl FlushMode {
 
     /// Chooses the mode for a pool: `forced` (from options or `PMEM_FLUSH`) if given and
     /// supported, otherwise the best mode for how the file is mapped.
-    pub(crate) fn choose(forced: Option<Self>, dax: bool) -> Result<Self, Error> {
+    pub(crate) fn choose(forced: Option<Self>, dax: bool) -> Result<Self, FlushModeError> {
         if let Some(mode) = forced {
             return if mode.is_supported() {
                 Ok(mode)
             } else {
-                Err(Error::UnsupportedFlushMode { mode })
+                Err(FlushModeError::Unsupported { mode })
             };
         }
         if !dax {
@@ -140,9 +139,9 @@ impl fmt::Display for FlushMode {
 }
 
 impl FromStr for FlushMode {
-    type Err = Error;
+    type Err = FlushModeError;
 
-    fn from_str(value: &str) -> Result<Self, Error> {
+    fn from_str(value: &str) -> Result<Self, FlushModeError> {
         [
             Self::Eadr,
             Self::Clwb,
@@ -153,11 +152,44 @@ impl FromStr for FlushMode {
         ]
         .into_iter()
         .find(|mode| mode.name().eq_ignore_ascii_case(value.trim()))
-        .ok_or_else(|| Error::UnknownFlushMode {
+        .ok_or_else(|| FlushModeError::Unknown {
             value: value.to_owned(),
         })
     }
 }
+
+/// Why a flush mode cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlushModeError {
+    /// The name (from `PMEM_FLUSH`, or parsed) is no flush mode's.
+    Unknown {
+        /// The name given.
+        value: String,
+    },
+    /// The mode was forced, but this CPU cannot execute it.
+    Unsupported {
+        /// The mode asked for.
+        mode: FlushMode,
+    },
+}
+
+impl fmt::Display for FlushModeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unknown { value } => write!(
+                f,
+                "unknown flush mode \"{value}\" (in PMEM_FLUSH?): expected one of eadr, clwb, clflushopt, clflush, msync, none"
+            ),
+            Self::Unsupported { mode } => write!(
+                f,
+                "flush mode {mode} was forced, but this CPU does not support it"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FlushModeError {}
 
 /// Whether any NVDIMM region reports that the CPU caches are inside its persistence domain
 /// (eADR). Linux exposes this as `persistence_domain` = `cpu_cache` per region.
@@ -212,6 +244,53 @@ impl CpuFeatures {
             sfence: false,
         }
     }
+}
+
+/// What the protocol tells a simulated persistence domain beyond its write-backs and fences
+/// (`sim.rs` uses each for a crash point or a lint); the hardware needs none of it.
+// Without the simulated domain, nothing reads the events' fields.
+#[cfg_attr(not(feature = "simulation"), allow(dead_code))]
+#[derive(Clone, Copy)]
+pub(crate) enum Event<'a> {
+    /// A transaction begins; `in_data` says which lines are the pool's data.
+    TransactionBegan {
+        /// Whether the line at a pool offset is data.
+        in_data: &'a dyn Fn(usize) -> bool,
+    },
+    /// A transaction is about to commit or roll back, having logged the lines `logged`
+    /// accepts.
+    TransactionEnding {
+        /// Whether the line at a pool offset is data.
+        in_data: &'a dyn Fn(usize) -> bool,
+        /// Whether a line (by index) was logged.
+        logged: &'a dyn Fn(usize) -> bool,
+    },
+    /// An instrumented store is about to happen (a crash point, if stores are captured).
+    BeforeStore,
+    /// A transaction has committed, leaving these lines unwritten on purpose (unreachable
+    /// fresh objects and their heap metadata).
+    Committed {
+        /// The deferred lines, by index.
+        deferred: &'a [usize],
+    },
+    /// A transaction, a recovery or a collection has ended.
+    Settled,
+    /// `[offset, offset + len)` was written on purpose without an undo-log entry: heap
+    /// metadata, or an object allocated in the running transaction.
+    Unlogged {
+        /// Where.
+        offset: usize,
+        /// How many bytes.
+        len: usize,
+    },
+    /// The pool's mapping has grown to this many bytes.
+    Grew {
+        /// The new length.
+        len: usize,
+    },
+    /// Memory as it is now, about to be overwritten before the next fence, may already
+    /// have been evicted (a rollback's restores).
+    Observe,
 }
 
 /// Makes stores to one mapped pool durable, in one [`FlushMode`].
@@ -286,87 +365,16 @@ impl Flusher {
         }
     }
 
-    /// Tells a simulated domain that a transaction begins (see `sim.rs`'s lints).
-    pub(crate) fn transaction_began(&self, in_data: &dyn Fn(usize) -> bool) {
+    /// Tells the simulated domain, if the pool runs on one, what the protocol is doing (see
+    /// [`Event`]); on hardware, nothing.
+    #[inline]
+    pub(crate) fn tell(&self, event: Event<'_>) {
         #[cfg(feature = "simulation")]
         if let Some(simulation) = &self.simulation {
-            simulation.transaction_began(in_data);
+            simulation.tell(event);
         }
         #[cfg(not(feature = "simulation"))]
-        let _ = in_data;
-    }
-
-    /// Tells a simulated domain that a transaction is about to commit or roll back, and
-    /// which lines it logged.
-    pub(crate) fn transaction_ending(
-        &self,
-        in_data: &dyn Fn(usize) -> bool,
-        logged: &dyn Fn(usize) -> bool,
-    ) {
-        #[cfg(feature = "simulation")]
-        if let Some(simulation) = &self.simulation {
-            simulation.transaction_ending(in_data, logged);
-        }
-        #[cfg(not(feature = "simulation"))]
-        let _ = (in_data, logged);
-    }
-
-    /// Tells a simulated domain that an instrumented store is about to happen (a crash
-    /// point, if it captures stores).
-    pub(crate) fn before_store(&self) {
-        #[cfg(feature = "simulation")]
-        if let Some(simulation) = &self.simulation {
-            simulation.record_store();
-        }
-    }
-
-    /// Tells a simulated domain that a transaction has committed, leaving `deferred` lines
-    /// unwritten on purpose (unreachable fresh objects and their heap metadata).
-    pub(crate) fn committed(&self, deferred: &[usize]) {
-        #[cfg(feature = "simulation")]
-        if let Some(simulation) = &self.simulation {
-            simulation.transaction_committed(deferred);
-        }
-        #[cfg(not(feature = "simulation"))]
-        let _ = deferred;
-    }
-
-    /// Tells a simulated domain that a transaction or recovery has ended.
-    pub(crate) fn settle(&self) {
-        #[cfg(feature = "simulation")]
-        if let Some(simulation) = &self.simulation {
-            simulation.settle();
-        }
-    }
-
-    /// Tells a simulated domain that `[offset, offset + len)` was written on purpose without
-    /// an undo-log entry: heap metadata, or an object allocated in the running transaction.
-    pub(crate) fn note_unlogged(&self, offset: usize, len: usize) {
-        #[cfg(feature = "simulation")]
-        if let Some(simulation) = &self.simulation {
-            simulation.note_unlogged(offset, len);
-        }
-        #[cfg(not(feature = "simulation"))]
-        let _ = (offset, len);
-    }
-
-    /// Tells a simulated domain that the pool's mapping has grown.
-    pub(crate) fn grew(&self, mapping: &Mapping) {
-        #[cfg(feature = "simulation")]
-        if let Some(simulation) = &self.simulation {
-            simulation.grew(mapping.mapped_len());
-        }
-        #[cfg(not(feature = "simulation"))]
-        let _ = mapping;
-    }
-
-    /// Lets a simulated domain observe memory (see `sim.rs`): values that exist now, but
-    /// are about to be overwritten before the next fence, may already have been evicted.
-    pub(crate) fn observe(&self) {
-        #[cfg(feature = "simulation")]
-        if let Some(simulation) = &self.simulation {
-            simulation.record_observation();
-        }
+        let _ = event;
     }
 
     /// [`flush`](Self::flush), unless a crash test skips `call`.
@@ -474,7 +482,7 @@ mod tests {
     #[test]
     fn unknown_names_are_refused_with_the_value() {
         match "clwbb".parse::<FlushMode>() {
-            Err(Error::UnknownFlushMode { value }) => assert_eq!(value, "clwbb"),
+            Err(FlushModeError::Unknown { value }) => assert_eq!(value, "clwbb"),
             other => panic!("expected UnknownFlushMode, got {other:?}"),
         }
     }
@@ -503,7 +511,7 @@ mod tests {
             if mode.is_supported() {
                 assert_eq!(chosen.ok(), Some(mode));
             } else {
-                assert!(matches!(chosen, Err(Error::UnsupportedFlushMode { .. })));
+                assert!(matches!(chosen, Err(FlushModeError::Unsupported { .. })));
             }
         }
     }

@@ -50,7 +50,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::hw::flush::CACHE_LINE;
+use crate::hw::flush::{CACHE_LINE, Event};
 use crate::hw::mapping::Mapping;
 
 /// A simulated persistence domain that pools can be opened on
@@ -236,8 +236,25 @@ impl Simulation {
         std::mem::take(&mut self.state().lints)
     }
 
+    /// What the protocol tells the domain besides its write-backs and fences (see
+    /// `flush.rs`'s `Event`).
+    pub(crate) fn tell(&self, event: Event<'_>) {
+        match event {
+            Event::TransactionBegan { in_data } => self.transaction_began(in_data),
+            Event::TransactionEnding { in_data, logged } => {
+                self.transaction_ending(in_data, logged);
+            }
+            Event::BeforeStore => self.record_store(),
+            Event::Committed { deferred } => self.transaction_committed(deferred),
+            Event::Settled => self.settle(),
+            Event::Unlogged { offset, len } => self.note_unlogged(offset, len),
+            Event::Grew { len } => self.grew(len),
+            Event::Observe => self.record_observation(),
+        }
+    }
+
     /// A transaction begins: reports data lines changed since the last one ended.
-    pub(crate) fn transaction_began(&self, in_data: &dyn Fn(usize) -> bool) {
+    fn transaction_began(&self, in_data: &dyn Fn(usize) -> bool) {
         let mut guard = self.state();
         let state = &mut *guard;
         let current = state.snapshot();
@@ -261,11 +278,7 @@ impl Simulation {
 
     /// A transaction is about to commit or roll back: reports data lines it changed without
     /// logging them.
-    pub(crate) fn transaction_ending(
-        &self,
-        in_data: &dyn Fn(usize) -> bool,
-        logged: &dyn Fn(usize) -> bool,
-    ) {
+    fn transaction_ending(&self, in_data: &dyn Fn(usize) -> bool, logged: &dyn Fn(usize) -> bool) {
         let mut guard = self.state();
         let state = &mut *guard;
         let Some(start) = state.transaction_start.take() else {
@@ -284,7 +297,7 @@ impl Simulation {
 
     /// A transaction has committed: reports every line that is not durable, except the
     /// `deferred` ones.
-    pub(crate) fn transaction_committed(&self, deferred: &[usize]) {
+    fn transaction_committed(&self, deferred: &[usize]) {
         let mut guard = self.state();
         let state = &mut *guard;
         let current = state.snapshot();
@@ -298,7 +311,7 @@ impl Simulation {
     }
 
     /// A transaction or recovery has ended: the mapping's bytes are the new reference.
-    pub(crate) fn settle(&self) {
+    fn settle(&self) {
         let mut guard = self.state();
         let state = &mut *guard;
         let current = state.snapshot();
@@ -308,12 +321,12 @@ impl Simulation {
     }
 
     /// Bytes the runtime stored without logging on purpose (see [`Lint`]).
-    pub(crate) fn note_unlogged(&self, offset: usize, len: usize) {
+    fn note_unlogged(&self, offset: usize, len: usize) {
         self.state().unlogged.push((offset, offset + len));
     }
 
     /// The pool's mapping grew to `len` bytes, which read as zero and are durable as such.
-    pub(crate) fn grew(&self, len: usize) {
+    fn grew(&self, len: usize) {
         let mut guard = self.state();
         let state = &mut *guard;
         if len <= state.len {
@@ -363,13 +376,13 @@ impl Simulation {
 
     /// Remembers the current value of every word that differs from the durable image: a
     /// value a crash may leave, since its line may be evicted at any time.
-    pub(crate) fn record_observation(&self) {
+    fn record_observation(&self) {
         let mut guard = self.state();
         guard.observe();
     }
 
     /// An instrumented store is about to happen: a crash point, if stores are captured.
-    pub(crate) fn record_store(&self) {
+    fn record_store(&self) {
         let mut guard = self.state();
         let state = &mut *guard;
         if state.capture && state.capture_stores {
@@ -712,32 +725,30 @@ impl CrashPoint {
 
 #[cfg(test)]
 mod tests {
+    use std::os::fd::FromRawFd;
+
     use super::*;
-    use crate::hw::crash_test::ScratchFile;
     use crate::hw::flush::Flusher;
 
-    /// A one-page file mapped with a simulated domain attached, inside a "transaction"
-    /// whose data is the whole page.
-    fn domain() -> (ScratchFile, Mapping, Simulation, Flusher) {
-        let scratch = ScratchFile::new("sim-unit");
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(scratch.path())
-            .expect("create");
+    /// A one-page file in memory (no path, nothing to clean up) mapped with a simulated
+    /// domain attached, inside a "transaction" whose data is the whole page.
+    fn domain() -> (Mapping, Simulation, Flusher) {
+        // SAFETY: memfd_create with a valid C string has no memory-safety preconditions.
+        let fd = unsafe { libc::memfd_create(c"pmem-sim-unit".as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
+        // SAFETY: `fd` is a new descriptor that nothing else owns.
+        let file = unsafe { std::fs::File::from_raw_fd(fd) };
         file.set_len(4096).expect("size");
         let mapping = Mapping::map(&file, 4096, 4096, false).expect("map");
         let simulation = Simulation::new();
         let flusher = Flusher::simulated(simulation.clone(), &mapping);
-        flusher.transaction_began(&|_| true);
-        (scratch, mapping, simulation, flusher)
+        flusher.tell(Event::TransactionBegan { in_data: &|_| true });
+        (mapping, simulation, flusher)
     }
 
     #[test]
     fn needed_flushes_and_fences_are_not_reported() {
-        let (_scratch, mapping, simulation, flusher) = domain();
+        let (mapping, simulation, flusher) = domain();
         // SAFETY: the mapping is ours alone.
         unsafe { mapping.store_word(0, [1; 8]) };
         flusher.flush(&mapping, 0, 8);
@@ -751,7 +762,7 @@ mod tests {
 
     #[test]
     fn redundant_flushes_and_empty_fences_are_reported() {
-        let (_scratch, mapping, simulation, flusher) = domain();
+        let (mapping, simulation, flusher) = domain();
         flusher.flush(&mapping, 64, 8);
         flusher.fence();
         assert_eq!(
@@ -778,7 +789,7 @@ mod tests {
 
     #[test]
     fn a_line_left_dirty_at_commit_is_reported_once() {
-        let (_scratch, mapping, simulation, _flusher) = domain();
+        let (mapping, simulation, _flusher) = domain();
         // SAFETY: the mapping is ours alone.
         unsafe { mapping.store_word(192, [4; 8]) };
         simulation.transaction_committed(&[]);

@@ -12,6 +12,7 @@ use pmem_alloc::{Heap, MIN_HEAP_LEN, Persistent, RootObject, TypeInfo};
 use crate::error::Error;
 use crate::file::{self, RemoveOnError};
 use crate::header::{self, HEADER_LEN, Identity, LogArea, MAX_LAYOUT_LEN, ROOT_OFFSET, State};
+use crate::hw::flush::Event;
 use crate::hw::mapping::Mapping;
 use crate::region::PoolRegion;
 
@@ -141,7 +142,7 @@ pub(super) fn create<R: Persistent>(
     unsafe { mapping.store_word(0, header::MAGIC) };
     flusher.flush(&mapping, 0, header::MAGIC.len());
     flusher.fence();
-    flusher.settle();
+    flusher.tell(Event::Settled);
     file::sync_parent_directory(path).map_err(io("make the directory entry durable for"))?;
 
     created.armed = false;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use pmem_alloc::{Collection, Growth, HeapError, HeapStats, NamedRoot, PPtr, Persistent, TypeInfo};
 
 use crate::error::Error;
+use crate::hw::flush::Event;
 use crate::pin::Pinned;
 use crate::txn::{self};
 
@@ -31,7 +32,7 @@ impl<R: Persistent> Pool<R> {
     /// that open accepted never does; nothing has been freed then.
     pub fn collect(&mut self) -> Result<Collection, Error> {
         let collection = self.collect_from(Vec::new(), &HashMap::new())?;
-        self.flusher.settle();
+        self.flusher.tell(Event::Settled);
         Ok(collection)
     }
 

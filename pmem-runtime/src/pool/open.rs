@@ -13,7 +13,7 @@ use crate::data::DataRanges;
 use crate::error::Error;
 use crate::file::{self};
 use crate::header::{self, HEADER_LEN, HeaderError, ROOT_OFFSET};
-use crate::hw::flush::{FlushMode, Flusher};
+use crate::hw::flush::{Event, FlushMode, Flusher};
 use crate::hw::mapping::Mapping;
 use crate::recovery;
 use crate::region::PoolRegion;
@@ -98,7 +98,7 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
     let (mut heap, marks) = checked;
     let rolled_back = recovery::roll_back(&mapping, &flusher, &unfinished);
     let collection = heap.sweep(&mut PoolRegion::fixed(&mapping, &flusher), marks);
-    flusher.settle();
+    flusher.tell(Event::Settled);
     let was_clean = state.clean_shutdown;
     let parts = Parts {
         path,

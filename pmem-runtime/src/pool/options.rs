@@ -5,6 +5,7 @@ use std::path::Path;
 use pmem_alloc::Persistent;
 
 use crate::error::Error;
+use crate::hw::Domain;
 use crate::hw::flush::{FlushMode, Flusher};
 use crate::hw::mapping::Mapping;
 
@@ -31,10 +32,7 @@ pub struct PoolOptions {
     pub(super) log_size: u64,
     pub(super) layout: Option<String>,
     pub(super) flush_mode: Option<FlushMode>,
-    #[cfg(feature = "simulation")]
-    pub(super) simulation: Option<crate::hw::sim::Simulation>,
-    #[cfg(feature = "simulation")]
-    pub(super) copy_on_write: bool,
+    pub(crate) domain: Domain,
 }
 
 impl Default for PoolOptions {
@@ -54,10 +52,7 @@ impl PoolOptions {
             log_size: DEFAULT_LOG_SIZE,
             layout: None,
             flush_mode: None,
-            #[cfg(feature = "simulation")]
-            simulation: None,
-            #[cfg(feature = "simulation")]
-            copy_on_write: false,
+            domain: Domain::default(),
         }
     }
 
@@ -154,36 +149,8 @@ impl PoolOptions {
         super::open::open(self, path.as_ref())
     }
 
-    /// Runs the pool on a simulated persistence domain: flushes and fences are reported to
-    /// `simulation`, which decides what a crash would keep (see
-    /// [`Simulation`](crate::simulation::Simulation)). For crash tests.
-    #[cfg(feature = "simulation")]
-    #[must_use]
-    pub fn simulation(mut self, simulation: &crate::hw::sim::Simulation) -> Self {
-        self.simulation = Some(simulation.clone());
-        self
-    }
-
-    /// Opens pools copy-on-write: every change, recovery's included, stays in this process,
-    /// and the file is never written (the pool cannot grow). For checking crash images: the
-    /// file still holds the image when the pool is closed, so the next image can be written
-    /// over it as a few changed words instead of a whole file.
-    #[cfg(feature = "simulation")]
-    #[must_use]
-    pub fn copy_on_write(mut self) -> Self {
-        self.copy_on_write = true;
-        self
-    }
-
     pub(super) fn is_copy_on_write(&self) -> bool {
-        #[cfg(feature = "simulation")]
-        {
-            self.copy_on_write
-        }
-        #[cfg(not(feature = "simulation"))]
-        {
-            false
-        }
+        self.domain.is_copy_on_write()
     }
 
     pub(super) fn flusher(
@@ -191,20 +158,13 @@ impl PoolOptions {
         forced_mode: Option<FlushMode>,
         mapping: &Mapping,
     ) -> Result<Flusher, Error> {
-        #[cfg(feature = "simulation")]
-        if let Some(simulation) = &self.simulation {
-            return Ok(Flusher::simulated(simulation.clone(), mapping));
-        }
-        Ok(Flusher::new(FlushMode::choose(
-            forced_mode,
-            mapping.is_dax(),
-        )?))
+        Ok(self.domain.flusher(forced_mode, mapping)?)
     }
 
     pub(super) fn forced_flush_mode(&self) -> Result<Option<FlushMode>, Error> {
         match self.flush_mode {
             Some(mode) => Ok(Some(mode)),
-            None => FlushMode::from_env(),
+            None => Ok(FlushMode::from_env()?),
         }
     }
 }

@@ -27,7 +27,7 @@ use core::marker::PhantomData;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use crate::hw::flush::CACHE_LINE;
+use crate::hw::flush::{CACHE_LINE, Event};
 use crate::hw::mapping::Mapping;
 use crate::log;
 
@@ -46,7 +46,7 @@ thread_local! {
 /// transaction before they are changed. Addresses outside the transaction's pool (volatile
 /// memory) pass through at the cost of a thread-local read and a range check.
 ///
-/// Generated code calls this before every store it instruments; [`PMut`] calls it before
+/// Generated code calls this before every store it instruments; [`PMut`](crate::PMut) calls it before
 /// handing out `&mut`.
 pub fn log_range(address: *const u8, len: usize) {
     if len == 0 {
@@ -189,8 +189,9 @@ impl TxnGuard {
         let generation = unsafe { slot.read_volatile() };
         let generation = u64::from_le(generation);
         let data = pool.data;
-        pool.flusher
-            .transaction_began(&|offset| data.contains(offset, CACHE_LINE));
+        pool.flusher.tell(Event::TransactionBegan {
+            in_data: &|offset| data.contains(offset, CACHE_LINE),
+        });
         ACTIVE.with(|active| {
             let mut active = active.borrow_mut();
             assert!(

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::data::DataRanges;
-use crate::hw::flush::{CACHE_LINE, Flusher};
+use crate::hw::flush::{CACHE_LINE, Event, Flusher};
 use crate::hw::mapping::Mapping;
 use crate::hw::mutation::PersistenceCall;
 use crate::log;
@@ -113,7 +113,7 @@ impl RunningTxn {
             return;
         }
         let offset = address - base;
-        self.pool.flusher.before_store();
+        self.pool.flusher.tell(Event::BeforeStore);
         assert!(
             self.pool.data.contains(offset, len),
             "pmem: a store of {len} bytes at pool offset {offset:#x} would write outside the pool's data"
@@ -215,7 +215,7 @@ impl RunningTxn {
     /// again), and the lines it shares with other data are flushed at commit.
     pub(super) fn note_fresh(&mut self, offset: usize, len: usize) {
         self.buffers.fresh_objects.insert(offset, len);
-        self.pool.flusher.note_unlogged(offset, len);
+        self.pool.flusher.tell(Event::Unlogged { offset, len });
         if len == 0 {
             return;
         }
@@ -234,11 +234,10 @@ impl RunningTxn {
     pub(super) fn report_ending(&self) {
         let data = self.pool.data;
         let logged = &self.buffers.logged_lines;
-        self.pool
-            .flusher
-            .transaction_ending(&|offset| data.contains(offset, CACHE_LINE), &|line| {
-                logged.contains(&line)
-            });
+        self.pool.flusher.tell(Event::TransactionEnding {
+            in_data: &|offset| data.contains(offset, CACHE_LINE),
+            logged: &|line| logged.contains(&line),
+        });
     }
 
     /// Rule 2 of `log.rs`.
@@ -252,8 +251,10 @@ impl RunningTxn {
             self.pool.flusher.fence_for(PersistenceCall::CommitFence);
             self.advance_generation();
         }
-        self.pool.flusher.committed(&self.pool.deferred_lines);
-        self.pool.flusher.settle();
+        self.pool.flusher.tell(Event::Committed {
+            deferred: &self.pool.deferred_lines,
+        });
+        self.pool.flusher.tell(Event::Settled);
         self.buffers.recycle();
         self.pool.deferred_lines
     }
@@ -264,14 +265,14 @@ impl RunningTxn {
         if self.buffers.entries.is_empty() {
             self.defer_unlogged_lines();
         } else {
-            self.pool.flusher.observe();
+            self.pool.flusher.tell(Event::Observe);
             self.restore_logged_bytes();
             self.flush_changed_lines(PersistenceCall::RollbackFlush);
             self.pool.flusher.fence_for(PersistenceCall::RollbackFence);
             self.advance_generation();
         }
         stats::count_rollback();
-        self.pool.flusher.settle();
+        self.pool.flusher.tell(Event::Settled);
         self.buffers.recycle();
         self.pool.deferred_lines
     }
