@@ -26,13 +26,7 @@ struct Guestbook {
 }
 
 fn default_path() -> PathBuf {
-    let shm = PathBuf::from("/dev/shm");
-    let directory = if shm.is_dir() {
-        shm
-    } else {
-        std::env::temp_dir()
-    };
-    directory.join("pmem-quickstart.pool")
+    pmem::scratch_directory().join("pmem-quickstart.pool")
 }
 
 fn greeting(text: &str) -> [u8; 32] {

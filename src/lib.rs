@@ -60,6 +60,7 @@ pub use pmem_runtime::{
     CACHE_LINE, Collection, DanglingPointer, Error, FlushMode, FlushModeError, HeaderPart,
     HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PMut, PPtr, Persistent, Pinned, PointerMap,
     PointerRun, Pool, PoolInfo, PoolOptions, PoolUuid, Stats, Txn, TypeStats, abort,
+    scratch_directory,
 };
 
 #[cfg(feature = "simulation")]

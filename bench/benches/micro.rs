@@ -41,7 +41,7 @@ use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use pmem::{CACHE_LINE, FlushMode, PMut, PPtr, Persistent, Pool, PoolOptions, Stats, Txn, txn};
-use pmem_bench::{PoolFile, fast_directory};
+use pmem_bench::PoolFile;
 
 /// An open pool and its file. Fields drop in order: the pool is closed before its file is
 /// removed.
@@ -53,7 +53,7 @@ struct BenchPool<R: Persistent> {
 impl<R: Persistent> BenchPool<R> {
     /// A new `size`-byte pool that cannot grow, so that a full heap means a collection.
     fn create(name: &str, size: u64, root: R) -> Self {
-        let file = PoolFile::new(&fast_directory(), name, None);
+        let file = PoolFile::new(&pmem::scratch_directory(), name, None);
         let mut options = PoolOptions::new()
             .size(size)
             .max_size(size)

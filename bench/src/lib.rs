@@ -383,20 +383,10 @@ fn thread_preemptions() -> Option<u64> {
         .ok()
 }
 
-/// `/dev/shm` where it exists (DRAM-backed, so a benchmark measures the flush instructions,
-/// not a device), else the temporary directory.
-#[must_use]
-pub fn fast_directory() -> PathBuf {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    }
-}
-
 /// A pool's file, removed when the run ends. The process id keeps concurrent runs apart;
-/// `thread` tells the pools of one run's threads apart.
+/// `thread` tells the pools of one run's threads apart. (The tests' guard,
+/// `pmem::simulation::ScratchFile`, is not used here: the benchmarks build `pmem` without
+/// the `simulation` feature, so that they measure the library users get.)
 pub struct PoolFile(PathBuf);
 
 impl PoolFile {

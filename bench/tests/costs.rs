@@ -19,7 +19,7 @@ struct Scratch(PathBuf);
 impl Scratch {
     fn new(test: &str) -> Self {
         // tmpfs, where the default flush mode (msync) writes nothing back to a device.
-        let path = pmem_bench::fast_directory()
+        let path = pmem::scratch_directory()
             .join(format!("pmem-bench-costs-{}-{test}", std::process::id()));
         std::fs::create_dir_all(&path)
             .unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));

@@ -4,9 +4,21 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+
+/// Where pools that need not survive a reboot go (tests, benchmarks, examples): `/dev/shm`
+/// where it exists, DRAM-backed and fast, else the temporary directory.
+#[must_use]
+pub fn scratch_directory() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
 
 /// Takes the file's exclusive lock without waiting.
 pub(crate) fn lock(file: &File, path: &Path) -> Result<(), Error> {

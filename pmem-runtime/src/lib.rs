@@ -23,6 +23,7 @@ mod stats;
 mod txn;
 
 pub use error::{Error, HeaderPart};
+pub use file::scratch_directory;
 pub use hw::flush::{CACHE_LINE, FlushMode, FlushModeError};
 pub use pin::Pinned;
 pub use pmem_alloc::{

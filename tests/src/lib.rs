@@ -1,38 +1,6 @@
 //! Helpers shared by pmem's integration tests (in `tests/`), and the types their pools hold.
 
-use std::path::Path;
-
-use pmem::simulation::ScratchFile;
 use pmem::{PPtr, Persistent};
-
-/// A pool file path that no other test uses, removed (with the file) when dropped; in
-/// `/dev/shm` where it exists.
-#[derive(Debug)]
-pub struct TempPath(ScratchFile);
-
-impl TempPath {
-    /// A fresh path whose file name starts with `label`.
-    #[must_use]
-    pub fn new(label: &str) -> Self {
-        Self(ScratchFile::new(label))
-    }
-
-    /// The path.
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        self.0.path()
-    }
-
-    /// The file's whole contents.
-    ///
-    /// # Panics
-    ///
-    /// If the file cannot be read.
-    #[must_use]
-    pub fn contents(&self) -> Vec<u8> {
-        std::fs::read(self.path()).expect("pool file readable")
-    }
-}
 
 /// Marsaglia's xorshift64 step: the tests' deterministic pseudo-random numbers.
 pub fn xorshift(state: &mut u64) -> u64 {

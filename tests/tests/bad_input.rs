@@ -2,8 +2,9 @@
 
 use std::fs::OpenOptions;
 
+use pmem::simulation::ScratchFile;
 use pmem::{Error, HeaderPart, PPtr, Pool, PoolOptions};
-use pmem_tests::{Journal, Ledger, TempPath};
+use pmem_tests::{Journal, Ledger};
 
 /// Byte offsets from the file-format specification (`docs/src/file-format.md`).
 const VERSION_OFFSET: usize = 8;
@@ -11,8 +12,8 @@ const LAYOUT_NAME_OFFSET: usize = 96;
 const STATE_RECORD_OFFSETS: [usize; 2] = [256, 320];
 const POOL_SIZE: u64 = 1 << 20;
 
-fn make_pool(label: &str) -> TempPath {
-    let path = TempPath::new(label);
+fn make_pool(label: &str) -> ScratchFile {
+    let path = ScratchFile::new(label);
     PoolOptions::new()
         .layout("ledger-v1")
         .size(POOL_SIZE)
@@ -22,7 +23,7 @@ fn make_pool(label: &str) -> TempPath {
     path
 }
 
-fn rewrite(path: &TempPath, change: impl FnOnce(&mut Vec<u8>)) {
+fn rewrite(path: &ScratchFile, change: impl FnOnce(&mut Vec<u8>)) {
     let mut bytes = path.contents();
     change(&mut bytes);
     std::fs::write(path.path(), bytes).expect("write");
@@ -30,7 +31,7 @@ fn rewrite(path: &TempPath, change: impl FnOnce(&mut Vec<u8>)) {
 
 /// Opens `path` as a `Ledger` pool with `options`, checks the file is byte-for-byte
 /// unchanged, and returns the error.
-fn refused_open(path: &TempPath, options: &PoolOptions) -> Error {
+fn refused_open(path: &ScratchFile, options: &PoolOptions) -> Error {
     let before = path.contents();
     let result = options.open::<Ledger>(path.path());
     assert!(path.contents() == before, "a refused open changed the file");
@@ -48,13 +49,13 @@ fn refused_open(path: &TempPath, options: &PoolOptions) -> Error {
     }
 }
 
-fn refused(path: &TempPath) -> Error {
+fn refused(path: &ScratchFile) -> Error {
     refused_open(path, &PoolOptions::new())
 }
 
 #[test]
 fn a_file_that_is_not_a_pool() {
-    let path = TempPath::new("not-a-pool");
+    let path = ScratchFile::new("not-a-pool");
     std::fs::write(
         path.path(),
         b"#!/bin/sh\necho this is a shell script\n".repeat(200),
@@ -65,7 +66,7 @@ fn a_file_that_is_not_a_pool() {
 
 #[test]
 fn an_empty_file() {
-    let path = TempPath::new("empty");
+    let path = ScratchFile::new("empty");
     std::fs::write(path.path(), b"").expect("write");
     assert!(matches!(refused(&path), Error::NotAPool { .. }));
 }
@@ -212,7 +213,7 @@ fn a_pool_already_open_in_this_process() {
 
 #[test]
 fn a_missing_file() {
-    let path = TempPath::new("missing");
+    let path = ScratchFile::new("missing");
     match Pool::<Ledger>::open(path.path()) {
         Err(Error::Io {
             source,
@@ -228,7 +229,7 @@ fn a_missing_file() {
 
 #[test]
 fn creating_over_an_existing_file() {
-    let path = TempPath::new("exists");
+    let path = ScratchFile::new("exists");
     std::fs::write(path.path(), b"precious data").expect("write");
     match Pool::create(path.path(), 1u64) {
         Err(Error::AlreadyExists { .. }) => {}
@@ -239,7 +240,7 @@ fn creating_over_an_existing_file() {
 
 #[test]
 fn invalid_options_create_no_file() {
-    let path = TempPath::new("options");
+    let path = ScratchFile::new("options");
     let long_layout = PoolOptions::new().layout("x".repeat(64));
     assert!(matches!(
         long_layout.create(path.path(), 1u64),
@@ -263,7 +264,7 @@ fn invalid_options_create_no_file() {
 fn a_full_file_system_is_an_error_and_leaves_no_file() {
     // RLIMIT_FSIZE would kill the process with SIGXFSZ; a size beyond what any test machine
     // can allocate makes `fallocate` fail instead.
-    let path = TempPath::new("full");
+    let path = ScratchFile::new("full");
     let huge = PoolOptions::new().size(1 << 60).max_size(1 << 60);
     match huge.create(path.path(), 1u64) {
         Err(Error::Io { operation, .. }) => assert_eq!(operation, "allocate space for"),

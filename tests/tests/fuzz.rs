@@ -43,6 +43,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use pmem::simulation::ScratchFile;
 use pmem_tests::forge::{
     ARENA_PAGES, FIRST_TABLE_PAGE, IDENTITY_CHECKED, LOG_ENTRY_HEADER, LOG_OFFSET_AT, PAGE,
     PoolLayout, SLOT_COUNT_AT, SLOT_LEN_AT, STATE_CHECKED, STATE_SLOTS, TYPE_TABLE, fix_identity,
@@ -51,7 +52,7 @@ use pmem_tests::forge::{
     type_record_len, u32_at, u64_at,
 };
 use pmem_tests::fuzz::FuzzRoot;
-use pmem_tests::{TempPath, xorshift};
+use pmem_tests::xorshift;
 
 const CHILD: &str = env!("CARGO_BIN_EXE_fuzz_child");
 const DEFAULT_MUTANTS: usize = 20_000;
@@ -818,7 +819,7 @@ struct Run {
 /// Runs `fuzz_child <command> <path>`, killing it after [`TIMEOUT`]. With `backtrace`, a
 /// panic prints a backtrace, which a debug build takes a tenth of a second to symbolise: so
 /// only the runs that locate a panic inside the standard library ask for one.
-fn run_child(command: &str, path: &TempPath, backtrace: bool) -> Run {
+fn run_child(command: &str, path: &ScratchFile, backtrace: bool) -> Run {
     let mut child = Command::new(CHILD)
         .args([command, path.path().to_str().expect("utf-8 path")])
         .env("RUST_BACKTRACE", if backtrace { "1" } else { "0" })
@@ -954,7 +955,7 @@ fn knob(name: &str, default: u64) -> u64 {
 }
 
 fn make_base(name: &'static str, command: &str) -> Base {
-    let path = TempPath::new(&format!("fuzz-{name}"));
+    let path = ScratchFile::new(&format!("fuzz-{name}"));
     let run = run_child(command, &path, false);
     assert!(
         run.status.is_some_and(|status| status.success()),
@@ -983,7 +984,7 @@ fn every_base_image_opens_walks_collects_and_reopens() {
         "the dirty pool's log holds its transaction"
     );
     for base in &bases {
-        let path = TempPath::new(&format!("fuzz-{}-copy", base.name));
+        let path = ScratchFile::new(&format!("fuzz-{}-copy", base.name));
         std::fs::write(path.path(), &base.bytes).expect("write");
         let run = run_child("check", &path, false);
         let (class, failure) = judge(&run, &base.bytes, &path.contents());
@@ -1016,7 +1017,7 @@ fn damaged_pools_are_refused_or_opened_never_crash() {
             let (bases, seeds, next, classes, failures) =
                 (&bases, &seeds, &next, &classes, &failures);
             scope.spawn(move || {
-                let path = TempPath::new(&format!("fuzz-mutant-{worker}"));
+                let path = ScratchFile::new(&format!("fuzz-mutant-{worker}"));
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&seed) = seeds.get(index) else {

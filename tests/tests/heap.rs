@@ -1,8 +1,8 @@
 //! The persistent heap through the pool: allocation in transactions, rollback, collection,
 //! growth, named roots, pins, and the errors of each.
 
+use pmem::simulation::ScratchFile;
 use pmem::{Error, HeapError, PPtr, Persistent, Pool, PoolOptions, Stats, Txn, txn};
-use pmem_tests::TempPath;
 
 #[derive(Persistent, Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C)]
@@ -39,7 +39,7 @@ fn values(pool: &Pool<List>) -> Vec<u64> {
     values
 }
 
-fn small_list_pool(path: &TempPath, size: u64, max_size: u64) -> Pool<List> {
+fn small_list_pool(path: &ScratchFile, size: u64, max_size: u64) -> Pool<List> {
     PoolOptions::new()
         .size(size)
         .max_size(max_size)
@@ -50,7 +50,7 @@ fn small_list_pool(path: &TempPath, size: u64, max_size: u64) -> Pool<List> {
 
 #[test]
 fn allocated_objects_survive_reopen_and_the_open_collection_counts_them() {
-    let path = TempPath::new("heap-reopen");
+    let path = ScratchFile::new("heap-reopen");
     let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
     for value in 0..1000 {
         pool.txn(|tx| push(tx, value)).expect("push");
@@ -65,7 +65,7 @@ fn allocated_objects_survive_reopen_and_the_open_collection_counts_them() {
 
 #[test]
 fn an_allocation_costs_no_log_entry_and_no_fence() {
-    let path = TempPath::new("heap-cost");
+    let path = ScratchFile::new("heap-cost");
     let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
     pool.txn(|tx| push(tx, 0))
         .expect("warm up: the type record and the first span");
@@ -81,7 +81,7 @@ fn an_allocation_costs_no_log_entry_and_no_fence() {
 
 #[test]
 fn an_allocation_nothing_links_costs_no_fence_until_a_commit_links_it() {
-    let path = TempPath::new("heap-deferred");
+    let path = ScratchFile::new("heap-deferred");
     let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
     pool.txn(|tx| push(tx, 0))
         .expect("warm up: the type record and the first span");
@@ -114,7 +114,7 @@ fn an_allocation_nothing_links_costs_no_fence_until_a_commit_links_it() {
 
 #[test]
 fn a_rolled_back_allocation_is_garbage_the_next_collection_frees() {
-    let path = TempPath::new("heap-rollback");
+    let path = ScratchFile::new("heap-rollback");
     let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
     pool.txn(|tx| push(tx, 1)).expect("push");
     let refused: Result<(), Error> = pool.try_txn(|tx| {
@@ -135,7 +135,7 @@ fn a_rolled_back_allocation_is_garbage_the_next_collection_frees() {
 
 #[test]
 fn allocating_and_dropping_far_more_than_the_pool_never_runs_out() {
-    let path = TempPath::new("heap-stress");
+    let path = ScratchFile::new("heap-stress");
     let size = 256 << 10;
     let mut pool = small_list_pool(&path, size, size);
     let mut allocated_bytes = 0;
@@ -161,7 +161,7 @@ fn allocating_and_dropping_far_more_than_the_pool_never_runs_out() {
 
 #[test]
 fn the_heap_grows_in_place_and_keeps_its_size_after_reopen() {
-    let path = TempPath::new("heap-grow");
+    let path = ScratchFile::new("heap-grow");
     let mut pool = small_list_pool(&path, 128 << 10, 16 << 20);
     let first_size = pool.info().size;
     let first = pool.txn(|tx| push(tx, 0)).expect("push");
@@ -184,7 +184,7 @@ fn the_heap_grows_in_place_and_keeps_its_size_after_reopen() {
 
 #[test]
 fn a_full_heap_is_a_typed_error_and_the_transaction_rolls_back() {
-    let path = TempPath::new("heap-full");
+    let path = ScratchFile::new("heap-full");
     let size = 128 << 10;
     let mut pool = small_list_pool(&path, size, size);
     let mut pushed = 0u64;
@@ -218,7 +218,7 @@ fn a_full_heap_is_a_typed_error_and_the_transaction_rolls_back() {
 
 #[test]
 fn a_collection_inside_a_transaction_keeps_what_a_rollback_would_bring_back() {
-    let path = TempPath::new("heap-midtxn");
+    let path = ScratchFile::new("heap-midtxn");
     let size = 128 << 10;
     let mut pool = small_list_pool(&path, size, size);
     for value in 0..2000 {
@@ -250,7 +250,7 @@ fn a_collection_inside_a_transaction_keeps_what_a_rollback_would_bring_back() {
 
 #[test]
 fn named_roots_are_typed_persistent_and_removable() {
-    let path = TempPath::new("heap-named");
+    let path = ScratchFile::new("heap-named");
     let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
     pool.txn(|tx| {
         let node = tx.alloc(Node {
@@ -298,7 +298,7 @@ fn named_roots_are_typed_persistent_and_removable() {
 
 #[test]
 fn named_roots_run_out_with_a_typed_error() {
-    let path = TempPath::new("heap-named-full");
+    let path = ScratchFile::new("heap-named-full");
     let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
     let result = pool.try_txn(|tx| {
         for index in 0..pmem::NAMED_ROOTS {
@@ -315,7 +315,7 @@ fn named_roots_run_out_with_a_typed_error() {
 
 #[test]
 fn a_pin_keeps_an_unreachable_object_alive_until_dropped() {
-    let path = TempPath::new("heap-pin");
+    let path = ScratchFile::new("heap-pin");
     let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
     let loose = pool
         .txn(|tx| {
@@ -349,7 +349,7 @@ fn a_pin_keeps_an_unreachable_object_alive_until_dropped() {
 
 #[test]
 fn get_refuses_a_heap_pointer_of_another_type() {
-    let path = TempPath::new("heap-types");
+    let path = ScratchFile::new("heap-types");
     let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
     let node = pool.txn(|tx| push(tx, 1)).expect("push");
     let as_number = PPtr::<[u64; 2]>::from_offset(node.offset());
@@ -363,7 +363,7 @@ fn get_refuses_a_heap_pointer_of_another_type() {
 
 #[test]
 fn a_damaged_pointer_dangles_and_the_pool_still_opens() {
-    let path = TempPath::new("heap-damaged");
+    let path = ScratchFile::new("heap-damaged");
     let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
     let first = pool.txn(|tx| push(tx, 1)).expect("push");
     let second = pool.txn(|tx| push(tx, 2)).expect("push");

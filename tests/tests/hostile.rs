@@ -8,8 +8,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use pmem::simulation::ScratchFile;
 use pmem::{Error, HeapError, PPtr, Persistent, Pool, PoolOptions, Stats, Txn};
-use pmem_tests::TempPath;
 use pmem_tests::forge::{
     PoolLayout, current_state_record, fix_state_record, log_entry_room, page_table_word, put_u64,
     u32_at, u64_at, write_log_entry,
@@ -61,7 +61,7 @@ fn push(tx: &mut Txn<'_, Shelf>, value: u64) -> Result<PPtr<Item>, Error> {
 }
 
 /// A new pool holding three items, a blob under the root and the named root "blob".
-fn stocked(path: &TempPath) -> Pool<Shelf> {
+fn stocked(path: &ScratchFile) -> Pool<Shelf> {
     let mut pool = PoolOptions::new()
         .size(1 << 20)
         .log_size(1 << 14)
@@ -85,18 +85,18 @@ fn stocked(path: &TempPath) -> Pool<Shelf> {
 }
 
 /// A clean pool as `stocked` leaves it, closed.
-fn clean(label: &str) -> TempPath {
-    let path = TempPath::new(label);
+fn clean(label: &str) -> ScratchFile {
+    let path = ScratchFile::new(label);
     stocked(&path).close();
     path
 }
 
 /// A copy of a stocked pool taken in the middle of a transaction that changed the root,
 /// an item and the named root: a pool a crash left dirty, with valid log entries.
-fn dirty(label: &str) -> TempPath {
-    let original = TempPath::new(&format!("{label}-original"));
+fn dirty(label: &str) -> ScratchFile {
+    let original = ScratchFile::new(&format!("{label}-original"));
     let mut pool = stocked(&original);
-    let image = TempPath::new(label);
+    let image = ScratchFile::new(label);
     pool.txn(|tx| {
         let first = tx.root().first;
         tx.get_mut(first).expect("an item").value = 99;
@@ -108,14 +108,14 @@ fn dirty(label: &str) -> TempPath {
     image
 }
 
-fn rewrite(path: &TempPath, change: impl FnOnce(&mut Vec<u8>)) {
+fn rewrite(path: &ScratchFile, change: impl FnOnce(&mut Vec<u8>)) {
     let mut bytes = path.contents();
     change(&mut bytes);
     std::fs::write(path.path(), bytes).expect("write");
 }
 
 /// Opens `path`, expecting a refusal that leaves the file byte for byte as it was.
-fn refused(path: &TempPath) -> Error {
+fn refused(path: &ScratchFile) -> Error {
     let before = path.contents();
     let result = Pool::<Shelf>::open(path.path());
     assert!(path.contents() == before, "a refused open changed the file");
@@ -126,7 +126,7 @@ fn refused(path: &TempPath) -> Error {
 }
 
 /// Opens `path` and checks the pool works: read, collect, commit, reopen.
-fn opens_and_works(path: &TempPath) -> Pool<Shelf> {
+fn opens_and_works(path: &ScratchFile) -> Pool<Shelf> {
     let mut pool = Pool::<Shelf>::open(path.path()).expect("open");
     pool.collect().expect("collect");
     pool.try_txn(|tx| push(tx, 4).map(drop)).expect("commit");
@@ -136,7 +136,7 @@ fn opens_and_works(path: &TempPath) -> Pool<Shelf> {
     pool
 }
 
-fn forge_type_record(path: &TempPath, index: u32, field: usize, value: u64) {
+fn forge_type_record(path: &ScratchFile, index: u32, field: usize, value: u64) {
     rewrite(path, |bytes| {
         let layout = PoolLayout::of(bytes);
         let at = layout.type_record(bytes, index as usize);
@@ -275,7 +275,7 @@ fn a_valid_log_entry_aimed_at_heap_metadata_is_refused() {
 
 #[test]
 fn the_store_barrier_refuses_heap_metadata() {
-    let path = TempPath::new("barrier-metadata");
+    let path = ScratchFile::new("barrier-metadata");
     let mut pool = stocked(&path);
     let heap_start = PoolLayout::of(&path.contents()).heap_start;
     let page_table = (pool.root() as *const Shelf as usize) - 4096 + heap_start + 3 * 4096;
@@ -355,7 +355,7 @@ fn overlapping_pointer_runs_are_refused() {
 
 #[test]
 fn a_pointer_to_nowhere_dangles_and_the_pool_stays_usable() {
-    let other = TempPath::new("other-pool");
+    let other = ScratchFile::new("other-pool");
     let foreign = {
         let mut pool = PoolOptions::new()
             .size(1 << 20)
@@ -370,7 +370,7 @@ fn a_pointer_to_nowhere_dangles_and_the_pool_stays_usable() {
         .expect("fill");
         pool.root().first
     };
-    let path = TempPath::new("pointer-to-nowhere");
+    let path = ScratchFile::new("pointer-to-nowhere");
     let mut pool = stocked(&path);
     let stale = pool.root().first;
     pool.txn(|tx| tx.root_mut().first = PPtr::null());
@@ -396,7 +396,7 @@ fn a_pointer_to_nowhere_dangles_and_the_pool_stays_usable() {
 /// Lines the commit that links an object, allocated and pinned by an earlier fence-free
 /// transaction, writes back; `meddle` runs between the two.
 fn lines_written_back_by_the_linking_commit(meddle: impl FnOnce(&mut Pool<Shelf>)) -> u64 {
-    let path = TempPath::new("deferred");
+    let path = ScratchFile::new("deferred");
     let mut pool = stocked(&path);
     let pinned = pool
         .try_txn(|tx| {
@@ -416,7 +416,7 @@ fn lines_written_back_by_the_linking_commit(meddle: impl FnOnce(&mut Pool<Shelf>
 #[test]
 fn a_refused_nested_transaction_keeps_the_outer_pools_deferred_lines() {
     let undisturbed = lines_written_back_by_the_linking_commit(|_| {});
-    let other_path = TempPath::new("nested-outer");
+    let other_path = ScratchFile::new("nested-outer");
     let mut other = stocked(&other_path);
     let after_refusal = lines_written_back_by_the_linking_commit(|pool| {
         let nested = catch_unwind(AssertUnwindSafe(|| {
@@ -437,7 +437,7 @@ fn a_refused_nested_transaction_keeps_the_outer_pools_deferred_lines() {
 
 #[test]
 fn a_pinned_object_allocated_into_a_logged_line_keeps_its_bytes_after_rollback() {
-    let path = TempPath::new("pinned-rollback");
+    let path = ScratchFile::new("pinned-rollback");
     let mut pool = stocked(&path);
     let first = pool.root().first;
     let outcome: Result<(), pmem::Pinned<Item>> = pool.try_txn(|tx| {

@@ -1,9 +1,10 @@
 //! Creating, closing and reopening pools; roots, pointers, info, flush modes and counters.
 
+use pmem::simulation::ScratchFile;
 use pmem::{Error, FlushMode, PPtr, Pool, PoolOptions, Stats};
-use pmem_tests::{Ledger, TempPath};
+use pmem_tests::Ledger;
 
-fn create_sample(path: &TempPath) -> Pool<Ledger> {
+fn create_sample(path: &ScratchFile) -> Pool<Ledger> {
     let home = PPtr::from_offset(4096);
     PoolOptions::new()
         .layout("ledger-v1")
@@ -15,7 +16,7 @@ fn create_sample(path: &TempPath) -> Pool<Ledger> {
 
 #[test]
 fn reopening_after_close_finds_the_root_intact() {
-    let path = TempPath::new("reopen");
+    let path = ScratchFile::new("reopen");
     let pool = create_sample(&path);
     assert_eq!(pool.root_ptr(), pool.root().home);
     pool.close();
@@ -38,10 +39,10 @@ fn reopening_after_close_finds_the_root_intact() {
 
 #[test]
 fn a_persistent_pointer_resolves_wherever_the_pool_is_mapped() {
-    let path = TempPath::new("relocate");
+    let path = ScratchFile::new("relocate");
     drop(create_sample(&path));
     // Keep an earlier mapping alive so the next one cannot land at the same address.
-    let other_path = TempPath::new("relocate-other");
+    let other_path = ScratchFile::new("relocate-other");
     let other = create_sample(&other_path);
     let pool = Pool::<Ledger>::open(path.path()).expect("open");
     let root: &Ledger = pool.root();
@@ -52,7 +53,7 @@ fn a_persistent_pointer_resolves_wherever_the_pool_is_mapped() {
 
 #[test]
 fn size_is_rounded_up_to_pages_and_covers_the_root_and_the_log() {
-    let path = TempPath::new("tiny");
+    let path = ScratchFile::new("tiny");
     let pool = PoolOptions::new()
         .size(1)
         .log_size(5000)
@@ -71,7 +72,7 @@ fn size_is_rounded_up_to_pages_and_covers_the_root_and_the_log() {
 
 #[test]
 fn the_uuid_is_random_version_4_and_kept_across_opens() {
-    let (first, second) = (TempPath::new("uuid-a"), TempPath::new("uuid-b"));
+    let (first, second) = (ScratchFile::new("uuid-a"), ScratchFile::new("uuid-b"));
     let uuid = create_sample(&first).info().uuid;
     assert_ne!(uuid, create_sample(&second).info().uuid);
     assert_eq!(uuid.0[6] >> 4, 4);
@@ -92,7 +93,7 @@ fn off_dax_the_default_mode_is_msync() {
     if std::env::var_os("PMEM_FLUSH").is_some() {
         return;
     }
-    let path = TempPath::new("default-mode");
+    let path = ScratchFile::new("default-mode");
     let pool = create_sample(&path);
     if !pool.info().dax {
         assert_eq!(pool.info().flush_mode, FlushMode::Msync);
@@ -109,7 +110,7 @@ fn every_supported_mode_creates_and_reopens() {
         FlushMode::Msync,
         FlushMode::None,
     ] {
-        let path = TempPath::new(mode.name());
+        let path = ScratchFile::new(mode.name());
         let options = PoolOptions::new().size(1 << 16).flush_mode(mode);
         if !mode.is_supported() {
             assert!(matches!(
@@ -129,7 +130,7 @@ fn every_supported_mode_creates_and_reopens() {
 
 #[test]
 fn create_open_and_close_cost_a_fixed_number_of_flushes_and_fences() {
-    let path = TempPath::new("counters");
+    let path = ScratchFile::new("counters");
     let before = Stats::current_thread();
     let pool = PoolOptions::new()
         .flush_mode(FlushMode::None)
@@ -170,7 +171,7 @@ fn create_open_and_close_cost_a_fixed_number_of_flushes_and_fences() {
 
 #[test]
 fn get_refuses_pointers_that_do_not_point_at_an_object() {
-    let path = TempPath::new("pointers");
+    let path = ScratchFile::new("pointers");
     let pool = create_sample(&path);
     let cases: [(u64, &str); 4] = [
         (0, "null"),
@@ -200,7 +201,7 @@ fn get_refuses_pointers_that_do_not_point_at_an_object() {
 
 #[test]
 fn info_says_how_the_pool_is_flushed() {
-    let path = TempPath::new("info");
+    let path = ScratchFile::new("info");
     let pool = create_sample(&path);
     let text = pool.info().to_string();
     assert!(
@@ -213,7 +214,7 @@ fn info_says_how_the_pool_is_flushed() {
 #[test]
 fn pools_can_be_shared_between_threads() {
     fn shareable<T: Send + Sync>(_: &T) {}
-    let path = TempPath::new("threads");
+    let path = ScratchFile::new("threads");
     let pool = create_sample(&path);
     shareable(&pool);
     let sums: Vec<u64> = std::thread::scope(|scope| {
@@ -234,7 +235,7 @@ fn get_refuses_types_aligned_beyond_a_page() {
     #[repr(C, align(8192))]
     struct OverAligned([u64; 1024]);
 
-    let path = TempPath::new("over-aligned");
+    let path = ScratchFile::new("over-aligned");
     let pool = create_sample(&path);
     match pool.get(PPtr::<OverAligned>::from_offset(8192)) {
         Err(error @ Error::InvalidPointer { .. }) => {

@@ -9,8 +9,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
+use pmem::simulation::ScratchFile;
 use pmem::{Error, FlushMode, PPtr, Pool, PoolOptions};
-use pmem_tests::{Ledger, TempPath, xorshift};
+use pmem_tests::{Ledger, xorshift};
 
 const CHILD: &str = env!("CARGO_BIN_EXE_pool_child");
 
@@ -23,7 +24,7 @@ fn take_turn() -> MutexGuard<'static, ()> {
 }
 
 /// Runs the child binary's `command` on the pool at `path` and waits for it.
-fn run_child(command: &str, path: &TempPath) -> std::process::ExitStatus {
+fn run_child(command: &str, path: &ScratchFile) -> std::process::ExitStatus {
     Command::new(CHILD)
         .args([command, path.path().to_str().expect("utf-8 path")])
         .status()
@@ -32,7 +33,7 @@ fn run_child(command: &str, path: &TempPath) -> std::process::ExitStatus {
 
 /// Starts the child binary's `command` on the pool at `path`, with piped stdin, and
 /// returns it with the first line it printed.
-fn spawn_child(command: &str, path: &TempPath) -> (std::process::Child, String) {
+fn spawn_child(command: &str, path: &ScratchFile) -> (std::process::Child, String) {
     let mut child = Command::new(CHILD)
         .args([command, path.path().to_str().expect("utf-8 path")])
         .stdin(Stdio::piped())
@@ -46,7 +47,7 @@ fn spawn_child(command: &str, path: &TempPath) -> (std::process::Child, String) 
     (child, line.trim().to_owned())
 }
 
-fn create_sample(path: &TempPath) -> Pool<Ledger> {
+fn create_sample(path: &ScratchFile) -> Pool<Ledger> {
     PoolOptions::new()
         .size(1 << 20)
         .log_size(1 << 16)
@@ -57,7 +58,7 @@ fn create_sample(path: &TempPath) -> Pool<Ledger> {
 #[test]
 fn an_exit_without_close_is_reported_as_unclean() {
     let _turn = take_turn();
-    let path = TempPath::new("unclean");
+    let path = ScratchFile::new("unclean");
     drop(create_sample(&path));
     let status = run_child("exit-without-close", &path);
     assert!(status.success());
@@ -76,7 +77,7 @@ fn an_exit_without_close_is_reported_as_unclean() {
 #[test]
 fn a_pool_open_in_another_process_is_locked_until_it_closes() {
     let _turn = take_turn();
-    let path = TempPath::new("locked-process");
+    let path = ScratchFile::new("locked-process");
     drop(create_sample(&path));
     let (mut child, line) = spawn_child("hold", &path);
     assert_eq!(line, "open");
@@ -98,7 +99,7 @@ fn a_pool_open_in_another_process_is_locked_until_it_closes() {
 #[test]
 fn pmem_flush_forces_the_mode_and_rejects_unknown_names() {
     let _turn = take_turn();
-    let path = TempPath::new("env-mode");
+    let path = ScratchFile::new("env-mode");
     drop(create_sample(&path));
     let run = |value: &str| {
         let output = Command::new(CHILD)
@@ -129,7 +130,7 @@ fn pmem_flush_forces_the_mode_and_rejects_unknown_names() {
 #[test]
 fn a_transaction_cut_short_by_exit_is_rolled_back_at_open_idempotently() {
     let _turn = take_turn();
-    let path = TempPath::new("crash-mid-txn");
+    let path = ScratchFile::new("crash-mid-txn");
     PoolOptions::new()
         .log_size(1 << 16)
         .create(path.path(), pmem_tests::counting())
@@ -157,7 +158,7 @@ fn a_transaction_cut_short_by_exit_is_rolled_back_at_open_idempotently() {
                 image[line..line + 64].copy_from_slice(&before[line..line + 64]);
             }
         }
-        let copy = TempPath::new("crash-mid-txn-image");
+        let copy = ScratchFile::new("crash-mid-txn-image");
         std::fs::write(copy.path(), &image).expect("write image");
         let pool = Pool::<pmem_tests::Counters>::open(copy.path()).expect("open crashed image");
         assert_eq!(
@@ -184,7 +185,7 @@ fn sigkill_at_random_moments_never_breaks_the_pool() {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(10);
-    let path = TempPath::new("sigkill");
+    let path = ScratchFile::new("sigkill");
     PoolOptions::new()
         .log_size(1 << 16)
         .create(path.path(), pmem_tests::counting())
@@ -230,7 +231,7 @@ fn sigkill_during_allocation_and_collection_never_breaks_the_heap() {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(10);
-    let path = TempPath::new("sigkill-heap");
+    let path = ScratchFile::new("sigkill-heap");
     PoolOptions::new()
         .size(128 << 10)
         .max_size(4 << 20)

@@ -3,6 +3,7 @@
 //! `PMut`'s `DerefMut`, or precisely through a rewritten `&mut place`), and so are all or
 //! nothing when crashed at every fence.
 
+use pmem::simulation::ScratchFile;
 use pmem::simulation::check_every_fence;
 use pmem::{PMut, Persistent, Stats, txn};
 
@@ -81,7 +82,7 @@ fn unseen_stores_are_all_or_nothing_at_every_fence() {
 
 #[test]
 fn unseen_stores_take_effect_or_roll_back() {
-    let path = pmem_tests::TempPath::new("soundness-effects");
+    let path = ScratchFile::new("soundness-effects");
     let mut pool = pmem::Pool::create(path.path(), initial()).expect("create");
     let mut expected = initial();
     for index in 0..6 {

@@ -3,8 +3,9 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use pmem::simulation::ScratchFile;
 use pmem::{FlushMode, PPtr, Persistent, Pool, PoolOptions, Stats};
-use pmem_tests::{TempPath, xorshift};
+use pmem_tests::xorshift;
 
 const ACCOUNTS: usize = 16;
 
@@ -18,7 +19,7 @@ struct Bank {
 #[derive(Debug, PartialEq, Eq)]
 struct Insufficient;
 
-fn bank_pool(path: &TempPath) -> Pool<Bank> {
+fn bank_pool(path: &ScratchFile) -> Pool<Bank> {
     PoolOptions::new()
         .log_size(1 << 16)
         .create(
@@ -58,7 +59,7 @@ fn total(bank: &Bank) -> u64 {
 
 #[test]
 fn a_committed_transaction_survives_reopen() {
-    let path = TempPath::new("commit");
+    let path = ScratchFile::new("commit");
     let mut pool = bank_pool(&path);
     transfer(&mut pool, 0, 1, 30).expect("enough money");
     assert_eq!(
@@ -77,7 +78,7 @@ fn a_committed_transaction_survives_reopen() {
 
 #[test]
 fn an_err_rolls_every_change_back() {
-    let path = TempPath::new("err");
+    let path = ScratchFile::new("err");
     let mut pool = bank_pool(&path);
     let before = Stats::current_thread();
     assert_eq!(transfer(&mut pool, 0, 1, 500), Err(Insufficient));
@@ -95,7 +96,7 @@ fn an_err_rolls_every_change_back() {
 
 #[test]
 fn a_panic_rolls_back_and_continues() {
-    let path = TempPath::new("panic");
+    let path = ScratchFile::new("panic");
     let mut pool = bank_pool(&path);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         pool.txn(|tx| {
@@ -119,7 +120,7 @@ fn a_panic_rolls_back_and_continues() {
 
 #[test]
 fn transfers_keep_the_total_across_errors_panics_and_reopen() {
-    let path = TempPath::new("bank");
+    let path = ScratchFile::new("bank");
     let mut pool = bank_pool(&path);
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = |bound: u64| xorshift(&mut state) % bound;
@@ -159,7 +160,7 @@ fn transfers_keep_the_total_across_errors_panics_and_reopen() {
 
 const ELEMENTS: usize = 1_000_000;
 
-fn array_pool(path: &TempPath) -> Pool<[u64; ELEMENTS]> {
+fn array_pool(path: &ScratchFile) -> Pool<[u64; ELEMENTS]> {
     PoolOptions::new()
         .size(16 << 20)
         .log_size(1 << 16)
@@ -183,7 +184,7 @@ fn swap(pool: &mut Pool<[u64; ELEMENTS]>, i: usize, j: usize) {
 
 #[test]
 fn a_swap_in_two_lines_costs_two_entries_and_four_fences() {
-    let path = TempPath::new("swap");
+    let path = ScratchFile::new("swap");
     let mut pool = array_pool(&path);
     let before = Stats::current_thread();
     swap(&mut pool, 10, 500_000);
@@ -200,7 +201,7 @@ fn a_swap_in_two_lines_costs_two_entries_and_four_fences() {
 
 #[test]
 fn a_second_store_into_a_logged_line_costs_nothing() {
-    let path = TempPath::new("same-line");
+    let path = ScratchFile::new("same-line");
     let mut pool = array_pool(&path);
     let before = Stats::current_thread();
     swap(&mut pool, 16, 17);
@@ -210,7 +211,7 @@ fn a_second_store_into_a_logged_line_costs_nothing() {
 
 #[test]
 fn a_transaction_that_writes_nothing_costs_no_fence() {
-    let path = TempPath::new("read-only");
+    let path = ScratchFile::new("read-only");
     let mut pool = bank_pool(&path);
     let before = Stats::current_thread();
     let sum = pool.txn(|tx| total(tx.root()));
@@ -221,7 +222,7 @@ fn a_transaction_that_writes_nothing_costs_no_fence() {
 
 #[test]
 fn writing_through_the_whole_root_logs_all_of_it_once() {
-    let path = TempPath::new("coarse");
+    let path = ScratchFile::new("coarse");
     let mut pool = bank_pool(&path);
     let before = Stats::current_thread();
     pool.txn(|tx| {
@@ -237,7 +238,7 @@ fn writing_through_the_whole_root_logs_all_of_it_once() {
 
 #[test]
 fn a_transaction_larger_than_the_log_panics_and_rolls_back() {
-    let path = TempPath::new("log-full");
+    let path = ScratchFile::new("log-full");
     let mut pool = PoolOptions::new()
         .log_size(4096)
         .create_with(path.path(), |values: &mut [u64; 4096]| {
@@ -275,7 +276,7 @@ struct Pair {
 
 #[test]
 fn objects_reached_through_pointers_are_logged_too() {
-    let path = TempPath::new("pointer");
+    let path = ScratchFile::new("pointer");
     let mut pool = PoolOptions::new()
         .log_size(1 << 16)
         .create(
@@ -305,7 +306,7 @@ fn objects_reached_through_pointers_are_logged_too() {
 
 #[test]
 fn a_transaction_on_a_second_pool_inside_the_first_is_refused() {
-    let (first, second) = (TempPath::new("outer"), TempPath::new("inner"));
+    let (first, second) = (ScratchFile::new("outer"), ScratchFile::new("inner"));
     let mut outer = bank_pool(&first);
     let mut inner = bank_pool(&second);
     let outcome = catch_unwind(AssertUnwindSafe(|| {

@@ -3,8 +3,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use pmem::simulation::ScratchFile;
 use pmem::{PMut, Persistent, Pool, PoolOptions, Stats, txn, txn_block};
-use pmem_tests::TempPath;
 
 const ACCOUNTS: usize = 16;
 
@@ -43,7 +43,7 @@ fn transfer(
     Ok(())
 }
 
-fn bank_pool(path: &TempPath) -> Pool<Bank> {
+fn bank_pool(path: &ScratchFile) -> Pool<Bank> {
     let account = Account {
         balance: 100,
         history: [0; 7],
@@ -67,7 +67,7 @@ fn total(bank: &Bank) -> u64 {
 
 #[test]
 fn a_field_store_logs_its_line_not_the_root() {
-    let path = TempPath::new("txn-precise");
+    let path = ScratchFile::new("txn-precise");
     let mut pool = bank_pool(&path);
     let before = Stats::current_thread();
     pool.txn(|tx| transfer(tx.root_mut(), 1, 2, 10))
@@ -83,7 +83,7 @@ fn a_field_store_logs_its_line_not_the_root() {
 
 #[test]
 fn an_err_from_the_outermost_call_rolls_back() {
-    let path = TempPath::new("txn-err");
+    let path = ScratchFile::new("txn-err");
     let mut pool = bank_pool(&path);
     let result = pool.txn(|tx| transfer(tx.root_mut(), 1, 2, 1000));
     assert_eq!(result, Err(Insufficient));
@@ -122,7 +122,7 @@ fn transfer_all(
 
 #[test]
 fn nested_calls_join_the_outer_transaction() {
-    let path = TempPath::new("txn-nested");
+    let path = ScratchFile::new("txn-nested");
     let mut pool = bank_pool(&path);
     let before = Stats::current_thread();
     let refused =
@@ -152,7 +152,7 @@ fn nested_calls_join_the_outer_transaction() {
 
 #[test]
 fn an_err_propagated_by_the_outermost_call_rolls_everything_back() {
-    let path = TempPath::new("txn-nested-err");
+    let path = ScratchFile::new("txn-nested-err");
     let mut pool = bank_pool(&path);
     let before_bank = *pool.root();
     let result = pool.txn(|tx| transfer_all(tx.root_mut(), &[(0, 1, 500), (2, 3, 500)]));
@@ -162,7 +162,7 @@ fn an_err_propagated_by_the_outermost_call_rolls_everything_back() {
 
 #[test]
 fn a_panic_rolls_back_and_continues() {
-    let path = TempPath::new("txn-panic");
+    let path = ScratchFile::new("txn-panic");
     let mut pool = bank_pool(&path);
     let before_bank = *pool.root();
     #[txn]
@@ -179,7 +179,7 @@ fn a_panic_rolls_back_and_continues() {
 
 #[test]
 fn a_panic_caught_inside_the_transaction_still_dooms_it() {
-    let path = TempPath::new("txn-caught-panic");
+    let path = ScratchFile::new("txn-caught-panic");
     let mut pool = bank_pool(&path);
     let before_bank = *pool.root();
     #[txn]
@@ -198,7 +198,7 @@ fn a_panic_caught_inside_the_transaction_still_dooms_it() {
 
 #[test]
 fn abort_rolls_back_whatever_the_body_returns() {
-    let path = TempPath::new("txn-abort");
+    let path = ScratchFile::new("txn-abort");
     let mut pool = bank_pool(&path);
     let before_bank = *pool.root();
     let value = pool.txn(|tx| {
@@ -226,7 +226,7 @@ struct Big {
 
 #[test]
 fn an_element_store_in_a_million_element_array_logs_one_line() {
-    let path = TempPath::new("txn-million");
+    let path = ScratchFile::new("txn-million");
     let mut pool = PoolOptions::new()
         .size(16 << 20)
         .create_with(path.path(), |big: &mut Big| big.cells[999_999] = 5)
@@ -251,7 +251,7 @@ fn an_element_store_in_a_million_element_array_logs_one_line() {
 
 #[test]
 fn each_compound_operator_is_rewritten_and_logged() {
-    let path = TempPath::new("txn-operators");
+    let path = ScratchFile::new("txn-operators");
     let mut pool = bank_pool(&path);
     #[txn]
     fn every_operator(mut bank: PMut<'_, Bank>) {
@@ -287,7 +287,7 @@ fn each_compound_operator_is_rewritten_and_logged() {
 
 #[test]
 fn index_expressions_run_once_and_before_the_store() {
-    let path = TempPath::new("txn-index-order");
+    let path = ScratchFile::new("txn-index-order");
     let mut pool = bank_pool(&path);
     #[txn]
     fn store_at_next(mut bank: PMut<'_, Bank>, calls: &mut Vec<&'static str>) {
@@ -357,7 +357,7 @@ impl Teller {
 
 #[test]
 fn txn_on_an_impl_block_instruments_each_method() {
-    let path = TempPath::new("txn-impl");
+    let path = ScratchFile::new("txn-impl");
     let mut pool = bank_pool(&path);
     let mut teller = Teller { served: 0 };
     let before = Stats::current_thread();
@@ -380,7 +380,7 @@ fn txn_on_an_impl_block_instruments_each_method() {
 
 #[test]
 fn a_txn_block_rolls_back_on_err() {
-    let path = TempPath::new("txn-block");
+    let path = ScratchFile::new("txn-block");
     let mut pool = bank_pool(&path);
     let result: Result<(), Insufficient> = pool.txn(|tx| {
         txn_block! {
@@ -398,7 +398,7 @@ fn a_txn_block_rolls_back_on_err() {
 
 #[test]
 fn transfers_keep_the_total_across_errors_panics_and_reopen() {
-    let path = TempPath::new("txn-reopen");
+    let path = ScratchFile::new("txn-reopen");
     let mut pool = bank_pool(&path);
     let mut random = 0x2545_f491_4f6c_dd1d_u64;
     for round in 0..60 {
@@ -444,7 +444,7 @@ fn store_through_a_reference_parameter(rr: &mut PMut<'_, Bank>) {
 
 #[test]
 fn explicit_dereferences_of_any_depth_are_rewritten_and_logged() {
-    let path = TempPath::new("txn-derefs");
+    let path = ScratchFile::new("txn-derefs");
     let mut pool = bank_pool(&path);
     let before_bank = *pool.root();
     let before = Stats::current_thread();
@@ -480,7 +480,7 @@ fn count_then<T, E>(mut bank: PMut<'_, Bank>, then: impl FnOnce() -> Result<T, E
 
 #[test]
 fn an_err_through_a_generic_result_signature_rolls_back() {
-    let path = TempPath::new("txn-generic-err");
+    let path = ScratchFile::new("txn-generic-err");
     let mut pool = bank_pool(&path);
     let refused = pool.txn(|tx| count_then(tx.root_mut(), || Err::<u64, _>(Insufficient)));
     assert_eq!(refused, Err(Insufficient));
@@ -504,7 +504,7 @@ impl<T> Runner<T> {
 
 #[test]
 fn a_result_through_a_return_type_the_macro_cannot_see_rolls_back_loudly() {
-    let path = TempPath::new("txn-hidden-result");
+    let path = ScratchFile::new("txn-hidden-result");
     let mut pool = bank_pool(&path);
     let runner = Runner(std::marker::PhantomData);
     let outcome = catch_unwind(AssertUnwindSafe(|| {

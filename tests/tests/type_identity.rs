@@ -1,8 +1,8 @@
 //! Type identity across modules: two types of the same name in two modules are two types,
 //! in their hashes and in the heap's type table.
 
+use pmem::simulation::ScratchFile;
 use pmem::{Error, PPtr, Persistent, Pool, PoolOptions};
-use pmem_tests::TempPath;
 
 mod m1 {
     use pmem::{PPtr, Persistent};
@@ -68,7 +68,7 @@ struct Roots {
 
 #[test]
 fn same_named_holders_in_one_pool_keep_their_own_pointer_maps() {
-    let path = TempPath::new("identity-holders");
+    let path = ScratchFile::new("identity-holders");
     let mut pool = PoolOptions::new()
         .size(1 << 20)
         .log_size(1 << 14)
@@ -153,7 +153,7 @@ fn a_stable_name_keeps_a_moved_type_s_pools() {
         bank::Account::LAYOUT_HASH,
         ledger::accounts::Account::LAYOUT_HASH
     );
-    let path = TempPath::new("identity-moved");
+    let path = ScratchFile::new("identity-moved");
     let mut pool = PoolOptions::new()
         .size(1 << 20)
         .log_size(1 << 14)

@@ -60,8 +60,9 @@ pub fn small_pool() -> PoolOptions {
     PoolOptions::new().size(1 << 16).log_size(1 << 13)
 }
 
-/// A scratch file for pools under test, removed when dropped: in `/dev/shm` where it
-/// exists (DRAM-backed), else in the temporary directory.
+/// A scratch file for pools under test, removed when dropped, in the
+/// [`scratch_directory`](crate::scratch_directory): the one temporary-file guard of the
+/// tests.
 #[derive(Debug)]
 pub struct ScratchFile(PathBuf);
 
@@ -70,12 +71,7 @@ impl ScratchFile {
     #[must_use]
     pub fn new(label: &str) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let shm = Path::new("/dev/shm");
-        let directory = if shm.is_dir() {
-            shm.to_owned()
-        } else {
-            std::env::temp_dir()
-        };
+        let directory = crate::scratch_directory();
         let unique = NEXT.fetch_add(1, Ordering::Relaxed);
         let name = format!("pmem-crash-{label}-{}-{unique}.pool", std::process::id());
         let path = directory.join(name);
@@ -87,6 +83,16 @@ impl ScratchFile {
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.0
+    }
+
+    /// The file's whole contents.
+    ///
+    /// # Panics
+    ///
+    /// If the file cannot be read.
+    #[must_use]
+    pub fn contents(&self) -> Vec<u8> {
+        std::fs::read(&self.0).expect("scratch file readable")
     }
 }
 
