@@ -3,7 +3,8 @@
 use crate::heap::Heap;
 use crate::layout::{self, METADATA_PAGES, PAGE};
 
-/// A snapshot of the heap's occupancy, from [`Heap::stats`].
+/// A snapshot of the heap's occupancy: what `Pool::heap_stats` returns (and, for a heap
+/// managed directly, [`Heap::stats`]).
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct HeapStats {

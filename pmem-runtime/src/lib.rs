@@ -1,9 +1,15 @@
-//! The `pmem` runtime: pool files, their mapping, and the flush layer.
+//! The `pmem` runtime: pool files and their mapping, the flush layer, the undo log,
+//! transactions and recovery, the pool's side of the persistent heap, and the simulated
+//! persistence domain for crash tests.
 //!
-//! Users depend on the facade crate `pmem`, which re-exports this crate's public API.
-//! The modules that define what is on disk and what ordering guarantees hold open with
-//! their design: `header` (the file format), `hw::flush` (durability) and `hw::mapping`
-//! (address-space reservation, DAX detection).
+//! Users depend on the facade crate `pmem`, which re-exports this crate's public API;
+//! `docs/src/architecture.md` walks a store and an open through the modules. The modules
+//! that define what is on disk and what ordering guarantees hold open with their design:
+//! `header` (the file format), `log` (the undo log: format, writer, ordering rules),
+//! `recovery` (recovery at open, checked before it writes), `data` (what transactions may
+//! log), `hw::flush` (durability) and `hw::mapping` (address-space reservation, DAX
+//! detection). Hardware access is `hw` alone, which imports nothing above it; `hw::Domain`
+//! swaps in the simulated twin (`hw/sim/`).
 
 mod data;
 mod error;

@@ -12,7 +12,7 @@ use core::ops::Sub;
 /// Take one before and one after a piece of work; their difference is what the work cost:
 ///
 /// ```
-/// use pmem_runtime::Stats;
+/// use pmem::Stats;
 ///
 /// let before = Stats::current_thread();
 /// // ... run a transaction ...

@@ -19,11 +19,11 @@ const DEFAULT_LOG_SIZE: u64 = 1 << 20;
 ///
 /// ```no_run
 /// let balances = [0u64; 16];
-/// let pool = pmem_runtime::PoolOptions::new()
+/// let pool = pmem::PoolOptions::new()
 ///     .layout("bank-v1")
 ///     .size(64 << 20)
 ///     .create("/dev/shm/bank.pool", balances)?;
-/// # Ok::<(), pmem_runtime::Error>(())
+/// # Ok::<(), pmem::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct PoolOptions {

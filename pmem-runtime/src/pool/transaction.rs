@@ -24,7 +24,7 @@ impl<R: Persistent> Pool<R> {
     /// `body`'s value is returned as it is.
     ///
     /// ```no_run
-    /// # use pmem_runtime::Pool;
+    /// # use pmem::Pool;
     /// let mut pool = Pool::<[u64; 2]>::open("/dev/shm/pair.pool")?;
     /// pool.txn(|tx| {
     ///     let mut pair = tx.root_mut();
@@ -32,7 +32,7 @@ impl<R: Persistent> Pool<R> {
     ///     *pair.at(0) = b;
     ///     *pair.at(1) = a;
     /// });
-    /// # Ok::<(), pmem_runtime::Error>(())
+    /// # Ok::<(), pmem::Error>(())
     /// ```
     ///
     /// # Panics

@@ -105,7 +105,7 @@ impl Drop for ScratchFile {
 /// A crash test: which pool to run the workload on, and how many crash images to check.
 ///
 /// ```no_run
-/// use pmem_runtime::simulation::{CrashTest, small_pool};
+/// use pmem::simulation::{CrashTest, small_pool};
 ///
 /// let report = CrashTest::new("counter")
 ///     .pool(small_pool())

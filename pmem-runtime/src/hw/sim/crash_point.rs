@@ -9,7 +9,7 @@ use crate::hw::flush::CACHE_LINE;
 /// instrumented store happened.
 #[derive(Clone)]
 pub struct CrashPoint {
-    /// Which moment (see [`Simulation::moments`]; the first is 1).
+    /// Which moment (see [`Simulation::moments`](super::Simulation::moments); the first is 1).
     pub moment: u64,
     /// Which fence the crash happened before (the first is 1).
     pub fence: u64,
