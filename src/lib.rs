@@ -62,6 +62,7 @@ pub use pmem_runtime::{
     PoolInfo, PoolOptions, PoolUuid, Stats, Txn, TypeStats, abort,
 };
 
+pub use pmem_runtime::format;
 #[cfg(feature = "simulation")]
 pub use pmem_runtime::simulation;
 
