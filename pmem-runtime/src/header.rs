@@ -620,6 +620,47 @@ mod tests {
         );
     }
 
+    /// The header page of the specification's example dump (`docs/src/file-format.md`,
+    /// "Example"), its elided zero lines restored.
+    fn example_page() -> Vec<u8> {
+        let spec = include_str!("../../docs/src/file-format.md");
+        let dump = spec
+            .split("## Example")
+            .nth(1)
+            .and_then(|section| section.split("```text\n").nth(1))
+            .and_then(|block| block.split("```").next())
+            .expect("the example dump");
+        let mut page = vec![0u8; HEADER_LEN];
+        for line in dump.lines() {
+            let (address, rest) = line.split_once(": ").expect("an address");
+            let at = usize::from_str_radix(address, 16).expect("a hex address");
+            let hex: String = rest[..39].split(' ').collect();
+            for (byte, digits) in page[at..at + 16].iter_mut().zip(hex.as_bytes().chunks(2)) {
+                let digits = core::str::from_utf8(digits).expect("ASCII");
+                *byte = u8::from_str_radix(digits, 16).expect("hex digits");
+            }
+        }
+        page
+    }
+
+    /// The encoders write the specification's example byte for byte.
+    #[test]
+    fn the_example_header_decodes_and_encodes_to_itself() {
+        let page = example_page();
+        let (identity, state) = decode(&page, 32768).expect("the example is a valid header");
+        assert_eq!((identity.layout.as_str(), identity.root_size), ("demo", 16));
+        assert_eq!((state.sequence, state.clean_shutdown), (2, true));
+        assert_eq!(identity.encode()[..], page[..IDENTITY_LEN]);
+        for offset in STATE_OFFSETS {
+            let (record, _) = StateRecord::read_from_prefix(&page[offset..]).expect("a record");
+            assert!(record.is_valid());
+            assert_eq!(
+                State::of(&record).encode()[..],
+                page[offset..offset + STATE_LEN]
+            );
+        }
+    }
+
     #[test]
     fn long_names_are_cut_at_a_character_boundary() {
         let long = "é".repeat(100);
