@@ -63,6 +63,7 @@ pub use pmem_runtime::{
     scratch_directory,
 };
 
+pub use pmem_runtime::format;
 #[cfg(feature = "simulation")]
 pub use pmem_runtime::simulation;
 

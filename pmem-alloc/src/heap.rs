@@ -8,10 +8,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use zerocopy::{FromZeros, IntoBytes};
+
 use crate::error::HeapError;
+use crate::format::{HeapHeader, NamedRootEntry, SpanEntry};
 use crate::layout::{
-    self, ARENA_PAGES, HEADER_LEN, Header, MAX_ROOT_NAME, MAX_SPAN_PAGES, METADATA_PAGES,
-    NAMED_ROOTS, PAGE, ROOT_ENTRY_LEN, SpanEntry, TYPE_TABLE_LEN, TYPE_TABLE_START,
+    self, ARENA_PAGES, HEADER_LEN, MAX_ROOT_NAME, MAX_SPAN_PAGES, METADATA_PAGES, NAMED_ROOTS,
+    PAGE, ROOT_ENTRY_LEN, TYPE_TABLE_LEN, TYPE_TABLE_START,
 };
 use crate::region::{FenceFor, Region};
 use crate::types::TypeInfo;
@@ -219,11 +222,7 @@ impl Heap {
                 what: "the pool has no room for a heap here",
             });
         }
-        let header = Header {
-            root_type: 0,
-            root_offset: root.offset,
-        };
-        region.write_metadata(start, &header.encode());
+        region.write_metadata(start, HeapHeader::new(root.offset).as_bytes());
         let mut heap = Self::empty(region, start, root);
         heap.register(region, root_type)?;
         heap.root.size = root_type.size;
@@ -288,9 +287,9 @@ impl Heap {
         }
         let mut header_bytes = [0u8; HEADER_LEN];
         region.read(start, &mut header_bytes);
-        let header = Header::decode(&header_bytes).map_err(|what| corrupted(start, what))?;
+        let header = HeapHeader::parse(&header_bytes).map_err(|what| corrupted(start, what))?;
         let root = RootObject {
-            offset: header.root_offset,
+            offset: header.root_offset.get(),
             size: 0,
         };
         let mut heap = Self::empty(region, start, root);
@@ -298,7 +297,7 @@ impl Heap {
         let mut table = vec![0u8; TYPE_TABLE_LEN];
         region.read(start + TYPE_TABLE_START, &mut table);
         while let Some((info, len)) =
-            TypeInfo::decode(&table[heap.type_table_used..], heap.types.len() as u32)
+            TypeInfo::decode_record(&table[heap.type_table_used..], heap.types.len() as u32)
         {
             let record_at = start + TYPE_TABLE_START + heap.type_table_used;
             info.check().map_err(|what| corrupted(record_at, what))?;
@@ -313,7 +312,7 @@ impl Heap {
         }
         let root_state = heap
             .types
-            .get_mut(header.root_type as usize)
+            .get_mut(header.root_type.get() as usize)
             .ok_or_else(|| corrupted(start, "the root's type is not in the type table"))?;
         if !root_state.info.describes(root_type) {
             return Err(corrupted(
@@ -323,7 +322,7 @@ impl Heap {
         }
         root_state.verified = AtomicBool::new(true);
         heap.root.size = root_state.info.size;
-        heap.root_type = header.root_type;
+        heap.root_type = header.root_type.get();
 
         let mut page = METADATA_PAGES;
         while page < heap.pages {
@@ -333,7 +332,7 @@ impl Heap {
             }
             let entry_at = start + layout::entry_offset(page);
             let entry = SpanEntry::decode(region.read_word(entry_at), page)
-                .map_err(|()| corrupted(entry_at, "a page-table entry is not valid"))?;
+                .map_err(|_| corrupted(entry_at, "a page-table entry is not valid"))?;
             let Some(entry) = entry else {
                 page += 1;
                 continue;
@@ -662,18 +661,9 @@ impl Heap {
     pub fn named_roots(&self, region: &impl Region) -> Vec<NamedRoot> {
         (0..NAMED_ROOTS)
             .filter_map(|slot| {
-                let mut entry = [0u8; ROOT_ENTRY_LEN];
-                region.read(self.named_root_offset(slot), &mut entry);
-                if entry[0] == 0 {
-                    return None;
-                }
-                let name_len = entry[..48].iter().position(|&b| b == 0).unwrap_or(48);
-                Some(NamedRoot {
-                    slot,
-                    name: String::from_utf8_lossy(&entry[..name_len]).into_owned(),
-                    type_index: layout::u32_at(&entry, 48),
-                    pointer: layout::u64_at(&entry, 56),
-                })
+                let mut entry = NamedRootEntry::new_zeroed();
+                region.read(self.named_root_offset(slot), entry.as_mut_bytes());
+                entry.decode(slot)
             })
             .collect()
     }
@@ -701,11 +691,9 @@ impl Heap {
                 name: name.to_owned(),
             });
         }
-        let mut entry = [0u8; ROOT_ENTRY_LEN];
-        entry[..name.len()].copy_from_slice(name.as_bytes());
-        entry[48..52].copy_from_slice(&type_index.to_le_bytes());
-        entry[56..64].copy_from_slice(&pointer.to_le_bytes());
-        Ok(entry)
+        Ok(zerocopy::transmute!(NamedRootEntry::new(
+            name, type_index, pointer
+        )))
     }
 
     /// Whether enough has been allocated since the last collection that one should run

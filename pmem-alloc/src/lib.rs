@@ -6,9 +6,10 @@
 //! ([`PointerMap`]). And it manages a persistent heap ([`Heap`]) in any [`Region`]: an
 //! allocator whose spans hold objects of one type each, persisted type records and page
 //! tables, and a precise mark-sweep collector. `layout.rs` specifies the format and its
-//! ordering rules, `gc.rs` the collector.
+//! ordering rules, [`format`](mod@format) its records, `gc.rs` the collector.
 
 mod error;
+pub mod format;
 mod gc;
 mod heap;
 mod layout;

@@ -1,6 +1,9 @@
 //! Type descriptors: what the collector and `check` know of a type without its code.
 
-use crate::layout::{POINTER_RUN_LEN, TYPE_RECORD_HEADER, u32_at, u64_at};
+use zerocopy::little_endian::{U32, U64};
+use zerocopy::{FromBytes, IntoBytes};
+
+use crate::format::{PointerRunRecord, TypeRecordHeader};
 use crate::persistent::Persistent;
 use crate::pointer_map::{PointerMap, PointerRun};
 
@@ -88,82 +91,92 @@ impl TypeInfo {
 
     /// The record's length on disk.
     pub(crate) fn record_len(&self) -> usize {
-        TYPE_RECORD_HEADER
-            + self.pointers.runs().len() * POINTER_RUN_LEN
+        size_of::<TypeRecordHeader>()
+            + self.pointers.runs().len() * size_of::<PointerRunRecord>()
             + self.name.len().next_multiple_of(8)
     }
 
-    /// The record for type index `index` (see `layout.rs`).
+    /// The record for type index `index` (see [`TypeRecordHeader`]).
     pub(crate) fn encode(&self, index: u32) -> Vec<u8> {
-        let mut record = vec![0u8; self.record_len()];
-        record[0..8].copy_from_slice(&self.layout_hash.to_le_bytes());
-        record[8..16].copy_from_slice(&self.size.to_le_bytes());
-        record[16..20].copy_from_slice(&(self.align as u32).to_le_bytes());
-        record[20..24].copy_from_slice(&(self.pointers.runs().len() as u32).to_le_bytes());
-        record[24..28].copy_from_slice(&(self.name.len() as u32).to_le_bytes());
-        let mut at = TYPE_RECORD_HEADER;
+        let mut header = TypeRecordHeader {
+            layout_hash: U64::new(self.layout_hash),
+            size: U64::new(self.size),
+            align: U32::new(self.align as u32),
+            pointer_runs: U32::new(self.pointers.runs().len() as u32),
+            name_len: U32::new(self.name.len() as u32),
+            checksum: U32::new(0),
+        };
+        let mut body = Vec::with_capacity(self.record_len() - size_of::<TypeRecordHeader>());
         for run in self.pointers.runs() {
-            for (word, value) in [run.offset, run.count, run.stride, run.pointee]
-                .into_iter()
-                .enumerate()
-            {
-                record[at + word * 8..at + word * 8 + 8].copy_from_slice(&value.to_le_bytes());
-            }
-            at += POINTER_RUN_LEN;
+            let run = PointerRunRecord {
+                offset: U64::new(run.offset),
+                count: U64::new(run.count),
+                stride: U64::new(run.stride),
+                pointee: U64::new(run.pointee),
+            };
+            body.extend_from_slice(run.as_bytes());
         }
-        record[at..at + self.name.len()].copy_from_slice(self.name.as_bytes());
-        let checksum = record_checksum(&record, index);
-        record[28..32].copy_from_slice(&checksum.to_le_bytes());
-        record
+        body.extend_from_slice(self.name.as_bytes());
+        body.resize(body.capacity(), 0);
+        header.checksum = U32::new(record_checksum(&header, &body, index));
+        [header.as_bytes(), &body].concat()
     }
 
-    /// The record for type index `index` at the start of `bytes`, and its length; `None` at
-    /// the end of the table (zeros, a torn record, or no room for a whole record).
-    pub(crate) fn decode(bytes: &[u8], index: u32) -> Option<(Self, usize)> {
-        if bytes.len() < TYPE_RECORD_HEADER || bytes[..TYPE_RECORD_HEADER].iter().all(|&b| b == 0) {
+    /// The type record for type index `index` at the start of `bytes` (the rest of a type
+    /// table), and its length; `None` at the end of the table: zeros, a torn record, or no
+    /// room for a whole one. The record is returned as written: whether its values are
+    /// ones a type can have (a power-of-two alignment, pointer runs inside the object) the
+    /// heap checks when it loads the table.
+    #[must_use]
+    pub fn decode_record(bytes: &[u8], index: u32) -> Option<(Self, usize)> {
+        let (header, rest) = TypeRecordHeader::read_from_prefix(bytes).ok()?;
+        if header.as_bytes().iter().all(|&b| b == 0) {
             return None;
         }
-        let runs = u32_at(bytes, 20) as usize;
-        let name_len = u32_at(bytes, 24) as usize;
+        let runs = header.pointer_runs.get() as usize;
+        let name_len = header.name_len.get() as usize;
         if name_len > MAX_NAME {
             return None;
         }
-        let len = runs
-            .checked_mul(POINTER_RUN_LEN)?
-            .checked_add(TYPE_RECORD_HEADER + name_len.next_multiple_of(8))?;
-        let record = bytes.get(..len)?;
-        if record_checksum(record, index) != u32_at(record, 28) {
+        let body_len = runs
+            .checked_mul(size_of::<PointerRunRecord>())?
+            .checked_add(name_len.next_multiple_of(8))?;
+        let body = rest.get(..body_len)?;
+        if record_checksum(&header, body, index) != header.checksum.get() {
             return None;
         }
-        let runs = (0..runs)
-            .map(|run| {
-                let at = TYPE_RECORD_HEADER + run * POINTER_RUN_LEN;
-                PointerRun {
-                    offset: u64_at(record, at),
-                    count: u64_at(record, at + 8),
-                    stride: u64_at(record, at + 16),
-                    pointee: u64_at(record, at + 24),
-                }
+        let (run_records, name) =
+            <[PointerRunRecord]>::ref_from_prefix_with_elems(body, runs).ok()?;
+        let runs = run_records
+            .iter()
+            .map(|run| PointerRun {
+                offset: run.offset.get(),
+                count: run.count.get(),
+                stride: run.stride.get(),
+                pointee: run.pointee.get(),
             })
             .collect();
-        let name_start = len - name_len.next_multiple_of(8);
-        let name = String::from_utf8_lossy(&record[name_start..name_start + name_len]).into_owned();
         let info = Self {
-            layout_hash: u64_at(record, 0),
-            size: u64_at(record, 8),
-            align: u64::from(u32_at(record, 16)),
-            name,
+            layout_hash: header.layout_hash.get(),
+            size: header.size.get(),
+            align: u64::from(header.align.get()),
+            name: String::from_utf8_lossy(name.get(..name_len)?).into_owned(),
             pointers: PointerMap::from_runs(runs),
         };
-        Some((info, len))
+        Some((info, size_of::<TypeRecordHeader>() + body_len))
     }
 }
 
-fn record_checksum(record: &[u8], index: u32) -> u32 {
+/// The checksum of a record of `header` and `body` (its pointer runs and padded name) at
+/// type index `index`: CRC-32 of the record with the checksum field zeroed, then the index.
+fn record_checksum(header: &TypeRecordHeader, body: &[u8], index: u32) -> u32 {
+    let zeroed = TypeRecordHeader {
+        checksum: U32::new(0),
+        ..*header
+    };
     let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&record[..28]);
-    hasher.update(&[0; 4]);
-    hasher.update(&record[32..]);
+    hasher.update(zeroed.as_bytes());
+    hasher.update(body);
     hasher.update(&index.to_le_bytes());
     hasher.finalize()
 }
@@ -180,19 +193,19 @@ mod tests {
         assert_eq!(record.len() % 8, 0);
         let mut table = record.clone();
         table.extend([0u8; 64]);
-        let (decoded, len) = TypeInfo::decode(&table, 3).expect("valid");
+        let (decoded, len) = TypeInfo::decode_record(&table, 3).expect("valid");
         assert_eq!((decoded, len), (info, record.len()));
     }
 
     #[test]
     fn a_torn_or_misplaced_record_ends_the_table() {
         let record = TypeInfo::of::<u64>().encode(1);
-        assert!(TypeInfo::decode(&record, 2).is_none(), "wrong index");
+        assert!(TypeInfo::decode_record(&record, 2).is_none(), "wrong index");
         for byte in 0..record.len() {
             let mut torn = record.clone();
             torn[byte] ^= 0x10;
-            assert!(TypeInfo::decode(&torn, 1).is_none(), "byte {byte}");
+            assert!(TypeInfo::decode_record(&torn, 1).is_none(), "byte {byte}");
         }
-        assert!(TypeInfo::decode(&[0u8; 64], 0).is_none());
+        assert!(TypeInfo::decode_record(&[0u8; 64], 0).is_none());
     }
 }

@@ -4,16 +4,17 @@
 //! 4096, and the rest of the file belongs to the heap. All integers are little-endian.
 //! `docs/src/file-format.md` is the specification; this module is its implementation.
 //!
-//! The header has two parts with different update rules:
+//! The header has two parts with different update rules, each a struct whose fields are
+//! the specification's table:
 //!
-//! - The **identity block** (bytes 0..256) is written once, when the pool is created, and
-//!   never changes. A CRC-32 over its first 248 bytes detects damage.
-//! - The **state records** (two 64-byte records at 256 and 320, each in a cache line of its
-//!   own) hold what changes while the pool lives: its size and the clean-shutdown flag. An
-//!   update writes the record that is *not* current, with the next sequence number and its
-//!   own CRC-32, then flushes and fences it. A crash in mid-update leaves a torn record
-//!   that fails its checksum, and the other record, still intact, stays current. So every
-//!   update is atomic, at the cost of one flush and one fence.
+//! - The **identity block** ([`IdentityBlock`], bytes 0..256) is written once, when the
+//!   pool is created, and never changes. A CRC-32 over its first 248 bytes detects damage.
+//! - The **state records** ([`StateRecord`], two 64-byte records at 256 and 320, each in a
+//!   cache line of its own) hold what changes while the pool lives: its size and the
+//!   clean-shutdown flag. An update writes the record that is *not* current, with the next
+//!   sequence number and its own CRC-32, then flushes and fences it. A crash in mid-update
+//!   leaves a torn record that fails its checksum, and the other record, still intact,
+//!   stays current. So every update is atomic, at the cost of one flush and one fence.
 //!
 //! Bytes 0..8 (the magic) and 8..12 (the format version) keep their meaning in every
 //! future version, so a newer pool is reported as such instead of as damaged.
@@ -21,37 +22,179 @@
 //! Creating a pool writes the magic last: until that final 8-byte store is durable, the file
 //! is "not a pool", never a half-initialised one.
 
+use core::mem::offset_of;
+
+use zerocopy::little_endian::{U32, U64};
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout, Unaligned};
+
 use crate::error::HeaderPart;
 use crate::hw::flush::Flusher;
 use crate::hw::mapping::Mapping;
 
 /// The first eight bytes of every pool file.
-pub(crate) const MAGIC: [u8; 8] = *b"PMEM-RS\0";
+pub const MAGIC: [u8; 8] = *b"PMEM-RS\0";
 /// The format version this library reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 2;
 /// The length of the header page; the root object starts here.
-pub(crate) const HEADER_LEN: usize = 4096;
+pub const HEADER_LEN: usize = 4096;
 /// Where the root object starts.
 pub(crate) const ROOT_OFFSET: u64 = HEADER_LEN as u64;
 
-const IDENTITY_LEN: usize = 256;
-const IDENTITY_CHECKED_LEN: usize = 248;
-const LAYOUT_FIELD: core::ops::Range<usize> = 96..160;
-const ROOT_TYPE_FIELD: core::ops::Range<usize> = 160..248;
+const IDENTITY_LEN: usize = size_of::<IdentityBlock>();
 /// The smallest log slot: one page.
 pub(crate) const MIN_LOG_SLOT_LEN: usize = HEADER_LEN;
 /// The longest layout name: the field's length less its terminating zero byte.
-pub(crate) const MAX_LAYOUT_LEN: usize = LAYOUT_FIELD.end - LAYOUT_FIELD.start - 1;
+pub(crate) const MAX_LAYOUT_LEN: usize =
+    offset_of!(IdentityBlock, root_type) - offset_of!(IdentityBlock, layout) - 1;
 
-const STATE_OFFSETS: [usize; 2] = [256, 320];
+/// Where the two state record slots are in the header page: slot 0 holds the records of
+/// even sequence numbers, slot 1 those of odd ones.
+pub const STATE_OFFSETS: [usize; 2] = [256, 320];
 /// The largest sequence number a valid state record carries. A pool writes a record at
 /// open, at close and when it grows, so no pool comes near it; a larger one is damage.
 const MAX_SEQUENCE: u64 = 1 << 63;
 /// The largest sequence number a pool may be opened with: far below [`MAX_SEQUENCE`], so
 /// that the records a session writes stay valid and `State::next` never overflows.
 const MAX_OPEN_SEQUENCE: u64 = 1 << 62;
-pub(crate) const STATE_LEN: usize = 64;
-const STATE_CHECKED_LEN: usize = 56;
+pub(crate) const STATE_LEN: usize = size_of::<StateRecord>();
+
+/// The identity block, bytes 0..256 of the header page: what the pool is, written once
+/// when it is created. The magic and the version keep their meaning in every future
+/// version, so that a newer pool is reported as such instead of as damaged.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct IdentityBlock {
+    /// [`MAGIC`], written last when the pool is created.
+    pub magic: [u8; 8],
+    /// [`FORMAT_VERSION`].
+    pub version: U32,
+    /// This block's length: 256.
+    pub identity_len: U32,
+    /// A random version-4 UUID; not checked when read.
+    pub uuid: [u8; 16],
+    /// The creation time in nanoseconds since the Unix epoch; not checked when read.
+    pub created_unix_nanos: U64,
+    /// The root type's `Persistent::LAYOUT_HASH`.
+    pub root_layout_hash: U64,
+    /// `size_of` the root type.
+    pub root_size: U64,
+    /// `align_of` the root type: a power of two that divides the root offset.
+    pub root_align: U64,
+    /// Where the root object starts: 4096.
+    pub root_offset: U64,
+    /// The header page's length: 4096.
+    pub header_len: U64,
+    /// Where the log area starts: the first page boundary at or after the root's end.
+    pub log_offset: U64,
+    /// How many log slots there are: at least 1.
+    pub log_slot_count: U32,
+    /// Each log slot's length: a multiple of 4096, at least 4096.
+    pub log_slot_len: U32,
+    /// The layout name: UTF-8 text, then zero bytes to the end of the field.
+    pub layout: [u8; 64],
+    /// The root type's `core::any::type_name`, cut at a character boundary to leave a zero
+    /// byte, then zero bytes to the end of the field.
+    pub root_type: [u8; 88],
+    /// CRC-32 of the bytes before it, the magic and version included.
+    pub checksum: U32,
+    /// Zero.
+    pub reserved: [u8; 4],
+}
+
+impl IdentityBlock {
+    fn computed_checksum(&self) -> u32 {
+        crc32fast::hash(&self.as_bytes()[..offset_of!(Self, checksum)])
+    }
+
+    /// Whether the block passes the checks the header page alone allows (step 6e of the
+    /// specification's order of checks): its checksum matches, its reserved bytes are
+    /// zero, the identity and header lengths are the only ones this version has, and both
+    /// text fields are well formed. The magic and version are checked before, by the
+    /// caller; the consistency of the root and log fields with each other and with the pool
+    /// size after, with the current state record.
+    #[must_use]
+    pub fn is_valid(&self) -> bool {
+        self.computed_checksum() == self.checksum.get()
+            && self.reserved == [0; 4]
+            && self.identity_len.get() as usize == IDENTITY_LEN
+            && self.header_len.get() == HEADER_LEN as u64
+            && self.layout_name().is_some()
+            && self.root_type_name().is_some()
+    }
+
+    /// The layout name, if the field is well formed.
+    #[must_use]
+    pub fn layout_name(&self) -> Option<&str> {
+        text_in(&self.layout)
+    }
+
+    /// The root type's name, if the field is well formed.
+    #[must_use]
+    pub fn root_type_name(&self) -> Option<&str> {
+        text_in(&self.root_type)
+    }
+}
+
+/// A state record, one of two in the header page (at [`STATE_OFFSETS`]), each in a cache
+/// line of its own: what changes while the pool lives. An update writes the slot that
+/// does not hold the current record, so a torn update leaves the current one intact.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct StateRecord {
+    /// One more than the record it superseded; its parity selects the record's slot.
+    pub sequence: U64,
+    /// The pool's size in bytes: a multiple of 4096, at least 4096.
+    pub pool_size: U64,
+    /// 1 if the pool was closed cleanly, 0 while it is in use or after a crash.
+    pub clean_shutdown: U64,
+    /// Zero.
+    pub reserved: [u8; 32],
+    /// CRC-32 of the bytes before it.
+    pub checksum: U32,
+    /// Zero.
+    pub reserved_end: [u8; 4],
+}
+
+impl StateRecord {
+    fn computed_checksum(&self) -> u32 {
+        crc32fast::hash(&self.as_bytes()[..offset_of!(Self, checksum)])
+    }
+
+    /// Whether the record is valid wherever it lies: its checksum matches, its sequence
+    /// number is at most 2^63, its reserved bytes are zero, its pool size is a positive
+    /// multiple of 4096 and its flag is 0 or 1. (It must also lie in the slot its sequence
+    /// number selects: [`current_state`] checks that.)
+    #[must_use]
+    pub fn is_valid(&self) -> bool {
+        let pool_size = self.pool_size.get();
+        self.computed_checksum() == self.checksum.get()
+            && self.sequence.get() <= MAX_SEQUENCE
+            && self.reserved == [0; 32]
+            && self.reserved_end == [0; 4]
+            && pool_size % HEADER_LEN as u64 == 0
+            && pool_size >= HEADER_LEN as u64
+            && self.clean_shutdown.get() <= 1
+    }
+}
+
+/// The current state record of a header page (`header_page` holds at least its first
+/// 384 bytes): of the valid records that lie in the slot their sequence number selects,
+/// the one with the larger sequence number. `None` if neither slot holds one.
+#[must_use]
+pub fn current_state(header_page: &[u8]) -> Option<StateRecord> {
+    STATE_OFFSETS
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, &offset)| {
+            let (record, _) = StateRecord::read_from_prefix(header_page.get(offset..)?).ok()?;
+            (record.is_valid() && record.sequence.get() % 2 == slot as u64).then_some(record)
+        })
+        .max_by_key(|record| record.sequence.get())
+}
 
 /// The identity block: what the pool is, fixed at creation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,22 +263,6 @@ pub(crate) enum HeaderError {
     Corrupted(HeaderPart),
 }
 
-fn u32_at(bytes: &[u8], offset: usize) -> u32 {
-    u32::from_le_bytes(bytes[offset..offset + 4].try_into().expect("four bytes"))
-}
-
-fn u64_at(bytes: &[u8], offset: usize) -> u64 {
-    u64::from_le_bytes(bytes[offset..offset + 8].try_into().expect("eight bytes"))
-}
-
-fn put_u64(bytes: &mut [u8], offset: usize, value: u64) {
-    bytes[offset..offset + 8].copy_from_slice(&value.to_le_bytes());
-}
-
-fn put_u32(bytes: &mut [u8], offset: usize, value: u32) {
-    bytes[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
-}
-
 /// Writes `text` into `field`, zero-padded, cut at a character boundary so that at least
 /// one zero byte ends it.
 fn put_text(field: &mut [u8], text: &str) {
@@ -146,20 +273,23 @@ fn put_text(field: &mut [u8], text: &str) {
     field[..end].copy_from_slice(&text.as_bytes()[..end]);
 }
 
-fn text_in(field: &[u8]) -> Option<String> {
+fn text_in(field: &[u8]) -> Option<&str> {
     let end = field.iter().position(|&byte| byte == 0)?;
     if field[end..].iter().any(|&byte| byte != 0) {
         return None;
     }
-    String::from_utf8(field[..end].to_vec()).ok()
+    core::str::from_utf8(&field[..end]).ok()
 }
 
 /// Cuts `root_type` as the header will store it, so that names can be compared with what
 /// a pool recorded.
 pub(crate) fn stored_root_type_name(root_type: &str) -> String {
-    let mut field = [0u8; ROOT_TYPE_FIELD.end - ROOT_TYPE_FIELD.start];
-    put_text(&mut field, root_type);
-    text_in(&field).expect("put_text writes valid text")
+    let mut block = IdentityBlock::new_zeroed();
+    put_text(&mut block.root_type, root_type);
+    block
+        .root_type_name()
+        .expect("put_text writes valid text")
+        .to_owned()
 }
 
 impl Identity {
@@ -169,61 +299,54 @@ impl Identity {
             self.layout.len() <= MAX_LAYOUT_LEN,
             "layout length checked by options"
         );
-        let mut bytes = [0u8; IDENTITY_LEN];
-        bytes[0..8].copy_from_slice(&MAGIC);
-        put_u32(&mut bytes, 8, FORMAT_VERSION);
-        put_u32(&mut bytes, 12, IDENTITY_LEN as u32);
-        bytes[16..32].copy_from_slice(&self.uuid);
-        put_u64(&mut bytes, 32, self.created_unix_nanos);
-        put_u64(&mut bytes, 40, self.root_layout_hash);
-        put_u64(&mut bytes, 48, self.root_size);
-        put_u64(&mut bytes, 56, self.root_align);
-        put_u64(&mut bytes, 64, self.root_offset);
-        put_u64(&mut bytes, 80, self.log.offset);
-        put_u32(&mut bytes, 88, self.log.slot_count);
-        put_u32(&mut bytes, 92, self.log.slot_len);
-        put_u64(&mut bytes, 72, HEADER_LEN as u64);
-        put_text(&mut bytes[LAYOUT_FIELD], &self.layout);
-        put_text(&mut bytes[ROOT_TYPE_FIELD], &self.root_type);
-        let checksum = crc32fast::hash(&bytes[..IDENTITY_CHECKED_LEN]);
-        put_u32(&mut bytes, IDENTITY_CHECKED_LEN, checksum);
-        bytes
+        let mut block = IdentityBlock {
+            magic: MAGIC,
+            version: U32::new(FORMAT_VERSION),
+            identity_len: U32::new(IDENTITY_LEN as u32),
+            uuid: self.uuid,
+            created_unix_nanos: U64::new(self.created_unix_nanos),
+            root_layout_hash: U64::new(self.root_layout_hash),
+            root_size: U64::new(self.root_size),
+            root_align: U64::new(self.root_align),
+            root_offset: U64::new(self.root_offset),
+            header_len: U64::new(HEADER_LEN as u64),
+            log_offset: U64::new(self.log.offset),
+            log_slot_count: U32::new(self.log.slot_count),
+            log_slot_len: U32::new(self.log.slot_len),
+            layout: [0; 64],
+            root_type: [0; 88],
+            checksum: U32::new(0),
+            reserved: [0; 4],
+        };
+        put_text(&mut block.layout, &self.layout);
+        put_text(&mut block.root_type, &self.root_type);
+        block.checksum = U32::new(block.computed_checksum());
+        zerocopy::transmute!(block)
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, HeaderError> {
+    fn decode(block: &IdentityBlock) -> Result<Self, HeaderError> {
         let corrupted = HeaderError::Corrupted(HeaderPart::Identity);
-        if crc32fast::hash(&bytes[..IDENTITY_CHECKED_LEN]) != u32_at(bytes, IDENTITY_CHECKED_LEN) {
-            return Err(corrupted);
-        }
-        let reserved_zero = bytes[IDENTITY_CHECKED_LEN + 4..IDENTITY_LEN]
-            .iter()
-            .all(|&byte| byte == 0);
-        if !reserved_zero
-            || u32_at(bytes, 12) as usize != IDENTITY_LEN
-            || u64_at(bytes, 72) != HEADER_LEN as u64
-        {
-            return Err(corrupted);
-        }
-        let (Some(layout), Some(root_type)) = (
-            text_in(&bytes[LAYOUT_FIELD]),
-            text_in(&bytes[ROOT_TYPE_FIELD]),
+        let (true, Some(layout), Some(root_type)) = (
+            block.is_valid(),
+            block.layout_name(),
+            block.root_type_name(),
         ) else {
             return Err(corrupted);
         };
         Ok(Self {
-            uuid: bytes[16..32].try_into().expect("sixteen bytes"),
-            created_unix_nanos: u64_at(bytes, 32),
-            root_layout_hash: u64_at(bytes, 40),
-            root_size: u64_at(bytes, 48),
-            root_align: u64_at(bytes, 56),
-            root_offset: u64_at(bytes, 64),
+            uuid: block.uuid,
+            created_unix_nanos: block.created_unix_nanos.get(),
+            root_layout_hash: block.root_layout_hash.get(),
+            root_size: block.root_size.get(),
+            root_align: block.root_align.get(),
+            root_offset: block.root_offset.get(),
             log: LogArea {
-                offset: u64_at(bytes, 80),
-                slot_count: u32_at(bytes, 88),
-                slot_len: u32_at(bytes, 92),
+                offset: block.log_offset.get(),
+                slot_count: block.log_slot_count.get(),
+                slot_len: block.log_slot_len.get(),
             },
-            layout,
-            root_type,
+            layout: layout.to_owned(),
+            root_type: root_type.to_owned(),
         })
     }
 }
@@ -262,39 +385,25 @@ impl State {
     }
 
     pub(crate) fn encode(&self) -> [u8; STATE_LEN] {
-        let mut bytes = [0u8; STATE_LEN];
-        put_u64(&mut bytes, 0, self.sequence);
-        put_u64(&mut bytes, 8, self.pool_size);
-        put_u64(&mut bytes, 16, u64::from(self.clean_shutdown));
-        let checksum = crc32fast::hash(&bytes[..STATE_CHECKED_LEN]);
-        put_u32(&mut bytes, STATE_CHECKED_LEN, checksum);
-        bytes
+        let mut record = StateRecord {
+            sequence: U64::new(self.sequence),
+            pool_size: U64::new(self.pool_size),
+            clean_shutdown: U64::new(u64::from(self.clean_shutdown)),
+            reserved: [0; 32],
+            checksum: U32::new(0),
+            reserved_end: [0; 4],
+        };
+        record.checksum = U32::new(record.computed_checksum());
+        zerocopy::transmute!(record)
     }
 
-    fn decode(bytes: &[u8]) -> Option<Self> {
-        if crc32fast::hash(&bytes[..STATE_CHECKED_LEN]) != u32_at(bytes, STATE_CHECKED_LEN) {
-            return None;
+    /// The state a record holds, which the caller has found valid.
+    fn of(record: &StateRecord) -> Self {
+        Self {
+            sequence: record.sequence.get(),
+            pool_size: record.pool_size.get(),
+            clean_shutdown: record.clean_shutdown.get() == 1,
         }
-        let sequence = u64_at(bytes, 0);
-        if sequence > MAX_SEQUENCE {
-            return None;
-        }
-        let reserved_zero = bytes[24..STATE_CHECKED_LEN].iter().all(|&byte| byte == 0)
-            && bytes[STATE_CHECKED_LEN + 4..].iter().all(|&byte| byte == 0);
-        let pool_size = u64_at(bytes, 8);
-        if !reserved_zero || pool_size % HEADER_LEN as u64 != 0 || pool_size < HEADER_LEN as u64 {
-            return None;
-        }
-        let clean_shutdown = match u64_at(bytes, 16) {
-            0 => false,
-            1 => true,
-            _ => return None,
-        };
-        Some(Self {
-            sequence,
-            pool_size,
-            clean_shutdown,
-        })
     }
 }
 
@@ -302,16 +411,17 @@ impl State {
 /// bytes) whose total length is `file_len`, and checks everything the header alone can
 /// tell.
 pub(crate) fn decode(head: &[u8], file_len: u64) -> Result<(Identity, State), HeaderError> {
-    if head.len() < MAGIC.len() || head[..MAGIC.len()] != MAGIC {
+    if !head.starts_with(&MAGIC) {
         return Err(HeaderError::NotAPool);
     }
-    if head.len() < 12 {
+    let Ok((version, _)) = U32::read_from_prefix(&head[offset_of!(IdentityBlock, version)..])
+    else {
         return Err(HeaderError::Truncated {
             expected: HEADER_LEN as u64,
             found: file_len,
         });
-    }
-    let version = u32_at(head, 8);
+    };
+    let version = version.get();
     if version != FORMAT_VERSION {
         return Err(HeaderError::UnsupportedVersion { found: version });
     }
@@ -321,15 +431,12 @@ pub(crate) fn decode(head: &[u8], file_len: u64) -> Result<(Identity, State), He
             found: file_len,
         });
     }
-    let identity = Identity::decode(head)?;
-    let state = STATE_OFFSETS
-        .iter()
-        .filter_map(|&offset| {
-            State::decode(&head[offset..offset + STATE_LEN])
-                .filter(|state| state.slot_offset() == offset)
-        })
-        .max_by_key(|state| state.sequence)
-        .filter(|state| state.sequence <= MAX_OPEN_SEQUENCE)
+    let (block, _) = IdentityBlock::ref_from_prefix(head)
+        .map_err(|_| HeaderError::Corrupted(HeaderPart::Identity))?;
+    let identity = Identity::decode(block)?;
+    let state = current_state(head)
+        .filter(|record| record.sequence.get() <= MAX_OPEN_SEQUENCE)
+        .map(|record| State::of(&record))
         .ok_or(HeaderError::Corrupted(HeaderPart::State))?;
     if state.pool_size > file_len {
         return Err(HeaderError::Truncated {
@@ -355,169 +462,4 @@ pub(crate) fn decode(head: &[u8], file_len: u64) -> Result<(Identity, State), He
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn identity() -> Identity {
-        Identity {
-            uuid: [7; 16],
-            created_unix_nanos: 1_700_000_000_000_000_000,
-            root_layout_hash: 0x1234_5678_9abc_def0,
-            root_size: 24,
-            root_align: 8,
-            root_offset: ROOT_OFFSET,
-            log: LogArea {
-                offset: 8192,
-                slot_count: 1,
-                slot_len: 65536,
-            },
-            layout: "bank".into(),
-            root_type: "demo::Bank".into(),
-        }
-    }
-
-    fn header_page(identity: &Identity, states: &[State]) -> Vec<u8> {
-        let mut page = vec![0u8; HEADER_LEN];
-        page[..IDENTITY_LEN].copy_from_slice(&identity.encode());
-        for state in states {
-            let offset = state.slot_offset();
-            page[offset..offset + STATE_LEN].copy_from_slice(&state.encode());
-        }
-        page
-    }
-
-    const FIRST: State = State {
-        sequence: 1,
-        pool_size: 1 << 20,
-        clean_shutdown: true,
-    };
-
-    #[test]
-    fn round_trips() {
-        let page = header_page(&identity(), &[FIRST]);
-        assert_eq!(decode(&page, 1 << 20), Ok((identity(), FIRST)));
-    }
-
-    #[test]
-    fn the_newest_valid_state_record_wins() {
-        let second = FIRST.next(1 << 21, false);
-        let page = header_page(&identity(), &[FIRST, second]);
-        assert_eq!(decode(&page, 1 << 21).map(|(_, state)| state), Ok(second));
-    }
-
-    #[test]
-    fn a_torn_state_record_falls_back_to_the_other() {
-        let second = FIRST.next(1 << 20, false);
-        let mut page = header_page(&identity(), &[FIRST, second]);
-        page[second.slot_offset() + 8] ^= 1;
-        assert_eq!(decode(&page, 1 << 20).map(|(_, state)| state), Ok(FIRST));
-    }
-
-    /// A crash during a state update may persist any subset of the record's eight 8-byte
-    /// words (only aligned 8-byte stores are failure-atomic, and the line may be evicted at
-    /// any moment before its flush and fence). Every such image must read as the old state
-    /// or the new one, whatever the slot held before: nothing (a new pool) or an older
-    /// record.
-    #[test]
-    fn a_state_update_torn_at_any_word_subset_reads_as_old_or_new() {
-        let words = STATE_LEN / 8;
-        let second = FIRST.next(1 << 20, false);
-        let third = second.next(1 << 20, true);
-        for (already_written, current, update) in [
-            (vec![FIRST], FIRST, second),
-            (vec![FIRST, second], second, third),
-        ] {
-            let before = header_page(&identity(), &already_written);
-            let offset = update.slot_offset();
-            let new_record = update.encode();
-            for subset in 0u32..1 << words {
-                let mut image = before.clone();
-                for word in (0..words).filter(|word| subset & (1 << word) != 0) {
-                    let range = offset + word * 8..offset + word * 8 + 8;
-                    image[range.clone()].copy_from_slice(&new_record[word * 8..word * 8 + 8]);
-                }
-                let state = decode(&image, 1 << 20).map(|(_, state)| state);
-                let complete = image[offset..offset + STATE_LEN] == new_record;
-                let expected = if complete { update } else { current };
-                assert_eq!(
-                    state,
-                    Ok(expected),
-                    "words {subset:#010b} of {update:?} persisted"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn both_state_records_damaged_is_corruption() {
-        let mut page = header_page(&identity(), &[FIRST]);
-        page[FIRST.slot_offset()] ^= 1;
-        assert_eq!(
-            decode(&page, 1 << 20),
-            Err(HeaderError::Corrupted(HeaderPart::State))
-        );
-    }
-
-    /// Flips one bit in each byte of `range` in turn; each damaged page must be refused as
-    /// a corrupted `part`.
-    fn assert_every_byte_is_checked(range: core::ops::Range<usize>, part: HeaderPart) {
-        let page = header_page(&identity(), &[FIRST]);
-        for offset in range {
-            let mut damaged = page.clone();
-            damaged[offset] ^= 0x10;
-            assert_eq!(
-                decode(&damaged, 1 << 20),
-                Err(HeaderError::Corrupted(part)),
-                "flipping a bit of byte {offset} went unnoticed"
-            );
-        }
-    }
-
-    #[test]
-    fn every_byte_of_the_state_record_is_checked() {
-        let slot = FIRST.slot_offset();
-        assert_every_byte_is_checked(slot..slot + STATE_LEN, HeaderPart::State);
-    }
-
-    #[test]
-    fn every_identity_byte_is_checked() {
-        assert_every_byte_is_checked(12..IDENTITY_LEN, HeaderPart::Identity);
-    }
-
-    #[test]
-    fn magic_version_and_length_are_checked_in_that_order() {
-        let page = header_page(&identity(), &[FIRST]);
-        assert_eq!(decode(&page[..4], 4), Err(HeaderError::NotAPool));
-        assert_eq!(decode(b"ELF\x7f....", 8), Err(HeaderError::NotAPool));
-        assert_eq!(
-            decode(&page[..100], 100),
-            Err(HeaderError::Truncated {
-                expected: HEADER_LEN as u64,
-                found: 100
-            })
-        );
-        let mut newer = page.clone();
-        newer[8] = FORMAT_VERSION as u8 + 1;
-        assert_eq!(
-            decode(&newer, 1 << 20),
-            Err(HeaderError::UnsupportedVersion {
-                found: FORMAT_VERSION + 1
-            })
-        );
-        assert_eq!(
-            decode(&page, 8192),
-            Err(HeaderError::Truncated {
-                expected: 1 << 20,
-                found: 8192
-            })
-        );
-    }
-
-    #[test]
-    fn long_names_are_cut_at_a_character_boundary() {
-        let long = "é".repeat(100);
-        let stored = stored_root_type_name(&long);
-        assert!(stored.len() < ROOT_TYPE_FIELD.len());
-        assert!(long.starts_with(&stored));
-    }
-}
+mod tests;

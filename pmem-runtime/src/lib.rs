@@ -40,6 +40,34 @@ pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, Txn};
 pub use stats::Stats;
 
 pub use pmut::PMut;
+
+/// The pool file's on-disk records, for reading a pool without the application: a pool
+/// tool, or a test that checks a file against the specification (`docs/src/file-format.md`,
+/// `docs/src/heap.md`, and the log format of `docs/src/transactions.md`).
+///
+/// Each fixed-size record is a `#[repr(C)]` struct of little-endian fields with alignment
+/// 1, so the struct is the layout: read one from bytes of any alignment with the methods of
+/// [`FromBytes`](format::FromBytes), re-exported here from `zerocopy`
+/// (`IdentityBlock::ref_from_prefix(page)`, which fails rather than panics on short input),
+/// then check it with its `is_valid`,
+/// `checksum_matches`, `parse` or `decode`. Variable-length parts (a log entry's logged
+/// bytes, a type record's pointer runs and name) follow their fixed header. Nothing here
+/// writes: the pool builds its records itself.
+///
+/// A pool file is the header page ([`IdentityBlock`](format::IdentityBlock) at 0, the
+/// state records at [`STATE_OFFSETS`](format::STATE_OFFSETS)), the root object, the log
+/// slots (each a [`SlotHeader`](format::SlotHeader) and [`EntryHeader`](format::EntryHeader)s
+/// with their bytes) where the identity block says, and the heap after them (a
+/// [`HeapHeader`](format::HeapHeader) and what `pmem_alloc::format` lists).
+pub mod format {
+    pub use crate::header::{
+        FORMAT_VERSION, HEADER_LEN, IdentityBlock, MAGIC, STATE_OFFSETS, StateRecord, current_state,
+    };
+    pub use crate::log::{ENTRIES_START, EntryHeader, SlotHeader, entry_len};
+    pub use pmem_alloc::format::*;
+    pub use zerocopy::FromBytes;
+}
+
 #[doc(hidden)]
 pub use txn::ThisThreadsTransaction;
 pub use txn::{abort, in_transaction, log_range};

@@ -2,24 +2,11 @@
 //!
 //! A pool has `slot_count` log slots of `slot_len` bytes each, right after the root object
 //! (the header's identity block records where). A transaction writes its entries into one
-//! slot. A slot is laid out as follows (all integers little-endian):
-//!
-//! | offset | size | field |
-//! |---|---|---|
-//! | 0 | 8 | generation: the number of transactions this slot has finished |
-//! | 8 | 56 | reserved, zero |
-//! | 64 | ... | entries, back to back, each 8-byte aligned |
-//!
-//! and each entry as:
-//!
-//! | offset | size | field |
-//! |---|---|---|
-//! | 0 | 8 | generation of the transaction that wrote it |
-//! | 8 | 8 | pool offset of the logged bytes |
-//! | 16 | 4 | number of logged bytes, `len` (at least 1) |
-//! | 20 | 4 | checksum of bytes 0..20 of the entry, then of the logged bytes (see `checksum`) |
-//! | 24 | `len` | the logged bytes as they were before the transaction changed them |
-//! | 24 + `len` | to a multiple of 8 | padding, unspecified |
+//! slot. A slot starts with a [`SlotHeader`] (its generation: the number of transactions
+//! it has finished), in a cache line of its own; entries follow from offset
+//! [`ENTRIES_START`], back to back, each 8-byte aligned: an [`EntryHeader`], then the
+//! logged bytes as they were before the transaction changed them, then padding
+//! (unspecified) to a multiple of 8. All integers are little-endian.
 //!
 //! **Valid entries.** There is no persisted log tail. The entries of the unfinished
 //! transaction in a slot are the longest run of entries from offset 64 that carry the
@@ -70,19 +57,82 @@
 //! since a pinned one outlives the rollback; recovery after a crash restores them too, which
 //! is harmless, as nothing committed reaches them and no pin survives a restart.
 
+use core::mem::offset_of;
 use core::ops::Range;
 
 use crate::hw::flush::Flusher;
 use crate::hw::mapping::Mapping;
 use crate::hw::mutation::PersistenceCall;
+use zerocopy::little_endian::{U32, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-/// Where entries start in a slot: the generation word has the first line to itself.
-pub(crate) const ENTRIES_START: usize = 64;
+/// The start of a log slot.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct SlotHeader {
+    /// How many transactions this slot has finished. Incrementing it is the commit point
+    /// (and the end of a rollback): every entry written before then is stale.
+    pub generation: U64,
+    /// Zero: the generation has the first cache line to itself.
+    pub reserved: [u8; 56],
+}
+
+/// The fixed part of a log entry; `len` logged bytes and their padding follow.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct EntryHeader {
+    /// The generation of the transaction that wrote it.
+    pub generation: U64,
+    /// The pool offset of the logged bytes.
+    pub offset: U64,
+    /// How many bytes are logged: at least 1.
+    pub len: U32,
+    /// The entry checksum of the fields before it and the logged bytes (see
+    /// [`checksum_matches`](Self::checksum_matches)).
+    pub checksum: U32,
+}
+
+impl EntryHeader {
+    /// Whether `logged`, the bytes that follow this header (`len` of them), and the header
+    /// pass the entry checksum: a multiply-rotate hash over little-endian 8-byte words (the
+    /// 20 bytes before the checksum, zero-extended to 24, then the logged bytes,
+    /// zero-extended to a multiple of 8), folded to 32 bits. It is word-wise so that a torn
+    /// entry (any mix of old and new words) is caught, and several times faster than CRC-32
+    /// on entries this small.
+    #[must_use]
+    pub fn checksum_matches(&self, logged: &[u8]) -> bool {
+        self.computed_checksum(logged) == self.checksum.get()
+    }
+
+    fn computed_checksum(&self, logged: &[u8]) -> u32 {
+        const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut hash: u64 = 0x243f_6a88_85a3_08d3;
+        for part in [&self.as_bytes()[..offset_of!(Self, checksum)], logged] {
+            for chunk in part.chunks(8) {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                hash = (hash ^ u64::from_le_bytes(word))
+                    .wrapping_mul(MULTIPLIER)
+                    .rotate_left(31);
+            }
+        }
+        hash ^= hash >> 32;
+        (hash.wrapping_mul(MULTIPLIER) >> 32) as u32
+    }
+}
+
+/// Where entries start in a slot: right after its header.
+pub const ENTRIES_START: usize = size_of::<SlotHeader>();
 /// The fixed part of an entry, before the logged bytes.
-pub(crate) const ENTRY_HEADER_LEN: usize = 24;
+pub(crate) const ENTRY_HEADER_LEN: usize = size_of::<EntryHeader>();
 
-/// The space an entry logging `len` bytes takes in a slot.
-pub(crate) fn entry_len(len: usize) -> usize {
+/// The space an entry logging `len` bytes takes in a slot: where the next entry starts.
+#[must_use]
+pub fn entry_len(len: usize) -> usize {
     ENTRY_HEADER_LEN + len.next_multiple_of(8)
 }
 
@@ -94,33 +144,14 @@ pub(crate) fn entry_header(
 ) -> [u8; ENTRY_HEADER_LEN] {
     let len =
         u32::try_from(old_bytes.len()).expect("an entry fits in a slot, whose length is a u32");
-    let mut header = [0u8; ENTRY_HEADER_LEN];
-    header[0..8].copy_from_slice(&generation.to_le_bytes());
-    header[8..16].copy_from_slice(&offset.to_le_bytes());
-    header[16..20].copy_from_slice(&len.to_le_bytes());
-    let checksum = checksum(&header[..20], old_bytes);
-    header[20..24].copy_from_slice(&checksum.to_le_bytes());
-    header
-}
-
-/// The entry checksum: a multiply-rotate hash over little-endian 8-byte words (the 20 fixed
-/// bytes, zero-extended to 24, then the logged bytes, zero-extended to a multiple of 8),
-/// folded to 32 bits. It is word-wise so that a torn entry (any mix of old and new words)
-/// is caught, and several times faster than CRC-32 on entries this small.
-fn checksum(fixed: &[u8], old_bytes: &[u8]) -> u32 {
-    const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut hash: u64 = 0x243f_6a88_85a3_08d3;
-    for part in [fixed, old_bytes] {
-        for chunk in part.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            hash = (hash ^ u64::from_le_bytes(word))
-                .wrapping_mul(MULTIPLIER)
-                .rotate_left(31);
-        }
-    }
-    hash ^= hash >> 32;
-    (hash.wrapping_mul(MULTIPLIER) >> 32) as u32
+    let mut header = EntryHeader {
+        generation: U64::new(generation),
+        offset: U64::new(offset),
+        len: U32::new(len),
+        checksum: U32::new(0),
+    };
+    header.checksum = U32::new(header.computed_checksum(old_bytes));
+    zerocopy::transmute!(header)
 }
 
 /// One valid entry found in a slot.
@@ -193,43 +224,40 @@ pub(crate) fn valid_entries(
 ) -> Result<Vec<Entry>, LogDamage> {
     let mut entries = Vec::new();
     let mut at = ENTRIES_START;
-    while at + ENTRY_HEADER_LEN <= slot.len() {
-        let field = |range: Range<usize>| &slot[at + range.start..at + range.end];
-        let word = |range| u64::from_le_bytes(field(range).try_into().expect("eight bytes"));
-        let entry_generation = word(0..8);
-        let len = u32::from_le_bytes(field(16..20).try_into().expect("four bytes")) as usize;
-        let stored_checksum = u32::from_le_bytes(field(20..24).try_into().expect("four bytes"));
+    while let Some(Ok((header, rest))) = slot.get(at..).map(EntryHeader::ref_from_prefix) {
+        let len = header.len.get() as usize;
         let fits = len > 0
             && at
                 .checked_add(entry_len(len))
                 .is_some_and(|end| end <= slot.len());
-        if entry_generation != generation || !fits {
+        if header.generation.get() != generation || !fits {
             break;
         }
-        let data = at + ENTRY_HEADER_LEN..at + ENTRY_HEADER_LEN + len;
-        if checksum(field(0..20), &slot[data.clone()]) != stored_checksum {
+        if !header.checksum_matches(&rest[..len]) {
             break;
         }
-        let target = usize::try_from(word(8..16)).ok();
+        let target = usize::try_from(header.offset.get()).ok();
         let Some(pool_offset) = target.filter(|&offset| loggable(offset, len)) else {
             return Err(LogDamage {
                 at,
                 what: "a valid log entry aims at bytes that no transaction logs",
             });
         };
+        let data = at + ENTRY_HEADER_LEN..at + ENTRY_HEADER_LEN + len;
         at += entry_len(len);
         entries.push(Entry { pool_offset, data });
     }
     Ok(entries)
 }
 
-/// Reads the generation word of a slot.
+/// Reads the generation word of a slot (a whole slot: at least a page, as the header's
+/// checks make every slot).
 pub(crate) fn generation(slot: &[u8]) -> u64 {
-    u64::from_le_bytes(
-        slot[0..8]
-            .try_into()
-            .expect("a slot starts with its generation"),
-    )
+    SlotHeader::ref_from_prefix(slot)
+        .expect("a slot starts with its header")
+        .0
+        .generation
+        .get()
 }
 
 #[cfg(test)]
