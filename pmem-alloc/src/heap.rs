@@ -1,6 +1,7 @@
 //! The allocator: spans of one type each, carved from arenas of pages.
 //!
-//! `layout.rs` says what is on disk; this module keeps the volatile picture that makes
+//! `layout.rs` says what is on disk; `load.rs` reads and checks it, `class.rs` sizes a
+//! type's slots and spans; this module keeps the volatile picture that makes
 //! allocation fast: per type, the spans with free slots; per span, a bitmap of allocated
 //! slots; per page, the span covering it. The pool has one writer at a time (a transaction
 //! borrows it mutably), so there is one cache, the heap's own, rather than one per thread.
@@ -10,72 +11,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use zerocopy::{FromZeros, IntoBytes};
 
+use crate::class::Class;
 use crate::error::HeapError;
 use crate::format::{HeapHeader, NamedRootEntry, SpanEntry};
 use crate::layout::{
-    self, ARENA_PAGES, HEADER_LEN, MAX_ROOT_NAME, MAX_SPAN_PAGES, METADATA_PAGES, NAMED_ROOTS,
-    PAGE, ROOT_ENTRY_LEN, TYPE_TABLE_LEN, TYPE_TABLE_START,
+    self, HEADER_LEN, MAX_ROOT_NAME, METADATA_PAGES, NAMED_ROOTS, PAGE, ROOT_ENTRY_LEN,
+    TYPE_TABLE_LEN, TYPE_TABLE_START,
 };
 use crate::region::{FenceFor, Region};
 use crate::types::TypeInfo;
-
-/// Where slots of one type lie in its spans.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Class {
-    pub(crate) slot: usize,
-    pub(crate) objects: usize,
-    pub(crate) pages: usize,
-}
-
-impl Class {
-    /// The class of objects of `size` bytes aligned to `align`: the span's page count
-    /// (1 to 8) wastes at most an eighth of it where possible; beyond four pages an object
-    /// gets a span of its own.
-    fn for_type(info: &TypeInfo) -> Result<Self, HeapError> {
-        if info.align > PAGE as u64 {
-            return Err(HeapError::OverAligned {
-                type_name: info.name.clone(),
-                align: info.align,
-            });
-        }
-        let too_large = || HeapError::ObjectTooLarge {
-            type_name: info.name.clone(),
-            size: info.size,
-        };
-        let slot = usize::try_from(info.size)
-            .ok()
-            .and_then(|size| {
-                size.max(1)
-                    .checked_next_multiple_of(info.align.max(1) as usize)
-            })
-            .ok_or_else(too_large)?;
-        if slot > 4 * PAGE {
-            let pages = slot.div_ceil(PAGE);
-            if pages > MAX_SPAN_PAGES {
-                return Err(too_large());
-            }
-            return Ok(Self {
-                slot,
-                objects: 1,
-                pages,
-            });
-        }
-        let waste = |pages: usize| (pages * PAGE) % slot;
-        let pages = (1..=8)
-            .find(|&pages| pages * PAGE >= slot && waste(pages) * 8 <= pages * PAGE)
-            .unwrap_or_else(|| {
-                (1..=8)
-                    .filter(|&pages| pages * PAGE >= slot)
-                    .min_by_key(|&pages| waste(pages) * 1000 / (pages * PAGE))
-                    .expect("8 pages hold a slot of at most 4")
-            });
-        Ok(Self {
-            slot,
-            objects: pages * PAGE / slot,
-            pages,
-        })
-    }
-}
 
 /// A run of pages holding slots of one type.
 #[derive(Clone, Debug)]
@@ -88,7 +32,7 @@ pub(crate) struct Span {
     pub(crate) allocated: Vec<u64>,
     pub(crate) live: usize,
     /// No free slot lies in a word before this one.
-    free_word_hint: usize,
+    pub(crate) free_word_hint: usize,
 }
 
 impl Span {
@@ -136,7 +80,7 @@ pub(crate) struct TypeState {
     /// Whether the record is known to describe the program's type of its layout hash
     /// (see [`Heap::verify_type`]). Atomic so that a reader (`Pool::get`, through `&self`)
     /// can record the check it made.
-    verified: AtomicBool,
+    pub(crate) verified: AtomicBool,
 }
 
 /// Whether [`Heap::alloc`] may grow the region when no free pages are left.
@@ -179,8 +123,8 @@ pub struct Heap {
     pub(crate) root: RootObject,
     pub(crate) root_type: u32,
     pub(crate) types: Vec<TypeState>,
-    by_hash: HashMap<u64, u32>,
-    type_table_used: usize,
+    pub(crate) by_hash: HashMap<u64, u32>,
+    pub(crate) type_table_used: usize,
     /// Indexed by span id; `None` for an id free for reuse.
     pub(crate) spans: Vec<Option<Span>>,
     free_span_ids: Vec<usize>,
@@ -230,7 +174,7 @@ impl Heap {
         Ok(heap)
     }
 
-    fn empty(region: &impl Region, start: usize, root: RootObject) -> Self {
+    pub(crate) fn empty(region: &impl Region, start: usize, root: RootObject) -> Self {
         let pages = (region.len() - start) / PAGE;
         Self {
             start,
@@ -252,139 +196,7 @@ impl Heap {
         }
     }
 
-    /// Reads the heap at `start`, without writing anything, and checks its metadata against
-    /// itself and against `root_type`, the type the caller knows the root object to have.
-    /// Which slots are allocated is not on disk: until [`collect`](Heap::collect) has run,
-    /// every slot counts as allocated.
-    ///
-    /// Every record is checked before it is used: a type's alignment is a power of two, its
-    /// size a multiple of it, and its pointer runs lie inside its objects; no two records
-    /// share a layout hash; the root's record is `root_type` (hash, size, alignment and
-    /// pointer map); and every span names a recorded type and has the page count that the
-    /// type's size gives. (A record is durable before any span names it, `layout.rs` rule
-    /// 1, so a span of a type the table does not hold is damage.)
-    ///
-    /// # Errors
-    ///
-    /// [`HeapError::Corrupted`] if the header, the type table or a page table is damaged or
-    /// disagrees with itself or with `root_type`.
-    pub fn load(
-        region: &impl Region,
-        start: usize,
-        root_type: &TypeInfo,
-    ) -> Result<Self, HeapError> {
-        let corrupted = |offset: usize, what| HeapError::Corrupted {
-            offset: offset as u64,
-            what,
-        };
-        if start % PAGE != 0
-            || region
-                .len()
-                .checked_sub(start)
-                .is_none_or(|len| len < layout::MIN_HEAP_LEN)
-        {
-            return Err(corrupted(start, "the pool is too small to hold its heap"));
-        }
-        let mut header_bytes = [0u8; HEADER_LEN];
-        region.read(start, &mut header_bytes);
-        let header = HeapHeader::parse(&header_bytes).map_err(|what| corrupted(start, what))?;
-        let root = RootObject {
-            offset: header.root_offset.get(),
-            size: 0,
-        };
-        let mut heap = Self::empty(region, start, root);
-
-        let mut table = vec![0u8; TYPE_TABLE_LEN];
-        region.read(start + TYPE_TABLE_START, &mut table);
-        while let Some((info, len)) =
-            TypeInfo::decode_record(&table[heap.type_table_used..], heap.types.len() as u32)
-        {
-            let record_at = start + TYPE_TABLE_START + heap.type_table_used;
-            info.check().map_err(|what| corrupted(record_at, what))?;
-            if heap.by_hash.contains_key(&info.layout_hash) {
-                return Err(corrupted(
-                    record_at,
-                    "two type records have the same layout hash",
-                ));
-            }
-            heap.add_type(info);
-            heap.type_table_used += len;
-        }
-        let root_state = heap
-            .types
-            .get_mut(header.root_type.get() as usize)
-            .ok_or_else(|| corrupted(start, "the root's type is not in the type table"))?;
-        if !root_state.info.describes(root_type) {
-            return Err(corrupted(
-                start + TYPE_TABLE_START,
-                "the root's type record disagrees with the root's type",
-            ));
-        }
-        root_state.verified = AtomicBool::new(true);
-        heap.root.size = root_state.info.size;
-        heap.root_type = header.root_type.get();
-
-        let mut page = METADATA_PAGES;
-        while page < heap.pages {
-            if layout::is_table_page(page) {
-                page += 1;
-                continue;
-            }
-            let entry_at = start + layout::entry_offset(page);
-            let entry = SpanEntry::decode(region.read_word(entry_at), page)
-                .map_err(|_| corrupted(entry_at, "a page-table entry is not valid"))?;
-            let Some(entry) = entry else {
-                page += 1;
-                continue;
-            };
-            let arena_end = page - (page - METADATA_PAGES) % ARENA_PAGES + ARENA_PAGES;
-            if page + entry.pages > arena_end.min(heap.pages) {
-                return Err(corrupted(
-                    entry_at,
-                    "a span runs past its arena or the pool",
-                ));
-            }
-            let Some(state) = heap.types.get(entry.type_index as usize) else {
-                return Err(corrupted(
-                    entry_at,
-                    "a span names a type the type table does not hold",
-                ));
-            };
-            let objects = match state.class {
-                Some(class) if class.pages == entry.pages => class.objects,
-                _ => {
-                    return Err(corrupted(
-                        entry_at,
-                        "a span's page count disagrees with its type's record",
-                    ));
-                }
-            };
-            let mut allocated = vec![u64::MAX; objects.div_ceil(64)];
-            if let Some(last) = allocated.last_mut() {
-                if objects % 64 != 0 {
-                    *last = (1 << (objects % 64)) - 1;
-                }
-            }
-            heap.insert_span(Span {
-                first_page: page,
-                pages: entry.pages,
-                type_index: entry.type_index,
-                allocated,
-                live: objects,
-                free_word_hint: 0,
-            });
-            for covered in page + 1..page + entry.pages {
-                let covered_at = start + layout::entry_offset(covered);
-                if region.read_word(covered_at) != 0 {
-                    return Err(corrupted(covered_at, "two spans overlap"));
-                }
-            }
-            page += entry.pages;
-        }
-        Ok(heap)
-    }
-
-    fn add_type(&mut self, info: TypeInfo) -> u32 {
+    pub(crate) fn add_type(&mut self, info: TypeInfo) -> u32 {
         let index = self.types.len() as u32;
         self.by_hash.entry(info.layout_hash).or_insert(index);
         let class = Class::for_type(&info).ok();
@@ -703,67 +515,5 @@ impl Heap {
     pub fn collection_due(&self) -> bool {
         let floor = (self.pages * PAGE / 4) as u64;
         self.allocated_since_collection >= self.live_after_collection.max(floor)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn class(size: u64, align: u64) -> Class {
-        Class::for_type(&TypeInfo {
-            layout_hash: 1,
-            size,
-            align,
-            name: "T".into(),
-            pointers: crate::PointerMap::new(),
-        })
-        .expect("a class")
-    }
-
-    #[test]
-    fn classes_waste_little() {
-        assert_eq!(
-            class(64, 8),
-            Class {
-                slot: 64,
-                objects: 64,
-                pages: 1
-            }
-        );
-        assert_eq!(class(24, 8).objects, 170);
-        let odd = class(1500, 4);
-        assert!(
-            (odd.pages * PAGE) % odd.slot * 8 <= odd.pages * PAGE,
-            "{odd:?}"
-        );
-        assert_eq!(class(0, 1).slot, 1);
-        assert_eq!(
-            class(5 * PAGE as u64, 8),
-            Class {
-                slot: 5 * PAGE,
-                objects: 1,
-                pages: 5
-            }
-        );
-    }
-
-    #[test]
-    fn refuses_types_it_cannot_hold() {
-        let info = |size, align| TypeInfo {
-            layout_hash: 1,
-            size,
-            align,
-            name: "Big".into(),
-            pointers: crate::PointerMap::new(),
-        };
-        assert!(matches!(
-            Class::for_type(&info(600 * PAGE as u64, 8)),
-            Err(HeapError::ObjectTooLarge { .. })
-        ));
-        assert!(matches!(
-            Class::for_type(&info(8192, 8192)),
-            Err(HeapError::OverAligned { .. })
-        ));
     }
 }

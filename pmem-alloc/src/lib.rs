@@ -8,11 +8,13 @@
 //! tables, and a precise mark-sweep collector. `layout.rs` specifies the format and its
 //! ordering rules, [`format`](mod@format) its records, `gc.rs` the collector.
 
+mod class;
 mod error;
 pub mod format;
 mod gc;
 mod heap;
 mod layout;
+mod load;
 mod persistent;
 mod pointer_map;
 mod ptr;

@@ -1,0 +1,147 @@
+//! Loading a heap from a region: reading its metadata and checking every record against
+//! the others, the page table and the root type before anything uses it.
+
+use std::sync::atomic::AtomicBool;
+
+use crate::error::HeapError;
+use crate::format::{HeapHeader, SpanEntry};
+use crate::heap::{Heap, RootObject, Span};
+use crate::layout::{
+    self, ARENA_PAGES, HEADER_LEN, METADATA_PAGES, PAGE, TYPE_TABLE_LEN, TYPE_TABLE_START,
+};
+use crate::region::Region;
+use crate::types::TypeInfo;
+
+impl Heap {
+    /// Reads the heap at `start`, without writing anything, and checks its metadata against
+    /// itself and against `root_type`, the type the caller knows the root object to have.
+    /// Which slots are allocated is not on disk: until [`collect`](Heap::collect) has run,
+    /// every slot counts as allocated.
+    ///
+    /// Every record is checked before it is used: a type's alignment is a power of two, its
+    /// size a multiple of it, and its pointer runs lie inside its objects; no two records
+    /// share a layout hash; the root's record is `root_type` (hash, size, alignment and
+    /// pointer map); and every span names a recorded type and has the page count that the
+    /// type's size gives. (A record is durable before any span names it, `layout.rs` rule
+    /// 1, so a span of a type the table does not hold is damage.)
+    ///
+    /// # Errors
+    ///
+    /// [`HeapError::Corrupted`] if the header, the type table or a page table is damaged or
+    /// disagrees with itself or with `root_type`.
+    pub fn load(
+        region: &impl Region,
+        start: usize,
+        root_type: &TypeInfo,
+    ) -> Result<Self, HeapError> {
+        let corrupted = |offset: usize, what| HeapError::Corrupted {
+            offset: offset as u64,
+            what,
+        };
+        if start % PAGE != 0
+            || region
+                .len()
+                .checked_sub(start)
+                .is_none_or(|len| len < layout::MIN_HEAP_LEN)
+        {
+            return Err(corrupted(start, "the pool is too small to hold its heap"));
+        }
+        let mut header_bytes = [0u8; HEADER_LEN];
+        region.read(start, &mut header_bytes);
+        let header = HeapHeader::parse(&header_bytes).map_err(|what| corrupted(start, what))?;
+        let root = RootObject {
+            offset: header.root_offset.get(),
+            size: 0,
+        };
+        let mut heap = Self::empty(region, start, root);
+
+        let mut table = vec![0u8; TYPE_TABLE_LEN];
+        region.read(start + TYPE_TABLE_START, &mut table);
+        while let Some((info, len)) =
+            TypeInfo::decode_record(&table[heap.type_table_used..], heap.types.len() as u32)
+        {
+            let record_at = start + TYPE_TABLE_START + heap.type_table_used;
+            info.check().map_err(|what| corrupted(record_at, what))?;
+            if heap.by_hash.contains_key(&info.layout_hash) {
+                return Err(corrupted(
+                    record_at,
+                    "two type records have the same layout hash",
+                ));
+            }
+            heap.add_type(info);
+            heap.type_table_used += len;
+        }
+        let root_state = heap
+            .types
+            .get_mut(header.root_type.get() as usize)
+            .ok_or_else(|| corrupted(start, "the root's type is not in the type table"))?;
+        if !root_state.info.describes(root_type) {
+            return Err(corrupted(
+                start + TYPE_TABLE_START,
+                "the root's type record disagrees with the root's type",
+            ));
+        }
+        root_state.verified = AtomicBool::new(true);
+        heap.root.size = root_state.info.size;
+        heap.root_type = header.root_type.get();
+
+        let mut page = METADATA_PAGES;
+        while page < heap.pages {
+            if layout::is_table_page(page) {
+                page += 1;
+                continue;
+            }
+            let entry_at = start + layout::entry_offset(page);
+            let entry = SpanEntry::decode(region.read_word(entry_at), page)
+                .map_err(|_| corrupted(entry_at, "a page-table entry is not valid"))?;
+            let Some(entry) = entry else {
+                page += 1;
+                continue;
+            };
+            let arena_end = page - (page - METADATA_PAGES) % ARENA_PAGES + ARENA_PAGES;
+            if page + entry.pages > arena_end.min(heap.pages) {
+                return Err(corrupted(
+                    entry_at,
+                    "a span runs past its arena or the pool",
+                ));
+            }
+            let Some(state) = heap.types.get(entry.type_index as usize) else {
+                return Err(corrupted(
+                    entry_at,
+                    "a span names a type the type table does not hold",
+                ));
+            };
+            let objects = match state.class {
+                Some(class) if class.pages == entry.pages => class.objects,
+                _ => {
+                    return Err(corrupted(
+                        entry_at,
+                        "a span's page count disagrees with its type's record",
+                    ));
+                }
+            };
+            let mut allocated = vec![u64::MAX; objects.div_ceil(64)];
+            if let Some(last) = allocated.last_mut() {
+                if objects % 64 != 0 {
+                    *last = (1 << (objects % 64)) - 1;
+                }
+            }
+            heap.insert_span(Span {
+                first_page: page,
+                pages: entry.pages,
+                type_index: entry.type_index,
+                allocated,
+                live: objects,
+                free_word_hint: 0,
+            });
+            for covered in page + 1..page + entry.pages {
+                let covered_at = start + layout::entry_offset(covered);
+                if region.read_word(covered_at) != 0 {
+                    return Err(corrupted(covered_at, "two spans overlap"));
+                }
+            }
+            page += entry.pages;
+        }
+        Ok(heap)
+    }
+}
