@@ -83,6 +83,7 @@ mod guide {
     pages! {
         introduction = "introduction.md",
         getting_started = "getting-started.md",
+        architecture = "architecture.md",
         persistent_types = "persistent-types.md",
         transactions = "transactions.md",
         heap = "heap.md",

@@ -2,7 +2,7 @@
 //! growth.
 //!
 //! `pmem-alloc` reads and writes through [`PoolRegion`]. Its metadata writes are stored
-//! and announced to a simulated domain as deliberate unlogged stores (see `hw/sim.rs`).
+//! and announced to a simulated domain as deliberate unlogged stores (see `hw/sim/`).
 //! Outside a transaction they are flushed at once, and the heap fences when it needs them
 //! durable (a collection's sweep). Inside one they join the transaction's lines: written
 //! back before the commit fence, or deferred with the fresh objects they describe when the

@@ -247,7 +247,7 @@ impl CpuFeatures {
 }
 
 /// What the protocol tells a simulated persistence domain beyond its write-backs and fences
-/// (`sim.rs` uses each for a crash point or a lint); the hardware needs none of it.
+/// (`hw/sim/` uses each for a crash point or a lint); the hardware needs none of it.
 // Without the simulated domain, nothing reads the events' fields.
 #[cfg_attr(not(feature = "simulation"), allow(dead_code))]
 #[derive(Clone, Copy)]

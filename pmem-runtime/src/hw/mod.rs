@@ -16,7 +16,7 @@ use flush::{FlushMode, FlushModeError, Flusher};
 use mapping::Mapping;
 
 /// Which persistence domain a pool runs on: the hardware, or, for crash tests, the
-/// simulated twin in `sim.rs`. This is the one place where the twin is swapped in; the rest
+/// simulated twin in `hw/sim/`. This is the one place where the twin is swapped in; the rest
 /// of the runtime sees a [`Flusher`] either way.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Domain {

@@ -1,4 +1,4 @@
-//! The simulated persistence domain, for crash tests: the twin of the hardware (`hw/sim.rs`,
+//! The simulated persistence domain, for crash tests: the twin of the hardware (`hw/sim/`,
 //! swapped in by `hw::Domain`), the names of the protocol's persistence calls
 //! (`hw/mutation.rs`), and the crash-test harness that runs workloads on it
 //! ([`CrashTest`], in `crash_test.rs`).
