@@ -8,6 +8,7 @@
 
 pub(crate) mod flush;
 pub(crate) mod mapping;
+pub(crate) mod mode;
 pub(crate) mod mutation;
 #[cfg(feature = "simulation")]
 pub(crate) mod sim;
