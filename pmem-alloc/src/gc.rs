@@ -251,9 +251,7 @@ impl Heap {
         }
         for (id, span) in self.spans.iter().enumerate() {
             let Some(span) = span else { continue };
-            let Some(state) = self.types.get_mut(span.type_index as usize) else {
-                continue;
-            };
+            let state = &mut self.types[span.type_index as usize];
             if span.live < state.class.map_or(1, |class| class.objects) {
                 state.partial.push(id);
             }

@@ -87,16 +87,14 @@ impl Heap {
         let mut used_pages = 0;
         for span in self.spans.iter().flatten() {
             used_pages += span.pages;
-            let (objects, slot) = self
-                .types
-                .get(span.type_index as usize)
-                .and_then(|state| state.class)
+            let state = &self.types[span.type_index as usize];
+            let (objects, slot) = state
+                .class
                 .map_or((1, 0), |class| (class.objects as u64, class.slot as u64));
-            if let Some(entry) = per_type.get_mut(span.type_index as usize) {
-                entry.spans += 1;
-                entry.objects += span.live as u64;
-                entry.free_slots += objects - span.live as u64;
-            }
+            let entry = &mut per_type[span.type_index as usize];
+            entry.spans += 1;
+            entry.objects += span.live as u64;
+            entry.free_slots += objects - span.live as u64;
             stats.allocated_objects += span.live as u64;
             stats.allocated_bytes += span.live as u64 * slot;
             stats.free_slot_bytes += (objects - span.live as u64) * slot;

@@ -60,11 +60,12 @@
 use core::mem::offset_of;
 use core::ops::Range;
 
+use zerocopy::little_endian::{U32, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
 use crate::hw::flush::Flusher;
 use crate::hw::mapping::Mapping;
 use crate::hw::mutation::PersistenceCall;
-use zerocopy::little_endian::{U32, U64};
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// The start of a log slot.
 #[derive(

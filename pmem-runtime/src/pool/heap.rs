@@ -9,7 +9,7 @@ use pmem_alloc::{Collection, Growth, HeapError, HeapStats, NamedRoot, PPtr, Pers
 use crate::error::Error;
 use crate::hw::flush::Event;
 use crate::pin::Pinned;
-use crate::txn::{self};
+use crate::txn;
 
 use super::Pool;
 

@@ -11,7 +11,7 @@ use pmem_alloc::{Heap, HeapError, Marks, Persistent, TypeInfo};
 
 use crate::data::DataRanges;
 use crate::error::Error;
-use crate::file::{self};
+use crate::file;
 use crate::header::{self, HEADER_LEN, HeaderError, ROOT_OFFSET};
 use crate::hw::flush::{Event, FlushMode, Flusher};
 use crate::hw::mapping::Mapping;
@@ -84,7 +84,7 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
     // Everything is checked on the pool as recovery will leave it before a byte is
     // written (see `recovery.rs`): on a private copy-on-write mapping if there is
     // anything to roll back.
-    let checked = if unfinished.is_empty() {
+    let (mut heap, marks) = if unfinished.is_empty() {
         check_heap::<R>(path, &PoolRegion::fixed(&mapping, &flusher), data)?
     } else {
         let preview =
@@ -95,7 +95,6 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
         let unflushed = Flusher::new(FlushMode::None);
         check_heap::<R>(path, &PoolRegion::fixed(&preview, &unflushed), data)?
     };
-    let (mut heap, marks) = checked;
     let rolled_back = recovery::roll_back(&mapping, &flusher, &unfinished);
     let collection = heap.sweep(&mut PoolRegion::fixed(&mapping, &flusher), marks);
     flusher.tell(Event::Settled);

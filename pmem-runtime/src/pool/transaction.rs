@@ -60,20 +60,17 @@ impl<R: Persistent> Pool<R> {
         &mut self,
         body: impl FnOnce(&mut Txn<'_, R>) -> Result<T, E>,
     ) -> Result<T, E> {
-        // Refused before anything is taken from the pool: unwinding from `begin` would drop
-        // the deferred lines that the pool still has to write back.
-        assert!(
-            !txn::in_transaction(),
-            "pmem: a transaction is already active on this thread; transactions on two pools at once are not supported"
+        let transaction = TxnGuard::begin(
+            PoolAccess {
+                mapping: NonNull::from(&*self.mapping),
+                flusher: self.flusher.clone(),
+                data: self.data,
+                slot_offset: self.log.slot_offset(0) as usize,
+                slot_len: self.log.slot_len as usize,
+                deferred_lines: Vec::new(),
+            },
+            &mut self.deferred_lines,
         );
-        let transaction = TxnGuard::begin(PoolAccess {
-            mapping: NonNull::from(&*self.mapping),
-            flusher: self.flusher.clone(),
-            data: self.data,
-            slot_offset: self.log.slot_offset(0) as usize,
-            slot_len: self.log.slot_len as usize,
-            deferred_lines: core::mem::take(&mut self.deferred_lines),
-        });
         let mut handle = Txn {
             pool: self,
             not_send: PhantomData,

@@ -173,13 +173,21 @@ pub(crate) struct TxnGuard {
 }
 
 impl TxnGuard {
-    /// Starts a transaction on this thread.
+    /// Starts a transaction on this thread, which takes over the pool's `deferred_lines`
+    /// (see `PoolAccess::deferred_lines`).
     ///
     /// # Panics
     ///
     /// If a transaction is already active on this thread (on another pool: one pool cannot
     /// be borrowed twice).
-    pub(crate) fn begin(pool: PoolAccess) -> Self {
+    pub(crate) fn begin(mut pool: PoolAccess, deferred_lines: &mut Vec<usize>) -> Self {
+        // Refused before anything is taken or told: unwinding from here must leave the
+        // pool's deferred lines with the pool, which still has to write them back.
+        assert!(
+            !in_transaction(),
+            "pmem: a transaction is already active on this thread; transactions on two pools at once are not supported"
+        );
+        pool.deferred_lines = core::mem::take(deferred_lines);
         // SAFETY: the mapping belongs to the pool that `Pool::try_txn` holds mutably
         // borrowed until this transaction ends.
         let mapping = unsafe { pool.mapping.as_ref() };
@@ -193,12 +201,7 @@ impl TxnGuard {
             in_data: &|offset| data.contains(offset, CACHE_LINE),
         });
         ACTIVE.with(|active| {
-            let mut active = active.borrow_mut();
-            assert!(
-                active.is_none(),
-                "pmem: a transaction is already active on this thread; transactions on two pools at once are not supported"
-            );
-            *active = Some(RunningTxn {
+            *active.borrow_mut() = Some(RunningTxn {
                 pool,
                 generation,
                 next_entry: log::ENTRIES_START,
