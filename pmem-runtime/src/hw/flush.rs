@@ -77,6 +77,19 @@ pub(crate) enum Event<'a> {
         /// How many bytes.
         len: usize,
     },
+    /// `[offset, offset + len)` holds volatile state that lives in the pool but means
+    /// nothing after a restart (a `PMutex`'s lock word): it changes
+    /// inside and outside transactions without a log entry, for as long as the pool is
+    /// open.
+    Volatile {
+        /// Where.
+        offset: usize,
+        /// How many bytes.
+        len: usize,
+    },
+    /// The thread waits for another thread (a lock held by another transaction, or a free
+    /// log lane): a scheduler that runs one thread at a time lets another one run.
+    Waiting,
     /// The pool's mapping has grown to this many bytes.
     Grew {
         /// The new length.

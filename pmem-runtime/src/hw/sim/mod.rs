@@ -189,6 +189,7 @@ impl Simulation {
             Event::Unlogged { offset, len } => self.note_unlogged(offset, len),
             Event::Grew { len } => self.grew(len),
             Event::Observe => self.record_observation(),
+            Event::Volatile { .. } | Event::Waiting => {}
         }
     }
 
