@@ -58,9 +58,9 @@
 pub use pmem_macros::{Persistent, txn, txn_block};
 pub use pmem_runtime::{
     CACHE_LINE, Collection, DanglingPointer, Error, FlushMode, FlushModeError, HeaderPart,
-    HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PMut, PPtr, Persistent, Pinned, PointerMap,
-    PointerRun, Pool, PoolInfo, PoolOptions, PoolUuid, Stats, Txn, TypeStats, abort,
-    scratch_directory,
+    HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PMut, PMutex, PPtr, Persistent, Pinned,
+    PointerMap, PointerRun, Pool, PoolInfo, PoolOptions, PoolUuid, SharedTxn, Stats, Txn,
+    TypeStats, abort, scratch_directory,
 };
 
 pub use pmem_runtime::format;

@@ -15,7 +15,9 @@ use crate::type_hash::{SEED, hash_str, hash_u64};
 /// - it has no padding bytes, so every byte the program writes is a defined byte that undo
 ///   logging and checksums may read;
 /// - it has no interior mutability (`Cell`, atomics), so a shared reference into a pool
-///   cannot change persistent memory behind the transaction system's back;
+///   cannot change persistent memory behind the transaction system's back. The one
+///   exception is the runtime's `PMutex`, whose value changes only under its lock inside a
+///   transaction, which logs it;
 /// - its layout is fixed by its definition (`#[repr(C)]` or `#[repr(transparent)]`), and
 ///   [`LAYOUT_HASH`](Persistent::LAYOUT_HASH) changes whenever that layout does.
 ///
@@ -31,7 +33,8 @@ use crate::type_hash::{SEED, hash_str, hash_u64};
 ///
 /// An implementation must uphold every rule in the list above: reading any
 /// `size_of::<Self>()` bytes as `Self` must be sound, the type must contain no `UnsafeCell`
-/// and no pointer into volatile memory, no byte may be padding, the hashes must follow
+/// (but inside the runtime's `PMutex`, and then [`CONTAINS_LOCK`](Persistent::CONTAINS_LOCK)
+/// must be `true`) and no pointer into volatile memory, no byte may be padding, the hashes must follow
 /// [`type_hash`](crate::type_hash), and [`describe_pointers`](Persistent::describe_pointers)
 /// must name every [`PPtr`](crate::PPtr) the type holds: the collector frees what no
 /// described pointer reaches.
@@ -41,7 +44,7 @@ use crate::type_hash::{SEED, hash_str, hash_u64};
     note = "a type stored in a pool must be plain data: derive `Persistent` on a `#[repr(C)]` struct whose fields are all `Persistent`",
     note = "volatile pointers (`&T`, `Box<T>`, `Vec<T>`, `String`, `Rc<T>`, raw and function pointers) are meaningless after a restart: point into the pool with `pmem::PPtr<T>`",
     note = "every bit pattern must be a valid value, so `bool`, `char`, `Option` and enums are refused: store a `u8`, a `u32` or an integer tag instead",
-    note = "interior mutability (`Cell`, `RefCell`, atomics) would change a pool behind the undo log: use a plain field, written inside a transaction"
+    note = "interior mutability (`Cell`, `RefCell`, atomics) would change a pool behind the undo log: use a plain field, written inside a transaction, or a `pmem::PMutex` for data that threads share"
 )]
 pub unsafe trait Persistent: Sized {
     /// Hash of the type's path (defining module and name) and its generic arguments' name
@@ -49,6 +52,11 @@ pub unsafe trait Persistent: Sized {
     const NAME_HASH: u64;
     /// Hash of the type's name and complete layout; see [`type_hash`](crate::type_hash).
     const LAYOUT_HASH: u64;
+
+    /// Whether a value holds a lock (the runtime's `PMutex`) anywhere inside: the pool then
+    /// refuses pointers into the middle of such a root, which could read bytes the lock
+    /// guards.
+    const CONTAINS_LOCK: bool = false;
 
     /// Adds to `map` every persistent pointer of a value that starts `offset` bytes into the
     /// object being described (see [`PointerMap`]).
@@ -92,6 +100,7 @@ primitive!(
 unsafe impl<T: Persistent, const N: usize> Persistent for [T; N] {
     const NAME_HASH: u64 = hash_u64(hash_str(T::NAME_HASH, "[;]"), N as u64);
     const LAYOUT_HASH: u64 = hash_u64(hash_str(T::LAYOUT_HASH, "[;]"), N as u64);
+    const CONTAINS_LOCK: bool = T::CONTAINS_LOCK;
 
     fn describe_pointers(map: &mut PointerMap, offset: usize) {
         map.push_array::<T>(offset, N);

@@ -148,6 +148,12 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// [`SharedTxn::try_lock`](crate::SharedTxn::try_lock) found the lock held by another
+    /// transaction. Return it from the transaction to roll back and release its locks.
+    LockBusy {
+        /// The type the lock guards.
+        type_name: &'static str,
+    },
 }
 
 impl From<FlushModeError> for Error {
@@ -283,6 +289,10 @@ impl fmt::Display for Error {
                     "invalid persistent pointer {offset:#x} to `{type_name}`: {reason}"
                 )
             }
+            Self::LockBusy { type_name } => write!(
+                f,
+                "a PMutex<{type_name}> is held by another transaction: roll back (return this error) and retry"
+            ),
         }
     }
 }

@@ -41,6 +41,10 @@ pub const HEADER_LEN: usize = 4096;
 pub(crate) const ROOT_OFFSET: u64 = HEADER_LEN as u64;
 
 const IDENTITY_LEN: usize = size_of::<IdentityBlock>();
+/// The most log slots (lanes) a pool may have: `PoolOptions::lanes` refuses more, and open
+/// refuses a header that records more.
+pub(crate) const MAX_LANES: u32 = 1024;
+
 /// The smallest log slot: one page.
 pub(crate) const MIN_LOG_SLOT_LEN: usize = HEADER_LEN;
 /// The longest layout name: the field's length less its terminating zero byte.
@@ -451,7 +455,7 @@ pub(crate) fn decode(head: &[u8], file_len: u64) -> Result<(Identity, State), He
         && identity.root_offset % identity.root_align == 0
         && root_end.is_some_and(|end| end <= state.pool_size)
         && LogArea::after_root(identity.root_size, log.slot_count, log.slot_len) == Some(log)
-        && log.slot_count >= 1
+        && (1..=MAX_LANES).contains(&log.slot_count)
         && log.slot_len as usize >= MIN_LOG_SLOT_LEN
         && log.slot_len as usize % HEADER_LEN == 0
         && log.end().is_some_and(|end| end <= state.pool_size);

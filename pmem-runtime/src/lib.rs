@@ -16,7 +16,9 @@ mod error;
 mod file;
 mod header;
 mod hw;
+mod lock;
 mod log;
+mod park;
 mod pin;
 mod place;
 mod pmut;
@@ -36,7 +38,8 @@ pub use pmem_alloc::{
     Collection, DanglingPointer, HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PPtr,
     Persistent, PointerMap, PointerRun, TypeStats, type_hash,
 };
-pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, Txn};
+pub use lock::PMutex;
+pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, SharedTxn, Txn};
 pub use stats::Stats;
 
 pub use pmut::PMut;

@@ -127,6 +127,15 @@ impl Flusher {
         }
     }
 
+    /// Whether this flusher reports to a simulated domain (whose scheduler may run one
+    /// thread at a time, so a waiting thread must not sleep).
+    pub(crate) fn is_simulated(&self) -> bool {
+        #[cfg(feature = "simulation")]
+        return self.simulation.is_some();
+        #[cfg(not(feature = "simulation"))]
+        false
+    }
+
     pub(crate) fn mode(&self) -> FlushMode {
         self.mode
     }

@@ -11,7 +11,9 @@ use pmem_alloc::{Heap, MIN_HEAP_LEN, Persistent, RootObject, TypeInfo};
 
 use crate::error::Error;
 use crate::file::{self, RemoveOnError};
-use crate::header::{self, HEADER_LEN, Identity, LogArea, MAX_LAYOUT_LEN, ROOT_OFFSET, State};
+use crate::header::{
+    self, HEADER_LEN, Identity, LogArea, MAX_LANES, MAX_LAYOUT_LEN, ROOT_OFFSET, State,
+};
 use crate::hw::flush::Event;
 use crate::hw::mapping::Mapping;
 use crate::region::PoolRegion;
@@ -31,12 +33,18 @@ pub(super) fn create<R: Persistent>(
             reason: "a layout name is at most 63 bytes of text without NUL",
         });
     }
+    if !(1..=MAX_LANES).contains(&options.lanes) {
+        return Err(Error::InvalidOption {
+            option: "lanes",
+            reason: "a pool has from 1 to 1024 lanes",
+        });
+    }
     let log_area = u32::try_from(options.log_size.max(1).next_multiple_of(HEADER_LEN as u64))
         .ok()
-        .and_then(|slot_len| LogArea::after_root(size_of::<R>() as u64, 1, slot_len))
+        .and_then(|slot_len| LogArea::after_root(size_of::<R>() as u64, options.lanes, slot_len))
         .ok_or(Error::InvalidOption {
             option: "log_size",
-            reason: "an undo log is less than 4 GiB",
+            reason: "an undo log is less than 4 GiB, and all lanes' logs together too",
         })?;
     let size = log_area
         .end()

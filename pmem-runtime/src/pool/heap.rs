@@ -11,7 +11,7 @@ use crate::hw::flush::Event;
 use crate::pin::Pinned;
 use crate::txn;
 
-use super::Pool;
+use super::{Inner, Pool};
 
 impl<R: Persistent> Pool<R> {
     /// Collects garbage: frees every heap object that neither the root, the named roots
@@ -31,7 +31,7 @@ impl<R: Persistent> Pool<R> {
     /// [`Error::HeapCorrupted`] if a pointer map reaches past the pool's end, which a heap
     /// that open accepted never does; nothing has been freed then.
     pub fn collect(&mut self) -> Result<Collection, Error> {
-        let collection = self.collect_from(Vec::new(), &HashMap::new())?;
+        let collection = self.collect_from(&mut self.inner(), Vec::new(), &HashMap::new())?;
         self.flusher.tell(Event::Settled);
         Ok(collection)
     }
@@ -39,7 +39,7 @@ impl<R: Persistent> Pool<R> {
     /// How the heap is used: its size, what is allocated, what is free, per type.
     #[must_use]
     pub fn heap_stats(&self) -> HeapStats {
-        self.heap.stats()
+        self.inner().heap.stats()
     }
 
     /// Pins the object `pointer` points at: it stays alive across collections while the
@@ -68,7 +68,8 @@ impl<R: Persistent> Pool<R> {
         let Some(entry) = self.find_named_root(name) else {
             return Ok(None);
         };
-        let found = self.heap.type_info(entry.type_index);
+        let inner = self.inner();
+        let found = inner.heap.type_info(entry.type_index);
         if found.is_none_or(|info| info.layout_hash != T::LAYOUT_HASH) {
             return Err(Error::NamedRootTypeMismatch {
                 name: name.to_owned(),
@@ -82,9 +83,9 @@ impl<R: Persistent> Pool<R> {
     /// The names of the named roots in use.
     #[must_use]
     pub fn named_roots(&self) -> Vec<String> {
-        let region = self.region();
-        self.heap
-            .named_roots(&region)
+        self.inner()
+            .heap
+            .named_roots(&self.region())
             .into_iter()
             .map(|entry| entry.name)
             .collect()
@@ -99,9 +100,11 @@ impl<R: Persistent> Pool<R> {
     }
 
     /// The heap's index for `T`, recording the type first if it is new.
-    pub(super) fn type_index_of<T: Persistent>(&mut self) -> Result<u32, Error> {
-        if let Some(index) = self.heap.type_index(T::LAYOUT_HASH) {
-            self.heap
+    pub(super) fn type_index_of<T: Persistent>(&self) -> Result<u32, Error> {
+        let mut inner = self.inner();
+        if let Some(index) = inner.heap.type_index(T::LAYOUT_HASH) {
+            inner
+                .heap
                 .verify_type(index, TypeInfo::of::<T>)
                 .map_err(|source| Error::HeapCorrupted {
                     path: self.info.path.clone(),
@@ -109,63 +112,63 @@ impl<R: Persistent> Pool<R> {
                 })?;
             return Ok(index);
         }
-        let (heap, mut region) = self.heap_and_region();
+        let (heap, mut region) = self.heap_and_region(&mut inner);
         heap.register(&mut region, &TypeInfo::of::<T>())
             .map_err(Error::Heap)
     }
 
-    /// Allocates a slot for a `T` inside the running transaction, collecting first if
-    /// enough has been allocated since the last collection, and growing the pool if needed.
-    pub(super) fn allocate_slot(&mut self, type_index: u32) -> Result<u64, Error> {
-        let growth = if self.heap.collection_due() {
+    /// Allocates a slot for a `T` inside the running transaction, growing the pool if
+    /// needed. If `may_collect` (the transaction has the pool to itself), it collects first
+    /// when enough has been allocated since the last collection, and when the heap is full;
+    /// a shared transaction only grows the pool (see `Pool::shared_txn`).
+    pub(super) fn allocate_slot(&self, type_index: u32, may_collect: bool) -> Result<u64, Error> {
+        let mut inner = self.inner();
+        let size = self.mapping.mapped_len();
+        let growth = if may_collect && inner.heap.collection_due() {
             Growth::Refused
         } else {
             Growth::Allowed
         };
-        let (heap, mut region) = self.heap_and_region();
-        let first = heap.alloc(&mut region, type_index, growth);
-        let offset = match first {
+        let (heap, mut region) = self.heap_and_region(&mut inner);
+        let offset = match heap.alloc(&mut region, type_index, growth) {
             Ok(offset) => offset,
-            Err(HeapError::Full { .. }) => {
-                self.collect_in_transaction()?;
-                let (heap, mut region) = self.heap_and_region();
+            Err(HeapError::Full { .. }) if may_collect => {
+                self.collect_from(&mut inner, txn::fresh_objects(), &txn::previous_words())?;
+                let (heap, mut region) = self.heap_and_region(&mut inner);
                 heap.alloc(&mut region, type_index, Growth::Allowed)
                     .map_err(Error::Heap)?
             }
             Err(error) => return Err(Error::Heap(error)),
         };
-        let size = self.mapping.mapped_len();
-        if size != self.data.pool_end {
-            self.data.pool_end = size;
-            self.info.size = size as u64;
-            txn::pool_grew(size);
+        let grown = self.mapping.mapped_len();
+        if grown != size {
+            txn::pool_grew(grown);
         }
         Ok(offset)
     }
 
-    /// A collection inside the running transaction: what the transaction allocated, and
-    /// what the pool reached before it began, stay alive (see `Heap::collect`).
-    pub(super) fn collect_in_transaction(&mut self) -> Result<Collection, Error> {
-        self.collect_from(txn::fresh_objects(), &txn::previous_words())
-    }
-
     /// A collection whose roots are the pool's, the pinned objects and `extra_roots`;
-    /// `previous` as in `Heap::collect`.
-    pub(super) fn collect_from(
-        &mut self,
+    /// `previous` as in `Heap::collect`. Inside a transaction, `extra_roots` are what it
+    /// allocated and `previous` what the pool reached before it began.
+    fn collect_from(
+        &self,
+        inner: &mut Inner,
         mut extra_roots: Vec<u64>,
         previous: &HashMap<u64, u64>,
     ) -> Result<Collection, Error> {
         extra_roots.extend(self.pins.roots());
-        let path = self.info.path.clone();
-        let (heap, mut region) = self.heap_and_region();
+        let (heap, mut region) = self.heap_and_region(inner);
         heap.collect(&mut region, &extra_roots, previous)
-            .map_err(|source| Error::HeapCorrupted { path, source })
+            .map_err(|source| Error::HeapCorrupted {
+                path: self.info.path.clone(),
+                source,
+            })
     }
 
     /// The named-root entry called `name`, if there is one.
     pub(super) fn find_named_root(&self, name: &str) -> Option<NamedRoot> {
-        self.heap
+        self.inner()
+            .heap
             .named_roots(&self.region())
             .into_iter()
             .find(|entry| entry.name == name)

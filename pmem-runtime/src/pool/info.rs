@@ -24,6 +24,9 @@ pub struct PoolInfo {
     pub root_type: String,
     /// The pool's size in bytes.
     pub size: u64,
+    /// How many transactions can run at once: the pool's log slots (lanes), set at
+    /// creation ([`PoolOptions::lanes`](super::PoolOptions::lanes)).
+    pub lanes: u32,
     /// How stores are made durable.
     pub flush_mode: FlushMode,
     /// Whether the file is mapped synchronously from a DAX file system (`MAP_SYNC`). If not,
@@ -45,6 +48,7 @@ impl fmt::Display for PoolInfo {
         writeln!(f, "layout      {:?}", self.layout)?;
         writeln!(f, "root type   {}", self.root_type)?;
         writeln!(f, "size        {} bytes", self.size)?;
+        writeln!(f, "lanes       {}", self.lanes)?;
         writeln!(
             f,
             "mapping     {}",

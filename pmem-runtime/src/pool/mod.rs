@@ -9,25 +9,30 @@
 //! | `create.rs` | the create protocol (`docs/src/file-format.md`, "Creating a pool") |
 //! | `open.rs` | the open protocol: every check, then recovery and the collection |
 //! | `transaction.rs` | running a transaction (`Pool::txn`) and its handle, [`Txn`] |
+//! | `shared.rs` | transactions from many threads at once (`Pool::shared_txn`) and their handle, [`SharedTxn`] |
+//! | `lanes.rs` | the log slots (lanes) that running transactions take |
 //! | `heap.rs` | the pool's side of the heap: allocation and collection policy, pins, named roots |
 //! | `info.rs` | [`PoolInfo`] and [`PoolUuid`] |
 
 mod create;
 mod heap;
 mod info;
+mod lanes;
 mod open;
 mod options;
+mod shared;
 mod transaction;
 
 pub use info::{PoolInfo, PoolUuid};
 pub use options::PoolOptions;
+pub use shared::SharedTxn;
 pub use transaction::Txn;
 
 use std::fmt;
 use std::fs::File;
 use std::marker::PhantomData;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
 use pmem_alloc::{Collection, Heap, PPtr, Persistent, TypeInfo};
@@ -40,10 +45,18 @@ use crate::hw::mapping::Mapping;
 use crate::pin::PinTable;
 use crate::region::{Growable, PoolRegion};
 
+use lanes::Lanes;
+
 /// An open pool whose root object is an `R`.
 ///
 /// A pool is one file, mapped into memory and locked against other openers until the `Pool`
 /// is dropped or [`close`](Pool::close)d, which records a clean shutdown.
+///
+/// A pool runs transactions in two ways. [`txn`](Pool::txn) takes it mutably: one
+/// transaction, which may change anything in the pool. [`shared_txn`](Pool::shared_txn)
+/// takes it by shared reference, so many threads (`&Pool` in scoped threads, or
+/// `Arc<Pool>`) run transactions at once, each in its own lane; data reachable from the
+/// pool is then read-only except behind a [`PMutex`](crate::PMutex).
 pub struct Pool<R: Persistent> {
     // Fields drop in declaration order: the pool is unmapped before the file closes, which
     // releases the lock that the open file holds. The mapping is boxed so that a running
@@ -51,17 +64,28 @@ pub struct Pool<R: Persistent> {
     mapping: Box<Mapping>,
     file: File,
     flusher: Flusher,
-    heap: Heap,
+    /// What allocation and growth change, from whichever thread runs a transaction.
+    inner: Mutex<Inner>,
+    lanes: Lanes,
     pins: Arc<PinTable>,
+    max_size: u64,
+    /// The pool's data as it was opened; [`data`](Pool::data) gives its current end.
+    data: DataRanges,
+    log: LogArea,
+    /// Unique to this open of the pool: the lock words of [`PMutex`](crate::PMutex)es
+    /// hold it while locked, so a lock word left by an earlier run reads as unlocked.
+    run_id: u64,
+    info: PoolInfo,
+    root: PhantomData<R>,
+}
+
+/// The parts of a pool that allocation and growth change.
+struct Inner {
+    heap: Heap,
+    state: State,
     /// Lines of unreachable fresh objects that fence-free transactions left unwritten (see
     /// `txn/running.rs`, `RunningTxn::defer_unlogged_lines`).
     deferred_lines: Vec<usize>,
-    max_size: u64,
-    state: State,
-    data: DataRanges,
-    log: LogArea,
-    info: PoolInfo,
-    root: PhantomData<R>,
 }
 
 impl<R: Persistent> Pool<R> {
@@ -106,6 +130,7 @@ impl<R: Persistent> Pool<R> {
         } = parts;
         let data = DataRanges::of(&identity, state.pool_size);
         let log = identity.log;
+        let run_id = crate::lock::new_run_id(state.sequence);
         let info = PoolInfo {
             path: path.to_owned(),
             uuid: PoolUuid(identity.uuid),
@@ -113,6 +138,7 @@ impl<R: Persistent> Pool<R> {
             layout: identity.layout,
             root_type: identity.root_type,
             size: state.pool_size,
+            lanes: log.slot_count,
             flush_mode: flusher.mode(),
             dax: mapping.is_dax(),
             previous_shutdown_clean,
@@ -123,13 +149,17 @@ impl<R: Persistent> Pool<R> {
             mapping: Box::new(mapping),
             file,
             flusher,
-            heap,
+            inner: Mutex::new(Inner {
+                heap,
+                state,
+                deferred_lines: Vec::new(),
+            }),
+            lanes: Lanes::new(log.slot_count),
             pins: Arc::default(),
-            deferred_lines: Vec::new(),
             max_size,
             data,
             log,
-            state,
+            run_id,
             info,
             root: PhantomData,
         }
@@ -185,25 +215,30 @@ impl<R: Persistent> Pool<R> {
             return Err(invalid("the offset is not aligned for the type"));
         }
         let in_bounds =
-            usize::try_from(offset).is_ok_and(|offset| self.data.contains(offset, size_of::<T>()));
+            usize::try_from(offset).is_ok_and(|offset| self.data().contains(offset, size_of::<T>()));
         if !in_bounds {
             return Err(invalid("the object would lie outside the pool's data"));
         }
         let in_root = offset
             .checked_add(size_of::<T>() as u64)
             .is_some_and(|end| offset >= ROOT_OFFSET && end <= ROOT_OFFSET + size_of::<R>() as u64);
+        if in_root && R::CONTAINS_LOCK && (offset != ROOT_OFFSET || T::LAYOUT_HASH != R::LAYOUT_HASH) {
+            return Err(invalid(
+                "the root holds a PMutex, so only the whole root may be read through a pointer (a pointer into it could read bytes a lock guards)",
+            ));
+        }
         if !in_root {
-            let Some(index) = self.heap.object_type(offset) else {
+            let heap = &self.inner().heap;
+            let Some(index) = heap.object_type(offset) else {
                 return Err(invalid("no allocated heap object starts there"));
             };
-            if self
-                .heap
+            if heap
                 .type_info(index)
                 .is_none_or(|info| info.layout_hash != T::LAYOUT_HASH)
             {
                 return Err(invalid("the object there is of another type"));
             }
-            if self.heap.verify_type(index, TypeInfo::of::<T>).is_err() {
+            if heap.verify_type(index, TypeInfo::of::<T>).is_err() {
                 return Err(invalid(
                     "the pool's record of the type disagrees with the program's type (size, alignment or pointers)",
                 ));
@@ -212,15 +247,20 @@ impl<R: Persistent> Pool<R> {
         let address = self.mapping.address_of(offset as usize).cast::<T>();
         // SAFETY: checked above: the object lies inside the pool's data, which is mapped, and
         // is aligned for `T` (the base is page-aligned). `T: Persistent` makes every bit
-        // pattern a valid `T`. Nothing writes to the pool while `&self` is borrowed:
-        // transactions borrow the pool mutably.
+        // pattern a valid `T`. While `&self` is borrowed, no exclusive transaction runs,
+        // and shared ones write only behind the `PMutex`es they hold, whose contents no
+        // `&T` reaches (a `PMutex` keeps them in an `UnsafeCell`, and a pointer into the
+        // middle of a root that holds one is refused above).
         Ok(unsafe { &*address })
     }
 
     /// What the pool is and how it is mapped and flushed.
     #[must_use]
-    pub fn info(&self) -> &PoolInfo {
-        &self.info
+    pub fn info(&self) -> PoolInfo {
+        PoolInfo {
+            size: self.mapping.mapped_len() as u64,
+            ..self.info.clone()
+        }
     }
 
     /// Closes the pool, recording a clean shutdown. Dropping the pool does the same.
@@ -230,23 +270,41 @@ impl<R: Persistent> Pool<R> {
 
     /// Writes a new state record (see [`header`]) and makes it durable.
     fn write_state(&mut self, clean_shutdown: bool) {
-        let pool_size = self.state.pool_size;
-        self.state
-            .persist(&self.mapping, &self.flusher, pool_size, clean_shutdown);
+        let state = &mut self
+            .inner
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .state;
+        let pool_size = state.pool_size;
+        state.persist(&self.mapping, &self.flusher, pool_size, clean_shutdown);
     }
 
-    /// A view of the pool for the heap, able to grow the pool while transactions run.
-    fn heap_and_region(&mut self) -> (&mut Heap, PoolRegion<'_>) {
+    /// The heap, the state record and the deferred lines, for one thread at a time.
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The pool's data, up to its current end.
+    fn data(&self) -> DataRanges {
+        DataRanges {
+            pool_end: self.mapping.mapped_len(),
+            ..self.data
+        }
+    }
+
+    /// A view of the pool for the heap, able to grow the pool while transactions run,
+    /// through `inner`, which must be this pool's.
+    fn heap_and_region<'a>(&'a self, inner: &'a mut Inner) -> (&'a mut Heap, PoolRegion<'a>) {
         let region = PoolRegion {
             mapping: &self.mapping,
             flusher: &self.flusher,
             growable: Some(Growable {
                 file: &self.file,
-                state: &mut self.state,
+                state: &mut inner.state,
                 max_size: self.max_size,
             }),
         };
-        (&mut self.heap, region)
+        (&mut inner.heap, region)
     }
 
     /// A read-only view of the pool for the heap.

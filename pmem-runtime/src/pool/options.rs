@@ -30,6 +30,7 @@ pub struct PoolOptions {
     pub(super) size: u64,
     pub(super) max_size: u64,
     pub(super) log_size: u64,
+    pub(super) lanes: u32,
     pub(super) layout: Option<String>,
     pub(super) flush_mode: Option<FlushMode>,
     pub(crate) domain: Domain,
@@ -50,6 +51,7 @@ impl PoolOptions {
             size: DEFAULT_SIZE,
             max_size: DEFAULT_MAX_SIZE,
             log_size: DEFAULT_LOG_SIZE,
+            lanes: 1,
             layout: None,
             flush_mode: None,
             domain: Domain::default(),
@@ -70,6 +72,19 @@ impl PoolOptions {
     #[must_use]
     pub fn log_size(mut self, bytes: u64) -> Self {
         self.log_size = bytes;
+        self
+    }
+
+    /// How many transactions a new pool can run at the same time (see
+    /// [`Pool::shared_txn`]): each running transaction writes its own undo log, a *lane*,
+    /// of [`log_size`](Self::log_size) bytes, so the pool's log area takes `lanes *
+    /// log_size` bytes. A transaction that finds every lane in use waits for one. The
+    /// default is 1, which suits a pool with one writer at a time; give a pool that
+    /// threads share about one lane per thread that writes. `create` refuses 0 and more
+    /// than 1024.
+    #[must_use]
+    pub fn lanes(mut self, count: u32) -> Self {
+        self.lanes = count;
         self
     }
 

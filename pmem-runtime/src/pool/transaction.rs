@@ -60,16 +60,12 @@ impl<R: Persistent> Pool<R> {
         &mut self,
         body: impl FnOnce(&mut Txn<'_, R>) -> Result<T, E>,
     ) -> Result<T, E> {
+        // No shared transaction runs while the pool is borrowed mutably, so every lane is
+        // free.
+        let lane = 0;
         let transaction = TxnGuard::begin(
-            PoolAccess {
-                mapping: NonNull::from(&*self.mapping),
-                flusher: self.flusher.clone(),
-                data: self.data,
-                slot_offset: self.log.slot_offset(0) as usize,
-                slot_len: self.log.slot_len as usize,
-                deferred_lines: Vec::new(),
-            },
-            &mut self.deferred_lines,
+            self.access(lane, false),
+            &mut self.inner().deferred_lines,
         );
         let mut handle = Txn {
             pool: self,
@@ -78,15 +74,15 @@ impl<R: Persistent> Pool<R> {
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(&mut handle)));
         match outcome {
             Ok(Ok(value)) => {
-                self.deferred_lines = transaction.end();
+                self.inner().deferred_lines = transaction.end();
                 Ok(value)
             }
             Ok(Err(error)) => {
-                self.deferred_lines = transaction.roll_back();
+                self.inner().deferred_lines = transaction.roll_back();
                 Err(error)
             }
             Err(panic) => {
-                self.deferred_lines = transaction.roll_back();
+                self.inner().deferred_lines = transaction.roll_back();
                 std::panic::resume_unwind(panic)
             }
         }
@@ -172,22 +168,7 @@ impl<R: Persistent> Txn<'_, R> {
     /// ([`HeapError::TypeRecordMismatch`]). Return the error from the transaction to roll
     /// it back.
     pub fn alloc<T: Persistent>(&mut self, value: T) -> Result<PPtr<T>, Error> {
-        let _layout_checked: u64 = const { T::LAYOUT_HASH };
-        let pool = &mut *self.pool;
-        let type_index = pool.type_index_of::<T>()?;
-        let offset = pool.allocate_slot(type_index)?;
-        let address = pool
-            .mapping
-            .address_of(offset as usize)
-            .cast_mut()
-            .cast::<T>();
-        // SAFETY: the heap returned a free slot of `T`'s class: inside the mapping, aligned
-        // for `T` (slots are multiples of its alignment from a page boundary), at least
-        // `size_of::<T>()` bytes, and referenced by nothing (no pointer in the pool reaches a
-        // free slot, and the transaction's handle is borrowed mutably).
-        unsafe { address.write(value) };
-        txn::note_fresh(offset as usize, size_of::<T>());
-        Ok(PPtr::from_offset(offset))
+        self.pool.alloc_in_transaction(value, true)
     }
 
     /// Pins the object `pointer` refers to, as [`Pool::pin`] does: an object allocated in
@@ -227,30 +208,32 @@ impl<R: Persistent> Txn<'_, R> {
         if !pointer.is_null() {
             self.pool.get(pointer)?;
         }
-        let pool = &mut *self.pool;
+        let pool = &*self.pool;
         let type_index = pool.type_index_of::<T>()?;
         let entry =
             Heap::encode_named_root(name, type_index, pointer.offset()).map_err(Error::Heap)?;
         let slot = match pool.find_named_root(name) {
             Some(existing) => Some(existing.slot),
             None => {
-                let used = pool.heap.named_roots(&pool.region());
+                let used = pool.inner().heap.named_roots(&pool.region());
                 (0..pmem_alloc::NAMED_ROOTS)
                     .find(|slot| used.iter().all(|entry| entry.slot != *slot))
             }
         }
         .ok_or(Error::Heap(HeapError::NamedRootsFull))?;
-        pool.write_logged(pool.heap.named_root_offset(slot), &entry);
+        let offset = pool.inner().heap.named_root_offset(slot);
+        pool.write_logged(offset, &entry);
         Ok(())
     }
 
     /// Removes the named root `name`; returns whether it existed. Its object is garbage from
     /// the next collection on, unless something else reaches it.
     pub fn remove_named_root(&mut self, name: &str) -> bool {
-        let pool = &mut *self.pool;
+        let pool = &*self.pool;
         let found = pool.find_named_root(name);
         if let Some(entry) = &found {
-            pool.write_logged(pool.heap.named_root_offset(entry.slot), &[0; 64]);
+            let offset = pool.inner().heap.named_root_offset(entry.slot);
+            pool.write_logged(offset, &[0; 64]);
         }
         found.is_some()
     }
@@ -263,5 +246,44 @@ impl<R: Persistent> Txn<'_, R> {
     pub fn alloc_mut<T: Persistent + Sync>(&mut self, value: T) -> Result<PMut<'_, T>, Error> {
         let pointer = self.alloc(value)?;
         self.get_mut(pointer)
+    }
+}
+
+impl<R: Persistent> Pool<R> {
+    /// What a transaction in lane `lane` needs from the pool.
+    pub(super) fn access(&self, lane: u32, shared: bool) -> PoolAccess {
+        PoolAccess {
+            mapping: NonNull::from(&*self.mapping),
+            flusher: self.flusher.clone(),
+            data: self.data(),
+            slot_offset: self.log.slot_offset(lane) as usize,
+            slot_len: self.log.slot_len as usize,
+            deferred_lines: Vec::new(),
+            shared,
+        }
+    }
+
+    /// Allocates a new object set to `value` in the running transaction (see
+    /// [`Txn::alloc`]); `may_collect` as in `allocate_slot`.
+    pub(super) fn alloc_in_transaction<T: Persistent>(
+        &self,
+        value: T,
+        may_collect: bool,
+    ) -> Result<PPtr<T>, Error> {
+        let _layout_checked: u64 = const { T::LAYOUT_HASH };
+        let type_index = self.type_index_of::<T>()?;
+        let offset = self.allocate_slot(type_index, may_collect)?;
+        let address = self
+            .mapping
+            .address_of(offset as usize)
+            .cast_mut()
+            .cast::<T>();
+        // SAFETY: the heap returned a free slot of `T`'s class: inside the mapping, aligned
+        // for `T` (slots are multiples of its alignment from a page boundary), at least
+        // `size_of::<T>()` bytes, and referenced by nothing (no pointer in the pool reaches a
+        // free slot, and no other transaction is given it).
+        unsafe { address.write(value) };
+        txn::note_fresh(offset as usize, size_of::<T>());
+        Ok(PPtr::from_offset(offset))
     }
 }

@@ -24,6 +24,8 @@ mod frame;
 mod running;
 
 use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::sync::atomic::AtomicU64;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
@@ -99,6 +101,22 @@ pub(crate) fn flush_metadata(mapping: &Mapping) {
 /// Whether the running transaction allocated the object at pool offset `offset`.
 pub(crate) fn is_fresh(offset: usize) -> bool {
     with_active(|active| active.buffers.fresh_objects.contains_key(&offset)).unwrap_or(false)
+}
+
+/// Records that the running (shared) transaction took the lock whose word is `word` and
+/// whose value is `[value_offset, value_offset + value_len)`: it may store there, and
+/// releases the lock when it has ended.
+pub(crate) fn note_lock(word: &AtomicU64, value_offset: usize, value_len: usize) {
+    with_active(|active| {
+        active.note_owned(value_offset, value_len);
+        active.buffers.held_locks.push(NonNull::from(word));
+    });
+}
+
+/// Whether the running transaction holds the lock whose word is `word`.
+pub(crate) fn holds_lock(word: &AtomicU64) -> bool {
+    with_active(|active| active.buffers.held_locks.contains(&NonNull::from(word)))
+        .unwrap_or(false)
 }
 
 /// The pool offsets of the objects the running transaction allocated.

@@ -3,7 +3,8 @@
 //! and rollback that carry out `log.rs`'s rules 2 and 3.
 
 use core::ptr::NonNull;
-use std::collections::{HashMap, HashSet};
+use core::sync::atomic::AtomicU64;
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::data::DataRanges;
@@ -27,6 +28,12 @@ pub(crate) struct PoolAccess {
     /// not yet written back (see `RunningTxn::defer_unlogged_lines`). The pool keeps them
     /// between transactions.
     pub(crate) deferred_lines: Vec<usize>,
+    /// Whether other transactions may run on the pool at the same time (`Pool::shared_txn`).
+    /// A shared transaction owns only the bytes of the locks it holds and of the objects it
+    /// allocated, so its entries widen a store to whole lines only within those; and it
+    /// defers no lines, since the transaction that would write them back could run on
+    /// another thread, whose fence does not order this one's write-backs.
+    pub(crate) shared: bool,
 }
 
 /// How many deferred lines a pool keeps before it writes them back and fences, so that a
@@ -50,8 +57,15 @@ pub(super) struct RunningTxn {
 pub(super) struct Buffers {
     /// The entries written so far: (pool offset, length, offset of the data in the pool).
     pub(super) entries: Vec<(usize, usize, usize)>,
-    /// Every cache line logged so far, as a line index from the start of the pool.
-    pub(super) logged_lines: HashSet<usize, BuildHasherDefault<LineHasher>>,
+    /// Per cache line touched so far (a line index from the start of the pool), which of
+    /// its bytes are logged (bit `i` for byte `i`) or belong to a fresh object.
+    pub(super) logged_lines: HashMap<usize, u64, BuildHasherDefault<LineHasher>>,
+    /// In a shared transaction, the pool ranges `[start, end)` it owns: the values of the
+    /// locks it holds.
+    pub(super) owned: Vec<(usize, usize)>,
+    /// The lock words of the `PMutex`es a shared transaction holds, released when it has
+    /// ended (see `lock.rs`).
+    pub(super) held_locks: Vec<NonNull<AtomicU64>>,
     /// The logged lines in order, when they are flushed.
     pub(super) sorted_lines: Vec<usize>,
     /// Pool offsets and lengths of the objects allocated by this transaction. Their bytes
@@ -70,6 +84,8 @@ impl Buffers {
     pub(super) fn recycle(mut self: Box<Self>) {
         self.entries.clear();
         self.logged_lines.clear();
+        self.owned.clear();
+        self.held_locks.clear();
         self.sorted_lines.clear();
         self.fresh_objects.clear();
         self.fresh_lines.clear();
@@ -114,24 +130,81 @@ impl RunningTxn {
         }
         let offset = address - base;
         self.pool.flusher.tell(Event::BeforeStore);
+        if !self.pool.data.contains(offset, len) {
+            // Another transaction may have grown the pool since this one began.
+            self.pool.data.pool_end = mapped;
+        }
         assert!(
             self.pool.data.contains(offset, len),
             "pmem: a store of {len} bytes at pool offset {offset:#x} would write outside the pool's data"
         );
+        let end = offset + len;
         let first_line = offset / CACHE_LINE;
-        let last_line = (offset + len - 1) / CACHE_LINE;
-        let mut run_start = None;
-        for line in first_line..=last_line + 1 {
-            let new = line <= last_line && self.buffers.logged_lines.insert(line);
-            match (new, run_start) {
-                (true, None) => run_start = Some(line),
-                (false, Some(start)) => {
-                    self.append_entry(start * CACHE_LINE, (line - start) * CACHE_LINE);
-                    run_start = None;
-                }
-                _ => {}
+        let last_line = (end - 1) / CACHE_LINE;
+        let unlogged = (first_line..=last_line).any(|line| {
+            let stored = line_bits(line, offset, end);
+            let logged = self.buffers.logged_lines.get(&line).copied().unwrap_or(0);
+            stored & !logged != 0
+        });
+        if !unlogged {
+            return;
+        }
+        let (owned_start, owned_end) = self.owned_range(offset, end);
+        let widened_start = (first_line * CACHE_LINE).max(owned_start);
+        let widened_end = ((last_line + 1) * CACHE_LINE).min(owned_end);
+        let mut run: Option<(usize, usize)> = None;
+        for line in first_line..=last_line {
+            let wanted = line_bits(line, widened_start, widened_end);
+            let logged = self.buffers.logged_lines.entry(line).or_insert(0);
+            let mut new = wanted & !*logged;
+            *logged |= new;
+            while new != 0 {
+                let first = new.trailing_zeros() as usize;
+                let ones = (new >> first).trailing_ones() as usize;
+                new &= !line_bits(0, first, first + ones);
+                let (start, stop) = (line * CACHE_LINE + first, line * CACHE_LINE + first + ones);
+                run = match run {
+                    Some((run_start, run_end)) if run_end == start => Some((run_start, stop)),
+                    Some((run_start, run_end)) => {
+                        self.append_entry(run_start, run_end - run_start);
+                        Some((start, stop))
+                    }
+                    None => Some((start, stop)),
+                };
             }
         }
+        if let Some((run_start, run_end)) = run {
+            self.append_entry(run_start, run_end - run_start);
+        }
+    }
+
+    /// The range a store to `[offset, end)` may widen its entry to: the whole pool in a
+    /// transaction that has it to itself, else the value of the lock that covers the store.
+    ///
+    /// # Panics
+    ///
+    /// In a shared transaction, if no lock it holds covers the store: no safe code reaches
+    /// such a store, since a shared pool hands out `&mut` only behind a lock.
+    fn owned_range(&self, offset: usize, end: usize) -> (usize, usize) {
+        if !self.pool.shared {
+            return (0, usize::MAX);
+        }
+        self.buffers
+            .owned
+            .iter()
+            .copied()
+            .find(|&(start, stop)| start <= offset && end <= stop)
+            .unwrap_or_else(|| {
+                panic!(
+                    "pmem: a shared transaction stored {} bytes at pool offset {offset:#x}, which no lock it holds covers",
+                    end - offset
+                )
+            })
+    }
+
+    /// Records that the transaction holds the lock whose value is `[offset, offset + len)`.
+    pub(super) fn note_owned(&mut self, offset: usize, len: usize) {
+        self.buffers.owned.push((offset, offset + len));
     }
 
     /// Logs `pool[offset .. offset + len]` and makes the entry durable: rule 1 of `log.rs`.
@@ -160,7 +233,7 @@ impl RunningTxn {
     /// deferred lines of earlier transactions, coalesced into runs of adjacent lines.
     pub(super) fn flush_changed_lines(&mut self, call: PersistenceCall) {
         let mut lines = std::mem::take(&mut self.buffers.sorted_lines);
-        lines.extend(self.buffers.logged_lines.iter().copied());
+        lines.extend(self.buffers.logged_lines.keys().copied());
         lines.extend_from_slice(&self.buffers.fresh_lines);
         lines.extend_from_slice(&self.buffers.metadata_lines);
         lines.append(&mut self.pool.deferred_lines);
@@ -181,14 +254,26 @@ impl RunningTxn {
         }
     }
 
-    /// Ends a transaction that logged nothing. It changed nothing the pool reached when it
-    /// began (every such store is logged), so the objects it allocated are unreachable
-    /// from the pool, and only a later transaction's logged store can link them in. Their
-    /// lines, and the heap metadata describing them, need not be durable now: the pool
-    /// keeps them, and the next transaction that commits a logged store writes them back
-    /// before its commit fence, from whatever thread it runs on. An allocation that is
+    /// Ends a transaction that logged nothing. A shared one writes its lines back and
+    /// fences now (see `PoolAccess::shared`).
+    ///
+    /// An exclusive one changed nothing the pool reached when it began (every such store
+    /// is logged), so the objects it allocated are unreachable from the pool, and only a
+    /// later transaction's logged store can link them in. Their lines, and the heap
+    /// metadata describing them, need not be durable now: the pool keeps them, and the next
+    /// transaction that commits a logged store writes them back before its commit fence. An allocation that is
     /// never linked in (dropped, or kept only by a pin) so costs no fence at all.
     pub(super) fn defer_unlogged_lines(&mut self) {
+        if self.pool.shared {
+            let mut lines = std::mem::take(&mut self.buffers.fresh_lines);
+            lines.extend_from_slice(&self.buffers.metadata_lines);
+            if !lines.is_empty() {
+                self.flush_lines(PersistenceCall::CommitFlush, &mut lines);
+                self.pool.flusher.fence_for(PersistenceCall::CommitFence);
+            }
+            self.buffers.fresh_lines = lines;
+            return;
+        }
         let deferred = &mut self.pool.deferred_lines;
         deferred.extend_from_slice(&self.buffers.fresh_lines);
         deferred.extend_from_slice(&self.buffers.metadata_lines);
@@ -211,20 +296,23 @@ impl RunningTxn {
     }
 
     /// Records that the object at pool offset `offset`, `len` bytes, was allocated by this
-    /// transaction: its whole lines count as logged (flushed at commit, never logged
-    /// again), and the lines it shares with other data are flushed at commit.
+    /// transaction: its bytes count as logged (flushed at commit, never logged), and the
+    /// lines it shares with other data are flushed at commit. An exclusive transaction
+    /// counts only the object's whole lines, so that a store beside the object logs the
+    /// rest of its line in one entry, as it logs any line.
     pub(super) fn note_fresh(&mut self, offset: usize, len: usize) {
         self.buffers.fresh_objects.insert(offset, len);
         self.pool.flusher.tell(Event::Unlogged { offset, len });
         if len == 0 {
             return;
         }
+        let end = offset + len;
         let first_line = offset / CACHE_LINE;
-        let last_line = (offset + len - 1) / CACHE_LINE;
+        let last_line = (end - 1) / CACHE_LINE;
         for line in first_line..=last_line {
-            let whole = line * CACHE_LINE >= offset && (line + 1) * CACHE_LINE <= offset + len;
-            if whole {
-                self.buffers.logged_lines.insert(line);
+            let bits = line_bits(line, offset, end);
+            if self.pool.shared || bits == u64::MAX {
+                *self.buffers.logged_lines.entry(line).or_insert(0) |= bits;
             }
             self.buffers.fresh_lines.push(line);
         }
@@ -236,7 +324,7 @@ impl RunningTxn {
         let logged = &self.buffers.logged_lines;
         self.pool.flusher.tell(Event::TransactionEnding {
             in_data: &|offset| data.contains(offset, CACHE_LINE),
-            logged: &|line| logged.contains(&line),
+            logged: &|line| logged.get(&line).is_some_and(|&bytes| bytes != 0),
         });
     }
 
@@ -255,8 +343,19 @@ impl RunningTxn {
             deferred: &self.pool.deferred_lines,
         });
         self.pool.flusher.tell(Event::Settled);
+        self.release_locks();
         self.buffers.recycle();
         self.pool.deferred_lines
+    }
+
+    /// Releases the locks the transaction holds: after its commit or rollback is durable
+    /// (two-phase locking, `lock.rs`).
+    fn release_locks(&self) {
+        for word in &self.buffers.held_locks {
+            // SAFETY: the lock word lies in the pool's mapping, which stays mapped while the
+            // transaction runs (see `mapping`); it is only accessed atomically.
+            crate::lock::release(unsafe { word.as_ref() });
+        }
     }
 
     /// Rule 3 of `log.rs`.
@@ -273,6 +372,7 @@ impl RunningTxn {
         }
         stats::count_rollback();
         self.pool.flusher.tell(Event::Settled);
+        self.release_locks();
         self.buffers.recycle();
         self.pool.deferred_lines
     }
@@ -320,5 +420,34 @@ impl RunningTxn {
             self.pool.slot_offset,
             self.generation + 1,
         );
+    }
+}
+
+/// The bits of the bytes of `[start, end)` that lie in cache line `line` (bit `i` for the
+/// line's byte `i`).
+fn line_bits(line: usize, start: usize, end: usize) -> u64 {
+    let line_start = line * CACHE_LINE;
+    let from = start.clamp(line_start, line_start + CACHE_LINE) - line_start;
+    let to = end.clamp(line_start, line_start + CACHE_LINE) - line_start;
+    if to <= from {
+        return 0;
+    }
+    let ones = to - from;
+    let run = if ones == 64 { u64::MAX } else { (1u64 << ones) - 1 };
+    run << from
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_bits;
+
+    #[test]
+    fn line_bits_covers_the_bytes_of_a_range_in_a_line() {
+        assert_eq!(line_bits(0, 0, 64), u64::MAX);
+        assert_eq!(line_bits(1, 64, 72), 0xff);
+        assert_eq!(line_bits(1, 60, 66), 0b11);
+        assert_eq!(line_bits(0, 60, 66), 0xf << 60);
+        assert_eq!(line_bits(2, 60, 66), 0);
+        assert_eq!(line_bits(0, 3, 5), 0b11000);
     }
 }

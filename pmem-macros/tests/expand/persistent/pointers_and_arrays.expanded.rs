@@ -71,6 +71,10 @@ unsafe impl ::pmem::__private::Persistent for Node {
         );
         ::pmem::__private::hash_u64(hash, ::core::mem::size_of::<Self>() as u64)
     };
+    const CONTAINS_LOCK: bool = false
+        || <PPtr<Node> as ::pmem::__private::Persistent>::CONTAINS_LOCK
+        || <[PPtr<Node>; 4] as ::pmem::__private::Persistent>::CONTAINS_LOCK
+        || <[u64; 4] as ::pmem::__private::Persistent>::CONTAINS_LOCK;
     #[allow(unused_variables)]
     fn describe_pointers(map: &mut ::pmem::__private::PointerMap, offset: usize) {
         <PPtr<

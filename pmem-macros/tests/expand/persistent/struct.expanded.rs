@@ -70,6 +70,10 @@ unsafe impl ::pmem::__private::Persistent for Account {
         );
         ::pmem::__private::hash_u64(hash, ::core::mem::size_of::<Self>() as u64)
     };
+    const CONTAINS_LOCK: bool = false
+        || <u64 as ::pmem::__private::Persistent>::CONTAINS_LOCK
+        || <u32 as ::pmem::__private::Persistent>::CONTAINS_LOCK
+        || <u32 as ::pmem::__private::Persistent>::CONTAINS_LOCK;
     #[allow(unused_variables)]
     fn describe_pointers(map: &mut ::pmem::__private::PointerMap, offset: usize) {
         <u64 as ::pmem::__private::Persistent>::describe_pointers(

@@ -1,0 +1,441 @@
+//! Shared pools: transactions from many threads on one pool, `PMutex`, lanes, and what a
+//! shared transaction may and may not change.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Barrier, mpsc};
+use std::time::Duration;
+
+use pmem::simulation::ScratchFile;
+use pmem::{Error, PMutex, PPtr, Persistent, Pinned, Pool, PoolOptions};
+use pmem_tests::xorshift;
+
+#[derive(Persistent)]
+#[repr(C)]
+struct Counter {
+    hits: PMutex<u64>,
+}
+
+fn counter_pool(file: &ScratchFile, lanes: u32) -> Pool<Counter> {
+    PoolOptions::new()
+        .lanes(lanes)
+        .log_size(1 << 14)
+        .create(
+            file.path(),
+            Counter {
+                hits: PMutex::new(0),
+            },
+        )
+        .expect("create")
+}
+
+fn hits(pool: &Pool<Counter>) -> u64 {
+    pool.shared_txn(|tx| *tx.lock(&tx.root().hits))
+}
+
+#[test]
+fn threads_increment_one_counter_under_its_lock() {
+    let file = ScratchFile::new("shared-counter");
+    let pool = counter_pool(&file, 2);
+    assert_eq!(pool.info().lanes, 2);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..250 {
+                    pool.shared_txn(|tx| *tx.lock(&tx.root().hits) += 1);
+                }
+            });
+        }
+    });
+    assert_eq!(hits(&pool), 1000);
+    drop(pool);
+    let reopened = Pool::<Counter>::open(file.path()).expect("reopen");
+    assert!(reopened.info().previous_shutdown_clean);
+    assert_eq!(hits(&reopened), 1000, "every commit is durable");
+}
+
+#[test]
+fn an_arc_pool_serves_spawned_threads_with_one_lane() {
+    let file = ScratchFile::new("shared-one-lane");
+    let pool = Arc::new(counter_pool(&file, 1));
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            let pool = Arc::clone(&pool);
+            std::thread::spawn(move || {
+                for _ in 0..100 {
+                    pool.shared_txn(|tx| *tx.lock(&tx.root().hits) += 1);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("worker");
+    }
+    assert_eq!(hits(&pool), 300, "threads waited for the one lane");
+}
+
+#[test]
+fn a_thread_waits_for_the_lock_until_the_holder_has_committed() {
+    let file = ScratchFile::new("shared-wait");
+    let pool = counter_pool(&file, 2);
+    let (locked, wait_for_lock) = mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            pool.shared_txn(|tx| {
+                *tx.lock(&tx.root().hits) = 7;
+                locked.send(()).expect("send");
+                // The other thread is now waiting for the lock; it must not see 7 before
+                // this commit, nor anything but 8 after it.
+                std::thread::sleep(Duration::from_millis(50));
+                *tx.lock(&tx.root().hits) = 8;
+            });
+        });
+        wait_for_lock.recv().expect("recv");
+        let seen = pool.shared_txn(|tx| *tx.lock(&tx.root().hits));
+        assert_eq!(seen, 8, "the lock is released only after the commit");
+    });
+}
+
+#[derive(Persistent)]
+#[repr(C)]
+struct Pair {
+    /// Two locks whose values share one cache line.
+    left: PMutex<u64>,
+    right: PMutex<u64>,
+}
+
+#[test]
+fn a_rollback_restores_only_its_own_bytes_of_a_shared_line() {
+    let file = ScratchFile::new("shared-line");
+    let pool = PoolOptions::new()
+        .lanes(2)
+        .create(
+            file.path(),
+            Pair {
+                left: PMutex::new(1),
+                right: PMutex::new(2),
+            },
+        )
+        .expect("create");
+    let (left_written, wait_left) = mpsc::channel();
+    let (right_committed, wait_right) = mpsc::channel();
+    let pool = &pool;
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let outcome = pool.try_shared_txn(|tx| {
+                *tx.lock(&tx.root().left) = 10;
+                left_written.send(()).expect("send");
+                wait_right.recv().expect("recv");
+                Err::<(), _>("give up")
+            });
+            assert_eq!(outcome, Err("give up"));
+        });
+        scope.spawn(move || {
+            wait_left.recv().expect("recv");
+            pool.shared_txn(|tx| *tx.lock(&tx.root().right) = 20);
+            right_committed.send(()).expect("send");
+        });
+    });
+    let (left, right) = pool.shared_txn(|tx| {
+        let root = tx.root();
+        let left = *tx.lock(&root.left);
+        (left, *tx.lock(&root.right))
+    });
+    assert_eq!(left, 1, "the rolled-back store is undone");
+    assert_eq!(right, 20, "the other transaction's committed store in the same line stays");
+}
+
+#[test]
+fn a_panic_rolls_back_and_releases_the_lock() {
+    let file = ScratchFile::new("shared-panic");
+    let pool = counter_pool(&file, 2);
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        pool.shared_txn(|tx| {
+            *tx.lock(&tx.root().hits) = 99;
+            panic!("fails mid-way");
+        })
+    }));
+    assert!(panicked.is_err());
+    let seen = std::thread::scope(|scope| {
+        scope
+            .spawn(|| pool.shared_txn(|tx| tx.try_lock(&tx.root().hits).map(|hits| *hits)))
+            .join()
+            .expect("join")
+    });
+    assert_eq!(seen.expect("the lock was released"), 0, "and the store undone");
+}
+
+#[test]
+fn locking_twice_in_one_transaction_gives_the_value_again() {
+    let file = ScratchFile::new("shared-relock");
+    let pool = counter_pool(&file, 1);
+    let total = pool.shared_txn(|tx| {
+        *tx.lock(&tx.root().hits) += 1;
+        *tx.lock(&tx.root().hits) += 1;
+        *tx.try_lock(&tx.root().hits).expect("held by this transaction") += 1;
+        *tx.lock(&tx.root().hits)
+    });
+    assert_eq!(total, 3);
+}
+
+#[test]
+fn try_lock_reports_a_busy_lock_and_the_transaction_can_retry() {
+    let file = ScratchFile::new("shared-busy");
+    let pool = counter_pool(&file, 2);
+    let (locked, wait_for_lock) = mpsc::channel();
+    let (tried, wait_for_try) = mpsc::channel();
+    let pool = &pool;
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            pool.shared_txn(|tx| {
+                *tx.lock(&tx.root().hits) += 1;
+                locked.send(()).expect("send");
+                wait_for_try.recv().expect("recv");
+            });
+        });
+        wait_for_lock.recv().expect("recv");
+        let busy = pool.try_shared_txn(|tx| {
+            *tx.try_lock(&tx.root().hits)? += 10;
+            Ok::<(), Error>(())
+        });
+        assert!(
+            matches!(busy, Err(Error::LockBusy { type_name: "u64" })),
+            "{busy:?}"
+        );
+        tried.send(()).expect("send");
+    });
+    assert_eq!(hits(&pool), 1, "the busy transaction changed nothing");
+}
+
+const ACCOUNTS: usize = 8;
+
+#[derive(Persistent)]
+#[repr(C)]
+struct Bank {
+    accounts: [PMutex<u64>; ACCOUNTS],
+}
+
+/// Transfers between random accounts, locking in random order and backing off with
+/// `try_lock`: no deadlock, and the total never changes.
+#[test]
+fn transfers_in_any_lock_order_keep_the_total_with_try_lock_and_retry() {
+    let file = ScratchFile::new("shared-bank");
+    let pool = PoolOptions::new()
+        .lanes(2)
+        .create(
+            file.path(),
+            Bank {
+                accounts: core::array::from_fn(|_| PMutex::new(100)),
+            },
+        )
+        .expect("create");
+    let retries = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for seed in 1..=3u64 {
+            let (pool, retries) = (&pool, &retries);
+            scope.spawn(move || {
+                let mut state = seed;
+                for _ in 0..300 {
+                    let from = (xorshift(&mut state) % ACCOUNTS as u64) as usize;
+                    let to = (xorshift(&mut state) % ACCOUNTS as u64) as usize;
+                    let amount = xorshift(&mut state) % 20;
+                    loop {
+                        let done = pool.try_shared_txn(|tx| {
+                            let bank = tx.root();
+                            let mut source = tx.try_lock(&bank.accounts[from])?;
+                            if *source < amount {
+                                return Ok(());
+                            }
+                            *source -= amount;
+                            *tx.try_lock(&bank.accounts[to])? += amount;
+                            Ok::<(), Error>(())
+                        });
+                        match done {
+                            Ok(()) => break,
+                            Err(Error::LockBusy { .. }) => {
+                                retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                std::thread::yield_now();
+                            }
+                            Err(other) => panic!("{other}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let total: u64 = pool.shared_txn(|tx| {
+        let bank = tx.root();
+        (0..ACCOUNTS).map(|i| *tx.lock(&bank.accounts[i])).sum()
+    });
+    assert_eq!(total, 100 * ACCOUNTS as u64);
+}
+
+#[derive(Persistent)]
+#[repr(C)]
+struct Node {
+    value: u64,
+    next: PPtr<Node>,
+}
+
+#[derive(Persistent)]
+#[repr(C)]
+struct List {
+    head: PMutex<PPtr<Node>>,
+}
+
+#[test]
+fn threads_allocate_and_link_objects_then_an_exclusive_collection_keeps_pins() {
+    let file = ScratchFile::new("shared-alloc");
+    let mut pool = PoolOptions::new()
+        .lanes(2)
+        .size(1 << 20)
+        .create(
+            file.path(),
+            List {
+                head: PMutex::new(PPtr::null()),
+            },
+        )
+        .expect("create");
+    let size_before = pool.info().size;
+    let pins: Vec<Pinned<Node>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2u64)
+            .map(|thread| {
+                let pool = &pool;
+                scope.spawn(move || {
+                    let mut pins = Vec::new();
+                    for i in 0..2000u64 {
+                        let value = thread * 10_000 + i;
+                        pool.shared_txn(|tx| {
+                            let node = tx
+                                .alloc(Node {
+                                    value,
+                                    next: PPtr::null(),
+                                })
+                                .expect("alloc");
+                            if i % 100 == 0 {
+                                // Pinned, never linked: only the pin keeps it.
+                                pins.push(tx.pin(node).expect("pin"));
+                                return;
+                            }
+                            let mut head = tx.lock(&tx.root().head);
+                            let old = *head;
+                            *head = node;
+                            drop(head);
+                            tx.get_mut(node).expect("fresh").next = old;
+                        });
+                    }
+                    pins
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("worker"))
+            .collect()
+    });
+    assert!(pool.info().size > size_before, "shared allocation grew the pool");
+    let mut linked = 0;
+    let mut at = pool.shared_txn(|tx| *tx.lock(&tx.root().head));
+    while !at.is_null() {
+        linked += 1;
+        at = pool.get(at).expect("linked node").next;
+    }
+    assert_eq!(linked, 2 * 1980);
+    let collection = pool.collect().expect("collect");
+    assert_eq!(collection.live_objects, 2 * 1980 + pins.len() as u64);
+    for pin in &pins {
+        assert_eq!(pool.get(pin.ptr()).expect("pinned").value % 100, 0);
+    }
+    drop(pins);
+    let collection = pool.collect().expect("collect");
+    assert_eq!(collection.live_objects, 2 * 1980, "unpinned, the unlinked nodes are freed");
+}
+
+#[test]
+fn a_shared_transaction_changes_only_what_it_locked_or_allocated() {
+    let file = ScratchFile::new("shared-get-mut");
+    let pool = PoolOptions::new()
+        .create(
+            file.path(),
+            List {
+                head: PMutex::new(PPtr::null()),
+            },
+        )
+        .expect("create");
+    let node = pool.shared_txn(|tx| {
+        let node = tx
+            .alloc(Node {
+                value: 1,
+                next: PPtr::null(),
+            })
+            .expect("alloc");
+        *tx.lock(&tx.root().head) = node;
+        node
+    });
+    let refused = pool.shared_txn(|tx| tx.get_mut(node).map(|_| ()));
+    assert!(
+        matches!(refused, Err(Error::InvalidPointer { reason, .. }) if reason.contains("through their locks")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_pointer_into_a_root_that_holds_a_lock_is_refused() {
+    let file = ScratchFile::new("shared-root-interior");
+    let pool = counter_pool(&file, 1);
+    let inside = PPtr::<u64>::from_offset(pool.root_ptr().offset() + 8);
+    assert!(matches!(
+        pool.get(inside),
+        Err(Error::InvalidPointer { reason, .. }) if reason.contains("holds a PMutex")
+    ));
+    assert!(pool.get(pool.root_ptr()).is_ok(), "the whole root is fine");
+}
+
+#[test]
+fn lock_state_does_not_survive_a_restart() {
+    let file = ScratchFile::new("shared-stale-lock");
+    let copy = ScratchFile::new("shared-stale-lock-copy");
+    let pool = counter_pool(&file, 1);
+    pool.shared_txn(|tx| {
+        *tx.lock(&tx.root().hits) = 5;
+        // A crash now would leave the lock word "held": the file has it so.
+        std::fs::write(copy.path(), file.contents()).expect("copy the pool while locked");
+    });
+    drop(pool);
+    let reopened = Pool::<Counter>::open(copy.path()).expect("open the copy");
+    assert!(!reopened.info().previous_shutdown_clean);
+    let seen = reopened.shared_txn(|tx| tx.try_lock(&tx.root().hits).map(|hits| *hits));
+    assert_eq!(seen.expect("the stale lock reads as free"), 0, "and its change rolled back");
+}
+
+#[test]
+fn lanes_are_refused_outside_one_to_1024() {
+    for lanes in [0, 1025] {
+        let file = ScratchFile::new("shared-lanes");
+        let refused = PoolOptions::new()
+            .lanes(lanes)
+            .create(file.path(), Counter { hits: PMutex::new(0) });
+        assert!(
+            matches!(refused, Err(Error::InvalidOption { option: "lanes", .. })),
+            "{lanes} lanes"
+        );
+        assert!(!file.path().exists(), "nothing was created");
+    }
+}
+
+#[test]
+fn an_exclusive_transaction_reaches_a_locked_value_without_locking() {
+    let file = ScratchFile::new("shared-exclusive");
+    let mut pool = counter_pool(&file, 2);
+    pool.txn(|tx| *tx.root_mut().hits.get_mut() += 4);
+    let barrier = Barrier::new(2);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                barrier.wait();
+                pool.shared_txn(|tx| *tx.lock(&tx.root().hits) += 1);
+            });
+        }
+    });
+    pool.txn(|tx| *tx.root_mut().hits.get_mut() += 4);
+    assert_eq!(hits(&pool), 10);
+}
