@@ -1,7 +1,8 @@
 //! The simulated persistence domain, for crash tests: the twin of the hardware (`hw/sim/`,
 //! swapped in by `hw::Domain`), the names of the protocol's persistence calls
 //! (`hw/mutation.rs`), and the crash-test harness that runs workloads on it
-//! ([`CrashTest`], in `crash_test.rs`).
+//! ([`CrashTest`], in `crash_test.rs`). [`Simulation::schedule`] and [`ScheduledThread`]
+//! run the threads of a multi-threaded test one at a time, interleaved as a seed decides.
 //!
 //! A pool runs on the simulation when it is created or opened with
 //! [`PoolOptions::simulation`].
@@ -9,7 +10,7 @@
 mod crash_test;
 
 pub use crate::hw::mutation::{PersistenceCall, with_call_skipped};
-pub use crate::hw::sim::{CrashImage, CrashPoint, Lint, Simulation};
+pub use crate::hw::sim::{CrashImage, CrashPoint, Lint, ScheduledThread, Simulation};
 pub use crash_test::{
     CrashReport, CrashTest, ScratchFile, check_every_fence, check_every_fence_observing, seed,
     small_pool,

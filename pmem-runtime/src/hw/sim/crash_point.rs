@@ -16,6 +16,10 @@ pub struct CrashPoint {
     /// Whether the crash happened before a store (after the fences before `fence`), rather
     /// than just before fence `fence` took effect.
     pub at_store: bool,
+    /// The index of the scheduled thread whose fence or store it was (see
+    /// [`Simulation::join`](super::Simulation::join)), or `None` for a thread that is not
+    /// scheduled.
+    pub thread: Option<usize>,
     /// The durable image is `base` with the lines of `changes` (sorted by line) over it.
     pub(super) base: Arc<Vec<u8>>,
     pub(super) changes: Vec<LineContents>,
@@ -134,12 +138,7 @@ impl CrashPoint {
         for _ in 2..budget.max(2) {
             let digits = radices
                 .iter()
-                .map(|&radix| {
-                    random ^= random << 13;
-                    random ^= random >> 7;
-                    random ^= random << 17;
-                    (random % radix as u64) as usize
-                })
+                .map(|&radix| (xorshift(&mut random) % radix as u64) as usize)
                 .collect();
             choices.push(digits);
         }
@@ -178,11 +177,24 @@ impl CrashPoint {
             .map(|(offset, number, _)| format!("{offset:#x}/{number}"))
             .collect();
         let place = if self.at_store { "at a store" } else { "just" };
+        let thread = self
+            .thread
+            .map(|index| format!(" of scheduled thread {index}"))
+            .unwrap_or_default();
         format!(
-            "crash {place} before fence {} (moment {}), evicted words (offset/value) [{}]",
+            "crash {place} before fence {}{thread} (moment {}), evicted words (offset/value) [{}]",
             self.fence,
             self.moment,
             evicted.join(", ")
         )
     }
+}
+
+/// Marsaglia's xorshift64 step: the domain's deterministic pseudo-random numbers (seeded
+/// eviction choices, and the scheduler's choice of the next thread). `state` must not be 0.
+pub(super) fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
 }

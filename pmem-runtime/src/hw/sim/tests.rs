@@ -5,9 +5,12 @@ use std::os::fd::FromRawFd;
 use super::*;
 use crate::hw::flush::Flusher;
 
+mod schedule;
+mod threads;
+
 /// A one-page file in memory (no path, nothing to clean up) mapped with a simulated
 /// domain attached, inside a "transaction" whose data is the whole page.
-fn domain() -> (Mapping, Simulation, Flusher) {
+pub(super) fn domain() -> (Mapping, Simulation, Flusher) {
     // SAFETY: memfd_create with a valid C string has no memory-safety preconditions.
     let fd = unsafe { libc::memfd_create(c"pmem-sim-unit".as_ptr(), libc::MFD_CLOEXEC) };
     assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
@@ -19,6 +22,12 @@ fn domain() -> (Mapping, Simulation, Flusher) {
     let flusher = Flusher::simulated(simulation.clone(), &mapping);
     flusher.tell(Event::TransactionBegan { in_data: &|_| true });
     (mapping, simulation, flusher)
+}
+
+/// Stores `word` at `offset` (a multiple of 8) of a test's mapping.
+pub(super) fn store(mapping: &Mapping, offset: usize, word: [u8; 8]) {
+    // SAFETY: the mapping is the test's own file, and no reference points into it.
+    unsafe { mapping.store_word(offset, word) };
 }
 
 #[test]
