@@ -33,12 +33,12 @@ mod txn;
 pub use error::{Error, HeaderPart};
 pub use file::scratch_directory;
 pub use hw::flush::{CACHE_LINE, FlushMode, FlushModeError};
+pub use lock::PMutex;
 pub use pin::Pinned;
 pub use pmem_alloc::{
     Collection, DanglingPointer, HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PPtr,
     Persistent, PointerMap, PointerRun, TypeStats, type_hash,
 };
-pub use lock::PMutex;
 pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, SharedTxn, Txn};
 pub use stats::Stats;
 

@@ -152,7 +152,12 @@ pub(crate) fn try_acquire(word: &AtomicU64, run_id: u64) -> bool {
     let current = word.load(Ordering::Relaxed);
     !is_held(current, run_id)
         && word
-            .compare_exchange(current, held_by(run_id), Ordering::SeqCst, Ordering::Relaxed)
+            .compare_exchange(
+                current,
+                held_by(run_id),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            )
             .is_ok()
 }
 
@@ -167,7 +172,8 @@ pub(crate) fn acquire(word: &AtomicU64, run_id: u64, flusher: &Flusher) {
         if is_held(current, run_id) {
             if current != contended {
                 // Announces a waiter, so that the release wakes it; failing, it retries.
-                let _ = word.compare_exchange(current, contended, Ordering::SeqCst, Ordering::Relaxed);
+                let _ =
+                    word.compare_exchange(current, contended, Ordering::SeqCst, Ordering::Relaxed);
             }
             return false;
         }
@@ -192,7 +198,10 @@ mod tests {
     #[test]
     fn a_lock_word_of_another_run_reads_as_unlocked() {
         let word = AtomicU64::new(held_by(7) | 2);
-        assert!(try_acquire(&word, 8), "a lock held in run 7 is free in run 8");
+        assert!(
+            try_acquire(&word, 8),
+            "a lock held in run 7 is free in run 8"
+        );
         assert!(!try_acquire(&word, 8), "and now held in run 8");
         release(&word);
         assert!(try_acquire(&word, 8));

@@ -141,7 +141,10 @@ fn a_rollback_restores_only_its_own_bytes_of_a_shared_line() {
         (left, *tx.lock(&root.right))
     });
     assert_eq!(left, 1, "the rolled-back store is undone");
-    assert_eq!(right, 20, "the other transaction's committed store in the same line stays");
+    assert_eq!(
+        right, 20,
+        "the other transaction's committed store in the same line stays"
+    );
 }
 
 #[test]
@@ -161,7 +164,11 @@ fn a_panic_rolls_back_and_releases_the_lock() {
             .join()
             .expect("join")
     });
-    assert_eq!(seen.expect("the lock was released"), 0, "and the store undone");
+    assert_eq!(
+        seen.expect("the lock was released"),
+        0,
+        "and the store undone"
+    );
 }
 
 #[test]
@@ -171,7 +178,8 @@ fn locking_twice_in_one_transaction_gives_the_value_again() {
     let total = pool.shared_txn(|tx| {
         *tx.lock(&tx.root().hits) += 1;
         *tx.lock(&tx.root().hits) += 1;
-        *tx.try_lock(&tx.root().hits).expect("held by this transaction") += 1;
+        *tx.try_lock(&tx.root().hits)
+            .expect("held by this transaction") += 1;
         *tx.lock(&tx.root().hits)
     });
     assert_eq!(total, 3);
@@ -203,7 +211,7 @@ fn try_lock_reports_a_busy_lock_and_the_transaction_can_retry() {
         );
         tried.send(()).expect("send");
     });
-    assert_eq!(hits(&pool), 1, "the busy transaction changed nothing");
+    assert_eq!(hits(pool), 1, "the busy transaction changed nothing");
 }
 
 const ACCOUNTS: usize = 8;
@@ -316,10 +324,7 @@ fn threads_allocate_and_link_objects_then_an_exclusive_collection_keeps_pins() {
                                 pins.push(tx.pin(node).expect("pin"));
                                 return;
                             }
-                            let mut head = tx.lock(&tx.root().head);
-                            let old = *head;
-                            *head = node;
-                            drop(head);
+                            let old = core::mem::replace(&mut *tx.lock(&tx.root().head), node);
                             tx.get_mut(node).expect("fresh").next = old;
                         });
                     }
@@ -332,7 +337,10 @@ fn threads_allocate_and_link_objects_then_an_exclusive_collection_keeps_pins() {
             .flat_map(|worker| worker.join().expect("worker"))
             .collect()
     });
-    assert!(pool.info().size > size_before, "shared allocation grew the pool");
+    assert!(
+        pool.info().size > size_before,
+        "shared allocation grew the pool"
+    );
     let mut linked = 0;
     let mut at = pool.shared_txn(|tx| *tx.lock(&tx.root().head));
     while !at.is_null() {
@@ -347,7 +355,11 @@ fn threads_allocate_and_link_objects_then_an_exclusive_collection_keeps_pins() {
     }
     drop(pins);
     let collection = pool.collect().expect("collect");
-    assert_eq!(collection.live_objects, 2 * 1980, "unpinned, the unlinked nodes are freed");
+    assert_eq!(
+        collection.live_objects,
+        2 * 1980,
+        "unpinned, the unlinked nodes are freed"
+    );
 }
 
 #[test]
@@ -404,18 +416,31 @@ fn lock_state_does_not_survive_a_restart() {
     let reopened = Pool::<Counter>::open(copy.path()).expect("open the copy");
     assert!(!reopened.info().previous_shutdown_clean);
     let seen = reopened.shared_txn(|tx| tx.try_lock(&tx.root().hits).map(|hits| *hits));
-    assert_eq!(seen.expect("the stale lock reads as free"), 0, "and its change rolled back");
+    assert_eq!(
+        seen.expect("the stale lock reads as free"),
+        0,
+        "and its change rolled back"
+    );
 }
 
 #[test]
 fn lanes_are_refused_outside_one_to_1024() {
     for lanes in [0, 1025] {
         let file = ScratchFile::new("shared-lanes");
-        let refused = PoolOptions::new()
-            .lanes(lanes)
-            .create(file.path(), Counter { hits: PMutex::new(0) });
+        let refused = PoolOptions::new().lanes(lanes).create(
+            file.path(),
+            Counter {
+                hits: PMutex::new(0),
+            },
+        );
         assert!(
-            matches!(refused, Err(Error::InvalidOption { option: "lanes", .. })),
+            matches!(
+                refused,
+                Err(Error::InvalidOption {
+                    option: "lanes",
+                    ..
+                })
+            ),
             "{lanes} lanes"
         );
         assert!(!file.path().exists(), "nothing was created");

@@ -29,7 +29,9 @@ pub(super) struct Lanes {
 impl Lanes {
     pub(super) fn new(count: u32) -> Self {
         Self {
-            taken: (0..count).map(|_| LaneFlag(AtomicBool::new(false))).collect(),
+            taken: (0..count)
+                .map(|_| LaneFlag(AtomicBool::new(false)))
+                .collect(),
         }
     }
 
@@ -48,13 +50,15 @@ impl Lanes {
     fn try_take(&self) -> Option<u32> {
         let count = self.taken.len() as u32;
         let first = PREFERRED.get() % count;
-        (0..count).map(|step| (first + step) % count).find(|&index| {
-            let flag = &self.taken[index as usize].0;
-            !flag.load(Ordering::Relaxed)
-                && flag
-                    .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
-                    .is_ok()
-        })
+        (0..count)
+            .map(|step| (first + step) % count)
+            .find(|&index| {
+                let flag = &self.taken[index as usize].0;
+                !flag.load(Ordering::Relaxed)
+                    && flag
+                        .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+                        .is_ok()
+            })
     }
 
     fn key(&self) -> usize {

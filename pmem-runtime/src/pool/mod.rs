@@ -214,15 +214,18 @@ impl<R: Persistent> Pool<R> {
         if offset % align_of::<T>() as u64 != 0 {
             return Err(invalid("the offset is not aligned for the type"));
         }
-        let in_bounds =
-            usize::try_from(offset).is_ok_and(|offset| self.data().contains(offset, size_of::<T>()));
+        let in_bounds = usize::try_from(offset)
+            .is_ok_and(|offset| self.data().contains(offset, size_of::<T>()));
         if !in_bounds {
             return Err(invalid("the object would lie outside the pool's data"));
         }
         let in_root = offset
             .checked_add(size_of::<T>() as u64)
             .is_some_and(|end| offset >= ROOT_OFFSET && end <= ROOT_OFFSET + size_of::<R>() as u64);
-        if in_root && R::CONTAINS_LOCK && (offset != ROOT_OFFSET || T::LAYOUT_HASH != R::LAYOUT_HASH) {
+        if in_root
+            && R::CONTAINS_LOCK
+            && (offset != ROOT_OFFSET || T::LAYOUT_HASH != R::LAYOUT_HASH)
+        {
             return Err(invalid(
                 "the root holds a PMutex, so only the whole root may be read through a pointer (a pointer into it could read bytes a lock guards)",
             ));

@@ -63,10 +63,8 @@ impl<R: Persistent> Pool<R> {
         // No shared transaction runs while the pool is borrowed mutably, so every lane is
         // free.
         let lane = 0;
-        let transaction = TxnGuard::begin(
-            self.access(lane, false),
-            &mut self.inner().deferred_lines,
-        );
+        let transaction =
+            TxnGuard::begin(self.access(lane, false), &mut self.inner().deferred_lines);
         let mut handle = Txn {
             pool: self,
             not_send: PhantomData,

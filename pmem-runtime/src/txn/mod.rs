@@ -115,8 +115,7 @@ pub(crate) fn note_lock(word: &AtomicU64, value_offset: usize, value_len: usize)
 
 /// Whether the running transaction holds the lock whose word is `word`.
 pub(crate) fn holds_lock(word: &AtomicU64) -> bool {
-    with_active(|active| active.buffers.held_locks.contains(&NonNull::from(word)))
-        .unwrap_or(false)
+    with_active(|active| active.buffers.held_locks.contains(&NonNull::from(word))).unwrap_or(false)
 }
 
 /// The pool offsets of the objects the running transaction allocated.

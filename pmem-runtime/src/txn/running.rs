@@ -433,7 +433,11 @@ fn line_bits(line: usize, start: usize, end: usize) -> u64 {
         return 0;
     }
     let ones = to - from;
-    let run = if ones == 64 { u64::MAX } else { (1u64 << ones) - 1 };
+    let run = if ones == 64 {
+        u64::MAX
+    } else {
+        (1u64 << ones) - 1
+    };
     run << from
 }
 
