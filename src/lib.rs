@@ -95,7 +95,10 @@ mod guide {
     // The crash-testing page uses `pmem::simulation`, which exists only with the feature
     // (`cargo test --workspace` enables it: the integration tests depend on it).
     #[cfg(feature = "simulation")]
-    pages! { crash_testing = "crash-testing.md" }
+    pages! {
+        crash_testing = "crash-testing.md",
+        memory_model = "memory-model.md",
+    }
 
     #[doc = include_str!("../README.md")]
     mod readme {}

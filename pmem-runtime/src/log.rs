@@ -42,11 +42,17 @@
 //!    the generation is incremented, flushed and fenced. A crash before that last fence
 //!    leaves the entries valid, so recovery simply rolls back again: rollback is idempotent.
 //!
-//! **Granularity.** Entries log whole 64-byte cache lines, and a transaction logs each line
-//! at most once: a store into a line already logged costs no entry and no fence, and a
-//! range of new adjacent lines costs one entry. Restoring a whole line is safe because a
-//! pool has one writer at a time (`Pool::txn` borrows the pool mutably), so no other
-//! transaction's bytes can share the line. Concurrent writers will need exact byte ranges.
+//! **Granularity.** An entry logs an exact byte range, and recovery restores exactly those
+//! bytes. A store is widened to whole 64-byte cache lines, but only within the bytes its
+//! transaction *owns*, and a transaction logs each owned byte at most once: a store into
+//! bytes already logged costs no entry and no fence, and a run of new adjacent bytes costs
+//! one entry. An exclusive transaction (`Pool::txn`, which borrows the pool mutably) owns
+//! the whole pool, so its entries are whole lines. A shared transaction
+//! (`Pool::shared_txn`) owns the values of the `PMutex`es it holds (`lock.rs`) and its
+//! fresh objects, so its entries stay inside those values. Two running transactions
+//! therefore never log the same byte, and rolling one back (or recovering it after a
+//! crash, in any order of slots) never restores a byte another one committed, even in a
+//! shared line.
 //! The data area starts and the log area starts and ends on page boundaries, and heap
 //! metadata fills whole pages (the heap header its line), so a line never straddles the
 //! data and anything else.
