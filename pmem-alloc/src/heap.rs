@@ -3,8 +3,9 @@
 //! `layout.rs` says what is on disk; `load.rs` reads and checks it, `class.rs` sizes a
 //! type's slots and spans; this module keeps the volatile picture that makes
 //! allocation fast: per type, the spans with free slots; per span, a bitmap of allocated
-//! slots; per page, the span covering it. The pool has one writer at a time (a transaction
-//! borrows it mutably), so there is one cache, the heap's own, rather than one per thread.
+//! slots; per page, the span covering it. The runtime calls it from one thread at a time
+//! (behind a lock); threads that allocate often keep a few slots each, taken with
+//! [`Heap::alloc_from_existing_spans`], so that most allocations need no lock.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -314,14 +315,8 @@ impl Heap {
             Some(class) => class,
             None => return Err(Class::for_type(&state.info).expect_err("no class, no span")),
         };
-        while let Some(&id) = self.types[type_index as usize].partial.last() {
-            let span = self.spans[id].as_mut().expect("partial spans exist");
-            if let Some(slot) = span.take_free_slot(class.objects) {
-                let first_page = span.first_page;
-                self.allocated_since_collection += class.slot as u64;
-                return Ok(self.slot_offset(first_page, class.slot, slot));
-            }
-            self.types[type_index as usize].partial.pop();
+        if let Some(offset) = self.take_from_partial_spans(type_index, class) {
+            return Ok(offset);
         }
         let first_page = self.find_free_pages(region, class.pages, class.slot as u64, growth)?;
         self.allocated_since_collection += class.slot as u64;
@@ -349,6 +344,35 @@ impl Heap {
             self.types[type_index as usize].partial.push(id);
         }
         Ok(self.slot_offset(first_page, class.slot, slot))
+    }
+
+    /// Takes up to `max` free slots of type `type_index` from spans that already exist,
+    /// writing nothing (no span is made): for a thread's cache of slots, which hands them
+    /// out later without the heap. Fewer, or none, if the spans are full.
+    ///
+    /// # Panics
+    ///
+    /// If `type_index` was not returned by [`register`](Heap::register).
+    pub fn alloc_from_existing_spans(&mut self, type_index: u32, max: usize) -> Vec<u64> {
+        let Some(class) = self.types[type_index as usize].class else {
+            return Vec::new();
+        };
+        (0..max)
+            .map_while(|_| self.take_from_partial_spans(type_index, class))
+            .collect()
+    }
+
+    fn take_from_partial_spans(&mut self, type_index: u32, class: Class) -> Option<u64> {
+        while let Some(&id) = self.types[type_index as usize].partial.last() {
+            let span = self.spans[id].as_mut().expect("partial spans exist");
+            if let Some(slot) = span.take_free_slot(class.objects) {
+                let first_page = span.first_page;
+                self.allocated_since_collection += class.slot as u64;
+                return Some(self.slot_offset(first_page, class.slot, slot));
+            }
+            self.types[type_index as usize].partial.pop();
+        }
+        None
     }
 
     fn slot_offset(&self, first_page: usize, slot_len: usize, slot: usize) -> u64 {

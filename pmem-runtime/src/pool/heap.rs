@@ -13,6 +13,11 @@ use crate::txn;
 
 use super::{Inner, Pool};
 
+/// How many slots a lane takes from the heap beyond the one it allocates, when its cache
+/// has none of the type: enough that most allocations skip the heap's lock, few enough
+/// that the slots a lane leaves unused stay negligible.
+const SLOT_BATCH: usize = 15;
+
 impl<R: Persistent> Pool<R> {
     /// Collects garbage: frees every heap object that neither the root, the named roots
     /// nor a [`Pinned`] handle reaches. Opening a pool runs one too. It needs the pool to
@@ -31,6 +36,7 @@ impl<R: Persistent> Pool<R> {
     /// [`Error::HeapCorrupted`] if a pointer map reaches past the pool's end, which a heap
     /// that open accepted never does; nothing has been freed then.
     pub fn collect(&mut self) -> Result<Collection, Error> {
+        self.lanes.empty_caches();
         let collection = self.collect_from(&mut self.inner(), Vec::new(), &HashMap::new())?;
         self.flusher.tell(Event::Settled);
         Ok(collection)
@@ -118,13 +124,37 @@ impl<R: Persistent> Pool<R> {
     }
 
     /// Allocates a slot for a `T` inside the running transaction, growing the pool if
-    /// needed. If `may_collect` (the transaction has the pool to itself), it collects first
-    /// when enough has been allocated since the last collection, and when the heap is full;
-    /// a shared transaction only grows the pool (see `Pool::shared_txn`).
-    pub(super) fn allocate_slot(&self, type_index: u32, may_collect: bool) -> Result<u64, Error> {
+    /// needed. An exclusive transaction (`lane` is `None`) collects first when enough has
+    /// been allocated since the last collection, and when the heap is full. A shared one
+    /// allocates from its lane's cache of slots, refilled in batches, and never collects
+    /// (see `Pool::shared_txn`).
+    pub(super) fn allocate_slot(&self, type_index: u32, lane: Option<u32>) -> Result<u64, Error> {
+        let Some(lane) = lane else {
+            self.lanes.empty_caches();
+            return self.allocate_exclusive(type_index);
+        };
+        let mut cache = self.lanes.cache(lane);
+        if let Some(offset) = cache.take(type_index) {
+            return Ok(offset);
+        }
         let mut inner = self.inner();
         let size = self.mapping.mapped_len();
-        let growth = if may_collect && inner.heap.collection_due() {
+        let (heap, mut region) = self.heap_and_region(&mut inner);
+        let offset = heap
+            .alloc(&mut region, type_index, Growth::Allowed)
+            .map_err(Error::Heap)?;
+        cache.keep(
+            type_index,
+            heap.alloc_from_existing_spans(type_index, SLOT_BATCH),
+        );
+        self.note_growth(size);
+        Ok(offset)
+    }
+
+    fn allocate_exclusive(&self, type_index: u32) -> Result<u64, Error> {
+        let mut inner = self.inner();
+        let size = self.mapping.mapped_len();
+        let growth = if inner.heap.collection_due() {
             Growth::Refused
         } else {
             Growth::Allowed
@@ -132,7 +162,7 @@ impl<R: Persistent> Pool<R> {
         let (heap, mut region) = self.heap_and_region(&mut inner);
         let offset = match heap.alloc(&mut region, type_index, growth) {
             Ok(offset) => offset,
-            Err(HeapError::Full { .. }) if may_collect => {
+            Err(HeapError::Full { .. }) => {
                 self.collect_from(&mut inner, txn::fresh_objects(), &txn::previous_words())?;
                 let (heap, mut region) = self.heap_and_region(&mut inner);
                 heap.alloc(&mut region, type_index, Growth::Allowed)
@@ -140,11 +170,16 @@ impl<R: Persistent> Pool<R> {
             }
             Err(error) => return Err(Error::Heap(error)),
         };
+        self.note_growth(size);
+        Ok(offset)
+    }
+
+    /// Tells the running transaction the pool's new end, if it grew from `size` bytes.
+    fn note_growth(&self, size: usize) {
         let grown = self.mapping.mapped_len();
         if grown != size {
             txn::pool_grew(grown);
         }
-        Ok(offset)
     }
 
     /// A collection whose roots are the pool's, the pinned objects and `extra_roots`;

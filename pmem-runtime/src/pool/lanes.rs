@@ -6,9 +6,17 @@
 //! slot. Each lane's flag has a cache line of its own, and a thread tries the lane it used
 //! last first, so threads that each keep to their own lane share no written line. A thread
 //! that finds no lane free waits (`park.rs`) until one is given back.
+//!
+//! Each lane also keeps a cache of heap slots, per type, that its transactions allocate
+//! from without taking the heap's lock: a lane is used by one transaction at a time, so
+//! the cache's own lock is never contended. The slots are taken from the heap in batches
+//! (`Heap::alloc_from_existing_spans`) and count as allocated there; unused ones are
+//! unreachable, so a collection frees them, and every collection first empties the caches
+//! ([`Lanes::empty_caches`]) so that no cached slot is handed out after it was freed.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::hw::flush::Flusher;
 use crate::park;
@@ -18,20 +26,81 @@ thread_local! {
     static PREFERRED: Cell<u32> = const { Cell::new(0) };
 }
 
+/// One lane's state, in cache lines of its own.
 #[repr(align(64))]
-struct LaneFlag(AtomicBool);
+struct LaneState {
+    taken: AtomicBool,
+    cache: Mutex<SlotCache>,
+}
+
+/// Heap slots a lane has taken for its next allocations: pool offsets, per type index.
+#[derive(Default)]
+pub(super) struct SlotCache {
+    slots: Vec<(u32, Vec<u64>)>,
+}
+
+impl SlotCache {
+    /// A cached slot of type `type_index`, if there is one.
+    pub(super) fn take(&mut self, type_index: u32) -> Option<u64> {
+        self.slots
+            .iter_mut()
+            .find(|(index, _)| *index == type_index)
+            .and_then(|(_, slots)| slots.pop())
+    }
+
+    /// Keeps `slots` of type `type_index` for later allocations.
+    pub(super) fn keep(&mut self, type_index: u32, slots: Vec<u64>) {
+        match self
+            .slots
+            .iter_mut()
+            .find(|(index, _)| *index == type_index)
+        {
+            Some((_, kept)) => kept.extend(slots),
+            None => self.slots.push((type_index, slots)),
+        }
+    }
+}
 
 /// The pool's lanes, and which are taken.
 pub(super) struct Lanes {
-    taken: Box<[LaneFlag]>,
+    lanes: Box<[LaneState]>,
+    /// Whether a cache may hold slots, so that emptying them costs one load when none do.
+    caches_used: AtomicBool,
 }
 
 impl Lanes {
     pub(super) fn new(count: u32) -> Self {
         Self {
-            taken: (0..count)
-                .map(|_| LaneFlag(AtomicBool::new(false)))
+            lanes: (0..count)
+                .map(|_| LaneState {
+                    taken: AtomicBool::new(false),
+                    cache: Mutex::default(),
+                })
                 .collect(),
+            caches_used: AtomicBool::new(false),
+        }
+    }
+
+    /// The slot cache of lane `index`, which the caller's transaction holds.
+    pub(super) fn cache(&self, index: u32) -> MutexGuard<'_, SlotCache> {
+        self.caches_used.store(true, Ordering::Relaxed);
+        self.lanes[index as usize]
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets every cached slot, before a collection (which will free them: nothing
+    /// reaches them). Called only while no shared transaction runs.
+    pub(super) fn empty_caches(&self) {
+        if self.caches_used.swap(false, Ordering::Relaxed) {
+            for lane in &self.lanes {
+                lane.cache
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .slots
+                    .clear();
+            }
         }
     }
 
@@ -48,12 +117,12 @@ impl Lanes {
     }
 
     fn try_take(&self) -> Option<u32> {
-        let count = self.taken.len() as u32;
+        let count = self.lanes.len() as u32;
         let first = PREFERRED.get() % count;
         (0..count)
             .map(|step| (first + step) % count)
             .find(|&index| {
-                let flag = &self.taken[index as usize].0;
+                let flag = &self.lanes[index as usize].taken;
                 !flag.load(Ordering::Relaxed)
                     && flag
                         .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
@@ -62,7 +131,7 @@ impl Lanes {
     }
 
     fn key(&self) -> usize {
-        self.taken.as_ptr() as usize
+        self.lanes.as_ptr() as usize
     }
 }
 
@@ -80,8 +149,8 @@ impl Lane<'_> {
 
 impl Drop for Lane<'_> {
     fn drop(&mut self) {
-        self.lanes.taken[self.index as usize]
-            .0
+        self.lanes.lanes[self.index as usize]
+            .taken
             .store(false, Ordering::SeqCst);
         park::wake(self.lanes.key());
     }

@@ -109,6 +109,7 @@ impl<R: Persistent> Pool<R> {
         let transaction = TxnGuard::begin(self.access(lane.index(), true), &mut Vec::new());
         let mut handle = SharedTxn {
             pool: self,
+            lane: lane.index(),
             not_send: PhantomData,
         };
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(&mut handle)));
@@ -162,6 +163,7 @@ impl<R: Persistent> Pool<R> {
 /// thread.
 pub struct SharedTxn<'t, R: Persistent> {
     pool: &'t Pool<R>,
+    lane: u32,
     not_send: txn::ThreadBound,
 }
 
@@ -250,7 +252,7 @@ impl<'t, R: Persistent> SharedTxn<'t, R> {
     ///
     /// As [`Txn::alloc`](super::Txn::alloc).
     pub fn alloc<T: Persistent>(&mut self, value: T) -> Result<PPtr<T>, Error> {
-        self.pool.alloc_in_transaction(value, false)
+        self.pool.alloc_in_transaction(value, Some(self.lane))
     }
 
     /// Allocates like [`alloc`](SharedTxn::alloc) and returns the new object to change.

@@ -166,7 +166,7 @@ impl<R: Persistent> Txn<'_, R> {
     /// ([`HeapError::TypeRecordMismatch`]). Return the error from the transaction to roll
     /// it back.
     pub fn alloc<T: Persistent>(&mut self, value: T) -> Result<PPtr<T>, Error> {
-        self.pool.alloc_in_transaction(value, true)
+        self.pool.alloc_in_transaction(value, None)
     }
 
     /// Pins the object `pointer` refers to, as [`Pool::pin`] does: an object allocated in
@@ -262,15 +262,15 @@ impl<R: Persistent> Pool<R> {
     }
 
     /// Allocates a new object set to `value` in the running transaction (see
-    /// [`Txn::alloc`]); `may_collect` as in `allocate_slot`.
+    /// [`Txn::alloc`]); `lane` as in `allocate_slot`.
     pub(super) fn alloc_in_transaction<T: Persistent>(
         &self,
         value: T,
-        may_collect: bool,
+        lane: Option<u32>,
     ) -> Result<PPtr<T>, Error> {
         let _layout_checked: u64 = const { T::LAYOUT_HASH };
         let type_index = self.type_index_of::<T>()?;
-        let offset = self.allocate_slot(type_index, may_collect)?;
+        let offset = self.allocate_slot(type_index, lane)?;
         let address = self
             .mapping
             .address_of(offset as usize)
