@@ -202,6 +202,8 @@ impl Heap {
             ..Collection::default()
         };
         let mut released = false;
+        // What survives is reachable, and no transaction is writing it any more.
+        self.hidden.clear();
         for (id, span_marks) in marks.spans.into_iter().enumerate() {
             let Some(span) = self.spans[id].as_ref() else {
                 continue;

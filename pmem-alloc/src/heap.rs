@@ -7,7 +7,7 @@
 //! (behind a lock); threads that allocate often keep a few slots each, taken with
 //! [`Heap::alloc_from_existing_spans`], so that most allocations need no lock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use zerocopy::{FromZeros, IntoBytes};
@@ -139,6 +139,10 @@ pub struct Heap {
     pub(crate) collections: u64,
     /// What the last collection counted (see [`Collection`](crate::Collection)).
     pub(crate) last_dangling_pointers: u64,
+    /// Allocated slots that lookups ([`object_type`](Heap::object_type)) do not find yet:
+    /// objects a running transaction is still writing, which no other reference may reach
+    /// (see [`hide`](Heap::hide)).
+    pub(crate) hidden: HashSet<u64>,
 }
 
 impl Heap {
@@ -194,6 +198,7 @@ impl Heap {
             live_after_collection: 0,
             collections: 0,
             last_dangling_pointers: 0,
+            hidden: HashSet::new(),
         }
     }
 
@@ -477,10 +482,41 @@ impl Heap {
         Some((id, within / class.slot))
     }
 
+    /// Hides the allocated slot at pool offset `offset` from [`object_type`](Heap::object_type)
+    /// until [`reveal`](Heap::reveal)ed, or until a collection, which keeps it if something
+    /// reaches it and frees it if not: while one thread writes a new object, no other may
+    /// find it. The collector traces hidden objects like any other.
+    pub fn hide(&mut self, offset: u64) {
+        self.hidden.insert(offset);
+    }
+
+    /// Makes hidden slots found by [`object_type`](Heap::object_type) again.
+    pub fn reveal(&mut self, offsets: &[u64]) {
+        for offset in offsets {
+            self.hidden.remove(offset);
+        }
+    }
+
+    /// Whether the slot at pool offset `offset` is [`hide`](Heap::hide)n.
+    #[must_use]
+    pub fn is_hidden(&self, offset: u64) -> bool {
+        !self.hidden.is_empty() && self.hidden.contains(&offset)
+    }
+
     /// The type index of the allocated object that starts at pool offset `offset`, if one
-    /// does.
+    /// does and it is not hidden.
     #[must_use]
     pub fn object_type(&self, offset: u64) -> Option<u32> {
+        if self.is_hidden(offset) {
+            return None;
+        }
+        self.object_type_even_hidden(offset)
+    }
+
+    /// As [`object_type`](Heap::object_type), but finding hidden objects too: for the
+    /// transaction writing them.
+    #[must_use]
+    pub fn object_type_even_hidden(&self, offset: u64) -> Option<u32> {
         let (id, slot) = self.locate(offset)?;
         let span = self.spans[id].as_ref()?;
         span.is_allocated(slot).then_some(span.type_index)

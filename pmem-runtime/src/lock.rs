@@ -77,8 +77,16 @@ pub struct PMutex<T> {
 unsafe impl<T: Persistent> Sync for PMutex<T> {}
 
 impl<T> PMutex<T> {
+    /// Refuses a `T` that would leave padding after the lock word; evaluated where a
+    /// `PMutex<T>` is made or described, so the error names the user's call.
+    const NO_PADDING: () = assert!(
+        size_of::<Self>() == size_of::<AtomicU64>() + size_of::<T>(),
+        "a PMutex<T> must hold no padding: T must be aligned to at most 8 bytes and its size a multiple of 8"
+    );
+
     /// A new, unlocked lock guarding `value`: to allocate, or to build a root with.
     pub const fn new(value: T) -> Self {
+        let () = Self::NO_PADDING;
         Self {
             word: AtomicU64::new(0),
             value: UnsafeCell::new(value),
@@ -115,10 +123,7 @@ impl<T> fmt::Debug for PMutex<T> {
 unsafe impl<T: Persistent> Persistent for PMutex<T> {
     const NAME_HASH: u64 = hash_str(T::NAME_HASH, "pmem::PMutex");
     const LAYOUT_HASH: u64 = {
-        assert!(
-            size_of::<Self>() == size_of::<AtomicU64>() + size_of::<T>(),
-            "a PMutex<T> must hold no padding: T must be aligned to at most 8 bytes and its size a multiple of 8"
-        );
+        let () = Self::NO_PADDING;
         hash_u64(
             hash_str(T::LAYOUT_HASH, "pmem::PMutex"),
             size_of::<Self>() as u64,

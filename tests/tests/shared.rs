@@ -464,3 +464,53 @@ fn an_exclusive_transaction_reaches_a_locked_value_without_locking() {
     pool.txn(|tx| *tx.root_mut().hits.get_mut() += 4);
     assert_eq!(hits(&pool), 10);
 }
+
+/// A shared transaction's new objects are hidden from every reader, its own included,
+/// until it ends: the `PMut` from `get_mut` is the only reference to them, and no other
+/// thread reads one while it is written, even with a pointer it guessed.
+#[test]
+fn no_reader_finds_an_object_while_its_transaction_writes_it() {
+    let file = ScratchFile::new("shared-hidden");
+    let pool = PoolOptions::new()
+        .lanes(2)
+        .create(
+            file.path(),
+            List {
+                head: PMutex::new(PPtr::null()),
+            },
+        )
+        .expect("create");
+    let (allocated, wait_for_allocation) = mpsc::channel();
+    let (looked, wait_for_look) = mpsc::channel();
+    let pool = &pool;
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            pool.shared_txn(|tx| {
+                let node = tx
+                    .alloc(Node {
+                        value: 1,
+                        next: PPtr::null(),
+                    })
+                    .expect("alloc");
+                let hidden = |result: Result<&Node, Error>| {
+                    matches!(result, Err(Error::InvalidPointer { reason, .. }) if reason.contains("being written"))
+                };
+                assert!(hidden(tx.get(node)), "not through the transaction");
+                assert!(hidden(pool.get(node)), "nor through the pool");
+                tx.get_mut(node).expect("fresh").value = 2;
+                allocated.send(node.offset()).expect("send");
+                wait_for_look.recv().expect("recv");
+                *tx.lock(&tx.root().head) = node;
+            });
+        });
+        let offset = wait_for_allocation.recv().expect("recv");
+        let guessed = PPtr::<Node>::from_offset(offset);
+        assert!(
+            pool.get(guessed).is_err(),
+            "another thread cannot read it either"
+        );
+        looked.send(()).expect("send");
+    });
+    let head = pool.shared_txn(|tx| *tx.lock(&tx.root().head));
+    assert_eq!(pool.get(head).expect("published at the end").value, 2);
+}

@@ -56,7 +56,12 @@ impl<R: Persistent> Pool<R> {
     /// As [`get`](Pool::get): only a valid pointer can be pinned.
     pub fn pin<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<Pinned<T>, Error> {
         self.get(pointer)?;
-        Ok(Pinned::new(Arc::clone(&self.pins), pointer))
+        Ok(self.pin_unchecked(pointer))
+    }
+
+    /// Pins `pointer`, which the caller checked.
+    pub(super) fn pin_unchecked<T>(&self, pointer: PPtr<T>) -> Pinned<T> {
+        Pinned::new(Arc::clone(&self.pins), pointer)
     }
 
     /// How many [`Pinned`] handles of this pool are alive.
@@ -127,7 +132,8 @@ impl<R: Persistent> Pool<R> {
     /// needed. An exclusive transaction (`lane` is `None`) collects first when enough has
     /// been allocated since the last collection, and when the heap is full. A shared one
     /// allocates from its lane's cache of slots, refilled in batches, and never collects
-    /// (see `Pool::shared_txn`).
+    /// (see `Pool::shared_txn`); the heap hides its slots from other readers until the
+    /// transaction ends (`Heap::hide`).
     pub(super) fn allocate_slot(&self, type_index: u32, lane: Option<u32>) -> Result<u64, Error> {
         let Some(lane) = lane else {
             self.lanes.empty_caches();
@@ -143,10 +149,11 @@ impl<R: Persistent> Pool<R> {
         let offset = heap
             .alloc(&mut region, type_index, Growth::Allowed)
             .map_err(Error::Heap)?;
-        cache.keep(
-            type_index,
-            heap.alloc_from_existing_spans(type_index, SLOT_BATCH),
-        );
+        let batch = heap.alloc_from_existing_spans(type_index, SLOT_BATCH);
+        for &slot in batch.iter().chain([&offset]) {
+            heap.hide(slot);
+        }
+        cache.keep(type_index, batch);
         self.note_growth(size);
         Ok(offset)
     }

@@ -32,6 +32,7 @@ use std::fmt;
 use std::fs::File;
 use std::marker::PhantomData;
 use std::path::Path;
+use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -194,6 +195,24 @@ impl<R: Persistent> Pool<R> {
     /// `T` disagrees with `T` (size, alignment or pointer map; checked once per type). A
     /// pointer into the root object may point at any part of it.
     pub fn get<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<&T, Error> {
+        let address = self.checked_address(pointer, Visibility::Published)?;
+        // SAFETY: `checked_address` checked that the object lies inside the pool's data,
+        // which is mapped, and is aligned for `T` (the base is page-aligned). `T:
+        // Persistent` makes every bit pattern a valid `T`. While `&self` is borrowed, no
+        // exclusive transaction runs, and shared ones write only behind the `PMutex`es they
+        // hold, whose contents no `&T` reaches (a `PMutex` keeps them in an `UnsafeCell`,
+        // and a pointer into the middle of a root that holds one is refused), and into the
+        // objects they allocated, which the heap hides until they end.
+        Ok(unsafe { &*address.as_ptr() })
+    }
+
+    /// Checks `pointer` as [`get`](Pool::get) documents and returns its address;
+    /// `visibility` says whether an object a running transaction is writing may be found.
+    fn checked_address<T: Persistent>(
+        &self,
+        pointer: PPtr<T>,
+        visibility: Visibility,
+    ) -> Result<NonNull<T>, Error> {
         // Evaluating the layout hash runs the derive's padding and `Drop` checks, which a
         // generic type otherwise meets only when it is a pool's root.
         let _layout_checked: u64 = const { T::LAYOUT_HASH };
@@ -232,7 +251,16 @@ impl<R: Persistent> Pool<R> {
         }
         if !in_root {
             let heap = &self.inner().heap;
-            let Some(index) = heap.object_type(offset) else {
+            let found = match visibility {
+                Visibility::Published => heap.object_type(offset),
+                Visibility::WrittenByThisTransaction => heap.object_type_even_hidden(offset),
+            };
+            let Some(index) = found else {
+                if heap.is_hidden(offset) {
+                    return Err(invalid(
+                        "the object is being written by the running transaction that allocated it; others can read it once that transaction has ended",
+                    ));
+                }
                 return Err(invalid("no allocated heap object starts there"));
             };
             if heap
@@ -247,14 +275,12 @@ impl<R: Persistent> Pool<R> {
                 ));
             }
         }
-        let address = self.mapping.address_of(offset as usize).cast::<T>();
-        // SAFETY: checked above: the object lies inside the pool's data, which is mapped, and
-        // is aligned for `T` (the base is page-aligned). `T: Persistent` makes every bit
-        // pattern a valid `T`. While `&self` is borrowed, no exclusive transaction runs,
-        // and shared ones write only behind the `PMutex`es they hold, whose contents no
-        // `&T` reaches (a `PMutex` keeps them in an `UnsafeCell`, and a pointer into the
-        // middle of a root that holds one is refused above).
-        Ok(unsafe { &*address })
+        let address = self
+            .mapping
+            .address_of(offset as usize)
+            .cast_mut()
+            .cast::<T>();
+        Ok(NonNull::new(address).expect("a mapped address is not null"))
     }
 
     /// What the pool is and how it is mapped and flushed.
@@ -314,6 +340,16 @@ impl<R: Persistent> Pool<R> {
     fn region(&self) -> PoolRegion<'_> {
         PoolRegion::fixed(&self.mapping, &self.flusher)
     }
+}
+
+/// Which heap objects a pointer check finds.
+#[derive(Clone, Copy)]
+enum Visibility {
+    /// Only objects no running transaction is still writing: what `Pool::get` reads.
+    Published,
+    /// Also the objects the running shared transaction allocated, which the heap hides
+    /// from every other reader until it ends.
+    WrittenByThisTransaction,
 }
 
 /// What a new `Pool` is made of.

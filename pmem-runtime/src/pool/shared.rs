@@ -22,7 +22,7 @@ use crate::pin::Pinned;
 use crate::pmut::PMut;
 use crate::txn::{self, TxnGuard};
 
-use super::Pool;
+use super::{Pool, Visibility};
 
 impl<R: Persistent> Pool<R> {
     /// Runs `body` as a transaction that other threads' shared transactions may run beside,
@@ -113,6 +113,7 @@ impl<R: Persistent> Pool<R> {
             not_send: PhantomData,
         };
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(&mut handle)));
+        let fresh = txn::fresh_objects();
         let result = match outcome {
             Ok(Ok(value)) => {
                 transaction.end();
@@ -124,12 +125,23 @@ impl<R: Persistent> Pool<R> {
             }
             Err(panic) => {
                 transaction.roll_back();
+                self.reveal(&fresh);
                 drop(lane);
                 std::panic::resume_unwind(panic)
             }
         };
+        self.reveal(&fresh);
         drop(lane);
         result
+    }
+
+    /// Lets every reader find the objects a shared transaction allocated, now that it has
+    /// ended and writes them no more (committed, they are reachable; rolled back, they are
+    /// garbage, or kept by a pin).
+    fn reveal(&self, fresh: &[u64]) {
+        if !fresh.is_empty() {
+            self.inner().heap.reveal(fresh);
+        }
     }
 
     /// Makes the lines that exclusive transactions deferred durable now: a shared
@@ -268,6 +280,10 @@ impl<'t, R: Persistent> SharedTxn<'t, R> {
     /// An object this transaction allocated, to change. Objects it did not allocate are
     /// changed through the locks that guard them.
     ///
+    /// Until the transaction ends, no one else reads the objects it allocates:
+    /// [`get`](SharedTxn::get) and [`Pool::get`] refuse them (on every thread, this one
+    /// included), so the `PMut` this gives is the only reference to its object.
+    ///
     /// # Errors
     ///
     /// As [`Pool::get`], and [`Error::InvalidPointer`] if this transaction did not
@@ -276,7 +292,9 @@ impl<'t, R: Persistent> SharedTxn<'t, R> {
         &mut self,
         pointer: PPtr<T>,
     ) -> Result<PMut<'_, T>, Error> {
-        let object = NonNull::from(self.pool.get(pointer)?);
+        let object = self
+            .pool
+            .checked_address(pointer, Visibility::WrittenByThisTransaction)?;
         if pointer.offset() == ROOT_OFFSET || !txn::is_fresh(pointer.offset() as usize) {
             return Err(Error::InvalidPointer {
                 offset: pointer.offset(),
@@ -284,9 +302,10 @@ impl<'t, R: Persistent> SharedTxn<'t, R> {
                 reason: "a shared transaction changes only objects it allocated, and others through their locks",
             });
         }
-        // SAFETY: `Pool::get` checked that the object is valid, aligned and inside the pool's
-        // data; this transaction allocated it, so no other thread reaches it until the
-        // transaction commits; the `PMut` borrows `self` mutably.
+        // SAFETY: `checked_address` checked that the object is valid, aligned and inside the
+        // pool's data; this transaction allocated it, and the heap hides it from every
+        // `get` until the transaction has ended, so no other reference to it exists; the
+        // `PMut` borrows `self` mutably.
         Ok(unsafe { PMut::new_fresh(object) })
     }
 
@@ -296,6 +315,11 @@ impl<'t, R: Persistent> SharedTxn<'t, R> {
     ///
     /// As [`Pool::pin`].
     pub fn pin<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<Pinned<T>, Error> {
+        if txn::is_fresh(pointer.offset() as usize) {
+            self.pool
+                .checked_address(pointer, Visibility::WrittenByThisTransaction)?;
+            return Ok(self.pool.pin_unchecked(pointer));
+        }
         self.pool.pin(pointer)
     }
 
