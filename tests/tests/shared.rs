@@ -514,3 +514,57 @@ fn no_reader_finds_an_object_while_its_transaction_writes_it() {
     let head = pool.shared_txn(|tx| *tx.lock(&tx.root().head));
     assert_eq!(pool.get(head).expect("published at the end").value, 2);
 }
+
+#[derive(Persistent)]
+#[repr(C)]
+struct Account {
+    balance: u64,
+    withdrawals: u64,
+}
+
+#[derive(Persistent)]
+#[repr(C)]
+struct Wallet {
+    account: PMutex<Account>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Insufficient;
+
+#[pmem::txn]
+fn withdraw(account: &mut Account, amount: u64) -> Result<(), Insufficient> {
+    account.withdrawals += 1;
+    if account.balance < amount {
+        return Err(Insufficient);
+    }
+    account.balance -= amount;
+    Ok(())
+}
+
+#[test]
+fn a_txn_function_changes_a_locked_value_and_its_err_rolls_the_shared_transaction_back() {
+    let file = ScratchFile::new("shared-txn-fn");
+    let pool = PoolOptions::new()
+        .create(
+            file.path(),
+            Wallet {
+                account: PMutex::new(Account {
+                    balance: 10,
+                    withdrawals: 0,
+                }),
+            },
+        )
+        .expect("create");
+    let read = |pool: &Pool<Wallet>| {
+        pool.shared_txn(|tx| {
+            let account = tx.lock(&tx.root().account);
+            (account.balance, account.withdrawals)
+        })
+    };
+    let fine = pool.shared_txn(|tx| withdraw(&mut tx.lock(&tx.root().account), 4));
+    assert_eq!(fine, Ok(()));
+    assert_eq!(read(&pool), (6, 1));
+    let refused = pool.shared_txn(|tx| withdraw(&mut tx.lock(&tx.root().account), 100));
+    assert_eq!(refused, Err(Insufficient));
+    assert_eq!(read(&pool), (6, 1), "the Err rolled back the counted withdrawal");
+}
