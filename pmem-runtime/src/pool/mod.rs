@@ -33,6 +33,7 @@ use std::fs::File;
 use std::marker::PhantomData;
 use std::path::Path;
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -68,6 +69,9 @@ pub struct Pool<R: Persistent> {
     /// What allocation and growth change, from whichever thread runs a transaction.
     inner: Mutex<Inner>,
     lanes: Lanes,
+    /// Whether `inner`'s deferred lines are not empty: a shared transaction then writes
+    /// them back first (`shared.rs`), and otherwise takes no lock to find out.
+    deferred_pending: AtomicBool,
     pins: Arc<PinTable>,
     max_size: u64,
     /// The pool's data as it was opened; [`data`](Pool::data) gives its current end.
@@ -156,6 +160,7 @@ impl<R: Persistent> Pool<R> {
                 deferred_lines: Vec::new(),
             }),
             lanes: Lanes::new(log.slot_count),
+            deferred_pending: AtomicBool::new(false),
             pins: Arc::default(),
             max_size,
             data,

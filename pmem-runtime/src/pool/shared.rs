@@ -10,6 +10,7 @@
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
+use std::sync::atomic::Ordering;
 
 use pmem_alloc::{PPtr, Persistent};
 
@@ -148,6 +149,11 @@ impl<R: Persistent> Pool<R> {
     /// transaction cannot leave them to the next commit, whose fence may run on another
     /// thread and so would not order this thread's write-backs.
     fn write_back_deferred_lines(&self) {
+        // Set only by exclusive transactions, which end before the pool can be shared: the
+        // borrow that ends them orders this load after their store.
+        if !self.deferred_pending.swap(false, Ordering::Relaxed) {
+            return;
+        }
         let mut inner = self.inner();
         if inner.deferred_lines.is_empty() {
             return;

@@ -72,15 +72,15 @@ impl<R: Persistent> Pool<R> {
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(&mut handle)));
         match outcome {
             Ok(Ok(value)) => {
-                self.inner().deferred_lines = transaction.end();
+                self.keep_deferred_lines(transaction.end());
                 Ok(value)
             }
             Ok(Err(error)) => {
-                self.inner().deferred_lines = transaction.roll_back();
+                self.keep_deferred_lines(transaction.roll_back());
                 Err(error)
             }
             Err(panic) => {
-                self.inner().deferred_lines = transaction.roll_back();
+                self.keep_deferred_lines(transaction.roll_back());
                 std::panic::resume_unwind(panic)
             }
         }
@@ -248,6 +248,12 @@ impl<R: Persistent> Txn<'_, R> {
 }
 
 impl<R: Persistent> Pool<R> {
+    /// Keeps the lines an exclusive transaction deferred, for the next one to write back.
+    fn keep_deferred_lines(&mut self, lines: Vec<usize>) {
+        *self.deferred_pending.get_mut() = !lines.is_empty();
+        self.inner().deferred_lines = lines;
+    }
+
     /// What a transaction in lane `lane` needs from the pool.
     pub(super) fn access(&self, lane: u32, shared: bool) -> PoolAccess {
         PoolAccess {
