@@ -54,7 +54,7 @@ use crate::park;
 /// # let file = pmem::simulation::ScratchFile::new("pmutex-doc");
 /// let pool = PoolOptions::new()
 ///     .lanes(2)
-///     .create(&file, Counters { hits: PMutex::new(0) })?;
+///     .create(file.path(), Counters { hits: PMutex::new(0) })?;
 /// std::thread::scope(|scope| {
 ///     for _ in 0..2 {
 ///         scope.spawn(|| {

@@ -50,7 +50,7 @@ impl<R: Persistent> Pool<R> {
     /// }
     /// # let file = pmem::simulation::ScratchFile::new("shared-txn-doc");
     /// let pool = PoolOptions::new().lanes(2).create(
-    ///     &file,
+    ///     file.path(),
     ///     Bank { accounts: [PMutex::new(100), PMutex::new(0)] },
     /// )?;
     /// std::thread::scope(|scope| {
