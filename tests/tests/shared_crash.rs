@@ -5,8 +5,79 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use pmem::simulation::{ScratchFile, Simulation};
-use pmem::{PPtr, PoolOptions};
+use pmem::{PPtr, Pool, PoolOptions};
 use pmem_tests::shared_workloads::{Move, Record, SharedBank};
+
+/// A regression test: a shared transaction that allocated the first object of a new span
+/// wrote the span's page-table entry and flushed it only at its own commit. Another
+/// transaction could allocate the next slot of the span and commit a pointer to it first;
+/// a crash then left a committed pointer into a span the heap did not know.
+#[test]
+fn an_object_in_a_span_another_running_transaction_created_survives_a_crash() {
+    let simulation = Simulation::new();
+    let path = ScratchFile::new("shared-span");
+    let pool = PoolOptions::new()
+        .size(1 << 16)
+        .log_size(1 << 12)
+        .lanes(2)
+        .simulation(&simulation)
+        .create(path.path(), SharedBank::opening())
+        .expect("create");
+    let record = |thread| Record {
+        transfer: Move {
+            thread,
+            seq: 0,
+            from: 0,
+            to: 1,
+            amount: 0,
+        },
+        next: PPtr::null(),
+    };
+    let (allocated, wait_for_allocation) = mpsc::channel();
+    let (committed, wait_for_commit) = mpsc::channel();
+    std::thread::scope(|scope| {
+        let (pool, simulation) = (&pool, &simulation);
+        scope.spawn(move || {
+            pool.shared_txn(|tx| {
+                tx.alloc(record(0)).expect("the span's first object");
+                allocated.send(()).expect("send");
+                wait_for_commit.recv().expect("recv");
+                simulation.capture(true);
+                // An entry fence: a crash point while this transaction runs, after the
+                // other one's commit.
+                *tx.lock(&tx.root().committed[0]) += 1;
+            });
+        });
+        scope.spawn(move || {
+            wait_for_allocation.recv().expect("recv");
+            pool.shared_txn(|tx| {
+                let second = tx.alloc(record(1)).expect("the span's second object");
+                *tx.lock(&tx.root().records) = second;
+            });
+            committed.send(()).expect("send");
+        });
+    });
+    simulation.capture(false);
+    drop(pool);
+    let points = simulation.take_crash_points();
+    let image = ScratchFile::new("shared-span-image");
+    let first = points
+        .first()
+        .expect("a crash point in the first transaction");
+    std::fs::write(image.path(), first.durable()).expect("write the image");
+    let pool = Pool::<SharedBank>::open(image.path()).expect("open the crash image");
+    let collection = &pool.info().collection_at_open;
+    assert_eq!(
+        collection.dangling_pointers, 0,
+        "{:?}",
+        collection.first_dangling
+    );
+    let head = pool.shared_txn(|tx| *tx.lock(&tx.root().records));
+    let second = pool
+        .shared_txn(|tx| tx.get(head).map(|record| record.transfer.thread))
+        .expect("the committed record");
+    assert_eq!(second, 1);
+}
 
 /// A regression test: the pool's heap lock was an OS mutex held across domain events (a
 /// new type's record and fence, a new span's entry), at each of which the scheduler hands

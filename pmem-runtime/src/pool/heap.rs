@@ -140,6 +140,7 @@ impl<R: Persistent> Pool<R> {
             }
             Err(error) => return Err(Error::Heap(error)),
         };
+        txn::persist_shared_metadata(&self.mapping);
         let grown = self.mapping.mapped_len();
         if grown != size {
             txn::pool_grew(grown);
