@@ -84,4 +84,5 @@ pub struct Stack {
 
 pub mod forge;
 pub mod fuzz;
+pub mod shared_workloads;
 pub mod workloads;

@@ -268,3 +268,122 @@ fn sigkill_during_allocation_and_collection_never_breaks_the_heap() {
     println!("{cycles} kills of a heap workload; the deepest stack held {deepest} nodes");
     assert!(deepest > 0, "the child never committed a push");
 }
+
+/// A child runs three worker threads that make bank transfers in shared transactions on one
+/// pool (a lane each), pushing a record of each onto a list, until it is killed with
+/// SIGKILL at a random moment (also while its main thread empties the list in an exclusive
+/// transaction and collects). The pool must reopen with no dangling pointer and the total
+/// unchanged; each worker's counter must count every transfer the child printed as
+/// committed, and at most one more (the one it may have committed before it could print);
+/// and the list must hold, per worker, consecutive records ending at its counter.
+/// `PMEM_KILL_CYCLES` sets the number of cycles (default 10).
+#[test]
+fn sigkill_with_three_threads_in_shared_transactions_never_breaks_the_bank() {
+    use pmem_tests::shared_workloads::{ACCOUNTS, MAX_THREADS, OPENING_BALANCE, SharedBank};
+
+    let _turn = take_turn();
+    let cycles: usize = std::env::var("PMEM_KILL_CYCLES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(10);
+    let path = ScratchFile::new("sigkill-shared");
+    PoolOptions::new()
+        .lanes(MAX_THREADS as u32)
+        .size(1 << 20)
+        .log_size(1 << 12)
+        .create(path.path(), SharedBank::opening())
+        .expect("create");
+    let mut random = 0x6a09_e667_f3bc_c908_u64;
+    let mut known = [0u64; MAX_THREADS];
+    let (mut rolled_back, mut printed, mut longest) = (0, 0, 0);
+    for cycle in 0..cycles {
+        let mut child = Command::new(CHILD)
+            .args([
+                "shared-bank-forever",
+                path.path().to_str().expect("utf-8 path"),
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run child");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let ready = lines.next().and_then(Result::ok);
+        assert_eq!(ready.as_deref(), Some("ready"), "cycle {cycle}");
+        // Read while the child runs, so that it never waits for a full pipe.
+        let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+        let pause = xorshift(&mut random) % 20_000;
+        std::thread::sleep(std::time::Duration::from_micros(pause));
+        let exited = child.try_wait().expect("try_wait");
+        assert!(
+            exited.is_none(),
+            "cycle {cycle}: the child ended by itself: {exited:?}"
+        );
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait");
+        for line in reader.join().expect("reader") {
+            let (thread, seq) = line
+                .split_once(' ')
+                .and_then(|(thread, seq)| Some((thread.parse::<usize>().ok()?, seq.parse().ok()?)))
+                .unwrap_or_else(|| panic!("cycle {cycle}: the child printed {line:?}"));
+            known[thread] = known[thread].max(seq);
+            printed += 1;
+        }
+
+        let pool = Pool::<SharedBank>::open(path.path())
+            .unwrap_or_else(|error| panic!("cycle {cycle}: {error}"));
+        let collection = &pool.info().collection_at_open;
+        assert_eq!(
+            collection.dangling_pointers, 0,
+            "cycle {cycle}: {:?}",
+            collection.first_dangling
+        );
+        rolled_back += pool.info().transactions_rolled_back;
+        let (balances, committed, records) = pool.shared_txn(|tx| {
+            let bank = tx.root();
+            let balances: Vec<u64> = (0..ACCOUNTS).map(|i| *tx.lock(&bank.accounts[i])).collect();
+            let committed: Vec<u64> = (0..MAX_THREADS)
+                .map(|i| *tx.lock(&bank.committed[i]))
+                .collect();
+            let mut records = Vec::new();
+            let mut at = *tx.lock(&bank.records);
+            while !at.is_null() {
+                let record = tx
+                    .get(at)
+                    .unwrap_or_else(|error| panic!("cycle {cycle}: {error}"));
+                records.push(record.transfer);
+                at = record.next;
+            }
+            (balances, committed, records)
+        });
+        let total: u64 = balances.iter().sum();
+        assert_eq!(
+            total,
+            OPENING_BALANCE * ACCOUNTS as u64,
+            "cycle {cycle}: {balances:?}"
+        );
+        for thread in 0..MAX_THREADS {
+            let count = committed[thread];
+            assert!(
+                (known[thread]..=known[thread] + 1).contains(&count),
+                "cycle {cycle}: worker {thread}'s counter is {count}, but it printed {} as committed",
+                known[thread]
+            );
+            known[thread] = count;
+            let seqs: Vec<u64> = records
+                .iter()
+                .filter(|record| record.thread == thread as u64)
+                .map(|record| record.seq)
+                .collect();
+            assert!(
+                seqs.first().is_none_or(|&newest| newest == count)
+                    && seqs.windows(2).all(|pair| pair[0] == pair[1] + 1),
+                "cycle {cycle}: worker {thread}'s counter is {count}, its records {seqs:?}"
+            );
+        }
+        longest = longest.max(records.len());
+    }
+    let committed: u64 = known.iter().sum();
+    println!(
+        "{cycles} kills of three threads in shared transactions: {committed} transfers committed, {printed} seen committed before the kill, {rolled_back} transactions rolled back at reopen, the longest list {longest} records"
+    );
+    assert!(committed > 0, "the child never committed a transfer");
+}

@@ -154,6 +154,7 @@ impl<R: Persistent> Pool<R> {
             heap.hide(slot);
         }
         cache.keep(type_index, batch);
+        txn::persist_shared_metadata(&self.mapping);
         self.note_growth(size);
         Ok(offset)
     }

@@ -34,7 +34,7 @@ use std::marker::PhantomData;
 use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, UNIX_EPOCH};
 
 use pmem_alloc::{Collection, Heap, PPtr, Persistent, TypeInfo};
@@ -42,7 +42,7 @@ use pmem_alloc::{Collection, Heap, PPtr, Persistent, TypeInfo};
 use crate::data::DataRanges;
 use crate::error::Error;
 use crate::header::{HEADER_LEN, Identity, LogArea, ROOT_OFFSET, State};
-use crate::hw::flush::Flusher;
+use crate::hw::flush::{Event, Flusher};
 use crate::hw::mapping::Mapping;
 use crate::pin::PinTable;
 use crate::region::{Growable, PoolRegion};
@@ -314,7 +314,24 @@ impl<R: Persistent> Pool<R> {
     }
 
     /// The heap, the state record and the deferred lines, for one thread at a time.
+    ///
+    /// Its holder tells a simulated domain of events (heap metadata stores, a new type's
+    /// fence, growth), and a scheduler hands the baton on at each of them: a thread blocked
+    /// here would then wait for a holder that waits for the baton. So on a simulated domain
+    /// a thread waits for the lock as for a `PMutex`, telling it that it waits.
     fn inner(&self) -> MutexGuard<'_, Inner> {
+        if self.flusher.is_simulated() {
+            loop {
+                match self.inner.try_lock() {
+                    Ok(guard) => return guard,
+                    Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                    Err(TryLockError::WouldBlock) => {
+                        self.flusher.tell(Event::Waiting);
+                        std::thread::yield_now();
+                    }
+                }
+            }
+        }
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

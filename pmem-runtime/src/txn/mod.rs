@@ -98,6 +98,16 @@ pub(crate) fn flush_metadata(mapping: &Mapping) {
     });
 }
 
+/// Makes the heap metadata that a shared transaction running on `mapping`'s pool has
+/// written durable now (see `RunningTxn::persist_shared_metadata`).
+pub(crate) fn persist_shared_metadata(mapping: &Mapping) {
+    with_active(|active| {
+        if core::ptr::eq(active.mapping(), mapping) {
+            active.persist_shared_metadata();
+        }
+    });
+}
+
 /// Whether the running transaction allocated the object at pool offset `offset`.
 pub(crate) fn is_fresh(offset: usize) -> bool {
     with_active(|active| active.buffers.fresh_objects.contains_key(&offset)).unwrap_or(false)

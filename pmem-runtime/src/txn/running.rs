@@ -295,6 +295,18 @@ impl RunningTxn {
         self.buffers.metadata_lines = lines;
     }
 
+    /// In a shared transaction, makes the heap metadata written so far (a new span's
+    /// page-table entry) durable at once, before the heap's lock is released: from then on
+    /// another transaction may allocate from the span and commit a pointer into it, and its
+    /// commit fence, on another thread, does not order this thread's write-back.
+    pub(super) fn persist_shared_metadata(&mut self) {
+        if !self.pool.shared || self.buffers.metadata_lines.is_empty() {
+            return;
+        }
+        self.flush_metadata();
+        self.pool.flusher.fence();
+    }
+
     /// Records that the object at pool offset `offset`, `len` bytes, was allocated by this
     /// transaction: its bytes count as logged (flushed at commit, never logged), and the
     /// lines it shares with other data are flushed at commit. An exclusive transaction

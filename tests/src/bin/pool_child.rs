@@ -11,11 +11,18 @@
 //!   pairs of counters, one transaction each, until it is killed;
 //! - `stack-forever`: opens a [`Stack`] pool, prints `ready`, and pushes (allocating) or
 //!   pops one to four nodes per transaction, collecting every 64 transactions, until it is
+//!   killed;
+//! - `shared-bank-forever`: opens a [`SharedBank`] pool, prints `ready`, and runs one
+//!   worker thread per lane of the pool, each making transfers in shared transactions
+//!   ([`shared_workloads::transfer`]) and printing `<thread> <seq>` once one has
+//!   committed, in rounds of 100 transfers per worker; before each round, an exclusive
+//!   transaction empties the list of records and a collection frees them. Until it is
 //!   killed.
 
 use std::io::{BufRead, Write};
 
-use pmem::Pool;
+use pmem::{PPtr, Pool};
+use pmem_tests::shared_workloads::{self, ACCOUNTS, OPENING_BALANCE, SharedBank};
 use pmem_tests::{Counters, Ledger, Stack, StackNode, xorshift};
 
 fn open<R: pmem::Persistent>(path: &str) -> Pool<R> {
@@ -106,6 +113,42 @@ fn main() {
                 if round % 64 == 63 {
                     pool.collect().expect("collect");
                 }
+            }
+        }
+        "shared-bank-forever" => {
+            let mut pool = open::<SharedBank>(path);
+            let workers = pool.info().lanes as usize;
+            println!("ready");
+            std::io::stdout().flush().expect("stdout");
+            let seed = u64::from(std::process::id());
+            for round in 0u64.. {
+                // Before each round, not after: a child killed mid-round would leave the
+                // next one a list it never empties.
+                pool.txn(|tx| *tx.root_mut().records.get_mut() = PPtr::null());
+                pool.collect().expect("collect");
+                std::thread::scope(|scope| {
+                    for thread in 0..workers {
+                        let pool = &pool;
+                        scope.spawn(move || {
+                            let mut state = (seed << 32 ^ round << 8 ^ thread as u64) | 1;
+                            for _ in 0..100 {
+                                let random = xorshift(&mut state);
+                                let from = (random % ACCOUNTS as u64) as usize;
+                                let to =
+                                    (from + 1 + (random >> 8) as usize % (ACCOUNTS - 1)) % ACCOUNTS;
+                                let amount = (random >> 16) % (OPENING_BALANCE * 4 / 5);
+                                if let Some(done) =
+                                    shared_workloads::transfer(pool, thread, from, to, amount)
+                                {
+                                    // Stdout is line-buffered: the parent has the line
+                                    // before this worker's next transfer begins, so at
+                                    // most one committed transfer per worker is unseen.
+                                    println!("{thread} {}", done.seq);
+                                }
+                            }
+                        });
+                    }
+                });
             }
         }
         other => {
