@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use pmem_alloc::{Collection, Growth, HeapError, HeapStats, NamedRoot, PPtr, Persistent, TypeInfo};
+use pmem_alloc::{
+    Collection, Growth, Heap, HeapError, HeapStats, NamedRoot, PPtr, Persistent, TypeInfo,
+};
 
 use crate::error::Error;
 use crate::hw::flush::Event;
@@ -45,7 +47,7 @@ impl<R: Persistent> Pool<R> {
     /// How the heap is used: its size, what is allocated, what is free, per type.
     #[must_use]
     pub fn heap_stats(&self) -> HeapStats {
-        self.inner().heap.stats()
+        self.inner_read().heap.stats()
     }
 
     /// Pins the object `pointer` points at: it stays alive across collections while the
@@ -79,7 +81,7 @@ impl<R: Persistent> Pool<R> {
         let Some(entry) = self.find_named_root(name) else {
             return Ok(None);
         };
-        let inner = self.inner();
+        let inner = self.inner_read();
         let found = inner.heap.type_info(entry.type_index);
         if found.is_none_or(|info| info.layout_hash != T::LAYOUT_HASH) {
             return Err(Error::NamedRootTypeMismatch {
@@ -112,16 +114,21 @@ impl<R: Persistent> Pool<R> {
 
     /// The heap's index for `T`, recording the type first if it is new.
     pub(super) fn type_index_of<T: Persistent>(&self) -> Result<u32, Error> {
-        let mut inner = self.inner();
-        if let Some(index) = inner.heap.type_index(T::LAYOUT_HASH) {
-            inner
-                .heap
-                .verify_type(index, TypeInfo::of::<T>)
+        let verified = |heap: &Heap, index| {
+            heap.verify_type(index, TypeInfo::of::<T>)
+                .map(|()| index)
                 .map_err(|source| Error::HeapCorrupted {
                     path: self.info.path.clone(),
                     source,
-                })?;
-            return Ok(index);
+                })
+        };
+        if let Some(index) = self.inner_read().heap.type_index(T::LAYOUT_HASH) {
+            return verified(&self.inner_read().heap, index);
+        }
+        let mut inner = self.inner();
+        // Another thread may have recorded it since the read lock was released.
+        if let Some(index) = inner.heap.type_index(T::LAYOUT_HASH) {
+            return verified(&inner.heap, index);
         }
         let (heap, mut region) = self.heap_and_region(&mut inner);
         heap.register(&mut region, &TypeInfo::of::<T>())
@@ -134,15 +141,17 @@ impl<R: Persistent> Pool<R> {
     /// allocates from its lane's cache of slots, refilled in batches, and never collects
     /// (see `Pool::shared_txn`); the heap hides its slots from other readers until the
     /// transaction ends (`Heap::hide`).
-    pub(super) fn allocate_slot(&self, type_index: u32, lane: Option<u32>) -> Result<u64, Error> {
+    pub(super) fn allocate_slot<T: Persistent>(&self, lane: Option<u32>) -> Result<u64, Error> {
         let Some(lane) = lane else {
             self.lanes.empty_caches();
+            let type_index = self.type_index_of::<T>()?;
             return self.allocate_exclusive(type_index);
         };
         let mut cache = self.lanes.cache(lane);
-        if let Some(offset) = cache.take(type_index) {
+        if let Some(offset) = cache.take(T::LAYOUT_HASH) {
             return Ok(offset);
         }
+        let type_index = self.type_index_of::<T>()?;
         let mut inner = self.inner();
         let size = self.mapping.mapped_len();
         let (heap, mut region) = self.heap_and_region(&mut inner);
@@ -153,7 +162,7 @@ impl<R: Persistent> Pool<R> {
         for &slot in batch.iter().chain([&offset]) {
             heap.hide(slot);
         }
-        cache.keep(type_index, batch);
+        cache.keep(T::LAYOUT_HASH, batch);
         txn::persist_shared_metadata(&self.mapping);
         self.note_growth(size);
         Ok(offset)
@@ -210,7 +219,7 @@ impl<R: Persistent> Pool<R> {
 
     /// The named-root entry called `name`, if there is one.
     pub(super) fn find_named_root(&self, name: &str) -> Option<NamedRoot> {
-        self.inner()
+        self.inner_read()
             .heap
             .named_roots(&self.region())
             .into_iter()

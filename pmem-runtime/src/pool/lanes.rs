@@ -33,30 +33,27 @@ struct LaneState {
     cache: Mutex<SlotCache>,
 }
 
-/// Heap slots a lane has taken for its next allocations: pool offsets, per type index.
+/// Heap slots a lane has taken for its next allocations: pool offsets, per type (by layout
+/// hash, so that an allocation from the cache needs no lookup in the heap).
 #[derive(Default)]
 pub(super) struct SlotCache {
-    slots: Vec<(u32, Vec<u64>)>,
+    slots: Vec<(u64, Vec<u64>)>,
 }
 
 impl SlotCache {
-    /// A cached slot of type `type_index`, if there is one.
-    pub(super) fn take(&mut self, type_index: u32) -> Option<u64> {
+    /// A cached slot of the type whose layout hash is `layout_hash`, if there is one.
+    pub(super) fn take(&mut self, layout_hash: u64) -> Option<u64> {
         self.slots
             .iter_mut()
-            .find(|(index, _)| *index == type_index)
+            .find(|(hash, _)| *hash == layout_hash)
             .and_then(|(_, slots)| slots.pop())
     }
 
-    /// Keeps `slots` of type `type_index` for later allocations.
-    pub(super) fn keep(&mut self, type_index: u32, slots: Vec<u64>) {
-        match self
-            .slots
-            .iter_mut()
-            .find(|(index, _)| *index == type_index)
-        {
+    /// Keeps `slots` of the type whose layout hash is `layout_hash` for later allocations.
+    pub(super) fn keep(&mut self, layout_hash: u64, slots: Vec<u64>) {
+        match self.slots.iter_mut().find(|(hash, _)| *hash == layout_hash) {
             Some((_, kept)) => kept.extend(slots),
-            None => self.slots.push((type_index, slots)),
+            None => self.slots.push((layout_hash, slots)),
         }
     }
 }

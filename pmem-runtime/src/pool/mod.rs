@@ -34,7 +34,7 @@ use std::marker::PhantomData;
 use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 use std::time::{Duration, UNIX_EPOCH};
 
 use pmem_alloc::{Collection, Heap, PPtr, Persistent, TypeInfo};
@@ -67,7 +67,7 @@ pub struct Pool<R: Persistent> {
     file: File,
     flusher: Flusher,
     /// What allocation and growth change, from whichever thread runs a transaction.
-    inner: Mutex<Inner>,
+    inner: RwLock<Inner>,
     lanes: Lanes,
     /// Whether `inner`'s deferred lines are not empty: a shared transaction then writes
     /// them back first (`shared.rs`), and otherwise takes no lock to find out.
@@ -154,7 +154,7 @@ impl<R: Persistent> Pool<R> {
             mapping: Box::new(mapping),
             file,
             flusher,
-            inner: Mutex::new(Inner {
+            inner: RwLock::new(Inner {
                 heap,
                 state,
                 deferred_lines: Vec::new(),
@@ -255,7 +255,7 @@ impl<R: Persistent> Pool<R> {
             ));
         }
         if !in_root {
-            let heap = &self.inner().heap;
+            let heap = &self.inner_read().heap;
             let found = match visibility {
                 Visibility::Published => heap.object_type(offset),
                 Visibility::WrittenByThisTransaction => heap.object_type_even_hidden(offset),
@@ -319,20 +319,33 @@ impl<R: Persistent> Pool<R> {
     /// fence, growth), and a scheduler hands the baton on at each of them: a thread blocked
     /// here would then wait for a holder that waits for the baton. So on a simulated domain
     /// a thread waits for the lock as for a `PMutex`, telling it that it waits.
-    fn inner(&self) -> MutexGuard<'_, Inner> {
+    fn inner(&self) -> RwLockWriteGuard<'_, Inner> {
         if self.flusher.is_simulated() {
-            loop {
-                match self.inner.try_lock() {
-                    Ok(guard) => return guard,
-                    Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
-                    Err(TryLockError::WouldBlock) => {
-                        self.flusher.tell(Event::Waiting);
-                        std::thread::yield_now();
-                    }
+            return self.wait_simulated(|| self.inner.try_write());
+        }
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The heap, to read: lookups from many threads at once (`get`, named roots, stats).
+    fn inner_read(&self) -> RwLockReadGuard<'_, Inner> {
+        if self.flusher.is_simulated() {
+            return self.wait_simulated(|| self.inner.try_read());
+        }
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes a lock on a simulated domain, telling it while it waits (see `inner`).
+    fn wait_simulated<G>(&self, mut attempt: impl FnMut() -> Result<G, TryLockError<G>>) -> G {
+        loop {
+            match attempt() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    self.flusher.tell(Event::Waiting);
+                    std::thread::yield_now();
                 }
             }
         }
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The pool's data, up to its current end.

@@ -275,8 +275,7 @@ impl<R: Persistent> Pool<R> {
         lane: Option<u32>,
     ) -> Result<PPtr<T>, Error> {
         let _layout_checked: u64 = const { T::LAYOUT_HASH };
-        let type_index = self.type_index_of::<T>()?;
-        let offset = self.allocate_slot(type_index, lane)?;
+        let offset = self.allocate_slot::<T>(lane)?;
         let address = self
             .mapping
             .address_of(offset as usize)
