@@ -149,6 +149,9 @@ impl<R: Persistent> Pool<R> {
         let offset = heap
             .alloc(&mut region, type_index, Growth::Allowed)
             .map_err(Error::Heap)?;
+        // A new span's page-table entry is durable before the heap is let go: another
+        // lane's transaction may allocate from the span and commit before this one ends.
+        txn::persist_metadata(&self.mapping);
         let batch = heap.alloc_from_existing_spans(type_index, SLOT_BATCH);
         for &slot in batch.iter().chain([&offset]) {
             heap.hide(slot);

@@ -98,6 +98,20 @@ pub(crate) fn flush_metadata(mapping: &Mapping) {
     });
 }
 
+/// Makes the heap metadata that the transaction running on `mapping`'s pool has written so
+/// far durable now, if there is any: a shared transaction calls it while it still holds the
+/// heap, so that a span it made is durable before another lane's transaction can allocate
+/// from it (and commit, with a fence on its own thread that would not write this thread's
+/// lines back).
+pub(crate) fn persist_metadata(mapping: &Mapping) {
+    with_active(|active| {
+        if core::ptr::eq(active.mapping(), mapping) && !active.buffers.metadata_lines.is_empty() {
+            active.flush_metadata();
+            active.pool.flusher.fence();
+        }
+    });
+}
+
 /// Whether the running transaction allocated the object at pool offset `offset`.
 pub(crate) fn is_fresh(offset: usize) -> bool {
     with_active(|active| active.buffers.fresh_objects.contains_key(&offset)).unwrap_or(false)
