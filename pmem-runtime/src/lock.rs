@@ -173,18 +173,22 @@ pub(crate) fn acquire(word: &AtomicU64, run_id: u64, flusher: &Flusher) {
     }
     let contended = held_by(run_id) | 2;
     park::wait_until(flusher, core::ptr::from_ref(word) as usize, || {
-        let current = word.load(Ordering::SeqCst);
-        if is_held(current, run_id) {
-            if current != contended {
-                // Announces a waiter, so that the release wakes it; failing, it retries.
-                let _ =
-                    word.compare_exchange(current, contended, Ordering::SeqCst, Ordering::Relaxed);
+        let mut current = word.load(Ordering::SeqCst);
+        loop {
+            if is_held(current, run_id) && current == contended {
+                // A waiter is announced: the release will wake this one.
+                return false;
             }
-            return false;
+            // Held without a waiter announced: announces one, so that the release wakes
+            // it. Free: takes it as contended, since other waiters may sleep on it and the
+            // release must wake them. Either way, a failed exchange means the word changed
+            // (released, taken again, or announced by another waiter): look again, for a
+            // waiter that sleeps without having announced itself is never woken.
+            match word.compare_exchange(current, contended, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return !is_held(current, run_id),
+                Err(now) => current = now,
+            }
         }
-        // Taken as contended: other waiters may sleep on it, and the release must wake them.
-        word.compare_exchange(current, contended, Ordering::SeqCst, Ordering::Relaxed)
-            .is_ok()
     });
 }
 

@@ -475,3 +475,41 @@ fn a_pinned_object_allocated_into_a_logged_line_keeps_its_bytes_after_rollback()
     let reopened = Pool::<Shelf>::open(path.path()).expect("reopen");
     assert_eq!(reopened.info().collection_at_open.dangling_pointers, 0);
 }
+
+/// A header that claims more log slots (lanes) than a pool may have (1024) is refused as a
+/// damaged identity block, even with its checksum fixed and the slots inside the file, and
+/// the file is left as it was.
+#[test]
+fn a_header_claiming_1025_log_slots_is_refused() {
+    use pmem::HeaderPart;
+    use pmem_tests::forge::{SLOT_COUNT_AT, fix_identity, put_u32};
+    let path = ScratchFile::new("hostile-1025-slots");
+    let pool = PoolOptions::new()
+        .lanes(1024)
+        .log_size(4096)
+        .size(8 << 20)
+        .create(path.path(), Shelf::default())
+        .expect("create");
+    drop(pool);
+    let mut bytes = path.contents();
+    assert_eq!(PoolLayout::of(&bytes).slot_count, 1024);
+    put_u32(&mut bytes, SLOT_COUNT_AT, 1025);
+    fix_identity(&mut bytes);
+    assert!(
+        PoolLayout::of(&bytes).heap_start <= bytes.len(),
+        "the claimed slots lie inside the file"
+    );
+    std::fs::write(path.path(), &bytes).expect("write");
+    let refused = Pool::<Shelf>::open(path.path());
+    assert!(
+        matches!(
+            refused,
+            Err(Error::Corrupted {
+                part: HeaderPart::Identity,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(path.contents(), bytes, "the file is left as it was");
+}

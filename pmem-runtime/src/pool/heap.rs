@@ -163,6 +163,8 @@ impl<R: Persistent> Pool<R> {
             heap.hide(slot);
         }
         cache.keep(T::LAYOUT_HASH, batch);
+        // A new span's page-table entry is durable before the heap is let go: another
+        // lane's transaction may allocate from the span and commit before this one ends.
         txn::persist_shared_metadata(&self.mapping);
         self.note_growth(size);
         Ok(offset)

@@ -246,12 +246,17 @@ impl<R: Persistent> Pool<R> {
         let in_root = offset
             .checked_add(size_of::<T>() as u64)
             .is_some_and(|end| offset >= ROOT_OFFSET && end <= ROOT_OFFSET + size_of::<R>() as u64);
-        if in_root
-            && R::CONTAINS_LOCK
-            && (offset != ROOT_OFFSET || T::LAYOUT_HASH != R::LAYOUT_HASH)
-        {
+        let whole_root = offset == ROOT_OFFSET && T::LAYOUT_HASH == R::LAYOUT_HASH;
+        if in_root && R::CONTAINS_LOCK && !whole_root {
             return Err(invalid(
                 "the root holds a PMutex, so only the whole root may be read through a pointer (a pointer into it could read bytes a lock guards)",
+            ));
+        }
+        // Read as a `PMutex` (or a type holding one), a lock-free root's bytes could be
+        // locked and written by a shared transaction while every thread reads them.
+        if in_root && T::CONTAINS_LOCK && !whole_root {
+            return Err(invalid(
+                "the type holds a PMutex and the root does not: no PMutex lies there",
             ));
         }
         if !in_root {

@@ -114,7 +114,10 @@ impl<R: Persistent> Pool<R> {
             not_send: PhantomData,
         };
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(&mut handle)));
-        let fresh = txn::fresh_objects();
+        // Revealed before the transaction ends, which releases its locks: a thread that
+        // takes one of them next must find the objects this one linked under it. The body
+        // has returned, so nothing writes them any more (a rollback restores around them).
+        self.reveal(&txn::fresh_objects());
         let result = match outcome {
             Ok(Ok(value)) => {
                 transaction.end();
@@ -126,19 +129,17 @@ impl<R: Persistent> Pool<R> {
             }
             Err(panic) => {
                 transaction.roll_back();
-                self.reveal(&fresh);
                 drop(lane);
                 std::panic::resume_unwind(panic)
             }
         };
-        self.reveal(&fresh);
         drop(lane);
         result
     }
 
-    /// Lets every reader find the objects a shared transaction allocated, now that it has
-    /// ended and writes them no more (committed, they are reachable; rolled back, they are
-    /// garbage, or kept by a pin).
+    /// Lets every reader find the objects a shared transaction allocated, now that its body
+    /// has returned and writes them no more (committed, they are reachable; rolled back,
+    /// they are garbage, or kept by a pin).
     fn reveal(&self, fresh: &[u64]) {
         if !fresh.is_empty() {
             self.inner().heap.reveal(fresh);
