@@ -24,9 +24,9 @@
 //! - `gc`: build an `ops`-node list the same way and time one `Pool::collect` alone; the
 //!   result carries the live bytes marked and swept per second.
 //!
-//! **Threads.** A pool has one writer at a time (a transaction borrows it mutably), so with
-//! `threads` > 1 [`run`] gives each thread a pool of its own, whose file name ends with the
-//! thread's index. Thread `i` does `ops / threads` operations, one more if `i < ops %
+//! **Threads, on pools of their own.** [`run`] with `threads` > 1 gives each thread a pool
+//! of its own (an exclusive transaction borrows its pool mutably), whose file name ends with
+//! the thread's index. Thread `i` does `ops / threads` operations, one more if `i < ops %
 //! threads`, so the total stays `ops`, and its pool is sized for its share. Every thread
 //! seeds its generator with the harness's seed, not seed + index: a thread then does exactly
 //! what a one-thread run of its share does, so the counts per op of both match. Pool
@@ -36,10 +36,17 @@
 //! `empty_txn`, `list_push`, `alloc_free`, `alloc_link_free` and `hashmap_insert` take
 //! threads; `barrier`, `recovery` and `gc` do not (see [`BenchError::SingleThreaded`]).
 //!
+//! **Threads, on one shared pool.** [`run_shared`] runs `sps` and `hashmap_insert` as the
+//! PMDK harness's `--threads N` does: N threads on one pool, in shared transactions
+//! ([`Pool::shared_txn`]), with locks ([`pmem::PMutex`]) where PMDK's threads write
+//! disjoint data without them; the `shared` module says how (`bench/src/shared.rs`).
+//!
 //! Heap pools are sized to hold their nodes without growing (they may still grow if the
 //! estimate is short; stderr reports the size). Each pool is a fresh file in the directory
 //! given to [`run`], removed when the run ends. The flush mode is detected or forced with
 //! `PMEM_FLUSH`. Diagnostics go to stderr, prefixed `# `.
+
+mod shared;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -129,6 +136,13 @@ pub enum BenchError {
         /// Why it has no multi-threaded variant.
         reason: &'static str,
     },
+    /// The workload does not run this way (on a shared pool, or on this many threads).
+    Unsupported {
+        /// The workload.
+        workload: String,
+        /// What it supports.
+        reason: &'static str,
+    },
     /// A pool operation failed.
     Pool(pmem::Error),
 }
@@ -140,6 +154,7 @@ impl fmt::Display for BenchError {
             Self::SingleThreaded { workload, reason } => {
                 write!(f, "{workload} runs on one thread only: {reason}")
             }
+            Self::Unsupported { workload, reason } => write!(f, "{workload}: {reason}"),
             Self::Pool(error) => error.fmt(f),
         }
     }
@@ -149,7 +164,9 @@ impl std::error::Error for BenchError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Pool(error) => Some(error),
-            Self::UnknownWorkload(_) | Self::SingleThreaded { .. } => None,
+            Self::UnknownWorkload(_) | Self::SingleThreaded { .. } | Self::Unsupported { .. } => {
+                None
+            }
         }
     }
 }
@@ -186,6 +203,29 @@ pub fn run(
         _ => return on_one_thread(workload, ops, threads, directory),
     };
     Ok(threaded(workload, ops, threads, directory)?)
+}
+
+/// Runs `workload` with `ops` operations on `threads` threads that share one pool in
+/// `directory`, as the PMDK harness's `--threads N` does (see the `shared` module's
+/// documentation for how each workload maps onto locks). One thread runs the same shared
+/// transactions, alone.
+///
+/// # Errors
+///
+/// An unknown workload, one without a shared-pool variant (only `sps` and
+/// `hashmap_insert` have one) or a thread count it does not support, or a failed pool
+/// operation.
+///
+/// # Panics
+///
+/// If the pool fails its verification after the timed region.
+pub fn run_shared(
+    workload: &str,
+    ops: u64,
+    threads: NonZeroUsize,
+    directory: &Path,
+) -> Result<Measured, BenchError> {
+    shared::run(workload, ops, threads, directory)
 }
 
 /// Runs a workload that has no multi-threaded variant.

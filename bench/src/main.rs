@@ -1,15 +1,22 @@
-//! `pmem-bench <workload> <ops> [--threads N]`: runs one workload of the `pmem_bench`
-//! library (its docs describe the workloads and how threads share them) and prints one
-//! line, in the format of `shared/baselines/pmdk/pmdk_bench.c`, plus pmem's own counts per
-//! operation:
+//! `pmem-bench <workload> <ops> [--threads N | --pools N]`: runs one workload of the
+//! `pmem_bench` library (its docs describe the workloads and how threads share them) and
+//! prints one line, in the format of `shared/baselines/pmdk/pmdk_bench.c`, plus pmem's own
+//! counts per operation:
 //!
 //! ```text
 //! workload=sps ops=3000000 secs=1.234567 ops_per_sec=2430002 fences_per_op=4.00 flushes_per_op=7.00 log_bytes_per_op=128.0
 //! ```
 //!
-//! `gc` ends the line with `gib_per_sec=`, the live bytes marked and swept per second. With
-//! `--threads N`, N > 1, the line ends with ` threads=N`; `ops` is the total over the
-//! threads. `barrier`, `recovery` and `gc` refuse `--threads` with a usage error.
+//! `gc` ends the line with `gib_per_sec=`, the live bytes marked and swept per second.
+//!
+//! - `--threads N` runs `sps` or `hashmap_insert` on N threads that share one pool, as the
+//!   PMDK harness's `--threads N` does (`pmem_bench::run_shared`); N = 1 runs the same
+//!   shared transactions on one thread.
+//! - `--pools N` runs N threads, each on a pool of its own (`pmem_bench::run`), for `sps`,
+//!   `empty_txn`, `list_push`, `alloc_free`, `alloc_link_free` and `hashmap_insert`.
+//!
+//! With either, `ops` is the total over the threads, and for N > 1 the line ends with
+//! ` threads=N`. A workload that does not run the way asked is a usage error.
 //!
 //! The pools are fresh files in `PMEM_BENCH_DIR` (default `/dev/shm`), removed at exit. The
 //! flush mode is detected or forced with `PMEM_FLUSH` (`PMEM_FLUSH=clwb` on `/dev/shm`
@@ -22,13 +29,26 @@ use std::process::ExitCode;
 
 use pmem_bench::BenchError;
 
-const USAGE: &str = "usage: pmem-bench sps|empty_txn|barrier|list_push|alloc_free|alloc_link_free|hashmap_insert|recovery|gc <ops> [--threads N]";
+const USAGE: &str = "usage: pmem-bench sps|empty_txn|barrier|list_push|alloc_free|alloc_link_free|hashmap_insert|recovery|gc <ops> [--threads N | --pools N]";
+
+/// How the threads of a run use pools.
+enum Sharing {
+    /// One pool, shared by the threads (`--threads N`).
+    OnePool,
+    /// A pool for each thread (`--pools N`, and runs without either flag).
+    PoolEach,
+}
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let (workload, ops, threads) = match arguments.as_slice() {
         [workload, ops] => (workload, ops, None),
-        [workload, ops, flag, threads] if flag == "--threads" => (workload, ops, Some(threads)),
+        [workload, ops, flag, threads] if flag == "--threads" => {
+            (workload, ops, Some((Sharing::OnePool, flag, threads)))
+        }
+        [workload, ops, flag, threads] if flag == "--pools" => {
+            (workload, ops, Some((Sharing::PoolEach, flag, threads)))
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -41,22 +61,32 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let threads = match threads.map_or(Ok(NonZeroUsize::MIN), |text| text.parse().map_err(|_| text))
-    {
-        Ok(threads) => threads,
-        Err(text) => {
-            eprintln!("pmem-bench: --threads must be a positive integer, not {text:?}");
-            return ExitCode::from(2);
-        }
+    let (sharing, threads) = match threads {
+        None => (Sharing::PoolEach, NonZeroUsize::MIN),
+        Some((sharing, flag, text)) => match text.parse() {
+            Ok(threads) => (sharing, threads),
+            Err(_) => {
+                eprintln!("pmem-bench: {flag} must be a positive integer, not {text:?}");
+                return ExitCode::from(2);
+            }
+        },
     };
     let directory =
         std::env::var_os("PMEM_BENCH_DIR").map_or_else(|| PathBuf::from("/dev/shm"), PathBuf::from);
-    match pmem_bench::run(workload, ops, threads, &directory) {
+    let measured = match sharing {
+        Sharing::OnePool => pmem_bench::run_shared(workload, ops, threads, &directory),
+        Sharing::PoolEach => pmem_bench::run(workload, ops, threads, &directory),
+    };
+    match measured {
         Ok(measured) => {
             println!("{}", measured.report(workload, ops, threads));
             ExitCode::SUCCESS
         }
-        Err(error @ (BenchError::UnknownWorkload(_) | BenchError::SingleThreaded { .. })) => {
+        Err(
+            error @ (BenchError::UnknownWorkload(_)
+            | BenchError::SingleThreaded { .. }
+            | BenchError::Unsupported { .. }),
+        ) => {
             eprintln!("pmem-bench: {error}; {USAGE}");
             ExitCode::from(2)
         }

@@ -5,7 +5,9 @@
 //! and writes into the output directory:
 //!
 //! - `results.md`: the machine, the settings, and tables of medians, ratios and min–max
-//!   (meant to be included by the hand-written `docs/benchmarks.md`);
+//!   (quoted by the hand-written `docs/benchmarks.md`), the threads table included: `sps`
+//!   and `hashmap_insert` with `--threads 1` and `--threads 2` in both programs, one pool
+//!   shared by the threads, with the scaling goals and whether they were met;
 //! - `raw.txt`: every line every run printed, tab-separated after its round number;
 //! - `throughput.svg` and `recovery.svg`: the plots.
 //!
@@ -21,8 +23,9 @@
 //!
 //! In each round, limit runs once, then every workload runs once in pmem and once in PMDK,
 //! pmem first in odd rounds and PMDK first in even ones, so that a slow drift of the machine
-//! (thermal, other load) does not favour one side. A failing run stops everything and shows
-//! the run's stderr.
+//! (thermal, other load) does not favour one side; then the threads table's runs, each
+//! thread count in both programs, the whole sequence reversed in even rounds. A failing run
+//! stops everything and shows the run's stderr.
 //!
 //! The modules, by job: [`cli`] (options), [`plan`] (what runs, in which order), [`runner`]
 //! (the child processes and `raw.txt`), [`program`] (what the programs print), [`stats`]
@@ -75,8 +78,8 @@ fn run(config: &Config) -> Result<()> {
         if plan.run_floor {
             runner.measure_floor(&mut results, round, plan.floor_ops)?;
         }
-        for (program, workload, ops) in plan.round(round) {
-            runner.measure(&mut results, round, program, workload, ops)?;
+        for run in plan.round(round) {
+            runner.measure(&mut results, round, &run)?;
         }
     }
     results.wall_secs = runner.started.elapsed().as_secs_f64();

@@ -57,6 +57,11 @@ pub(crate) struct Sample {
     pub(crate) gib_per_sec: Option<f64>,
     /// Recovery only: the first allocating transaction after `open`, from stderr.
     pub(crate) first_alloc_secs: Option<f64>,
+    /// The `threads=` field: printed by both programs for runs on more than one thread.
+    pub(crate) threads: Option<u64>,
+    /// The CPU time of the timed region, over all its threads, from stderr (see
+    /// [`region_cpu_secs`]).
+    pub(crate) cpu_secs: Option<f64>,
 }
 
 /// Splits a `key=value key=value` line.
@@ -113,6 +118,15 @@ fn parse_result(program: Program, line: &str) -> Result<(String, u64, Sample)> {
         log_bytes_per_op: optional("log_bytes_per_op")?,
         gib_per_sec: optional("gib_per_sec")?,
         first_alloc_secs: None,
+        threads: fields
+            .iter()
+            .find(|(name, _)| *name == "threads")
+            .map(|&(_, text)| {
+                text.parse()
+                    .map_err(|_| format!("field `threads` is not an integer: {text:?}"))
+            })
+            .transpose()?,
+        cpu_secs: None,
     };
     Ok((field(&fields, program.line_key())?.to_owned(), ops, sample))
 }
@@ -155,16 +169,46 @@ pub(crate) fn diagnostic_secs(invocation: &str, stderr: &str, key: &str) -> Resu
         .ok_or_else(|| format!("{invocation}: stderr `{key}={text}` is not a duration"))
 }
 
-/// The CPU share of a timed region that another process visibly disturbed: under 90% of its
-/// wall time, over a region long enough (0.1 s) for the share to mean something.
-pub(crate) fn disturbed(stderr: &str) -> Option<f64> {
-    let line = stderr
+/// The fields of each `# timed_region` line of `stderr` that parses.
+fn timed_regions(stderr: &str) -> impl Iterator<Item = Vec<(&str, &str)>> {
+    stderr
         .lines()
-        .find_map(|line| line.strip_prefix("# timed_region "))?;
-    let fields = parse_fields(line).ok()?;
-    let wall = number(&fields, "wall").ok()?;
-    let utilisation = number(&fields, "cpu_util").ok()?;
-    (wall >= 0.1 && utilisation < 0.9).then_some(utilisation)
+        .filter_map(|line| line.strip_prefix("# timed_region "))
+        .filter_map(|line| parse_fields(line).ok())
+}
+
+/// The CPU share of a timed region that another process visibly disturbed: under 90% of its
+/// wall time, over a region long enough (0.1 s) for the share to mean something. pmem-bench
+/// prints a line per thread, each thread's share (the lowest counts); the PMDK harness one
+/// line for the process, its threads' CPU time over the wall time, so its share is divided
+/// by `threads`.
+pub(crate) fn disturbed(program: Program, stderr: &str, threads: usize) -> Option<f64> {
+    let per_line = match program {
+        Program::Pmdk => threads as f64,
+        Program::Pmem | Program::Limit => 1.0,
+    };
+    timed_regions(stderr)
+        .filter_map(|fields| {
+            let wall = number(&fields, "wall").ok()?;
+            let utilisation = number(&fields, "cpu_util").ok()? / per_line;
+            (wall >= 0.1 && utilisation < 0.9).then_some(utilisation)
+        })
+        .reduce(f64::min)
+}
+
+/// The CPU time of a run's timed region, summed over its threads: pmem-bench prints each
+/// thread's `cpu=`, the PMDK harness the process's `user=` and `sys=`.
+pub(crate) fn region_cpu_secs(program: Program, stderr: &str) -> Option<f64> {
+    let threads: Option<Vec<f64>> = timed_regions(stderr)
+        .map(|fields| match program {
+            Program::Pmem => number(&fields, "cpu").ok(),
+            Program::Pmdk => Some(number(&fields, "user").ok()? + number(&fields, "sys").ok()?),
+            Program::Limit => None,
+        })
+        .collect();
+    threads
+        .filter(|threads| !threads.is_empty())
+        .map(|threads| threads.iter().sum())
 }
 
 #[cfg(test)]
@@ -254,10 +298,40 @@ mod tests {
                 "# pool=x\n# timed_region wall={wall} cpu=0.1 cpu_util={utilisation} invol_ctxsw=9\n"
             )
         };
-        assert_eq!(disturbed(&region("1.500", "0.700")), Some(0.7));
-        assert_eq!(disturbed(&region("1.500", "0.990")), None);
+        let pmem = |stderr: &str| disturbed(Program::Pmem, stderr, 1);
+        assert_eq!(pmem(&region("1.500", "0.700")), Some(0.7));
+        assert_eq!(pmem(&region("1.500", "0.990")), None);
         // Too short for the share to mean anything.
-        assert_eq!(disturbed(&region("0.007", "0.000")), None);
-        assert_eq!(disturbed("# verify ok\n"), None);
+        assert_eq!(pmem(&region("0.007", "0.000")), None);
+        assert_eq!(pmem("# verify ok\n"), None);
+        // A line per thread: the lowest share counts.
+        let two = format!("{}{}", region("1.500", "0.990"), region("1.500", "0.600"));
+        assert_eq!(disturbed(Program::Pmem, &two, 2), Some(0.6));
+        // PMDK's line is the process's: two threads have 2.0 to share.
+        assert_eq!(disturbed(Program::Pmdk, &region("1.500", "1.900"), 2), None);
+        assert_eq!(
+            disturbed(Program::Pmdk, &region("1.500", "1.200"), 2),
+            Some(0.6)
+        );
+    }
+
+    #[test]
+    fn sums_the_cpu_time_of_the_regions_threads() {
+        let pmem = "# timed_region wall=1.0 cpu=0.9 cpu_util=0.9 invol_ctxsw=1\n\
+                    # timed_region wall=1.0 cpu=0.8 cpu_util=0.8 invol_ctxsw=1\n";
+        let total = region_cpu_secs(Program::Pmem, pmem).unwrap();
+        assert!((total - 1.7).abs() < 1e-9, "{total}");
+        let pmdk = "# timed_region wall=1.0 user=1.5 sys=0.25 cpu_util=1.75 invol_ctxsw=3\n";
+        assert_eq!(region_cpu_secs(Program::Pmdk, pmdk), Some(1.75));
+        assert_eq!(region_cpu_secs(Program::Pmem, "# verify ok\n"), None);
+    }
+
+    #[test]
+    fn reads_the_threads_field() {
+        let line = "workload=sps threads=2 ops=10 secs=0.000010 ops_per_sec=1000000.0";
+        let (_, _, sample) = parse_result(Program::Pmdk, line).unwrap();
+        assert_eq!(sample.threads, Some(2));
+        let line = "workload=sps ops=10 secs=0.000010 ops_per_sec=1000000.0 threads=x";
+        assert!(parse_result(Program::Pmdk, line).is_err());
     }
 }

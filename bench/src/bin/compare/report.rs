@@ -4,7 +4,7 @@
 use crate::cli::Config;
 use crate::machine::Environment;
 use crate::numbers::{duration, mops, ms, scale};
-use crate::plan::{FLOOR_VARIANTS, Plan};
+use crate::plan::{FLOOR_VARIANTS, Plan, THREAD_COUNTS};
 use crate::program::{Program, Sample};
 use crate::stats::{Key, Results, Summary, median, summarize};
 
@@ -212,5 +212,132 @@ pub(crate) fn results_markdown(
          PMDK's `pmemobj_open` defers rebuilding its heap to the first allocation, hence the \
          open + first allocation column (medians of the per-run sums).",
     );
+    line("");
+    threads_section(plan, results, &mut line);
     md
+}
+
+/// `yes` or `**no**`.
+fn met(value: Option<bool>) -> &'static str {
+    match value {
+        Some(true) => "yes",
+        Some(false) => "**no**",
+        None => "—",
+    }
+}
+
+/// The threads table: `--threads N` runs of both programs, one pool shared by N threads,
+/// then the scaling and its goals, then where the CPU time went.
+fn threads_section(plan: &Plan, results: &Results, line: &mut impl FnMut(&str)) {
+    let [one, many] = THREAD_COUNTS;
+    let key =
+        |program, workload, ops, threads| Key::threaded(program, workload, ops, Some(threads));
+    line("### Threads: one pool shared by N threads (`--threads N`)");
+    line("");
+    line(
+        "| workload | threads | ops | pmem M ops/s | PMDK M ops/s | pmem / PMDK | pmem min–max | PMDK min–max | fences/op | flushes/op | logged bytes/op |",
+    );
+    line("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for &(workload, ops) in &plan.threaded {
+        for threads in THREAD_COUNTS {
+            let pmem_key = key(Program::Pmem, workload.workload, ops, threads);
+            let pmem = results.throughput(&pmem_key);
+            let pmdk = results.throughput(&key(Program::Pmdk, workload.workload, ops, threads));
+            let per_op =
+                |pick: fn(&Sample) -> Option<f64>| median(&results.values(&pmem_key, pick));
+            line(&format!(
+                "| {} | {threads} | {ops} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                workload.workload,
+                cell(pmem.map(|s| s.median), mops),
+                cell(pmdk.map(|s| s.median), mops),
+                cell(ratio(pmem, pmdk), |r| format!("{r:.2}×")),
+                range(pmem, mops),
+                range(pmdk, mops),
+                cell(per_op(|s| s.fences_per_op), |v| format!("{v:.2}")),
+                cell(per_op(|s| s.flushes_per_op), |v| format!("{v:.2}")),
+                cell(per_op(|s| s.log_bytes_per_op), |v| format!("{v:.1}")),
+            ));
+        }
+    }
+    line("");
+    line(&format!(
+        "| workload | pmem {many} threads / {one} | goal | met | PMDK {many} threads / {one} | pmem / PMDK, {one} thread | pmem / PMDK, {many} threads | goal | met |"
+    ));
+    line("|---|--:|--:|---|--:|--:|--:|---|---|");
+    for &(workload, ops) in &plan.threaded {
+        let throughput =
+            |program, threads| results.throughput(&key(program, workload.workload, ops, threads));
+        let (pmem_one, pmem_many) = (
+            throughput(Program::Pmem, one),
+            throughput(Program::Pmem, many),
+        );
+        let (pmdk_one, pmdk_many) = (
+            throughput(Program::Pmdk, one),
+            throughput(Program::Pmdk, many),
+        );
+        let scaling = ratio(pmem_many, pmem_one);
+        let (against_one, against_many) = (ratio(pmem_one, pmdk_one), ratio(pmem_many, pmdk_many));
+        let times = |r: f64| format!("{r:.2}×");
+        line(&format!(
+            "| {} | {} | ≥ {:.1}× | {} | {} | {} | {} | ≥ the {one}-thread ratio | {} |",
+            workload.workload,
+            cell(scaling, times),
+            workload.scaling_goal,
+            met(scaling.map(|scaling| scaling >= workload.scaling_goal)),
+            cell(ratio(pmdk_many, pmdk_one), times),
+            cell(against_one, times),
+            cell(against_many, times),
+            met(against_one.zip(against_many).map(|(one, many)| many >= one)),
+        ));
+    }
+    line("");
+    line(
+        "Ratios are of the medians. Where the CPU time went, from the timed regions' own \
+         accounting (pmem-bench's per thread, the PMDK harness's for the process): the CPU \
+         share is the CPU time over threads × wall time (1.00: every thread ran all the \
+         time; less: preempted by other processes, or asleep waiting), and the CPU time per \
+         op is summed over the threads (the same at 1 and N threads: no op got dearer).",
+    );
+    line("");
+    line(
+        "| workload | threads | pmem CPU share | pmem CPU µs/op | PMDK CPU share | PMDK CPU µs/op |",
+    );
+    line("|---|--:|--:|--:|--:|--:|");
+    for &(workload, ops) in &plan.threaded {
+        for threads in THREAD_COUNTS {
+            let share = |program| {
+                median(
+                    &results.values(&key(program, workload.workload, ops, threads), |s| {
+                        Some(s.cpu_secs? / (s.secs * threads as f64))
+                    }),
+                )
+            };
+            let per_op = |program| {
+                median(
+                    &results.values(&key(program, workload.workload, ops, threads), |s| {
+                        Some(s.cpu_secs? / ops as f64 * 1e6)
+                    }),
+                )
+            };
+            line(&format!(
+                "| {} | {threads} | {} | {} | {} | {} |",
+                workload.workload,
+                cell(share(Program::Pmem), |v| format!("{v:.2}")),
+                cell(per_op(Program::Pmem), |v| format!("{v:.3}")),
+                cell(share(Program::Pmdk), |v| format!("{v:.2}")),
+                cell(per_op(Program::Pmdk), |v| format!("{v:.3}")),
+            ));
+        }
+    }
+    line("");
+    line("How the threads share the pool:");
+    line("");
+    for &(workload, _) in &plan.threaded {
+        line(&format!("- `{}`: {}.", workload.workload, workload.sharing));
+    }
+    line("");
+    line(&format!(
+        "PMDK's harness runs its one-thread code for `--threads {one}` (no stripes, one shared \
+         count); pmem's runs the shared transactions, with their locks, on one thread."
+    ));
 }

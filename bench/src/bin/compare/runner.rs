@@ -10,8 +10,10 @@ use std::time::Instant;
 
 use crate::Result;
 use crate::cli::Config;
-use crate::plan::FLOOR_VARIANTS;
-use crate::program::{Program, diagnostic, diagnostic_secs, disturbed, parse_stdout};
+use crate::plan::{FLOOR_VARIANTS, Run};
+use crate::program::{
+    Program, diagnostic, diagnostic_secs, disturbed, parse_stdout, region_cpu_secs,
+};
 use crate::stats::{Key, Results};
 
 /// Starts the runs and records everything they print in `raw.txt`.
@@ -129,17 +131,20 @@ impl<'a> Runner<'a> {
         Ok((stdout, stderr))
     }
 
-    /// Runs `workload` with `ops` in pmem-bench or the PMDK harness and records the sample.
-    pub(crate) fn measure(
-        &mut self,
-        results: &mut Results,
-        round: u32,
-        program: Program,
-        workload: &str,
-        ops: u64,
-    ) -> Result<()> {
-        let invocation = format!("{} {workload} {ops}", program.name());
-        let (stdout, stderr) = self.run(round, program, &[workload.to_owned(), ops.to_string()])?;
+    /// Runs `run` (pmem-bench or the PMDK harness) and records the sample.
+    pub(crate) fn measure(&mut self, results: &mut Results, round: u32, run: &Run) -> Result<()> {
+        let Run {
+            program,
+            workload,
+            ops,
+            threads,
+        } = *run;
+        let mut args = vec![workload.to_owned(), ops.to_string()];
+        if let Some(threads) = threads {
+            args.extend(["--threads".to_owned(), threads.to_string()]);
+        }
+        let invocation = format!("{} {}", program.name(), args.join(" "));
+        let (stdout, stderr) = self.run(round, program, &args)?;
         let mut lines = parse_stdout(program, &invocation, &stdout)?;
         let (name, printed_ops, mut sample) = match lines.len() {
             1 => lines.remove(0),
@@ -154,6 +159,15 @@ impl<'a> Runner<'a> {
                 "{invocation}: printed workload={name} ops={printed_ops}, expected {workload} {ops}"
             ));
         }
+        // Both programs print `threads=N` for N > 1 only.
+        let expected_threads = threads.filter(|&threads| threads > 1).map(|n| n as u64);
+        if sample.threads != expected_threads {
+            return Err(format!(
+                "{invocation}: printed threads={:?}, expected {expected_threads:?}",
+                sample.threads
+            ));
+        }
+        sample.cpu_secs = region_cpu_secs(program, &stderr);
         if workload == "recovery" {
             let key = "first_alloc_tx_after_open_secs";
             sample.first_alloc_secs = match program {
@@ -171,14 +185,14 @@ impl<'a> Runner<'a> {
         if let Some(is_pmem) = diagnostic(&stderr, "is_pmem").filter(|_| program == Program::Pmdk) {
             results.pmdk_is_pmem.insert(is_pmem.to_owned());
         }
-        if let Some(utilisation) = disturbed(&stderr) {
+        if let Some(utilisation) = disturbed(program, &stderr, threads.unwrap_or(1)) {
             results.disturbed.push(format!(
                 "`{invocation}` (round {round}): cpu_util={utilisation:.2}"
             ));
         }
         results
             .samples
-            .entry(Key::new(program, workload, ops))
+            .entry(Key::threaded(program, workload, ops, threads))
             .or_default()
             .push(sample);
         Ok(())

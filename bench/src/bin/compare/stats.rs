@@ -38,14 +38,21 @@ pub(crate) struct Key {
     program: Program,
     name: String,
     ops: u64,
+    /// `--threads N`, for the runs on one pool shared by N threads; none for the others.
+    threads: Option<usize>,
 }
 
 impl Key {
     pub(crate) fn new(program: Program, name: &str, ops: u64) -> Self {
+        Self::threaded(program, name, ops, None)
+    }
+
+    pub(crate) fn threaded(program: Program, name: &str, ops: u64, threads: Option<usize>) -> Self {
         Self {
             program,
             name: name.to_owned(),
             ops,
+            threads,
         }
     }
 }
