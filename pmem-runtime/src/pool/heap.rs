@@ -114,25 +114,28 @@ impl<R: Persistent> Pool<R> {
 
     /// The heap's index for `T`, recording the type first if it is new.
     pub(super) fn type_index_of<T: Persistent>(&self) -> Result<u32, Error> {
-        let verified = |heap: &Heap, index| {
-            heap.verify_type(index, TypeInfo::of::<T>)
-                .map(|()| index)
-                .map_err(|source| Error::HeapCorrupted {
-                    path: self.info.path.clone(),
-                    source,
-                })
-        };
-        if let Some(index) = self.inner_read().heap.type_index(T::LAYOUT_HASH) {
-            return verified(&self.inner_read().heap, index);
+        let found = self.inner_read().heap.type_index(T::LAYOUT_HASH);
+        if let Some(index) = found {
+            return self.verified::<T>(&self.inner_read().heap, index);
         }
         let mut inner = self.inner();
         // Another thread may have recorded it since the read lock was released.
         if let Some(index) = inner.heap.type_index(T::LAYOUT_HASH) {
-            return verified(&inner.heap, index);
+            return self.verified::<T>(&inner.heap, index);
         }
         let (heap, mut region) = self.heap_and_region(&mut inner);
         heap.register(&mut region, &TypeInfo::of::<T>())
             .map_err(Error::Heap)
+    }
+
+    /// `index`, once the heap's record of it is checked against `T` (once per type).
+    fn verified<T: Persistent>(&self, heap: &Heap, index: u32) -> Result<u32, Error> {
+        heap.verify_type(index, TypeInfo::of::<T>)
+            .map(|()| index)
+            .map_err(|source| Error::HeapCorrupted {
+                path: self.info.path.clone(),
+                source,
+            })
     }
 
     /// Allocates a slot for a `T` inside the running transaction, growing the pool if
@@ -144,8 +147,7 @@ impl<R: Persistent> Pool<R> {
     pub(super) fn allocate_slot<T: Persistent>(&self, lane: Option<u32>) -> Result<u64, Error> {
         let Some(lane) = lane else {
             self.lanes.empty_caches();
-            let type_index = self.type_index_of::<T>()?;
-            return self.allocate_exclusive(type_index);
+            return self.allocate_exclusive::<T>();
         };
         let mut cache = self.lanes.cache(lane);
         if let Some(offset) = cache.take(T::LAYOUT_HASH) {
@@ -170,8 +172,18 @@ impl<R: Persistent> Pool<R> {
         Ok(offset)
     }
 
-    fn allocate_exclusive(&self, type_index: u32) -> Result<u64, Error> {
+    /// The exclusive transaction's allocation: one acquisition of the heap's lock, which
+    /// no other thread contends for, finds the type and the slot.
+    fn allocate_exclusive<T: Persistent>(&self) -> Result<u64, Error> {
         let mut inner = self.inner();
+        let type_index = match inner.heap.type_index(T::LAYOUT_HASH) {
+            Some(index) => self.verified::<T>(&inner.heap, index)?,
+            None => {
+                let (heap, mut region) = self.heap_and_region(&mut inner);
+                heap.register(&mut region, &TypeInfo::of::<T>())
+                    .map_err(Error::Heap)?
+            }
+        };
         let size = self.mapping.mapped_len();
         let growth = if inner.heap.collection_due() {
             Growth::Refused

@@ -80,7 +80,10 @@ impl Lanes {
 
     /// The slot cache of lane `index`, which the caller's transaction holds.
     pub(super) fn cache(&self, index: u32) -> MutexGuard<'_, SlotCache> {
-        self.caches_used.store(true, Ordering::Relaxed);
+        // Written once, so that lanes on other cores keep the line shared.
+        if !self.caches_used.load(Ordering::Relaxed) {
+            self.caches_used.store(true, Ordering::Relaxed);
+        }
         self.lanes[index as usize]
             .cache
             .lock()
@@ -90,7 +93,10 @@ impl Lanes {
     /// Forgets every cached slot, before a collection (which will free them: nothing
     /// reaches them). Called only while no shared transaction runs.
     pub(super) fn empty_caches(&self) {
-        if self.caches_used.swap(false, Ordering::Relaxed) {
+        // A load first: the common case, no cache used, then costs no locked instruction.
+        if self.caches_used.load(Ordering::Relaxed)
+            && self.caches_used.swap(false, Ordering::Relaxed)
+        {
             for lane in &self.lanes {
                 lane.cache
                     .lock()

@@ -151,8 +151,11 @@ impl<R: Persistent> Pool<R> {
     /// thread and so would not order this thread's write-backs.
     fn write_back_deferred_lines(&self) {
         // Set only by exclusive transactions, which end before the pool can be shared: the
-        // borrow that ends them orders this load after their store.
-        if !self.deferred_pending.swap(false, Ordering::Relaxed) {
+        // borrow that ends them orders this load after their store. A load first, so
+        // that threads on other cores keep the line shared.
+        if !self.deferred_pending.load(Ordering::Relaxed)
+            || !self.deferred_pending.swap(false, Ordering::Relaxed)
+        {
             return;
         }
         let mut inner = self.inner();

@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
+use std::sync::PoisonError;
 
 use pmem_alloc::{Heap, HeapError, PPtr, Persistent};
 
@@ -63,8 +64,9 @@ impl<R: Persistent> Pool<R> {
         // No shared transaction runs while the pool is borrowed mutably, so every lane is
         // free.
         let lane = 0;
-        let transaction =
-            TxnGuard::begin(self.access(lane, false), &mut self.inner().deferred_lines);
+        let access = self.access(lane, false);
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let transaction = TxnGuard::begin(access, &mut inner.deferred_lines);
         let mut handle = Txn {
             pool: self,
             not_send: PhantomData,
@@ -251,7 +253,10 @@ impl<R: Persistent> Pool<R> {
     /// Keeps the lines an exclusive transaction deferred, for the next one to write back.
     fn keep_deferred_lines(&mut self, lines: Vec<usize>) {
         *self.deferred_pending.get_mut() = !lines.is_empty();
-        self.inner().deferred_lines = lines;
+        self.inner
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .deferred_lines = lines;
     }
 
     /// What a transaction in lane `lane` needs from the pool.
