@@ -63,7 +63,8 @@ fn sps_costs_the_same_per_op_on_one_and_two_threads() {
 /// An insert logs the bucket's head (8 bytes: the lock's whole value) and the thread's
 /// count (56 bytes: the rest of the counter's line), a fence each; at commit the two lines
 /// and the node's, a fence, then the generation and a fence. The node type's record is
-/// fenced once, and new spans write their page-table entries.
+/// fenced once, and each new span's page-table entry is written back and fenced before
+/// the heap's lock is released (another lane may allocate from the span and commit first).
 #[test]
 fn hashmap_insert_costs_the_same_per_op_on_one_and_two_threads() {
     for count in [1, 2] {
@@ -74,10 +75,14 @@ fn hashmap_insert_costs_the_same_per_op_on_one_and_two_threads() {
             ops,
             threads(count),
         );
-        assert_eq!(cost.fences, 4 * ops + 1, "fences on {count} thread(s)");
+        let metadata = ops.div_ceil(64) + 2 + count as u64;
+        assert!(
+            (4 * ops + 1..=4 * ops + 1 + metadata).contains(&cost.fences),
+            "{} fences on {count} thread(s), expected 4 per op, the type record's, and one per new span",
+            cost.fences
+        );
         assert_eq!(cost.logged_bytes, 64 * ops, "logged on {count} thread(s)");
         assert_eq!(cost.commits, ops, "commits on {count} thread(s)");
-        let metadata = ops.div_ceil(64) + 2 + count as u64;
         assert!(
             (7 * ops..=7 * ops + metadata).contains(&cost.lines_flushed),
             "{} lines on {count} thread(s), expected 7 per op and the heap's metadata",
