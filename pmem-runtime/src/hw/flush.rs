@@ -206,6 +206,21 @@ impl Flusher {
         }
     }
 
+    /// Flushes the cache lines `lines` (by index; sorted and deduplicated first) in runs of
+    /// adjacent lines, as [`flush_for`](Self::flush_for) `call`.
+    pub(crate) fn flush_lines_for(
+        &self,
+        call: PersistenceCall,
+        mapping: &Mapping,
+        lines: &mut Vec<usize>,
+    ) {
+        lines.sort_unstable();
+        lines.dedup();
+        for run in lines.chunk_by(|a, b| a + 1 == *b) {
+            self.flush_for(call, mapping, run[0] * CACHE_LINE, run.len() * CACHE_LINE);
+        }
+    }
+
     /// [`fence`](Self::fence), unless a crash test skips `call`.
     pub(crate) fn fence_for(&self, call: PersistenceCall) {
         if performs(call) {

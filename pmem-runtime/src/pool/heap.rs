@@ -96,7 +96,7 @@ impl<R: Persistent> Pool<R> {
     /// The names of the named roots in use.
     #[must_use]
     pub fn named_roots(&self) -> Vec<String> {
-        self.inner()
+        self.inner_read()
             .heap
             .named_roots(&self.region())
             .into_iter()
@@ -114,16 +114,23 @@ impl<R: Persistent> Pool<R> {
 
     /// The heap's index for `T`, recording the type first if it is new.
     pub(super) fn type_index_of<T: Persistent>(&self) -> Result<u32, Error> {
-        let found = self.inner_read().heap.type_index(T::LAYOUT_HASH);
-        if let Some(index) = found {
-            return self.verified::<T>(&self.inner_read().heap, index);
+        {
+            let inner = self.inner_read();
+            if let Some(index) = inner.heap.type_index(T::LAYOUT_HASH) {
+                return self.verified::<T>(&inner.heap, index);
+            }
         }
-        let mut inner = self.inner();
-        // Another thread may have recorded it since the read lock was released.
+        // Another thread may record it between the read lock and the write lock, which
+        // `type_index_in` looks for again.
+        self.type_index_in::<T>(&mut self.inner())
+    }
+
+    /// [`type_index_of`](Pool::type_index_of), through `inner`, which the caller holds.
+    fn type_index_in<T: Persistent>(&self, inner: &mut Inner) -> Result<u32, Error> {
         if let Some(index) = inner.heap.type_index(T::LAYOUT_HASH) {
             return self.verified::<T>(&inner.heap, index);
         }
-        let (heap, mut region) = self.heap_and_region(&mut inner);
+        let (heap, mut region) = self.heap_and_region(inner);
         heap.register(&mut region, &TypeInfo::of::<T>())
             .map_err(Error::Heap)
     }
@@ -176,14 +183,7 @@ impl<R: Persistent> Pool<R> {
     /// no other thread contends for, finds the type and the slot.
     fn allocate_exclusive<T: Persistent>(&self) -> Result<u64, Error> {
         let mut inner = self.inner();
-        let type_index = match inner.heap.type_index(T::LAYOUT_HASH) {
-            Some(index) => self.verified::<T>(&inner.heap, index)?,
-            None => {
-                let (heap, mut region) = self.heap_and_region(&mut inner);
-                heap.register(&mut region, &TypeInfo::of::<T>())
-                    .map_err(Error::Heap)?
-            }
-        };
+        let type_index = self.type_index_in::<T>(&mut inner)?;
         let size = self.mapping.mapped_len();
         let growth = if inner.heap.collection_due() {
             Growth::Refused

@@ -16,7 +16,7 @@ use pmem_alloc::{PPtr, Persistent};
 
 use crate::error::Error;
 use crate::header::ROOT_OFFSET;
-use crate::hw::flush::{CACHE_LINE, Event};
+use crate::hw::flush::Event;
 use crate::hw::mutation::PersistenceCall;
 use crate::lock::{self, PMutex};
 use crate::pin::Pinned;
@@ -129,11 +129,10 @@ impl<R: Persistent> Pool<R> {
             }
             Err(panic) => {
                 transaction.roll_back();
-                drop(lane);
                 std::panic::resume_unwind(panic)
             }
         };
-        drop(lane);
+        // The lane is given back (dropped) only now, after the transaction has ended.
         result
     }
 
@@ -163,16 +162,8 @@ impl<R: Persistent> Pool<R> {
             return;
         }
         let mut lines = core::mem::take(&mut inner.deferred_lines);
-        lines.sort_unstable();
-        lines.dedup();
-        for line in lines {
-            self.flusher.flush_for(
-                PersistenceCall::DeferredFlush,
-                &self.mapping,
-                line * CACHE_LINE,
-                CACHE_LINE,
-            );
-        }
+        self.flusher
+            .flush_lines_for(PersistenceCall::DeferredFlush, &self.mapping, &mut lines);
         self.flusher.fence();
     }
 }

@@ -243,15 +243,9 @@ impl RunningTxn {
 
     /// Flushes `lines` (sorted and deduplicated first) in runs of adjacent lines.
     pub(super) fn flush_lines(&self, call: PersistenceCall, lines: &mut Vec<usize>) {
-        lines.sort_unstable();
-        lines.dedup();
-        for run in lines.chunk_by(|a, b| a + 1 == *b) {
-            let (first, count) = (run[0], run.len());
-            let (offset, len) = (first * CACHE_LINE, count * CACHE_LINE);
-            self.pool
-                .flusher
-                .flush_for(call, self.mapping(), offset, len);
-        }
+        self.pool
+            .flusher
+            .flush_lines_for(call, self.mapping(), lines);
     }
 
     /// Ends a transaction that logged nothing. A shared one writes its lines back and
