@@ -287,13 +287,21 @@ fn on_threads<W: Workload>(
         state.verify(ops)?;
         Ok(region)
     };
-    let thread = &thread;
+    let regions = each_thread(threads, &thread)?;
+    Ok(Measured::spanning(&regions))
+}
+
+/// Runs `thread(0)` on the caller's thread and `thread(1..threads)` on threads of their
+/// own, and returns their timed regions, or the first error. Thread 0 is the caller's own,
+/// so that a one-thread run is what it was before threads existed.
+pub(crate) fn each_thread(
+    threads: usize,
+    thread: &(impl Fn(usize) -> Result<Region, pmem::Error> + Sync),
+) -> Result<Vec<Region>, pmem::Error> {
     let regions: Vec<Result<Region, pmem::Error>> = std::thread::scope(|scope| {
         let others: Vec<_> = (1..threads)
             .map(|index| scope.spawn(move || thread(index)))
             .collect();
-        // Thread 0 is the caller's own, so that a one-thread run is what it was before
-        // threads existed.
         let mut regions = vec![thread(0)];
         regions.extend(others.into_iter().map(|other| {
             other
@@ -302,8 +310,7 @@ fn on_threads<W: Workload>(
         }));
         regions
     });
-    let regions = regions.into_iter().collect::<Result<Vec<_>, _>>()?;
-    Ok(Measured::spanning(&regions))
+    regions.into_iter().collect()
 }
 
 /// Waits at the start barrier when dropped: a thread whose setup failed, by an error or a

@@ -38,7 +38,7 @@ use pmem::{PMut, PMutex, PPtr, Persistent, Pool, PoolOptions, SharedTxn, txn};
 
 use crate::{
     BenchError, HASHMAP_BUCKETS, Measured, Node, PoolFile, Region, SPS_ELEMENTS, Xorshift64,
-    bucket_of, pool_size_for, report_heap, timed,
+    bucket_of, each_thread, pool_size_for, report_heap, timed,
 };
 
 /// A workload whose threads share one pool.
@@ -121,20 +121,7 @@ fn on_shared_pool<W: SharedWorkload>(
         let ((), region) = timed(|| W::run(&pool, index, threads, ops))?;
         Ok::<Region, pmem::Error>(region)
     };
-    let thread = &thread;
-    let regions: Vec<Result<Region, pmem::Error>> = std::thread::scope(|scope| {
-        let others: Vec<_> = (1..threads)
-            .map(|index| scope.spawn(move || thread(index)))
-            .collect();
-        let mut regions = vec![thread(0)];
-        regions.extend(others.into_iter().map(|other| {
-            other
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        }));
-        regions
-    });
-    let regions = regions.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let regions = each_thread(threads, &thread)?;
     W::verify(&pool, ops, threads)?;
     Ok(Measured::spanning(&regions))
 }
