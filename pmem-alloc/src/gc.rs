@@ -203,11 +203,11 @@ impl Heap {
         };
         let mut released = false;
         // What survives is reachable, and no transaction is writing it any more.
-        self.hidden.clear();
         for (id, span_marks) in marks.spans.into_iter().enumerate() {
             let Some(span) = self.spans[id].as_ref() else {
                 continue;
             };
+            span.hidden.clear();
             assert_eq!(
                 span_marks.len(),
                 span.allocated.len(),

@@ -3,12 +3,15 @@
 //! `layout.rs` says what is on disk; `load.rs` reads and checks it, `class.rs` sizes a
 //! type's slots and spans; this module keeps the volatile picture that makes
 //! allocation fast: per type, the spans with free slots; per span, a bitmap of allocated
-//! slots; per page, the span covering it. The runtime calls it from one thread at a time
-//! (behind a lock); threads that allocate often keep a few slots each, taken with
-//! [`Heap::alloc_from_existing_spans`], so that most allocations need no lock.
+//! slots; per page, the span covering it. The runtime keeps it behind a reader-writer lock:
+//! lookups take it shared, everything else exclusive, and [`HiddenSlot::reveal`] needs
+//! neither. Threads that allocate often keep the free slots of a span each, taken with
+//! [`Heap::alloc_rest_of_span`], so that most allocations need no lock and no two threads
+//! write one page.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -23,7 +26,7 @@ use crate::region::{FenceFor, Region};
 use crate::types::TypeInfo;
 
 /// A run of pages holding slots of one type.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Span {
     pub(crate) first_page: usize,
     pub(crate) pages: usize,
@@ -34,6 +37,61 @@ pub(crate) struct Span {
     pub(crate) live: usize,
     /// No free slot lies in a word before this one.
     pub(crate) free_word_hint: usize,
+    /// One bit per slot: allocated, but not found by lookups yet (see [`Heap::hide`]).
+    /// Shared with the [`HiddenSlot`]s, which reveal their slot without the heap.
+    pub(crate) hidden: Arc<HiddenSlots>,
+}
+
+/// A span's hidden slots, one bit each.
+#[derive(Debug)]
+pub(crate) struct HiddenSlots(Box<[AtomicU64]>);
+
+impl HiddenSlots {
+    pub(crate) fn none(objects: usize) -> Arc<Self> {
+        Arc::new(Self(
+            (0..objects.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        ))
+    }
+
+    fn hide(&self, slot: usize) {
+        self.0[slot / 64].fetch_or(1 << (slot % 64), Ordering::Relaxed);
+    }
+
+    /// Release: a reader that finds the slot revealed (Acquire) sees what the revealing
+    /// thread wrote before.
+    fn reveal(&self, slot: usize) {
+        self.0[slot / 64].fetch_and(!(1 << (slot % 64)), Ordering::Release);
+    }
+
+    fn is_hidden(&self, slot: usize) -> bool {
+        self.0[slot / 64].load(Ordering::Acquire) & 1 << (slot % 64) != 0
+    }
+
+    pub(crate) fn clear(&self) {
+        for word in &self.0 {
+            word.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// An allocated slot that [`Heap::hide`] hid: lookups ([`Heap::object_type`]) do not find
+/// it until it is [`reveal`](HiddenSlot::reveal)ed, or until a collection. Dropped
+/// unrevealed, the slot stays hidden until the next collection.
+#[must_use = "the slot stays hidden until it is revealed"]
+#[derive(Debug)]
+pub struct HiddenSlot {
+    span: Arc<HiddenSlots>,
+    slot: usize,
+}
+
+impl HiddenSlot {
+    /// Lets lookups find the slot again. It needs no access to the heap, so threads that
+    /// each reveal their own new objects wait for nothing.
+    pub fn reveal(self) {
+        self.span.reveal(self.slot);
+    }
 }
 
 impl Span {
@@ -139,10 +197,6 @@ pub struct Heap {
     pub(crate) collections: u64,
     /// What the last collection counted (see [`Collection`](crate::Collection)).
     pub(crate) last_dangling_pointers: u64,
-    /// Allocated slots that lookups ([`object_type`](Heap::object_type)) do not find yet:
-    /// objects a running transaction is still writing, which no other reference may reach
-    /// (see [`hide`](Heap::hide)).
-    pub(crate) hidden: HashSet<u64>,
 }
 
 impl Heap {
@@ -198,7 +252,6 @@ impl Heap {
             live_after_collection: 0,
             collections: 0,
             last_dangling_pointers: 0,
-            hidden: HashSet::new(),
         }
     }
 
@@ -340,6 +393,7 @@ impl Heap {
             allocated: vec![0; class.objects.div_ceil(64)],
             live: 0,
             free_word_hint: 0,
+            hidden: HiddenSlots::none(class.objects),
         };
         let slot = span
             .take_free_slot(class.objects)
@@ -351,19 +405,28 @@ impl Heap {
         Ok(self.slot_offset(first_page, class.slot, slot))
     }
 
-    /// Takes up to `max` free slots of type `type_index` from spans that already exist,
-    /// writing nothing (no span is made): for a thread's cache of slots, which hands them
-    /// out later without the heap. Fewer, or none, if the spans are full.
-    ///
-    /// # Panics
-    ///
-    /// If `type_index` was not returned by [`register`](Heap::register).
-    pub fn alloc_from_existing_spans(&mut self, type_index: u32, max: usize) -> Vec<u64> {
-        let Some(class) = self.types[type_index as usize].class else {
+    /// Takes up to `max` more free slots from the span of the slot at pool offset `offset`
+    /// (one that [`alloc`](Heap::alloc) just returned), writing nothing: for a lane's cache
+    /// of slots, which hands them out later without the heap. Taking the rest of one span
+    /// keeps each lane's new objects on pages of its own, so that threads do not
+    /// first-touch (page-fault) the same pages together. Fewer, or none, if the span is
+    /// full; none if no allocated slot starts at `offset`.
+    pub fn alloc_rest_of_span(&mut self, offset: u64, max: usize) -> Vec<u64> {
+        let Some((id, _)) = self.locate(offset) else {
             return Vec::new();
         };
-        (0..max)
-            .map_while(|_| self.take_from_partial_spans(type_index, class))
+        let span = self.spans[id].as_mut().expect("located spans exist");
+        let class = self.types[span.type_index as usize]
+            .class
+            .expect("a type with a span has a class");
+        let first_page = span.first_page;
+        let slots: Vec<usize> = (0..max)
+            .map_while(|_| span.take_free_slot(class.objects))
+            .collect();
+        self.allocated_since_collection += (slots.len() * class.slot) as u64;
+        slots
+            .into_iter()
+            .map(|slot| self.slot_offset(first_page, class.slot, slot))
             .collect()
     }
 
@@ -483,34 +546,37 @@ impl Heap {
     }
 
     /// Hides the allocated slot at pool offset `offset` from [`object_type`](Heap::object_type)
-    /// until [`reveal`](Heap::reveal)ed, or until a collection, which keeps it if something
-    /// reaches it and frees it if not: while one thread writes a new object, no other may
-    /// find it. The collector traces hidden objects like any other.
-    pub fn hide(&mut self, offset: u64) {
-        self.hidden.insert(offset);
-    }
-
-    /// Makes hidden slots found by [`object_type`](Heap::object_type) again.
-    pub fn reveal(&mut self, offsets: &[u64]) {
-        for offset in offsets {
-            self.hidden.remove(offset);
-        }
+    /// until the returned handle reveals it, or until a collection, which keeps it if
+    /// something reaches it and frees it if not: while one thread writes a new object, no
+    /// other may find it. The collector traces hidden objects like any other. `None` if no
+    /// slot starts at `offset`.
+    pub fn hide(&mut self, offset: u64) -> Option<HiddenSlot> {
+        let (id, slot) = self.locate(offset)?;
+        let span = &self.spans[id].as_ref().expect("located spans exist").hidden;
+        span.hide(slot);
+        Some(HiddenSlot {
+            span: Arc::clone(span),
+            slot,
+        })
     }
 
     /// Whether the slot at pool offset `offset` is [`hide`](Heap::hide)n.
     #[must_use]
     pub fn is_hidden(&self, offset: u64) -> bool {
-        !self.hidden.is_empty() && self.hidden.contains(&offset)
+        self.locate(offset).is_some_and(|(id, slot)| {
+            self.spans[id]
+                .as_ref()
+                .is_some_and(|span| span.hidden.is_hidden(slot))
+        })
     }
 
     /// The type index of the allocated object that starts at pool offset `offset`, if one
     /// does and it is not hidden.
     #[must_use]
     pub fn object_type(&self, offset: u64) -> Option<u32> {
-        if self.is_hidden(offset) {
-            return None;
-        }
-        self.object_type_even_hidden(offset)
+        let (id, slot) = self.locate(offset)?;
+        let span = self.spans[id].as_ref()?;
+        (span.is_allocated(slot) && !span.hidden.is_hidden(slot)).then_some(span.type_index)
     }
 
     /// As [`object_type`](Heap::object_type), but finding hidden objects too: for the

@@ -25,7 +25,7 @@ mod types;
 
 pub use error::HeapError;
 pub use gc::{Collection, DanglingPointer, Marks};
-pub use heap::{Growth, Heap, NamedRoot, RootObject};
+pub use heap::{Growth, Heap, HiddenSlot, NamedRoot, RootObject};
 pub use layout::{MAX_ROOT_NAME, MAX_SPAN_PAGES, MIN_HEAP_LEN, NAMED_ROOTS, PAGE, is_heap_data};
 pub use persistent::Persistent;
 pub use pointer_map::{PointerMap, PointerRun};

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::error::HeapError;
 use crate::format::{HeapHeader, SpanEntry};
-use crate::heap::{Heap, RootObject, Span};
+use crate::heap::{Heap, HiddenSlots, RootObject, Span};
 use crate::layout::{
     self, ARENA_PAGES, HEADER_LEN, METADATA_PAGES, PAGE, TYPE_TABLE_LEN, TYPE_TABLE_START,
 };
@@ -133,6 +133,7 @@ impl Heap {
                 allocated,
                 live: objects,
                 free_word_hint: 0,
+                hidden: HiddenSlots::none(objects),
             });
             for covered in page + 1..page + entry.pages {
                 let covered_at = start + layout::entry_offset(covered);

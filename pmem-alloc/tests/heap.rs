@@ -418,3 +418,64 @@ fn types_are_recorded_once_and_survive_reload() {
         Some(&TypeInfo::of::<Root>())
     );
 }
+
+#[test]
+fn the_rest_of_a_span_comes_from_that_span_alone_and_the_next_allocation_opens_another() {
+    let (mut region, mut heap, node) = new_heap(1 << 20, 1 << 20);
+    let first = heap
+        .alloc(&mut region, node, Growth::Allowed)
+        .expect("alloc");
+    let rest = heap.alloc_rest_of_span(first, 1000);
+    // A 16-byte node's span is one page: 256 slots.
+    assert_eq!(rest.len(), PAGE / 16 - 1, "every other slot of the span");
+    let page = |offset: u64| offset as usize / PAGE;
+    assert!(rest.iter().all(|&slot| page(slot) == page(first)));
+    assert!(
+        heap.alloc_rest_of_span(first, 1000).is_empty(),
+        "the span is full"
+    );
+    let next = heap
+        .alloc(&mut region, node, Growth::Allowed)
+        .expect("alloc");
+    assert_ne!(page(next), page(first), "a full span gives nothing more");
+    let capped = heap.alloc_rest_of_span(next, 10);
+    assert_eq!(capped.len(), 10, "no more than asked for");
+    assert!(
+        heap.alloc_rest_of_span(next + 8, 10).is_empty(),
+        "no slot starts there"
+    );
+}
+
+#[test]
+fn a_hidden_slot_is_found_again_once_revealed_or_collected() {
+    let (mut region, mut heap, node) = new_heap(1 << 20, 1 << 20);
+    let first = heap
+        .alloc(&mut region, node, Growth::Allowed)
+        .expect("alloc");
+    let second = heap
+        .alloc(&mut region, node, Growth::Allowed)
+        .expect("alloc");
+    let hidden_first = heap.hide(first).expect("a slot starts there");
+    let hidden_second = heap.hide(second).expect("a slot starts there");
+    assert!(heap.hide(first + 8).is_none(), "no slot starts there");
+    for offset in [first, second] {
+        assert!(heap.is_hidden(offset));
+        assert_eq!(heap.object_type(offset), None);
+        assert_eq!(heap.object_type_even_hidden(offset), Some(node));
+    }
+    hidden_first.reveal();
+    assert!(!heap.is_hidden(first));
+    assert_eq!(heap.object_type(first), Some(node));
+    assert!(heap.is_hidden(second), "only the revealed slot");
+    drop(hidden_second);
+    assert!(heap.is_hidden(second), "dropped, a slot stays hidden");
+    region.write_word(ROOT_OFFSET, second);
+    region.write_word(second + 8, 0);
+    heap.collect(&mut region, &[], &HashMap::new())
+        .expect("collect");
+    assert!(
+        !heap.is_hidden(second),
+        "a collection reveals what it keeps"
+    );
+    assert_eq!(heap.object_type(second), Some(node));
+}

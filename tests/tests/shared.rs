@@ -362,6 +362,57 @@ fn threads_allocate_and_link_objects_then_an_exclusive_collection_keeps_pins() {
     );
 }
 
+/// Each lane takes the rest of a span when it needs slots, so two threads allocating at
+/// the same time never write (and so never first-touch) the same page.
+#[test]
+fn threads_allocating_together_write_pages_of_their_own() {
+    let file = ScratchFile::new("shared-own-pages");
+    let pool = PoolOptions::new()
+        .lanes(2)
+        .size(1 << 20)
+        .create(
+            file.path(),
+            List {
+                head: PMutex::new(PPtr::null()),
+            },
+        )
+        .expect("create");
+    let together = Barrier::new(2);
+    let pages: Vec<std::collections::BTreeSet<u64>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2u64)
+            .map(|thread| {
+                let (pool, together) = (&pool, &together);
+                scope.spawn(move || {
+                    // Both in a transaction at once: each thread takes a lane of its own,
+                    // and keeps to it from then on.
+                    pool.shared_txn(|_| together.wait());
+                    let mut pages = std::collections::BTreeSet::new();
+                    for value in 0..1000 {
+                        together.wait();
+                        let node = pool.shared_txn(|tx| {
+                            let next = *tx.lock(&tx.root().head);
+                            let node = tx.alloc(Node {
+                                value: thread << 32 | value,
+                                next,
+                            });
+                            node.inspect(|&node| *tx.lock(&tx.root().head) = node)
+                        });
+                        pages.insert(node.expect("alloc").offset() / 4096);
+                    }
+                    pages
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("worker"))
+            .collect()
+    });
+    assert!(pages[0].len() >= 4 && pages[1].len() >= 4, "{pages:?}");
+    let shared: Vec<_> = pages[0].intersection(&pages[1]).collect();
+    assert!(shared.is_empty(), "pages both threads wrote: {shared:?}");
+}
+
 #[test]
 fn a_shared_transaction_changes_only_what_it_locked_or_allocated() {
     let file = ScratchFile::new("shared-get-mut");

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use pmem_alloc::{
-    Collection, Growth, Heap, HeapError, HeapStats, NamedRoot, PPtr, Persistent, TypeInfo,
+    Collection, Growth, Heap, HeapError, HeapStats, HiddenSlot, NamedRoot, PPtr, Persistent,
+    TypeInfo,
 };
 
 use crate::error::Error;
@@ -15,10 +16,18 @@ use crate::txn;
 
 use super::{Inner, Pool};
 
-/// How many slots a lane takes from the heap beyond the one it allocates, when its cache
-/// has none of the type: enough that most allocations skip the heap's lock, few enough
-/// that the slots a lane leaves unused stay negligible.
-const SLOT_BATCH: usize = 15;
+/// At most how many slots a lane takes from the heap beyond the one it allocates, when its
+/// cache has none of the type: the rest of that slot's span, up to a page of 16-byte
+/// slots. Most allocations then skip the heap's lock, each lane first-touches pages no
+/// other lane writes, and the slots a lane leaves unused stay within one span per type.
+const SLOT_BATCH: usize = 255;
+
+/// What a shared transaction's allocation needs: its lane, whose cache it takes slots
+/// from, and where it keeps the hidden slots it reveals when its body has returned.
+pub(super) struct SharedAllocation<'a> {
+    pub(super) lane: u32,
+    pub(super) hidden: &'a mut Vec<HiddenSlot>,
+}
 
 impl<R: Persistent> Pool<R> {
     /// Collects garbage: frees every heap object that neither the root, the named roots
@@ -146,18 +155,22 @@ impl<R: Persistent> Pool<R> {
     }
 
     /// Allocates a slot for a `T` inside the running transaction, growing the pool if
-    /// needed. An exclusive transaction (`lane` is `None`) collects first when enough has
-    /// been allocated since the last collection, and when the heap is full. A shared one
-    /// allocates from its lane's cache of slots, refilled in batches, and never collects
-    /// (see `Pool::shared_txn`); the heap hides its slots from other readers until the
-    /// transaction ends (`Heap::hide`).
-    pub(super) fn allocate_slot<T: Persistent>(&self, lane: Option<u32>) -> Result<u64, Error> {
-        let Some(lane) = lane else {
+    /// needed. An exclusive transaction (`shared` is `None`) collects first when enough
+    /// has been allocated since the last collection, and when the heap is full. A shared
+    /// one allocates from its lane's cache of slots, refilled in batches, and never
+    /// collects (see `Pool::shared_txn`); the heap hides its slots from other readers
+    /// (`Heap::hide`), and the transaction reveals them when its body has returned.
+    pub(super) fn allocate_slot<T: Persistent>(
+        &self,
+        shared: Option<SharedAllocation<'_>>,
+    ) -> Result<u64, Error> {
+        let Some(SharedAllocation { lane, hidden }) = shared else {
             self.lanes.empty_caches();
             return self.allocate_exclusive::<T>();
         };
         let mut cache = self.lanes.cache(lane);
-        if let Some(offset) = cache.take(T::LAYOUT_HASH) {
+        if let Some((offset, slot)) = cache.take(T::LAYOUT_HASH) {
+            hidden.push(slot);
             return Ok(offset);
         }
         let type_index = self.type_index_of::<T>()?;
@@ -167,14 +180,27 @@ impl<R: Persistent> Pool<R> {
         let offset = heap
             .alloc(&mut region, type_index, Growth::Allowed)
             .map_err(Error::Heap)?;
-        let batch = heap.alloc_from_existing_spans(type_index, SLOT_BATCH);
-        for &slot in batch.iter().chain([&offset]) {
-            heap.hide(slot);
-        }
+        let batch = heap.alloc_rest_of_span(offset, SLOT_BATCH);
+        let mut hide = |offset: u64| {
+            let slot = heap.hide(offset).expect("the heap just allocated the slot");
+            (offset, slot)
+        };
+        hidden.push(hide(offset).1);
+        let batch: Vec<_> = batch.into_iter().map(hide).collect();
+        // A new span's page-table entry is durable before any of its slots is used. If
+        // the lane took all of them, no other lane can use one, so the fence waits until
+        // the heap is let go; if not, another lane's transaction could allocate from the
+        // span and commit before this one ends, and its commit fence, on another thread,
+        // would not order this thread's write-back.
+        let span_taken_whole = batch.len() < SLOT_BATCH;
         cache.keep(T::LAYOUT_HASH, batch);
-        // A new span's page-table entry is durable before the heap is let go: another
-        // lane's transaction may allocate from the span and commit before this one ends.
-        txn::persist_shared_metadata(&self.mapping);
+        if !span_taken_whole {
+            txn::persist_shared_metadata(&self.mapping);
+        }
+        drop(inner);
+        if span_taken_whole {
+            txn::persist_shared_metadata(&self.mapping);
+        }
         self.note_growth(size);
         Ok(offset)
     }

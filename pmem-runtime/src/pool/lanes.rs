@@ -10,13 +10,16 @@
 //! Each lane also keeps a cache of heap slots, per type, that its transactions allocate
 //! from without taking the heap's lock: a lane is used by one transaction at a time, so
 //! the cache's own lock is never contended. The slots are taken from the heap in batches
-//! (`Heap::alloc_from_existing_spans`) and count as allocated there; unused ones are
+//! (`Heap::alloc_rest_of_span`: the rest of the span the first one came from, so that
+//! each lane's new objects lie on pages of their own) and count as allocated there; unused ones are
 //! unreachable, so a collection frees them, and every collection first empties the caches
 //! ([`Lanes::empty_caches`]) so that no cached slot is handed out after it was freed.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use pmem_alloc::HiddenSlot;
 
 use crate::hw::flush::Flusher;
 use crate::park;
@@ -33,16 +36,17 @@ struct LaneState {
     cache: Mutex<SlotCache>,
 }
 
-/// Heap slots a lane has taken for its next allocations: pool offsets, per type (by layout
-/// hash, so that an allocation from the cache needs no lookup in the heap).
+/// Heap slots a lane has taken for its next allocations, hidden until used and revealed:
+/// pool offsets, per type (by layout hash, so that an allocation from the cache needs no
+/// lookup in the heap).
 #[derive(Default)]
 pub(super) struct SlotCache {
-    slots: Vec<(u64, Vec<u64>)>,
+    slots: Vec<(u64, Vec<(u64, HiddenSlot)>)>,
 }
 
 impl SlotCache {
     /// A cached slot of the type whose layout hash is `layout_hash`, if there is one.
-    pub(super) fn take(&mut self, layout_hash: u64) -> Option<u64> {
+    pub(super) fn take(&mut self, layout_hash: u64) -> Option<(u64, HiddenSlot)> {
         self.slots
             .iter_mut()
             .find(|(hash, _)| *hash == layout_hash)
@@ -50,7 +54,7 @@ impl SlotCache {
     }
 
     /// Keeps `slots` of the type whose layout hash is `layout_hash` for later allocations.
-    pub(super) fn keep(&mut self, layout_hash: u64, slots: Vec<u64>) {
+    pub(super) fn keep(&mut self, layout_hash: u64, slots: Vec<(u64, HiddenSlot)>) {
         match self.slots.iter_mut().find(|(hash, _)| *hash == layout_hash) {
             Some((_, kept)) => kept.extend(slots),
             None => self.slots.push((layout_hash, slots)),

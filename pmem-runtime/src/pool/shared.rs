@@ -12,7 +12,7 @@ use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
-use pmem_alloc::{PPtr, Persistent};
+use pmem_alloc::{HiddenSlot, PPtr, Persistent};
 
 use crate::error::Error;
 use crate::header::ROOT_OFFSET;
@@ -23,6 +23,7 @@ use crate::pin::Pinned;
 use crate::pmut::PMut;
 use crate::txn::{self, TxnGuard};
 
+use super::heap::SharedAllocation;
 use super::{Pool, Visibility};
 
 impl<R: Persistent> Pool<R> {
@@ -111,13 +112,17 @@ impl<R: Persistent> Pool<R> {
         let mut handle = SharedTxn {
             pool: self,
             lane: lane.index(),
+            hidden: Vec::new(),
             not_send: PhantomData,
         };
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(&mut handle)));
         // Revealed before the transaction ends, which releases its locks: a thread that
         // takes one of them next must find the objects this one linked under it. The body
-        // has returned, so nothing writes them any more (a rollback restores around them).
-        self.reveal(&txn::fresh_objects());
+        // has returned, so nothing writes them any more (a rollback restores around them;
+        // rolled back, they are garbage, or kept by a pin).
+        for slot in handle.hidden.drain(..) {
+            slot.reveal();
+        }
         let result = match outcome {
             Ok(Ok(value)) => {
                 transaction.end();
@@ -134,15 +139,6 @@ impl<R: Persistent> Pool<R> {
         };
         // The lane is given back (dropped) only now, after the transaction has ended.
         result
-    }
-
-    /// Lets every reader find the objects a shared transaction allocated, now that its body
-    /// has returned and writes them no more (committed, they are reachable; rolled back,
-    /// they are garbage, or kept by a pin).
-    fn reveal(&self, fresh: &[u64]) {
-        if !fresh.is_empty() {
-            self.inner().heap.reveal(fresh);
-        }
     }
 
     /// Makes the lines that exclusive transactions deferred durable now: a shared
@@ -177,6 +173,9 @@ impl<R: Persistent> Pool<R> {
 pub struct SharedTxn<'t, R: Persistent> {
     pool: &'t Pool<R>,
     lane: u32,
+    /// The objects this transaction allocated, hidden from other threads until its body
+    /// has returned.
+    hidden: Vec<HiddenSlot>,
     not_send: txn::ThreadBound,
 }
 
@@ -265,7 +264,13 @@ impl<'t, R: Persistent> SharedTxn<'t, R> {
     ///
     /// As [`Txn::alloc`](super::Txn::alloc).
     pub fn alloc<T: Persistent>(&mut self, value: T) -> Result<PPtr<T>, Error> {
-        self.pool.alloc_in_transaction(value, Some(self.lane))
+        self.pool.alloc_in_transaction(
+            value,
+            Some(SharedAllocation {
+                lane: self.lane,
+                hidden: &mut self.hidden,
+            }),
+        )
     }
 
     /// Allocates like [`alloc`](SharedTxn::alloc) and returns the new object to change.

@@ -15,6 +15,7 @@ use crate::pmut::PMut;
 use crate::txn::{self, PoolAccess, TxnGuard};
 
 use super::Pool;
+use super::heap::SharedAllocation;
 
 impl<R: Persistent> Pool<R> {
     /// Runs `body` as a transaction: every change it makes to the pool is undo-logged, and
@@ -273,14 +274,14 @@ impl<R: Persistent> Pool<R> {
     }
 
     /// Allocates a new object set to `value` in the running transaction (see
-    /// [`Txn::alloc`]); `lane` as in `allocate_slot`.
+    /// [`Txn::alloc`]); `shared` as in `allocate_slot`.
     pub(super) fn alloc_in_transaction<T: Persistent>(
         &self,
         value: T,
-        lane: Option<u32>,
+        shared: Option<SharedAllocation<'_>>,
     ) -> Result<PPtr<T>, Error> {
         let _layout_checked: u64 = const { T::LAYOUT_HASH };
-        let offset = self.allocate_slot::<T>(lane)?;
+        let offset = self.allocate_slot::<T>(shared)?;
         let address = self
             .mapping
             .address_of(offset as usize)

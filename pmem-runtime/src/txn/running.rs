@@ -290,9 +290,9 @@ impl RunningTxn {
     }
 
     /// In a shared transaction, makes the heap metadata written so far (a new span's
-    /// page-table entry) durable at once, before the heap's lock is released: from then on
-    /// another transaction may allocate from the span and commit a pointer into it, and its
-    /// commit fence, on another thread, does not order this thread's write-back.
+    /// page-table entry) durable at once, before any slot of the span is used: another
+    /// transaction may allocate from the span and commit a pointer into it, and its commit
+    /// fence, on another thread, does not order this thread's write-back.
     pub(super) fn persist_shared_metadata(&mut self) {
         if !self.pool.shared || self.buffers.metadata_lines.is_empty() {
             return;
