@@ -1,5 +1,7 @@
 //! How full the heap is, per type.
 
+use std::collections::HashMap;
+
 use crate::heap::Heap;
 use crate::layout::{self, METADATA_PAGES, PAGE};
 
@@ -66,6 +68,25 @@ impl Heap {
     /// How the heap is used now.
     #[must_use]
     pub fn stats(&self) -> HeapStats {
+        self.stats_with_reserved(&[])
+    }
+
+    /// As [`stats`](Heap::stats), counting the allocated slots at the pool offsets in
+    /// `reserved` as free: slots taken for later allocations (a thread's cache), which hold
+    /// no object yet. Offsets where no allocated slot starts are ignored.
+    #[must_use]
+    pub fn stats_with_reserved(&self, reserved: &[u64]) -> HeapStats {
+        let mut reserved_in_span: HashMap<usize, u64> = HashMap::new();
+        for &offset in reserved {
+            if let Some((id, slot)) = self.locate(offset) {
+                if self.spans[id]
+                    .as_ref()
+                    .is_some_and(|span| span.is_allocated(slot))
+                {
+                    *reserved_in_span.entry(id).or_default() += 1;
+                }
+            }
+        }
         let arenas = (self.pages.saturating_sub(METADATA_PAGES)).div_ceil(layout::ARENA_PAGES);
         let mut stats = HeapStats {
             heap_bytes: (self.pages * PAGE) as u64,
@@ -85,19 +106,21 @@ impl Heap {
             })
             .collect();
         let mut used_pages = 0;
-        for span in self.spans.iter().flatten() {
+        for (id, span) in self.spans.iter().enumerate() {
+            let Some(span) = span else { continue };
             used_pages += span.pages;
+            let live = span.live as u64 - reserved_in_span.get(&id).copied().unwrap_or(0);
             let state = &self.types[span.type_index as usize];
             let (objects, slot) = state
                 .class
                 .map_or((1, 0), |class| (class.objects as u64, class.slot as u64));
             let entry = &mut per_type[span.type_index as usize];
             entry.spans += 1;
-            entry.objects += span.live as u64;
-            entry.free_slots += objects - span.live as u64;
-            stats.allocated_objects += span.live as u64;
-            stats.allocated_bytes += span.live as u64 * slot;
-            stats.free_slot_bytes += (objects - span.live as u64) * slot;
+            entry.objects += live;
+            entry.free_slots += objects - live;
+            stats.allocated_objects += live;
+            stats.allocated_bytes += live * slot;
+            stats.free_slot_bytes += (objects - live) * slot;
         }
         stats.free_page_bytes =
             stats.heap_bytes - stats.metadata_bytes - (used_pages * PAGE) as u64;

@@ -411,6 +411,12 @@ fn threads_allocating_together_write_pages_of_their_own() {
     assert!(pages[0].len() >= 4 && pages[1].len() >= 4, "{pages:?}");
     let shared: Vec<_> = pages[0].intersection(&pages[1]).collect();
     assert!(shared.is_empty(), "pages both threads wrote: {shared:?}");
+    let stats = pool.heap_stats();
+    assert_eq!(
+        stats.allocated_objects, 2000,
+        "the slots the lanes keep for later count as free"
+    );
+    assert_eq!(stats.types[0].objects, 2000);
 }
 
 #[test]

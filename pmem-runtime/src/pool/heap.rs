@@ -53,10 +53,12 @@ impl<R: Persistent> Pool<R> {
         Ok(collection)
     }
 
-    /// How the heap is used: its size, what is allocated, what is free, per type.
+    /// How the heap is used: its size, what is allocated, what is free, per type. Slots
+    /// that lanes keep for their next shared allocations count as free.
     #[must_use]
     pub fn heap_stats(&self) -> HeapStats {
-        self.inner_read().heap.stats()
+        let cached = self.lanes.cached_slots();
+        self.inner_read().heap.stats_with_reserved(&cached)
     }
 
     /// Pins the object `pointer` points at: it stays alive across collections while the

@@ -94,6 +94,24 @@ impl Lanes {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The pool offsets of every lane's cached slots.
+    pub(super) fn cached_slots(&self) -> Vec<u64> {
+        if !self.caches_used.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        self.lanes
+            .iter()
+            .flat_map(|lane| {
+                let cache = lane.cache.lock().unwrap_or_else(PoisonError::into_inner);
+                cache
+                    .slots
+                    .iter()
+                    .flat_map(|(_, slots)| slots.iter().map(|&(offset, _)| offset))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// Forgets every cached slot, before a collection (which will free them: nothing
     /// reaches them). Called only while no shared transaction runs.
     pub(super) fn empty_caches(&self) {
