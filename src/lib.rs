@@ -58,8 +58,8 @@
 pub use pmem_macros::{Persistent, txn, txn_block};
 pub use pmem_runtime::{
     CACHE_LINE, Collection, DanglingPointer, Error, FlushMode, FlushModeError, HeaderPart,
-    HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PMut, PMutex, PPtr, Persistent, Pinned,
-    PointerMap, PointerRun, Pool, PoolInfo, PoolOptions, PoolUuid, SharedTxn, Stats, Txn,
+    HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PMut, PMutex, PPtr, PSlice, Persistent,
+    Pinned, PointerMap, PointerRun, Pool, PoolInfo, PoolOptions, PoolUuid, SharedTxn, Stats, Txn,
     TypeStats, abort, scratch_directory,
 };
 

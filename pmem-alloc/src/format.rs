@@ -15,7 +15,7 @@
 //! page-table entry is one 64-bit word whose fields are bits, not bytes:
 //! [`SpanEntry::decode`] reads it.
 
-use zerocopy::little_endian::{U32, U64};
+use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use crate::heap::NamedRoot;
@@ -179,7 +179,11 @@ pub struct TypeRecordHeader {
     /// How many pointer runs follow.
     pub pointer_runs: U32,
     /// The name's length in bytes (at most 255).
-    pub name_len: U32,
+    pub name_len: U16,
+    /// What the type's objects are: 0 for single values, 1 for slices of them (see
+    /// [`TypeKind`](crate::TypeKind)). Records written before slices existed hold 0 here,
+    /// the high half of what was a 32-bit name length.
+    pub kind: U16,
     /// CRC-32 of the whole record with this field zeroed, followed by the type index as a
     /// little-endian `u32`: a record moved to another index fails it.
     pub checksum: U32,
@@ -208,14 +212,18 @@ const SPAN_TAG: u64 = 1;
 
 /// A decoded page-table entry: the span that starts at its page. The `i`-th 8-byte word of
 /// an arena's page-table page describes the arena's page `i`: 0 if no span starts there;
-/// otherwise the tag 1 (bits 0..8), the type index (8..32), the page count (32..48), and a
-/// 16-bit check of bits 0..48 and the page number (48..64).
+/// otherwise the tag 1 (bits 0..8), the type index (8..32), the page count (32..41), the
+/// slot class (41..48), and a 16-bit check of bits 0..48 and the page number (48..64).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpanEntry {
     /// The type index of the span's objects.
     pub type_index: u32,
-    /// The span's length in pages, at least 1.
+    /// The span's length in pages, 1 to 511.
     pub pages: usize,
+    /// For a span of slices, the size of its slots (see `Class::slice_slot` in
+    /// `class.rs`: 0 to 39 for sizes from 16 bytes to 16 KiB, 127 for one slice that fills
+    /// the span); 0 for a span of single values, whose type gives the slot size.
+    pub slot_class: u8,
 }
 
 fn entry_check(low: u64, page: usize) -> u64 {
@@ -225,7 +233,10 @@ fn entry_check(low: u64, page: usize) -> u64 {
 
 impl SpanEntry {
     pub(crate) fn encode(self, page: usize) -> u64 {
-        let low = SPAN_TAG | u64::from(self.type_index) << 8 | (self.pages as u64) << 32;
+        let low = SPAN_TAG
+            | u64::from(self.type_index) << 8
+            | (self.pages as u64) << 32
+            | u64::from(self.slot_class) << 41;
         low | entry_check(low, page) << 48
     }
 
@@ -243,13 +254,14 @@ impl SpanEntry {
         if word & 0xff != SPAN_TAG || word >> 48 != entry_check(low, page) {
             return Err(InvalidEntry);
         }
-        let pages = ((word >> 32) & 0xffff) as usize;
+        let pages = ((word >> 32) & 0x1ff) as usize;
         if pages == 0 {
             return Err(InvalidEntry);
         }
         Ok(Some(Self {
             type_index: ((word >> 8) & 0xff_ffff) as u32,
             pages,
+            slot_class: ((word >> 41) & 0x7f) as u8,
         }))
     }
 }
@@ -267,9 +279,20 @@ mod tests {
         let entry = SpanEntry {
             type_index: 77,
             pages: 3,
+            slot_class: 0,
         };
         let word = entry.encode(1234);
         assert_eq!(SpanEntry::decode(word, 1234), Ok(Some(entry)));
+        let slices = SpanEntry {
+            type_index: 5,
+            pages: 511,
+            slot_class: 127,
+        };
+        assert_eq!(
+            SpanEntry::decode(slices.encode(9), 9),
+            Ok(Some(slices)),
+            "the widest page count and class"
+        );
         assert_eq!(SpanEntry::decode(0, 5), Ok(None));
         assert!(
             SpanEntry::decode(word, 1235).is_err(),

@@ -33,10 +33,12 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::class::slice_header_len;
 use crate::error::HeapError;
 use crate::heap::Heap;
 use crate::layout;
 use crate::region::{FenceFor, Region};
+use crate::types::{TypeInfo, TypeKind};
 
 /// What one collection found and did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -213,11 +215,7 @@ impl Heap {
                 span.allocated.len(),
                 "marks from another heap, or from before an allocation"
             );
-            let slot = self
-                .types
-                .get(span.type_index as usize)
-                .and_then(|state| state.class)
-                .map_or(0, |class| class.slot as u64);
+            let slot = span.class.slot as u64;
             let live = span_marks
                 .iter()
                 .map(|word| word.count_ones() as usize)
@@ -250,12 +248,19 @@ impl Heap {
         }
         for state in &mut self.types {
             state.partial.clear();
+            state.slice_partial.clear();
         }
-        for (id, span) in self.spans.iter().enumerate() {
-            let Some(span) = span else { continue };
-            let state = &mut self.types[span.type_index as usize];
-            if span.live < state.class.map_or(1, |class| class.objects) {
-                state.partial.push(id);
+        for id in 0..self.spans.len() {
+            let Some(span) = &self.spans[id] else {
+                continue;
+            };
+            if span.live == span.class.objects {
+                continue;
+            }
+            let (type_index, slot) = (span.type_index, span.class.slot);
+            match self.types[type_index as usize].info.kind {
+                TypeKind::Sized => self.types[type_index as usize].partial.push(id),
+                TypeKind::Slice => self.note_partial_slice_span(type_index, slot, id),
             }
         }
         self.allocation_known = true;
@@ -370,11 +375,37 @@ impl<R: Region> Marker<'_, R> {
         }
     }
 
+    /// Marks what the object at `object` points at: one value's pointers, or each element's
+    /// of a slice, whose length (read from the object) must fit its slot.
     fn trace(&mut self, object: u64, type_index: u32) -> Result<(), HeapError> {
         let heap = self.heap;
         let info = &heap.types[type_index as usize].info;
+        let (elements, first, stride) = match info.kind {
+            TypeKind::Sized => (1, object, 0),
+            TypeKind::Slice => {
+                let header = slice_header_len(info.align) as u64;
+                let slot = heap.slot_len(object).expect("marked objects are located") as u64;
+                let len = self.region.read_word(object as usize);
+                let capacity = (slot - header).checked_div(info.size).unwrap_or(0);
+                if info.size != 0 && len > capacity {
+                    return Err(HeapError::Corrupted {
+                        offset: object,
+                        what: "a slice's length exceeds its slot",
+                    });
+                }
+                (len.min(capacity), object + header, info.size)
+            }
+        };
+        for element in 0..elements {
+            self.trace_value(first + element * stride, info)?;
+        }
+        Ok(())
+    }
+
+    /// Marks what the pointers of `info`'s map point at in the value at `value`.
+    fn trace_value(&mut self, value: u64, info: &TypeInfo) -> Result<(), HeapError> {
         let past_the_end = HeapError::Corrupted {
-            offset: object,
+            offset: value,
             what: "a pointer map reaches past the pool's end",
         };
         for run in info.pointers.runs() {
@@ -382,7 +413,7 @@ impl<R: Region> Marker<'_, R> {
                 let at = index
                     .checked_mul(run.stride)
                     .and_then(|step| step.checked_add(run.offset))
-                    .and_then(|within| within.checked_add(object))
+                    .and_then(|within| within.checked_add(value))
                     .filter(|&at| {
                         usize::try_from(at)
                             .ok()

@@ -23,7 +23,7 @@ use crate::layout::{
     TYPE_TABLE_LEN, TYPE_TABLE_START,
 };
 use crate::region::{FenceFor, Region};
-use crate::types::TypeInfo;
+use crate::types::{TypeInfo, TypeKind};
 
 /// A run of pages holding slots of one type.
 #[derive(Debug)]
@@ -31,6 +31,8 @@ pub(crate) struct Span {
     pub(crate) first_page: usize,
     pub(crate) pages: usize,
     pub(crate) type_index: u32,
+    /// Its slots: the type's class, or for slices the slot size its entry records.
+    pub(crate) class: Class,
     /// One bit per slot: allocated. Before the first collection after a load, every slot
     /// counts as allocated.
     pub(crate) allocated: Vec<u64>,
@@ -95,7 +97,8 @@ impl HiddenSlot {
 }
 
 impl Span {
-    fn take_free_slot(&mut self, objects: usize) -> Option<usize> {
+    fn take_free_slot(&mut self) -> Option<usize> {
+        let objects = self.class.objects;
         if self.live == objects {
             return None;
         }
@@ -136,6 +139,8 @@ pub(crate) struct TypeState {
     pub(crate) class: Option<Class>,
     /// Spans of this type that may have free slots; the last is allocated from first.
     pub(crate) partial: Vec<usize>,
+    /// For a slice type, the same per slot size: (slot size, spans).
+    pub(crate) slice_partial: Vec<(usize, Vec<usize>)>,
     /// Whether the record is known to describe the program's type of its layout hash
     /// (see [`Heap::verify_type`]). Atomic so that a reader (`Pool::get`, through `&self`)
     /// can record the check it made.
@@ -258,11 +263,15 @@ impl Heap {
     pub(crate) fn add_type(&mut self, info: TypeInfo) -> u32 {
         let index = self.types.len() as u32;
         self.by_hash.entry(info.layout_hash).or_insert(index);
-        let class = Class::for_type(&info).ok();
+        let class = match info.kind {
+            TypeKind::Sized => Class::for_type(&info).ok(),
+            TypeKind::Slice => None,
+        };
         self.types.push(TypeState {
             info,
             class,
             partial: Vec::new(),
+            slice_partial: Vec::new(),
             verified: AtomicBool::new(false),
         });
         index
@@ -369,6 +378,11 @@ impl Heap {
         growth: Growth,
     ) -> Result<u64, HeapError> {
         let state = &self.types[type_index as usize];
+        assert_eq!(
+            state.info.kind,
+            TypeKind::Sized,
+            "slices are allocated with alloc_slice"
+        );
         let class = match state.class {
             Some(class) => class,
             None => return Err(Class::for_type(&state.info).expect_err("no class, no span")),
@@ -376,11 +390,91 @@ impl Heap {
         if let Some(offset) = self.take_from_partial_spans(type_index, class) {
             return Ok(offset);
         }
+        let (id, offset) = self.new_span(region, type_index, class, 0, growth)?;
+        if class.objects > 1 {
+            self.types[type_index as usize].partial.push(id);
+        }
+        Ok(offset)
+    }
+
+    /// Allocates a slot for a slice of `len` elements of the slice type `type_index` and
+    /// returns its pool offset, as [`alloc`](Heap::alloc) does for single values. The slot
+    /// holds at least [`slice_header_len`](crate::slice_header_len) + `len` elements'
+    /// bytes; the caller writes the length at its start, then the elements.
+    ///
+    /// # Errors
+    ///
+    /// As [`alloc`](Heap::alloc); [`HeapError::ObjectTooLarge`] if the slice does not fit
+    /// in one span (at most [`MAX_SPAN_PAGES`] pages, header included).
+    ///
+    /// # Panics
+    ///
+    /// If `type_index` was not returned by [`register`](Heap::register) for a slice type.
+    pub fn alloc_slice(
+        &mut self,
+        region: &mut impl Region,
+        type_index: u32,
+        len: u64,
+        growth: Growth,
+    ) -> Result<u64, HeapError> {
+        let state = &self.types[type_index as usize];
+        assert_eq!(
+            state.info.kind,
+            TypeKind::Slice,
+            "single values are allocated with alloc"
+        );
+        let (class, slot_class) = Class::for_slice(&state.info, len)?;
+        if class.objects > 1 {
+            let spans = state
+                .slice_partial
+                .iter()
+                .position(|(slot, _)| *slot == class.slot);
+            if let Some(at) = spans {
+                while let Some(&id) = self.types[type_index as usize].slice_partial[at].1.last() {
+                    let span = self.spans[id].as_mut().expect("partial spans exist");
+                    if let Some(slot) = span.take_free_slot() {
+                        let first_page = span.first_page;
+                        self.allocated_since_collection += class.slot as u64;
+                        return Ok(self.slot_offset(first_page, class.slot, slot));
+                    }
+                    self.types[type_index as usize].slice_partial[at].1.pop();
+                }
+            }
+        }
+        let (id, offset) = self.new_span(region, type_index, class, slot_class, growth)?;
+        if class.objects > 1 {
+            self.note_partial_slice_span(type_index, class.slot, id);
+        }
+        Ok(offset)
+    }
+
+    /// Records that span `id`, of slots of `slot` bytes of slice type `type_index`, may
+    /// have free slots.
+    pub(crate) fn note_partial_slice_span(&mut self, type_index: u32, slot: usize, id: usize) {
+        let partial = &mut self.types[type_index as usize].slice_partial;
+        match partial.iter_mut().find(|(size, _)| *size == slot) {
+            Some((_, spans)) => spans.push(id),
+            None => partial.push((slot, vec![id])),
+        }
+    }
+
+    /// Makes a span of `class` for type `type_index`, its entry recording `slot_class`,
+    /// and allocates its first slot: the span's id and the slot's pool offset. The entry
+    /// is written and flushed, durable at the next fence.
+    fn new_span(
+        &mut self,
+        region: &mut impl Region,
+        type_index: u32,
+        class: Class,
+        slot_class: u8,
+        growth: Growth,
+    ) -> Result<(usize, u64), HeapError> {
         let first_page = self.find_free_pages(region, class.pages, class.slot as u64, growth)?;
         self.allocated_since_collection += class.slot as u64;
         let entry = SpanEntry {
             type_index,
             pages: class.pages,
+            slot_class,
         };
         region.write_metadata(
             self.start + layout::entry_offset(first_page),
@@ -390,19 +484,23 @@ impl Heap {
             first_page,
             pages: class.pages,
             type_index,
+            class,
             allocated: vec![0; class.objects.div_ceil(64)],
             live: 0,
             free_word_hint: 0,
             hidden: HiddenSlots::none(class.objects),
         };
-        let slot = span
-            .take_free_slot(class.objects)
-            .expect("a new span has free slots");
+        let slot = span.take_free_slot().expect("a new span has free slots");
         let id = self.insert_span(span);
-        if class.objects > 1 {
-            self.types[type_index as usize].partial.push(id);
-        }
-        Ok(self.slot_offset(first_page, class.slot, slot))
+        Ok((id, self.slot_offset(first_page, class.slot, slot)))
+    }
+
+    /// The size of the slot of the object that starts at pool offset `offset`, if one
+    /// does: for a slice, what bounds its length.
+    #[must_use]
+    pub fn slot_len(&self, offset: u64) -> Option<usize> {
+        let (id, _) = self.locate(offset)?;
+        self.spans[id].as_ref().map(|span| span.class.slot)
     }
 
     /// Takes up to `max` more free slots from the span of the slot at pool offset `offset`
@@ -416,13 +514,9 @@ impl Heap {
             return Vec::new();
         };
         let span = self.spans[id].as_mut().expect("located spans exist");
-        let class = self.types[span.type_index as usize]
-            .class
-            .expect("a type with a span has a class");
+        let class = span.class;
         let first_page = span.first_page;
-        let slots: Vec<usize> = (0..max)
-            .map_while(|_| span.take_free_slot(class.objects))
-            .collect();
+        let slots: Vec<usize> = (0..max).map_while(|_| span.take_free_slot()).collect();
         self.allocated_since_collection += (slots.len() * class.slot) as u64;
         slots
             .into_iter()
@@ -433,7 +527,7 @@ impl Heap {
     fn take_from_partial_spans(&mut self, type_index: u32, class: Class) -> Option<u64> {
         while let Some(&id) = self.types[type_index as usize].partial.last() {
             let span = self.spans[id].as_mut().expect("partial spans exist");
-            if let Some(slot) = span.take_free_slot(class.objects) {
+            if let Some(slot) = span.take_free_slot() {
                 let first_page = span.first_page;
                 self.allocated_since_collection += class.slot as u64;
                 return Some(self.slot_offset(first_page, class.slot, slot));
@@ -537,7 +631,7 @@ impl Heap {
         }
         let id = self.page_span[page].checked_sub(1)? as usize;
         let span = self.spans[id].as_ref()?;
-        let class = self.types.get(span.type_index as usize)?.class?;
+        let class = span.class;
         let within = relative - span.first_page * PAGE;
         if within % class.slot != 0 || within / class.slot >= class.objects {
             return None;

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::AtomicBool;
 
+use crate::class::Class;
 use crate::error::HeapError;
 use crate::format::{HeapHeader, SpanEntry};
 use crate::heap::{Heap, HiddenSlots, RootObject, Span};
@@ -10,7 +11,7 @@ use crate::layout::{
     self, ARENA_PAGES, HEADER_LEN, METADATA_PAGES, PAGE, TYPE_TABLE_LEN, TYPE_TABLE_START,
 };
 use crate::region::Region;
-use crate::types::TypeInfo;
+use crate::types::{TypeInfo, TypeKind};
 
 impl Heap {
     /// Reads the heap at `start`, without writing anything, and checks its metadata against
@@ -111,15 +112,19 @@ impl Heap {
                     "a span names a type the type table does not hold",
                 ));
             };
-            let objects = match state.class {
-                Some(class) if class.pages == entry.pages => class.objects,
-                _ => {
-                    return Err(corrupted(
-                        entry_at,
-                        "a span's page count disagrees with its type's record",
-                    ));
-                }
+            let class = match state.info.kind {
+                TypeKind::Sized => state
+                    .class
+                    .filter(|class| class.pages == entry.pages && entry.slot_class == 0),
+                TypeKind::Slice => Class::of_slice_span(entry.slot_class, entry.pages),
             };
+            let Some(class) = class else {
+                return Err(corrupted(
+                    entry_at,
+                    "a span's page count or slot class disagrees with its type's record",
+                ));
+            };
+            let objects = class.objects;
             let mut allocated = vec![u64::MAX; objects.div_ceil(64)];
             if let Some(last) = allocated.last_mut() {
                 if objects % 64 != 0 {
@@ -130,6 +135,7 @@ impl Heap {
                 first_page: page,
                 pages: entry.pages,
                 type_index: entry.type_index,
+                class,
                 allocated,
                 live: objects,
                 free_word_hint: 0,

@@ -110,10 +110,7 @@ impl Heap {
             let Some(span) = span else { continue };
             used_pages += span.pages;
             let live = span.live as u64 - reserved_in_span.get(&id).copied().unwrap_or(0);
-            let state = &self.types[span.type_index as usize];
-            let (objects, slot) = state
-                .class
-                .map_or((1, 0), |class| (class.objects as u64, class.slot as u64));
+            let (objects, slot) = (span.class.objects as u64, span.class.slot as u64);
             let entry = &mut per_type[span.type_index as usize];
             entry.spans += 1;
             entry.objects += live;

@@ -1,11 +1,24 @@
 //! Type descriptors: what the collector and `check` know of a type without its code.
 
-use zerocopy::little_endian::{U32, U64};
+use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::format::{PointerRunRecord, TypeRecordHeader};
 use crate::persistent::Persistent;
 use crate::pointer_map::{PointerMap, PointerRun};
+use crate::slice::slice_layout_hash;
+
+/// What a recorded type's objects are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TypeKind {
+    /// Each object is one value of the record's size.
+    #[default]
+    Sized,
+    /// Each object is a run of elements, each of the record's size, alignment and pointer
+    /// map, after a header holding how many there are: what a
+    /// [`PSlice`](crate::PSlice) points at.
+    Slice,
+}
 
 /// A type as the heap records it: its identity, size, alignment, name and pointer map.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,8 +31,10 @@ pub struct TypeInfo {
     pub align: u64,
     /// The type's name, for messages and `check` (`core::any::type_name`, shortened to fit).
     pub name: String,
-    /// Where its persistent pointers are.
+    /// Where its persistent pointers are (for a slice, those of one element).
     pub pointers: PointerMap,
+    /// Whether the record describes single values or slices of them.
+    pub kind: TypeKind,
 }
 
 const MAX_NAME: usize = 255;
@@ -28,20 +43,25 @@ impl TypeInfo {
     /// The description of `T`.
     #[must_use]
     pub fn of<T: Persistent>() -> Self {
-        let mut name = core::any::type_name::<T>().to_owned();
-        if name.len() > MAX_NAME {
-            let mut end = MAX_NAME;
-            while !name.is_char_boundary(end) {
-                end -= 1;
-            }
-            name.truncate(end);
-        }
         Self {
             layout_hash: T::LAYOUT_HASH,
             size: size_of::<T>() as u64,
             align: align_of::<T>() as u64,
-            name,
+            name: shortened(core::any::type_name::<T>().to_owned()),
             pointers: PointerMap::of::<T>(),
+            kind: TypeKind::Sized,
+        }
+    }
+
+    /// The description of slices of `T`: `T`'s size, alignment and pointer map, per
+    /// element.
+    #[must_use]
+    pub fn slice_of<T: Persistent>() -> Self {
+        Self {
+            layout_hash: slice_layout_hash::<T>(),
+            kind: TypeKind::Slice,
+            name: shortened(format!("[{}]", core::any::type_name::<T>())),
+            ..Self::of::<T>()
         }
     }
 
@@ -53,6 +73,7 @@ impl TypeInfo {
             && self.size == program.size
             && self.align == program.align
             && self.pointers == program.pointers
+            && self.kind == program.kind
     }
 
     /// What is wrong with a record read from a pool, if anything: values a file holds can
@@ -103,7 +124,11 @@ impl TypeInfo {
             size: U64::new(self.size),
             align: U32::new(self.align as u32),
             pointer_runs: U32::new(self.pointers.runs().len() as u32),
-            name_len: U32::new(self.name.len() as u32),
+            name_len: U16::new(self.name.len() as u16),
+            kind: U16::new(match self.kind {
+                TypeKind::Sized => 0,
+                TypeKind::Slice => 1,
+            }),
             checksum: U32::new(0),
         };
         let mut body = Vec::with_capacity(self.record_len() - size_of::<TypeRecordHeader>());
@@ -138,6 +163,11 @@ impl TypeInfo {
         if name_len > MAX_NAME {
             return None;
         }
+        let kind = match header.kind.get() {
+            0 => TypeKind::Sized,
+            1 => TypeKind::Slice,
+            _ => return None,
+        };
         let body_len = runs
             .checked_mul(size_of::<PointerRunRecord>())?
             .checked_add(name_len.next_multiple_of(8))?;
@@ -162,9 +192,22 @@ impl TypeInfo {
             align: u64::from(header.align.get()),
             name: String::from_utf8_lossy(name.get(..name_len)?).into_owned(),
             pointers: PointerMap::from_runs(runs),
+            kind,
         };
         Some((info, size_of::<TypeRecordHeader>() + body_len))
     }
+}
+
+/// `name`, cut to at most [`MAX_NAME`] bytes on a character boundary.
+fn shortened(mut name: String) -> String {
+    if name.len() > MAX_NAME {
+        let mut end = MAX_NAME;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
+    name
 }
 
 /// The checksum of a record of `header` and `body` (its pointer runs and padded name) at

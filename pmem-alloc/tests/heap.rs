@@ -479,3 +479,82 @@ fn a_hidden_slot_is_found_again_once_revealed_or_collected() {
     );
     assert_eq!(heap.object_type(second), Some(node));
 }
+
+/// Allocates a slice of `nodes.len()` pointers to nodes, writes its length and elements,
+/// and returns it.
+fn pointer_slice(region: &mut MemoryRegion, heap: &mut Heap, slices: u32, nodes: &[u64]) -> u64 {
+    let at = heap
+        .alloc_slice(region, slices, nodes.len() as u64, Growth::Allowed)
+        .expect("alloc_slice");
+    region.write_word(at, nodes.len() as u64);
+    for (index, &node) in nodes.iter().enumerate() {
+        region.write_word(at + 8 + 8 * index as u64, node);
+    }
+    at
+}
+
+#[test]
+fn slices_are_traced_element_by_element_and_survive_reload() {
+    let (mut region, mut heap, node) = new_heap(64 * PAGE, 4096 * PAGE);
+    let slices = heap
+        .register(&mut region, &TypeInfo::slice_of::<PPtr<Node>>())
+        .expect("register");
+    let nodes: Vec<u64> = (0..600)
+        .map(|value| {
+            let at = heap
+                .alloc(&mut region, node, Growth::Allowed)
+                .expect("alloc");
+            region.write_word(at, value);
+            region.write_word(at + 8, 0);
+            at
+        })
+        .collect();
+    let small = pointer_slice(&mut region, &mut heap, slices, &nodes[..3]);
+    let large = pointer_slice(&mut region, &mut heap, slices, &nodes[100..600]);
+    let huge = pointer_slice(&mut region, &mut heap, slices, &[0; 100_000]);
+    let garbage = pointer_slice(&mut region, &mut heap, slices, &nodes[3..100]);
+    assert_eq!(heap.slot_len(small), Some(32), "8 + 3 x 8 bytes");
+    assert_eq!(heap.slot_len(large), Some(4096), "8 + 500 x 8 bytes");
+    assert_eq!(heap.slot_len(huge), Some(196 * PAGE), "a span of its own");
+    assert_eq!(heap.object_type(garbage), Some(slices));
+    let roots = [small, large, huge];
+    let collection = heap
+        .collect(&mut region, &roots, &HashMap::new())
+        .expect("collect");
+    assert_eq!(
+        collection.live_objects,
+        3 + 3 + 500,
+        "three slices and the nodes they reach"
+    );
+    assert_eq!(
+        collection.freed_objects,
+        1 + 97,
+        "the garbage slice and the nodes only it reached"
+    );
+    assert_eq!(heap.object_type(nodes[50]), None);
+    assert_eq!(heap.object_type(nodes[599]), Some(node));
+    let reloaded = Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect("load");
+    for slice in [small, large, huge] {
+        assert_eq!(reloaded.object_type(slice), Some(slices));
+        assert_eq!(reloaded.slot_len(slice), heap.slot_len(slice));
+    }
+}
+
+#[test]
+fn a_slice_whose_length_exceeds_its_slot_is_damage() {
+    let (mut region, mut heap, _) = new_heap(64 * PAGE, 64 * PAGE);
+    let slices = heap
+        .register(&mut region, &TypeInfo::slice_of::<PPtr<Node>>())
+        .expect("register");
+    let slice = pointer_slice(&mut region, &mut heap, slices, &[0; 3]);
+    heap.collect(&mut region, &[slice], &HashMap::new())
+        .expect("a length that fits");
+    region.write_word(slice, 4);
+    assert!(matches!(
+        heap.collect(&mut region, &[slice], &HashMap::new()),
+        Err(HeapError::Corrupted {
+            what: "a slice's length exceeds its slot",
+            ..
+        })
+    ));
+}

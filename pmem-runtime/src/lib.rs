@@ -36,7 +36,7 @@ pub use hw::flush::{CACHE_LINE, FlushMode, FlushModeError};
 pub use lock::PMutex;
 pub use pin::Pinned;
 pub use pmem_alloc::{
-    Collection, DanglingPointer, HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PPtr,
+    Collection, DanglingPointer, HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PPtr, PSlice,
     Persistent, PointerMap, PointerRun, TypeStats, type_hash,
 };
 pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, SharedTxn, Txn};

@@ -165,6 +165,26 @@ impl<T, const N: usize> PMut<'_, [T; N]> {
     }
 }
 
+impl<T> PMut<'_, [T]> {
+    /// A `PMut` to element `index`, which logs only that element when written.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is out of bounds, like indexing.
+    pub fn at(&mut self, index: usize) -> PMut<'_, T> {
+        let len = self.target.0.len();
+        assert!(
+            index < len,
+            "index {index} out of bounds for a persistent slice of {len}"
+        );
+        // SAFETY: `index < len`, so the element lies inside the slice.
+        let element = unsafe { self.target.0.cast::<T>().add(index) };
+        // SAFETY: the element is a valid `T` inside the slice, which this `PMut` borrows
+        // exclusively; the new `PMut` borrows `self` for its lifetime.
+        unsafe { PMut::narrow(self.reborrow(), element) }
+    }
+}
+
 impl<T: ?Sized> Deref for PMut<'_, T> {
     type Target = T;
 

@@ -12,6 +12,7 @@ use pmem_alloc::{
 use crate::error::Error;
 use crate::hw::flush::Event;
 use crate::pin::Pinned;
+use crate::region::PoolRegion;
 use crate::txn;
 
 use super::{Inner, Pool};
@@ -21,6 +22,21 @@ use super::{Inner, Pool};
 /// slots. Most allocations then skip the heap's lock, each lane first-touches pages no
 /// other lane writes, and the slots a lane leaves unused stay within one span per type.
 const SLOT_BATCH: usize = 255;
+
+/// A type the heap records: its layout hash, and how to describe it when it is new.
+pub(super) struct TypeKey {
+    pub(super) layout_hash: u64,
+    pub(super) info: fn() -> TypeInfo,
+}
+
+impl TypeKey {
+    pub(super) fn of<T: Persistent>() -> Self {
+        Self {
+            layout_hash: T::LAYOUT_HASH,
+            info: TypeInfo::of::<T>,
+        }
+    }
+}
 
 /// What a shared transaction's allocation needs: its lane, whose cache it takes slots
 /// from, and where it keeps the hidden slots it reveals when its body has returned.
@@ -125,30 +141,35 @@ impl<R: Persistent> Pool<R> {
 
     /// The heap's index for `T`, recording the type first if it is new.
     pub(super) fn type_index_of<T: Persistent>(&self) -> Result<u32, Error> {
+        self.type_index_for(&TypeKey::of::<T>())
+    }
+
+    /// The heap's index for the type `key` describes, recording it first if it is new.
+    pub(super) fn type_index_for(&self, key: &TypeKey) -> Result<u32, Error> {
         {
             let inner = self.inner_read();
-            if let Some(index) = inner.heap.type_index(T::LAYOUT_HASH) {
-                return self.verified::<T>(&inner.heap, index);
+            if let Some(index) = inner.heap.type_index(key.layout_hash) {
+                return self.verified(&inner.heap, index, key);
             }
         }
         // Another thread may record it between the read lock and the write lock, which
         // `type_index_in` looks for again.
-        self.type_index_in::<T>(&mut self.inner())
+        self.type_index_in(&mut self.inner(), key)
     }
 
-    /// [`type_index_of`](Pool::type_index_of), through `inner`, which the caller holds.
-    fn type_index_in<T: Persistent>(&self, inner: &mut Inner) -> Result<u32, Error> {
-        if let Some(index) = inner.heap.type_index(T::LAYOUT_HASH) {
-            return self.verified::<T>(&inner.heap, index);
+    /// [`type_index_for`](Pool::type_index_for), through `inner`, which the caller holds.
+    fn type_index_in(&self, inner: &mut Inner, key: &TypeKey) -> Result<u32, Error> {
+        if let Some(index) = inner.heap.type_index(key.layout_hash) {
+            return self.verified(&inner.heap, index, key);
         }
         let (heap, mut region) = self.heap_and_region(inner);
-        heap.register(&mut region, &TypeInfo::of::<T>())
+        heap.register(&mut region, &(key.info)())
             .map_err(Error::Heap)
     }
 
-    /// `index`, once the heap's record of it is checked against `T` (once per type).
-    fn verified<T: Persistent>(&self, heap: &Heap, index: u32) -> Result<u32, Error> {
-        heap.verify_type(index, TypeInfo::of::<T>)
+    /// `index`, once the heap's record of it is checked against `key` (once per type).
+    fn verified(&self, heap: &Heap, index: u32, key: &TypeKey) -> Result<u32, Error> {
+        heap.verify_type(index, key.info)
             .map(|()| index)
             .map_err(|source| Error::HeapCorrupted {
                 path: self.info.path.clone(),
@@ -167,7 +188,6 @@ impl<R: Persistent> Pool<R> {
         shared: Option<SharedAllocation<'_>>,
     ) -> Result<u64, Error> {
         let Some(SharedAllocation { lane, hidden }) = shared else {
-            self.lanes.empty_caches();
             return self.allocate_exclusive::<T>();
         };
         let mut cache = self.lanes.cache(lane);
@@ -210,8 +230,21 @@ impl<R: Persistent> Pool<R> {
     /// The exclusive transaction's allocation: one acquisition of the heap's lock, which
     /// no other thread contends for, finds the type and the slot.
     fn allocate_exclusive<T: Persistent>(&self) -> Result<u64, Error> {
+        self.allocate_exclusive_with(&TypeKey::of::<T>(), |heap, region, type_index, growth| {
+            heap.alloc(region, type_index, growth)
+        })
+    }
+
+    /// An exclusive transaction's allocation of an object of the type `key` describes, by
+    /// `alloc`; as [`allocate_exclusive`](Pool::allocate_exclusive).
+    pub(super) fn allocate_exclusive_with(
+        &self,
+        key: &TypeKey,
+        alloc: impl Fn(&mut Heap, &mut PoolRegion<'_>, u32, Growth) -> Result<u64, HeapError>,
+    ) -> Result<u64, Error> {
+        self.lanes.empty_caches();
         let mut inner = self.inner();
-        let type_index = self.type_index_in::<T>(&mut inner)?;
+        let type_index = self.type_index_in(&mut inner, key)?;
         let size = self.mapping.mapped_len();
         let growth = if inner.heap.collection_due() {
             Growth::Refused
@@ -219,13 +252,12 @@ impl<R: Persistent> Pool<R> {
             Growth::Allowed
         };
         let (heap, mut region) = self.heap_and_region(&mut inner);
-        let offset = match heap.alloc(&mut region, type_index, growth) {
+        let offset = match alloc(heap, &mut region, type_index, growth) {
             Ok(offset) => offset,
             Err(HeapError::Full { .. }) => {
                 self.collect_from(&mut inner, txn::fresh_objects(), &txn::previous_words())?;
                 let (heap, mut region) = self.heap_and_region(&mut inner);
-                heap.alloc(&mut region, type_index, Growth::Allowed)
-                    .map_err(Error::Heap)?
+                alloc(heap, &mut region, type_index, Growth::Allowed).map_err(Error::Heap)?
             }
             Err(error) => return Err(Error::Heap(error)),
         };
@@ -234,7 +266,7 @@ impl<R: Persistent> Pool<R> {
     }
 
     /// Tells the running transaction the pool's new end, if it grew from `size` bytes.
-    fn note_growth(&self, size: usize) {
+    pub(super) fn note_growth(&self, size: usize) {
         let grown = self.mapping.mapped_len();
         if grown != size {
             txn::pool_grew(grown);

@@ -21,6 +21,7 @@ mod lanes;
 mod open;
 mod options;
 mod shared;
+mod slices;
 mod transaction;
 
 pub use info::{PoolInfo, PoolUuid};

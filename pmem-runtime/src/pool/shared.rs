@@ -12,7 +12,7 @@ use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
-use pmem_alloc::{HiddenSlot, PPtr, Persistent};
+use pmem_alloc::{HiddenSlot, PPtr, PSlice, Persistent};
 
 use crate::error::Error;
 use crate::header::ROOT_OFFSET;
@@ -313,6 +313,77 @@ impl<'t, R: Persistent> SharedTxn<'t, R> {
         // `get` until the transaction has ended, so no other reference to it exists; the
         // `PMut` borrows `self` mutably.
         Ok(unsafe { PMut::new_fresh(object) })
+    }
+
+    /// Allocates a slice, element `i` set to `element(i)`; see
+    /// [`Txn::alloc_slice_with`](super::Txn::alloc_slice_with). Like every object a shared
+    /// transaction allocates, it is hidden from other readers until the transaction ends.
+    ///
+    /// # Errors
+    ///
+    /// As [`Txn::alloc_slice_with`](super::Txn::alloc_slice_with).
+    pub fn alloc_slice_with<T: Persistent>(
+        &mut self,
+        len: usize,
+        element: impl FnMut(usize) -> T,
+    ) -> Result<PSlice<T>, Error> {
+        self.pool.alloc_slice_in_transaction(
+            len,
+            element,
+            Some(SharedAllocation {
+                lane: self.lane,
+                hidden: &mut self.hidden,
+            }),
+        )
+    }
+
+    /// Allocates a slice holding a copy of `elements`; see
+    /// [`alloc_slice_with`](SharedTxn::alloc_slice_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`alloc_slice_with`](SharedTxn::alloc_slice_with).
+    pub fn alloc_slice_copied<T: Persistent + Copy>(
+        &mut self,
+        elements: &[T],
+    ) -> Result<PSlice<T>, Error> {
+        self.alloc_slice_with(elements.len(), |index| elements[index])
+    }
+
+    /// The slice `slice` points at, to read; see [`Pool::get_slice`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::get_slice`].
+    pub fn get_slice<T: Persistent + Sync>(&self, slice: PSlice<T>) -> Result<&'t [T], Error> {
+        self.pool.get_slice(slice)
+    }
+
+    /// A slice this transaction allocated, to change; see [`get_mut`](SharedTxn::get_mut).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::get_slice`], and [`Error::InvalidPointer`] if this transaction did not
+    /// allocate it.
+    pub fn get_slice_mut<T: Persistent + Sync>(
+        &mut self,
+        slice: PSlice<T>,
+    ) -> Result<PMut<'_, [T]>, Error> {
+        let elements = self
+            .pool
+            .checked_slice(slice, Visibility::WrittenByThisTransaction)?;
+        if !txn::is_fresh(slice.offset() as usize) {
+            return Err(Error::InvalidPointer {
+                offset: slice.offset(),
+                type_name: core::any::type_name::<[T]>(),
+                reason: "a shared transaction changes only objects it allocated, and others through their locks",
+            });
+        }
+        // SAFETY: `checked_slice` checked that the elements are valid, aligned and inside
+        // one heap object; this transaction allocated it, and the heap hides it from every
+        // reader until the transaction has ended, so no other reference to it exists; the
+        // `PMut` borrows `self` mutably.
+        Ok(unsafe { PMut::new_fresh(elements) })
     }
 
     /// Pins the object `pointer` points at; see [`Pool::pin`].

@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
 use std::sync::PoisonError;
 
-use pmem_alloc::{Heap, HeapError, PPtr, Persistent};
+use pmem_alloc::{Heap, HeapError, PPtr, PSlice, Persistent};
 
 use crate::error::Error;
 use crate::header::ROOT_OFFSET;
@@ -247,6 +247,68 @@ impl<R: Persistent> Txn<'_, R> {
     pub fn alloc_mut<T: Persistent + Sync>(&mut self, value: T) -> Result<PMut<'_, T>, Error> {
         let pointer = self.alloc(value)?;
         self.get_mut(pointer)
+    }
+
+    /// Allocates a slice of `len` elements in the pool's heap, element `i` set to
+    /// `element(i)`, and returns a pointer to it. Its length is stored with it and never
+    /// changes. As for [`alloc`](Txn::alloc), it costs no undo-log entry and no fence, and
+    /// is garbage unless the pool reaches it when the transaction ends.
+    ///
+    /// # Errors
+    ///
+    /// As [`alloc`](Txn::alloc); [`HeapError::ObjectTooLarge`](crate::HeapError) if the
+    /// slice with its 8-byte length exceeds 511 pages (2 MiB less 4 KiB).
+    pub fn alloc_slice_with<T: Persistent>(
+        &mut self,
+        len: usize,
+        element: impl FnMut(usize) -> T,
+    ) -> Result<PSlice<T>, Error> {
+        self.pool.alloc_slice_in_transaction(len, element, None)
+    }
+
+    /// Allocates a slice holding a copy of `elements`; see
+    /// [`alloc_slice_with`](Txn::alloc_slice_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`alloc_slice_with`](Txn::alloc_slice_with).
+    pub fn alloc_slice_copied<T: Persistent + Copy>(
+        &mut self,
+        elements: &[T],
+    ) -> Result<PSlice<T>, Error> {
+        self.alloc_slice_with(elements.len(), |index| elements[index])
+    }
+
+    /// The slice `slice` points at; see [`Pool::get_slice`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::get_slice`].
+    pub fn get_slice<T: Persistent + Sync>(&self, slice: PSlice<T>) -> Result<&[T], Error> {
+        self.pool.get_slice(slice)
+    }
+
+    /// The slice `slice` points at, to change. Stores through the `PMut` are logged as
+    /// [`PMut`] says: inside a `#[txn]` function, `elements[i] = x` logs element `i`;
+    /// outside one, narrow it with [`PMut::at`] first, as a first `&mut [T]` logs the
+    /// whole slice.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::get_slice`].
+    pub fn get_slice_mut<T: Persistent + Sync>(
+        &mut self,
+        slice: PSlice<T>,
+    ) -> Result<PMut<'_, [T]>, Error> {
+        let elements = NonNull::from(self.pool.get_slice(slice)?);
+        if txn::is_fresh(slice.offset() as usize) {
+            // SAFETY: as below, and this transaction allocated the slice.
+            return Ok(unsafe { PMut::new_fresh(elements) });
+        }
+        // SAFETY: `Pool::get_slice` checked that the elements are valid, aligned and inside
+        // the pool's data; the `PMut` borrows `self` mutably, so no other reference into
+        // the pool exists while it lives.
+        Ok(unsafe { PMut::new(elements) })
     }
 }
 

@@ -1,0 +1,180 @@
+//! Runtime-sized objects: slices in the heap, reached through [`PSlice`].
+//!
+//! A slice object is its length (a little-endian `u64`), padding up to the elements'
+//! alignment (`pmem_alloc::slice_header_len`), then the elements. Its type record is the
+//! element's, marked as a slice, so the collector traces each element's pointers. The length
+//! is written once, when the slice is allocated, and never changes: no safe code reaches
+//! it. A reader checks it against the slot the heap gave the object, so a damaged length
+//! is refused rather than read past.
+
+use core::ptr::NonNull;
+
+use pmem_alloc::{
+    Growth, HiddenSlot, PSlice, Persistent, TypeInfo, slice_header_len, slice_layout_hash,
+};
+
+use crate::error::Error;
+use crate::txn;
+
+use super::heap::{SharedAllocation, TypeKey};
+use super::{Pool, Visibility};
+
+impl TypeKey {
+    fn slice_of<T: Persistent>() -> Self {
+        Self {
+            layout_hash: slice_layout_hash::<T>(),
+            info: TypeInfo::slice_of::<T>,
+        }
+    }
+}
+
+impl<R: Persistent> Pool<R> {
+    /// The slice `slice` points at.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPointer`] if the pointer is null, or no allocated slice of `T`
+    /// starts where it points, or the pool's record of `T` disagrees with `T` (as for
+    /// [`get`](Pool::get)), or the slice's stored length does not fit the space the heap
+    /// gave it (a damaged pool).
+    pub fn get_slice<T: Persistent + Sync>(&self, slice: PSlice<T>) -> Result<&[T], Error> {
+        let elements = self.checked_slice(slice, Visibility::Published)?;
+        // SAFETY: `checked_slice` checked that the elements lie inside one heap object in
+        // the pool's data, which is mapped, aligned for `T` (slots start 16-aligned or on a
+        // page, and the header keeps `T`'s alignment). `T: Persistent` makes every bit
+        // pattern a valid `T`. As in `get`, no transaction writes them while `&self` is
+        // borrowed, except one that allocated them, and the heap hides those.
+        Ok(unsafe { elements.as_ref() })
+    }
+
+    /// Checks `slice` as [`get_slice`](Pool::get_slice) documents and returns its
+    /// elements; `visibility` as in `checked_address`.
+    pub(super) fn checked_slice<T: Persistent>(
+        &self,
+        slice: PSlice<T>,
+        visibility: Visibility,
+    ) -> Result<NonNull<[T]>, Error> {
+        let _layout_checked: u64 = const { T::LAYOUT_HASH };
+        let offset = slice.offset();
+        let invalid = |reason| Error::InvalidPointer {
+            offset,
+            type_name: core::any::type_name::<[T]>(),
+            reason,
+        };
+        if slice.is_null() {
+            return Err(invalid("the pointer is null"));
+        }
+        let heap = &self.inner_read().heap;
+        let found = match visibility {
+            Visibility::Published => heap.object_type(offset),
+            Visibility::WrittenByThisTransaction => heap.object_type_even_hidden(offset),
+        };
+        let Some(index) = found else {
+            if heap.is_hidden(offset) {
+                return Err(invalid(
+                    "the slice is being written by the running transaction that allocated it; others can read it once that transaction has ended",
+                ));
+            }
+            return Err(invalid("no allocated heap object starts there"));
+        };
+        if heap
+            .type_info(index)
+            .is_none_or(|info| info.layout_hash != slice_layout_hash::<T>())
+        {
+            return Err(invalid("the object there is not a slice of the type"));
+        }
+        if heap.verify_type(index, TypeInfo::slice_of::<T>).is_err() {
+            return Err(invalid(
+                "the pool's record of the type disagrees with the program's type (size, alignment or pointers)",
+            ));
+        }
+        let slot = heap
+            .slot_len(offset)
+            .expect("an allocated object has a slot");
+        let header = slice_header_len(align_of::<T>() as u64);
+        let start = offset as usize;
+        // SAFETY: an allocated slot starts there, inside the mapping, aligned to 16 bytes
+        // or a page, and at least `header` (8 or more) bytes long; the length word is
+        // written once, when the slice is allocated, and only read after.
+        let len = u64::from_le(unsafe { self.mapping.address_of(start).cast::<u64>().read() });
+        let fits = usize::try_from(len)
+            .ok()
+            .and_then(|len| len.checked_mul(size_of::<T>()))
+            .and_then(|bytes| bytes.checked_add(header))
+            .is_some_and(|bytes| bytes <= slot);
+        if !fits {
+            return Err(invalid(
+                "the slice's stored length exceeds the space the heap gave it: the pool is damaged",
+            ));
+        }
+        let elements = self
+            .mapping
+            .address_of(start + header)
+            .cast_mut()
+            .cast::<T>();
+        let elements = NonNull::new(elements).expect("a mapped address is not null");
+        Ok(NonNull::slice_from_raw_parts(elements, len as usize))
+    }
+
+    /// Allocates a slice of `len` elements, element `i` set to `element(i)`, inside the
+    /// running transaction; `shared` as in `allocate_slot`.
+    pub(super) fn alloc_slice_in_transaction<T: Persistent>(
+        &self,
+        len: usize,
+        mut element: impl FnMut(usize) -> T,
+        shared: Option<SharedAllocation<'_>>,
+    ) -> Result<PSlice<T>, Error> {
+        let _layout_checked: u64 = const { T::LAYOUT_HASH };
+        let key = TypeKey::slice_of::<T>();
+        let offset = match shared {
+            None => self.allocate_exclusive_with(&key, |heap, region, type_index, growth| {
+                heap.alloc_slice(region, type_index, len as u64, growth)
+            })?,
+            Some(SharedAllocation { hidden, .. }) => {
+                let (offset, slot) = self.allocate_shared_slice(&key, len)?;
+                hidden.push(slot);
+                offset
+            }
+        };
+        let header = slice_header_len(align_of::<T>() as u64);
+        let start = offset as usize;
+        // The heap returned a free slot for the length word and `len` elements after the
+        // header, inside the mapping and aligned for the word and for `T`; nothing references
+        // it (no pointer in the pool reaches a free slot, and no other transaction is given
+        // it), and these are its first writes.
+        let length = self.mapping.address_of(start).cast_mut().cast::<u64>();
+        // SAFETY: see above: the slot's first 8 bytes.
+        unsafe { length.write((len as u64).to_le()) };
+        let elements = self
+            .mapping
+            .address_of(start + header)
+            .cast_mut()
+            .cast::<T>();
+        for index in 0..len {
+            // SAFETY: see above: element `index < len` of the slot.
+            let at = unsafe { elements.add(index) };
+            // SAFETY: as above.
+            unsafe { at.write(element(index)) };
+        }
+        txn::note_fresh(start, header + len * size_of::<T>());
+        Ok(PSlice::from_offset(offset))
+    }
+
+    /// A shared transaction's slice allocation: under the heap's lock, since slices are not
+    /// cached per lane, and hidden until the transaction's body has returned. A new span's
+    /// entry is durable before the lock is released, as other lanes may allocate from it.
+    fn allocate_shared_slice(&self, key: &TypeKey, len: usize) -> Result<(u64, HiddenSlot), Error> {
+        let type_index = self.type_index_for(key)?;
+        let mut inner = self.inner();
+        let size = self.mapping.mapped_len();
+        let (heap, mut region) = self.heap_and_region(&mut inner);
+        let offset = heap
+            .alloc_slice(&mut region, type_index, len as u64, Growth::Allowed)
+            .map_err(Error::Heap)?;
+        let slot = heap.hide(offset).expect("the heap just allocated the slot");
+        txn::persist_shared_metadata(&self.mapping);
+        drop(inner);
+        self.note_growth(size);
+        Ok((offset, slot))
+    }
+}
