@@ -107,6 +107,7 @@ fn the_heap_records_are_the_heap_tables() {
         align,
         pointer_runs,
         name_len,
+        kind,
         checksum,
     });
     assert_eq!(
