@@ -5,7 +5,8 @@
 //!   pattern after a restart or damage, which the trait's contract forbids);
 //! - it is `#[repr(C)]` or `#[repr(transparent)]`, not `packed`: a layout fixed by the
 //!   definition, with aligned fields;
-//! - it has no lifetime parameters (a persistent value cannot borrow);
+//! - it has no lifetime parameters (a persistent value cannot borrow), and no const parameter
+//!   named like a variable of the generated code (`hash`, `map`, `offset`);
 //! - every field is `Persistent`: enforced by the generated impl, whose layout hash names
 //!   `<Field as Persistent>::LAYOUT_HASH` with the field type's span, so a `Vec<u8>` field
 //!   reports "`Vec<u8>` cannot be stored in persistent memory" on the field;
@@ -46,6 +47,12 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
         Err(error) => error.to_compile_error(),
     }
 }
+
+/// The variables of the generated impl. A const parameter of one of these names is in scope
+/// where they are bound, and a `let` or a function parameter cannot shadow it. Hygiene does
+/// not help: `Span::mixed_site` keeps a macro's variables apart from the user's variables,
+/// not from the user's generic parameters.
+const GENERATED_VARIABLES: [&str; 3] = ["hash", "map", "offset"];
 
 /// A struct that passed the checks.
 struct Checked<'a> {
@@ -90,6 +97,18 @@ fn check(input: &DeriveInput) -> syn::Result<Checked<'_>> {
             "a `Persistent` type cannot borrow: a reference is a volatile pointer, meaningless after a restart\n\
              point into the pool with `pmem::PPtr<T>` instead",
         ));
+    }
+    for constant in input.generics.const_params() {
+        let name = syn::ext::IdentExt::unraw(&constant.ident).to_string();
+        if GENERATED_VARIABLES.contains(&name.as_str()) {
+            errors.push(syn::Error::new_spanned(
+                &constant.ident,
+                format!(
+                    "a const parameter named `{name}` collides with a variable of the code `#[derive(Persistent)]` generates\n\
+                     rename it: const parameters are spelt in upper case, such as `N` or `LEN`"
+                ),
+            ));
+        }
     }
     errors.finish()?;
     let fields = fields.expect("only structs pass the checks");
@@ -543,6 +562,17 @@ mod tests {
         ));
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("cannot borrow"), "{errors:?}");
+        for name in GENERATED_VARIABLES {
+            let name = syn::Ident::new(name, proc_macro2::Span::call_site());
+            let errors = errors_of(quote!(
+                #[repr(C)]
+                struct Blob<const #name: usize> {
+                    bytes: [u8; #name],
+                }
+            ));
+            assert_eq!(errors.len(), 1, "{name}: {errors:?}");
+            assert!(errors[0].contains("collides"), "{name}: {errors:?}");
+        }
     }
 
     #[test]
