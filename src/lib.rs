@@ -113,7 +113,7 @@ pub use pmem_runtime::ThisThreadsTransaction;
 #[doc(hidden)]
 pub mod __private {
     pub use pmem_runtime::__private::*;
-    pub use pmem_runtime::type_hash::{SEED, hash_str, hash_u64};
+    pub use pmem_runtime::type_hash::{SEED, hash_str, hash_u64, hash_u128};
     pub use pmem_runtime::{Persistent, PointerMap, log_range};
 }
 

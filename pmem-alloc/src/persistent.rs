@@ -47,8 +47,8 @@ use crate::type_hash::{SEED, hash_str, hash_u64};
     note = "interior mutability (`Cell`, `RefCell`, atomics) would change a pool behind the undo log: use a plain field, written inside a transaction, or a `pmem::PMutex` for data that threads share"
 )]
 pub unsafe trait Persistent: Sized {
-    /// Hash of the type's path (defining module and name) and its generic arguments' name
-    /// hashes; see [`type_hash`](crate::type_hash).
+    /// Hash of the type's path (defining module and name) and its generic arguments (a type
+    /// argument's name hash, a const argument's value); see [`type_hash`](crate::type_hash).
     const NAME_HASH: u64;
     /// Hash of the type's name and complete layout; see [`type_hash`](crate::type_hash).
     const LAYOUT_HASH: u64;

@@ -7,9 +7,10 @@
 //! decides:
 //!
 //! - the **name hash**: the type's path, that is its defining module's `module_path!()` (which
-//!   starts with the crate's name), `::` and its name, followed by the name hashes of its
-//!   generic arguments. Primitives are hashed from their name alone (`"u64"`), which no other
-//!   type can have;
+//!   starts with the crate's name), `::` and its name, followed by its generic arguments in
+//!   declaration order: the name hash of a type argument, the value of a const argument (as a
+//!   `u128`, [`hash_u128`]). Primitives are hashed from their name alone (`"u64"`), which no
+//!   other type can have;
 //! - the **layout hash**: the name hash, then the alignment, then for every field its name,
 //!   byte offset and layout hash, then the total size.
 //!
@@ -29,9 +30,9 @@
 //!
 //! A [`PPtr<T>`](crate::PPtr) contributes only `T`'s *name* hash to its layout hash. That keeps
 //! recursive types (a list node pointing at its own type) from making the constant depend on
-//! itself: a name hash depends only on text and on the name hashes of generic arguments,
-//! never on a layout. The layout of the pointee is checked where the pointee is stored, and
-//! its pointer map records the pointee's layout hash for the collector.
+//! itself: a name hash depends only on text, on const arguments and on the name hashes of
+//! type arguments, never on a layout. The layout of the pointee is checked where the pointee
+//! is stored, and its pointer map records the pointee's layout hash for the collector.
 //!
 //! The functions are `const` so that derived implementations compute their hashes at
 //! compile time. FNV-1a is not a cryptographic hash: it guards against mistakes, not against
@@ -69,6 +70,13 @@ pub const fn hash_u64(hash: u64, value: u64) -> u64 {
     hash
 }
 
+/// Continues `hash` over the sixteen little-endian bytes of `value`: a const generic
+/// argument, which may be a `u128` or an `i128`.
+#[must_use]
+pub const fn hash_u128(hash: u64, value: u128) -> u64 {
+    hash_u64(hash_u64(hash, value as u64), (value >> 64) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +100,15 @@ mod tests {
     fn numbers_change_the_hash() {
         assert_ne!(hash_u64(SEED, 1), hash_u64(SEED, 2));
         assert_ne!(hash_u64(SEED, 0), SEED);
+        assert_ne!(hash_u128(SEED, 1), hash_u128(SEED, 1 << 64));
+    }
+
+    #[test]
+    fn a_u128_is_its_sixteen_little_endian_bytes() {
+        let value = 0x0f0e_0d0c_0b0a_0908_0706_0504_0302_0100_u128;
+        let bytewise = value.to_le_bytes().iter().fold(SEED, |hash, &byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+        });
+        assert_eq!(hash_u128(SEED, value), bytewise);
     }
 }

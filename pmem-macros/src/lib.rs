@@ -17,6 +17,15 @@ mod txn;
 /// fields are all `Persistent`, refusing at compile time what may not live in persistent
 /// memory. See the trait's documentation for the rules.
 ///
+/// Type and const parameters are allowed; lifetime parameters are refused (a persistent
+/// value cannot borrow). A type parameter gets no implicit bound: declare `T: Persistent`.
+/// Every generic argument is part of the type's identity: for
+/// `struct Blob<const N: usize> { len: u64, bytes: [u8; N] }`, a pool whose root is a
+/// `Blob<16>` does not open as a `Blob<32>`. A const parameter may be of any type the
+/// language allows (an integer, `bool`, `char`), mixed with type parameters and with
+/// defaults. The padding and `Drop` checks of a generic struct run for each instantiation a
+/// pool stores (`Blob<3>` has five bytes of padding, `Blob<8>` none).
+///
 /// `#[persistent(name = "path::Type")]` sets the text the type's identity is hashed from,
 /// which is otherwise the defining module's path and the type's name: a type moved to
 /// another module keeps its pools when given the path it had before.

@@ -5,7 +5,8 @@
 //!   pattern after a restart or damage, which the trait's contract forbids);
 //! - it is `#[repr(C)]` or `#[repr(transparent)]`, not `packed`: a layout fixed by the
 //!   definition, with aligned fields;
-//! - it has no lifetime or const parameters (a persistent value cannot borrow);
+//! - it has no lifetime parameters (a persistent value cannot borrow), and no const parameter
+//!   named like a variable of the generated code (`hash`, `map`, `offset`);
 //! - every field is `Persistent`: enforced by the generated impl, whose layout hash names
 //!   `<Field as Persistent>::LAYOUT_HASH` with the field type's span, so a `Vec<u8>` field
 //!   reports "`Vec<u8>` cannot be stored in persistent memory" on the field;
@@ -30,7 +31,9 @@
 //! replaces that text, so that a type moved to another module can keep its identity.
 //!
 //! Generic parameters get no implicit bound: a parameter used in a field must be declared
-//! `T: Persistent` by the user, or the field check refuses it.
+//! `T: Persistent` by the user, or the field check refuses it. Every generic argument joins
+//! the name hash, in declaration order: a type argument's `NAME_HASH`, a const argument's
+//! value (`hash_u128`), so that `Blob<16>` and `Blob<32>` are two identities in a pool.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -44,6 +47,12 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
         Err(error) => error.to_compile_error(),
     }
 }
+
+/// The variables of the generated impl. A const parameter of one of these names is in scope
+/// where they are bound, and a `let` or a function parameter cannot shadow it. Hygiene does
+/// not help: `Span::mixed_site` keeps a macro's variables apart from the user's variables,
+/// not from the user's generic parameters.
+const GENERATED_VARIABLES: [&str; 3] = ["hash", "map", "offset"];
 
 /// A struct that passed the checks.
 struct Checked<'a> {
@@ -82,19 +91,23 @@ fn check(input: &DeriveInput) -> syn::Result<Checked<'_>> {
     };
     check_repr(input, &mut errors);
     let stable_name = stable_name(input, &mut errors);
-    for param in &input.generics.params {
-        match param {
-            GenericParam::Lifetime(lifetime) => errors.push(syn::Error::new_spanned(
-                lifetime,
-                "a `Persistent` type cannot borrow: a reference is a volatile pointer, meaningless after a restart\n\
-                 point into the pool with `pmem::PPtr<T>` instead",
-            )),
-            GenericParam::Const(constant) => errors.push(syn::Error::new_spanned(
-                constant,
-                "`#[derive(Persistent)]` does not support const parameters yet\n\
-                 use a fixed-size array, or a type parameter `A: Persistent` instantiated as `[u64; 16]`",
-            )),
-            GenericParam::Type(_) => {}
+    for lifetime in input.generics.lifetimes() {
+        errors.push(syn::Error::new_spanned(
+            lifetime,
+            "a `Persistent` type cannot borrow: a reference is a volatile pointer, meaningless after a restart\n\
+             point into the pool with `pmem::PPtr<T>` instead",
+        ));
+    }
+    for constant in input.generics.const_params() {
+        let name = syn::ext::IdentExt::unraw(&constant.ident).to_string();
+        if GENERATED_VARIABLES.contains(&name.as_str()) {
+            errors.push(syn::Error::new_spanned(
+                &constant.ident,
+                format!(
+                    "a const parameter named `{name}` collides with a variable of the code `#[derive(Persistent)]` generates\n\
+                     rename it: const parameters are spelt in upper case, such as `N` or `LEN`"
+                ),
+            ));
         }
     }
     errors.finish()?;
@@ -250,7 +263,29 @@ fn expand(input: &DeriveInput, checked: &Checked<'_>) -> TokenStream {
     let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
     let private = quote!(::pmem::__private);
 
-    let type_params = input.generics.type_params().map(|param| &param.ident);
+    // In declaration order, so that `Pair<T, const N: usize>` hashes `T` before `N`; a type
+    // without const parameters hashes exactly what it did before they were supported.
+    let argument_hashes = input.generics.params.iter().filter_map(|param| match param {
+        GenericParam::Type(param) => {
+            let ident = &param.ident;
+            Some(quote! {
+                let hash = #private::hash_u64(hash, <#ident as #private::Persistent>::NAME_HASH);
+            })
+        }
+        // Every const parameter type stable Rust allows (integers, `bool`, `char`) casts to
+        // `u128` without losing a value (a signed integer sign-extends, `bool` is 0 or 1, a
+        // `char` its scalar value), so two arguments of one parameter hash alike only if they
+        // are equal. The cast is spanned on the parameter's type, where an error about it
+        // belongs.
+        GenericParam::Const(param) => {
+            let (ident, ty) = (&param.ident, &param.ty);
+            let value = quote_spanned!(ty.span()=> #ident as u128);
+            Some(quote! {
+                let hash = #private::hash_u128(hash, #value);
+            })
+        }
+        GenericParam::Lifetime(_) => None,
+    });
     let field_hashes = fields.iter().map(|field| {
         let (ty, member, field_name) = (field.ty, &field.member, &field.name);
         let layout_hash = quote_spanned!(ty.span()=> <#ty as #private::Persistent>::LAYOUT_HASH);
@@ -260,6 +295,14 @@ fn expand(input: &DeriveInput, checked: &Checked<'_>) -> TokenStream {
             hash = #private::hash_u64(hash, #layout_hash);
         }
     });
+    // `N as u128` of a `const N: u128` is the same type, which clippy would report in the
+    // user's crate, on the parameter.
+    let allow_same_type_cast = input
+        .generics
+        .const_params()
+        .next()
+        .is_some()
+        .then(|| quote!(#[allow(clippy::unnecessary_cast)]));
     let padding_checks = padding_checks(&name_text, fields);
     let drop_message = format!(
         "`{name_text}` implements `Drop`, which a `Persistent` type may not: objects in a pool are reclaimed by the collector and never dropped\n\
@@ -301,9 +344,10 @@ fn expand(input: &DeriveInput, checked: &Checked<'_>) -> TokenStream {
         // mutability) and fails to compile if the struct has padding or implements `Drop`.
         #[diagnostic::do_not_recommend]
         unsafe impl #impl_generics #private::Persistent for #name #type_generics #where_clause {
+            #allow_same_type_cast
             const NAME_HASH: u64 = {
                 let hash = #private::hash_str(#private::SEED, #identity);
-                #( let hash = #private::hash_u64(hash, <#type_params as #private::Persistent>::NAME_HASH); )*
+                #( #argument_hashes )*
                 hash
             };
             const LAYOUT_HASH: u64 = {
@@ -496,6 +540,39 @@ mod tests {
             }
         ));
         assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+
+    #[test]
+    fn accepts_const_parameters_but_not_a_lifetime_beside_them() {
+        assert!(
+            errors_of(quote!(
+                #[repr(C)]
+                struct Frame<T: Persistent, const N: usize, const SEALED: bool = false> {
+                    header: T,
+                    bytes: [u8; N],
+                }
+            ))
+            .is_empty()
+        );
+        let errors = errors_of(quote!(
+            #[repr(C)]
+            struct View<'a, const N: usize> {
+                bytes: &'a [u8; N],
+            }
+        ));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("cannot borrow"), "{errors:?}");
+        for name in GENERATED_VARIABLES {
+            let name = syn::Ident::new(name, proc_macro2::Span::call_site());
+            let errors = errors_of(quote!(
+                #[repr(C)]
+                struct Blob<const #name: usize> {
+                    bytes: [u8; #name],
+                }
+            ));
+            assert_eq!(errors.len(), 1, "{name}: {errors:?}");
+            assert!(errors[0].contains("collides"), "{name}: {errors:?}");
+        }
     }
 
     #[test]

@@ -55,7 +55,7 @@ fn txn_expansions_match_their_snapshots() {
 }
 
 /// Each input is a struct marked `#[derive(Persistent)]`; the snapshot is what the derive
-/// adds beside it. (A const-generic struct is refused: see `ui-tests/fail`.)
+/// adds beside it. (Refusals are checked in `ui-tests/fail`.)
 #[test]
 fn persistent_expansions_match_their_snapshots() {
     check_folder("persistent", |source| {
