@@ -55,12 +55,18 @@
 //!
 //! The guide in `docs/` explains the file format, the flush modes and the design.
 
+// The derive and `#[txn]` name this crate as `::pmem`, in its own collections too.
+extern crate self as pmem;
+
+pub mod collections;
+
+pub use collections::{PString, PVec};
 pub use pmem_macros::{Persistent, txn, txn_block};
 pub use pmem_runtime::{
     CACHE_LINE, Collection, DanglingPointer, Error, FlushMode, FlushModeError, HeaderPart,
     HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PMut, PMutex, PPtr, PSlice, Persistent,
-    Pinned, PointerMap, PointerRun, Pool, PoolInfo, PoolOptions, PoolUuid, SharedTxn, Stats, Txn,
-    TypeStats, abort, scratch_directory,
+    Pinned, PointerMap, PointerRun, Pool, PoolInfo, PoolOptions, PoolUuid, Reader, SharedTxn,
+    Stats, Txn, TypeStats, abort, alloc_slice_with, owned_slice_mut, scratch_directory,
 };
 
 pub use pmem_runtime::format;

@@ -154,6 +154,19 @@ pub enum Error {
         /// The type the lock guards.
         type_name: &'static str,
     },
+    /// A persistent collection was changed with no exclusive transaction
+    /// ([`Pool::txn`](crate::Pool::txn)) running on this thread, or through a value that
+    /// does not lie in that transaction's pool. Shared transactions cannot change
+    /// collections yet.
+    NoExclusiveTransaction,
+    /// A persistent collection read from the pool is inconsistent (a damaged file): its
+    /// length exceeds its buffer, or a string's bytes are not UTF-8.
+    CollectionDamaged {
+        /// The pool offset of the collection's buffer.
+        offset: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
 }
 
 impl From<FlushModeError> for Error {
@@ -292,6 +305,13 @@ impl fmt::Display for Error {
             Self::LockBusy { type_name } => write!(
                 f,
                 "a PMutex<{type_name}> is held by another transaction: roll back (return this error) and retry"
+            ),
+            Self::CollectionDamaged { offset, what } => write!(
+                f,
+                "the persistent collection whose buffer is at {offset:#x} is damaged: {what}"
+            ),
+            Self::NoExclusiveTransaction => f.write_str(
+                "a persistent collection changes only inside an exclusive transaction (Pool::txn) on its own pool, running on this thread; shared transactions cannot change collections yet",
             ),
         }
     }

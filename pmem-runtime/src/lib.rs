@@ -39,7 +39,10 @@ pub use pmem_alloc::{
     Collection, DanglingPointer, HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PPtr, PSlice,
     Persistent, PointerMap, PointerRun, TypeStats, type_hash,
 };
-pub use pool::{Pool, PoolInfo, PoolOptions, PoolUuid, SharedTxn, Txn};
+pub use pool::{
+    Pool, PoolInfo, PoolOptions, PoolUuid, Reader, SharedTxn, Txn, alloc_slice_with,
+    owned_slice_mut,
+};
 pub use stats::Stats;
 
 pub use pmut::PMut;

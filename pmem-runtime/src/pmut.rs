@@ -183,6 +183,37 @@ impl<T> PMut<'_, [T]> {
         // exclusively; the new `PMut` borrows `self` for its lifetime.
         unsafe { PMut::narrow(self.reborrow(), element) }
     }
+
+    /// A `PMut` to the elements in `range`, which logs only those when written.
+    ///
+    /// # Panics
+    ///
+    /// If `range` is out of bounds or decreasing, like slicing.
+    pub fn range(&mut self, range: core::ops::Range<usize>) -> PMut<'_, [T]> {
+        self.reborrow().into_range(range)
+    }
+}
+
+impl<'a, T> PMut<'a, [T]> {
+    /// As [`range`](PMut::range), for the rest of this `PMut`'s lifetime.
+    ///
+    /// # Panics
+    ///
+    /// As [`range`](PMut::range).
+    #[must_use]
+    pub fn into_range(self, range: core::ops::Range<usize>) -> PMut<'a, [T]> {
+        let len = self.target.0.len();
+        assert!(
+            range.start <= range.end && range.end <= len,
+            "range {range:?} out of bounds for a persistent slice of {len}"
+        );
+        // SAFETY: `range` lies inside the slice.
+        let first = unsafe { self.target.0.cast::<T>().add(range.start) };
+        let part = NonNull::slice_from_raw_parts(first, range.end - range.start);
+        // SAFETY: the elements are valid `T`s inside the slice, which this `PMut` borrows
+        // exclusively for `'a`; the new `PMut` takes its place.
+        unsafe { PMut::narrow(self, part) }
+    }
 }
 
 impl<T: ?Sized> Deref for PMut<'_, T> {

@@ -13,16 +13,24 @@
 //! | `lanes.rs` | the log slots (lanes) that running transactions take |
 //! | `heap.rs` | the pool's side of the heap: allocation and collection policy, pins, named roots |
 //! | `info.rs` | [`PoolInfo`] and [`PoolUuid`] |
+//! | `slices.rs` | runtime-sized objects: allocating and reading slices ([`PSlice`](pmem_alloc::PSlice)) |
+//! | `active.rs` | the pool whose exclusive transaction runs on this thread, for collections ([`alloc_slice_with`], [`owned_slice_mut`]) |
+//! | `read.rs` | [`Reader`]: reading through a pool or a transaction alike |
 
+mod active;
 mod create;
 mod heap;
 mod info;
 mod lanes;
 mod open;
 mod options;
+mod read;
 mod shared;
 mod slices;
 mod transaction;
+
+pub use active::{alloc_slice_with, owned_slice_mut};
+pub use read::Reader;
 
 pub use info::{PoolInfo, PoolUuid};
 pub use options::PoolOptions;

@@ -20,7 +20,7 @@ use super::heap::{SharedAllocation, TypeKey};
 use super::{Pool, Visibility};
 
 impl TypeKey {
-    fn slice_of<T: Persistent>() -> Self {
+    pub(super) fn slice_of<T: Persistent>() -> Self {
         Self {
             layout_hash: slice_layout_hash::<T>(),
             info: TypeInfo::slice_of::<T>,
@@ -55,13 +55,41 @@ impl<R: Persistent> Pool<R> {
         visibility: Visibility,
     ) -> Result<NonNull<[T]>, Error> {
         let _layout_checked: u64 = const { T::LAYOUT_HASH };
-        let offset = slice.offset();
+        let (elements, len) = self
+            .checked_slice_raw(
+                slice.offset(),
+                &TypeKey::slice_of::<T>(),
+                align_of::<T>(),
+                size_of::<T>(),
+                visibility,
+            )
+            .map_err(|error| match error {
+                Error::InvalidPointer { offset, reason, .. } => Error::InvalidPointer {
+                    offset,
+                    type_name: core::any::type_name::<[T]>(),
+                    reason,
+                },
+                other => other,
+            })?;
+        Ok(NonNull::slice_from_raw_parts(elements.cast::<T>(), len))
+    }
+
+    /// [`checked_slice`](Pool::checked_slice) for the slice type `key` of elements of
+    /// `size` bytes aligned to `align`: where the elements start, and how many there are.
+    pub(super) fn checked_slice_raw(
+        &self,
+        offset: u64,
+        key: &TypeKey,
+        align: usize,
+        size: usize,
+        visibility: Visibility,
+    ) -> Result<(NonNull<u8>, usize), Error> {
         let invalid = |reason| Error::InvalidPointer {
             offset,
-            type_name: core::any::type_name::<[T]>(),
+            type_name: "a slice",
             reason,
         };
-        if slice.is_null() {
+        if offset == 0 {
             return Err(invalid("the pointer is null"));
         }
         let heap = &self.inner_read().heap;
@@ -79,11 +107,11 @@ impl<R: Persistent> Pool<R> {
         };
         if heap
             .type_info(index)
-            .is_none_or(|info| info.layout_hash != slice_layout_hash::<T>())
+            .is_none_or(|info| info.layout_hash != key.layout_hash)
         {
             return Err(invalid("the object there is not a slice of the type"));
         }
-        if heap.verify_type(index, TypeInfo::slice_of::<T>).is_err() {
+        if heap.verify_type(index, key.info).is_err() {
             return Err(invalid(
                 "the pool's record of the type disagrees with the program's type (size, alignment or pointers)",
             ));
@@ -91,7 +119,7 @@ impl<R: Persistent> Pool<R> {
         let slot = heap
             .slot_len(offset)
             .expect("an allocated object has a slot");
-        let header = slice_header_len(align_of::<T>() as u64);
+        let header = slice_header_len(align as u64);
         let start = offset as usize;
         // SAFETY: an allocated slot starts there, inside the mapping, aligned to 16 bytes
         // or a page, and at least `header` (8 or more) bytes long; the length word is
@@ -99,7 +127,7 @@ impl<R: Persistent> Pool<R> {
         let len = u64::from_le(unsafe { self.mapping.address_of(start).cast::<u64>().read() });
         let fits = usize::try_from(len)
             .ok()
-            .and_then(|len| len.checked_mul(size_of::<T>()))
+            .and_then(|len| len.checked_mul(size))
             .and_then(|bytes| bytes.checked_add(header))
             .is_some_and(|bytes| bytes <= slot);
         if !fits {
@@ -107,13 +135,9 @@ impl<R: Persistent> Pool<R> {
                 "the slice's stored length exceeds the space the heap gave it: the pool is damaged",
             ));
         }
-        let elements = self
-            .mapping
-            .address_of(start + header)
-            .cast_mut()
-            .cast::<T>();
+        let elements = self.mapping.address_of(start + header).cast_mut();
         let elements = NonNull::new(elements).expect("a mapped address is not null");
-        Ok(NonNull::slice_from_raw_parts(elements, len as usize))
+        Ok((elements, len as usize))
     }
 
     /// Allocates a slice of `len` elements, element `i` set to `element(i)`, inside the

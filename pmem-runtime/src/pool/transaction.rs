@@ -14,8 +14,8 @@ use crate::pin::Pinned;
 use crate::pmut::PMut;
 use crate::txn::{self, PoolAccess, TxnGuard};
 
-use super::Pool;
 use super::heap::SharedAllocation;
+use super::{Pool, active};
 
 impl<R: Persistent> Pool<R> {
     /// Runs `body` as a transaction: every change it makes to the pool is undo-logged, and
@@ -72,7 +72,9 @@ impl<R: Persistent> Pool<R> {
             pool: self,
             not_send: PhantomData,
         };
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(&mut handle)));
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            active::with_active_pool(handle.pool, || body(&mut handle))
+        }));
         match outcome {
             Ok(Ok(value)) => {
                 self.keep_deferred_lines(transaction.end());
@@ -96,7 +98,7 @@ impl<R: Persistent> Pool<R> {
 /// [`get_mut`](Txn::get_mut) give [`PMut`]s, which log before they allow a write. It
 /// cannot leave the transaction's closure or its thread.
 pub struct Txn<'p, R: Persistent> {
-    pool: &'p mut Pool<R>,
+    pool: &'p Pool<R>,
     not_send: txn::ThreadBound,
 }
 
@@ -209,7 +211,7 @@ impl<R: Persistent> Txn<'_, R> {
         if !pointer.is_null() {
             self.pool.get(pointer)?;
         }
-        let pool = &*self.pool;
+        let pool = self.pool;
         let type_index = pool.type_index_of::<T>()?;
         let entry =
             Heap::encode_named_root(name, type_index, pointer.offset()).map_err(Error::Heap)?;
@@ -230,7 +232,7 @@ impl<R: Persistent> Txn<'_, R> {
     /// Removes the named root `name`; returns whether it existed. Its object is garbage from
     /// the next collection on, unless something else reaches it.
     pub fn remove_named_root(&mut self, name: &str) -> bool {
-        let pool = &*self.pool;
+        let pool = self.pool;
         let found = pool.find_named_root(name);
         if let Some(entry) = &found {
             let offset = pool.inner().heap.named_root_offset(entry.slot);

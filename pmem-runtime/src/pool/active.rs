@@ -1,0 +1,214 @@
+//! The pool whose exclusive transaction runs on this thread, for code that holds no `Txn`:
+//! persistent collections, whose methods take `&mut self` on a value inside the pool.
+//!
+//! `Pool::try_txn` registers its pool here for the duration of the body (a guard removes it,
+//! also on a panic). A `&mut` into a pool exists in safe code only through a [`PMut`], which
+//! borrows the transaction, so a method given `&mut self` on a value that lies in the
+//! registered pool's data holds the transaction exclusively: no `&T` obtained from the
+//! `Txn` is alive, and it may change what the value owns. What it owns, it alone must reach:
+//! collections keep their buffers' [`PSlice`]s private, and a damaged file whose two
+//! collections share a buffer is caught here ([`owned_slice_mut`] remembers which value
+//! claimed each buffer in the transaction and refuses a second one).
+
+use core::cell::{Cell, RefCell};
+use core::ptr::NonNull;
+use std::collections::HashMap;
+
+use pmem_alloc::{PSlice, Persistent, slice_header_len};
+
+use crate::error::Error;
+use crate::pmut::PMut;
+use crate::txn;
+
+use super::heap::TypeKey;
+use super::{Pool, Visibility};
+
+/// What a collection needs of the pool: allocation and checked slices.
+trait ActivePool {
+    /// A slot for a slice of `len` elements of the type `key` describes.
+    fn allocate_slice_slot(&self, key: &TypeKey, len: u64) -> Result<u64, Error>;
+    /// The elements of the slice at `offset` (checked as `Pool::get_slice` checks): where
+    /// they start, and how many there are.
+    fn slice_elements(
+        &self,
+        offset: u64,
+        key: &TypeKey,
+        align: usize,
+        size: usize,
+    ) -> Result<(NonNull<u8>, usize), Error>;
+    /// Whether `len` bytes at `address` lie in the pool's data.
+    fn holds(&self, address: *const u8, len: usize) -> bool;
+    /// The address of pool offset `offset`.
+    fn address_of(&self, offset: usize) -> *mut u8;
+}
+
+impl<R: Persistent> ActivePool for Pool<R> {
+    fn allocate_slice_slot(&self, key: &TypeKey, len: u64) -> Result<u64, Error> {
+        self.allocate_exclusive_with(key, |heap, region, type_index, growth| {
+            heap.alloc_slice(region, type_index, len, growth)
+        })
+    }
+
+    fn slice_elements(
+        &self,
+        offset: u64,
+        key: &TypeKey,
+        align: usize,
+        size: usize,
+    ) -> Result<(NonNull<u8>, usize), Error> {
+        self.checked_slice_raw(
+            offset,
+            key,
+            align,
+            size,
+            Visibility::WrittenByThisTransaction,
+        )
+    }
+
+    fn holds(&self, address: *const u8, len: usize) -> bool {
+        let base = self.mapping.address_of(0) as usize;
+        (address as usize)
+            .checked_sub(base)
+            .is_some_and(|offset| self.data().contains(offset, len))
+    }
+
+    fn address_of(&self, offset: usize) -> *mut u8 {
+        self.mapping.address_of(offset).cast_mut()
+    }
+}
+
+/// The registered pool, and which value claimed each buffer in this transaction.
+struct Active {
+    pool: NonNull<dyn ActivePool>,
+    claimed: RefCell<HashMap<u64, usize>>,
+}
+
+thread_local! {
+    static ACTIVE: Cell<Option<NonNull<Active>>> = const { Cell::new(None) };
+}
+
+/// Runs `body` with `pool` registered as this thread's active pool.
+pub(super) fn with_active_pool<R: Persistent, T>(pool: &Pool<R>, body: impl FnOnce() -> T) -> T {
+    struct Unregister;
+    impl Drop for Unregister {
+        fn drop(&mut self) {
+            ACTIVE.set(None);
+        }
+    }
+    let erased: NonNull<dyn ActivePool + '_> = NonNull::from(pool as &dyn ActivePool);
+    // SAFETY: only the lifetime bound is erased; `Unregister` removes the pointer before
+    // this function returns or unwinds, while `pool` is still borrowed.
+    let erased: NonNull<dyn ActivePool> = unsafe { core::mem::transmute(erased) };
+    let active = Active {
+        pool: erased,
+        claimed: RefCell::new(HashMap::new()),
+    };
+    ACTIVE.set(Some(NonNull::from(&active)));
+    let _unregister = Unregister;
+    body()
+}
+
+/// The active pool, or the error for there being none.
+fn active<T>(
+    action: impl FnOnce(&Active, &dyn ActivePool) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let Some(active) = ACTIVE.get() else {
+        return Err(Error::NoExclusiveTransaction);
+    };
+    // SAFETY: `with_active_pool` keeps the registration, and the pool it points at, alive
+    // until it removes it; this thread is inside that call.
+    let active = unsafe { active.as_ref() };
+    // SAFETY: as above.
+    let pool = unsafe { active.pool.as_ref() };
+    action(active, pool)
+}
+
+/// Allocates a slice of `len` elements, element `i` set to `element(i)`, in the exclusive
+/// transaction running on this thread: [`Txn::alloc_slice_with`](super::Txn::alloc_slice_with)
+/// for code that holds no `Txn`.
+///
+/// # Errors
+///
+/// [`Error::NoExclusiveTransaction`] outside one; otherwise as
+/// [`Txn::alloc_slice_with`](super::Txn::alloc_slice_with).
+pub fn alloc_slice_with<T: Persistent>(
+    len: usize,
+    mut element: impl FnMut(usize) -> T,
+) -> Result<PSlice<T>, Error> {
+    let _layout_checked: u64 = const { T::LAYOUT_HASH };
+    active(|_, pool| {
+        let offset = pool.allocate_slice_slot(&TypeKey::slice_of::<T>(), len as u64)?;
+        let header = slice_header_len(align_of::<T>() as u64);
+        let start = offset as usize;
+        // The heap returned a free slot for the length word and `len` elements after the
+        // header, inside the mapping and aligned for the word and for `T`; nothing
+        // references it, and these are its first writes.
+        let length = pool.address_of(start).cast::<u64>();
+        // SAFETY: see above: the slot's first 8 bytes.
+        unsafe { length.write((len as u64).to_le()) };
+        let elements = pool.address_of(start + header).cast::<T>();
+        for index in 0..len {
+            // SAFETY: see above: element `index < len` of the slot.
+            let at = unsafe { elements.add(index) };
+            // SAFETY: as above.
+            unsafe { at.write(element(index)) };
+        }
+        txn::note_fresh(start, header + len * size_of::<T>());
+        Ok(PSlice::from_offset(offset))
+    })
+}
+
+/// The elements of `slice`, which `owner` owns, to change while `owner` is borrowed:
+/// `owner` must lie in the pool of the exclusive transaction running on this thread (so
+/// it was reached through a `PMut`), and no other value may have claimed `slice` in this
+/// transaction. Stores log as through any [`PMut`]; the slice's own allocation this
+/// transaction needs no log.
+///
+/// # Errors
+///
+/// [`Error::NoExclusiveTransaction`] outside one, or if `owner` is not in its pool;
+/// [`Error::InvalidPointer`] if `slice` is not a slice of `T` in it (as `Pool::get_slice`),
+/// or if another value claimed it in this transaction (two collections sharing a buffer: a
+/// damaged pool, or a collection moved within the pool during the transaction).
+pub fn owned_slice_mut<'a, O, T: Persistent>(
+    owner: &'a mut O,
+    slice: PSlice<T>,
+) -> Result<PMut<'a, [T]>, Error> {
+    let _layout_checked: u64 = const { T::LAYOUT_HASH };
+    let owner_address = core::ptr::from_mut(owner).cast::<u8>();
+    active(|active, pool| {
+        if !pool.holds(owner_address, size_of::<O>().max(1)) {
+            return Err(Error::NoExclusiveTransaction);
+        }
+        {
+            let mut claimed = active.claimed.borrow_mut();
+            let claimant = *claimed
+                .entry(slice.offset())
+                .or_insert(owner_address as usize);
+            if claimant != owner_address as usize {
+                return Err(Error::InvalidPointer {
+                    offset: slice.offset(),
+                    type_name: core::any::type_name::<[T]>(),
+                    reason: "another collection changed this buffer in the same transaction: two collections share it (a damaged pool), or one moved within the pool during the transaction",
+                });
+            }
+        }
+        let (elements, len) = pool.slice_elements(
+            slice.offset(),
+            &TypeKey::slice_of::<T>(),
+            align_of::<T>(),
+            size_of::<T>(),
+        )?;
+        let elements = NonNull::slice_from_raw_parts(elements.cast::<T>(), len);
+        if txn::is_fresh(slice.offset() as usize) {
+            // SAFETY: as below, and this transaction allocated the slice.
+            return Ok(unsafe { PMut::new_fresh(elements) });
+        }
+        // SAFETY: `slice_elements` checked that the elements are valid, aligned and inside
+        // one heap object of the pool's data. `owner` lies in the pool, so it was reached
+        // through a `PMut` that borrows the transaction exclusively for `'a`: no reference
+        // from the `Txn` is alive. The slice is claimed by `owner` alone in this
+        // transaction, so no other value's `PMut` reaches it.
+        Ok(unsafe { PMut::new(elements) })
+    })
+}

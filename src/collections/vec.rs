@@ -1,0 +1,357 @@
+//! [`PVec`]: a growable array in a pool.
+
+use crate::{Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, txn};
+
+/// A growable array of `T` in a pool, the persistent `Vec<T>`: a length and a buffer, a
+/// [`PSlice`] whose own length is the capacity.
+///
+/// A `PVec` lives inside a pool (a field of the root or of a heap object) and changes inside
+/// an exclusive transaction ([`Pool::txn`](crate::Pool::txn)), through the `&mut` a
+/// [`PMut`] gives: `tx.root_mut().items.push(7)?`, or in a `#[txn]` function
+/// `let items = &mut root.items; items.push(7)?;`, which logs the vector's 16 bytes. Its
+/// methods log only what they change: a push logs the length and the new slot, not the
+/// buffer. Growth allocates a buffer twice as large in the pool's heap, moves the elements,
+/// and leaves the old buffer to the collector. Reading takes anything that reads the pool
+/// (a [`Reader`]: the `Pool`, a `Txn` or a `SharedTxn`) and logs nothing.
+///
+/// Slots past the length hold zeros, so the collector, which traces the whole buffer, keeps
+/// nothing alive that the vector no longer holds. The elements may themselves hold
+/// pointers and collections (a `PVec<PString>`).
+#[derive(Persistent, Debug)]
+#[repr(C)]
+#[persistent(name = "pmem::PVec")]
+pub struct PVec<T: Persistent> {
+    len: u64,
+    buffer: PSlice<T>,
+}
+
+/// The first capacity a push allocates.
+const MIN_CAPACITY: usize = 4;
+
+impl<T: Persistent> PVec<T> {
+    /// An empty vector, which owns no buffer yet.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            len: 0,
+            buffer: PSlice::null(),
+        }
+    }
+
+    /// How many elements it holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether it holds none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The elements.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::get_slice`](crate::Pool::get_slice) for the buffer, and
+    /// [`Error::CollectionDamaged`] if the length exceeds it.
+    pub fn as_slice<'r>(&self, reader: &'r impl Reader) -> Result<&'r [T], Error>
+    where
+        T: Sync,
+    {
+        if self.buffer.is_null() {
+            return self.checked_len(0).map(|_| &[][..]);
+        }
+        let buffer = reader.get_slice(self.buffer)?;
+        let len = self.checked_len(buffer.len())?;
+        Ok(&buffer[..len])
+    }
+
+    /// Element `index`, or `None` past the end; see [`as_slice`](PVec::as_slice).
+    ///
+    /// # Errors
+    ///
+    /// As [`as_slice`](PVec::as_slice).
+    pub fn get<'r>(&self, reader: &'r impl Reader, index: usize) -> Result<Option<&'r T>, Error>
+    where
+        T: Sync,
+    {
+        Ok(self.as_slice(reader)?.get(index))
+    }
+
+    /// The elements in order; see [`as_slice`](PVec::as_slice).
+    ///
+    /// # Errors
+    ///
+    /// As [`as_slice`](PVec::as_slice).
+    pub fn iter<'r>(&self, reader: &'r impl Reader) -> Result<core::slice::Iter<'r, T>, Error>
+    where
+        T: Sync,
+    {
+        Ok(self.as_slice(reader)?.iter())
+    }
+
+    /// How many elements fit before the next push reallocates; see
+    /// [`as_slice`](PVec::as_slice).
+    ///
+    /// # Errors
+    ///
+    /// As [`as_slice`](PVec::as_slice).
+    pub fn capacity(&self, reader: &impl Reader) -> Result<usize, Error>
+    where
+        T: Sync,
+    {
+        if self.buffer.is_null() {
+            return Ok(0);
+        }
+        Ok(reader.get_slice(self.buffer)?.len())
+    }
+
+    /// The pool offset of the buffer; 0 if there is none.
+    pub(crate) fn buffer_offset(&self) -> u64 {
+        self.buffer.offset()
+    }
+
+    /// The length, if it fits a buffer of `capacity` elements.
+    fn checked_len(&self, capacity: usize) -> Result<usize, Error> {
+        usize::try_from(self.len)
+            .ok()
+            .filter(|&len| len <= capacity)
+            .ok_or(Error::CollectionDamaged {
+                offset: self.buffer.offset(),
+                what: "a PVec's length exceeds its buffer",
+            })
+    }
+
+    /// The buffer's capacity and the checked length, through the buffer to change.
+    fn capacity_and_len(&mut self) -> Result<(usize, usize), Error> {
+        if self.buffer.is_null() {
+            return Ok((0, self.checked_len(0)?));
+        }
+        let (elements, len) = self.elements()?;
+        Ok((elements.len(), len))
+    }
+
+    /// The buffer, which must not be null, to change, and the checked length.
+    fn elements(&mut self) -> Result<(PMut<'_, [T]>, usize), Error> {
+        let buffer = self.buffer;
+        let len = self.len;
+        let elements = owned_slice_mut(self, buffer)?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&len| len <= elements.len())
+            .ok_or(Error::CollectionDamaged {
+                offset: buffer.offset(),
+                what: "a PVec's length exceeds its buffer",
+            })?;
+        Ok((elements, len))
+    }
+}
+
+impl<T: Persistent> Default for PVec<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A `T` of all-zero bytes: what unused slots hold.
+fn zeroed<T: Persistent>() -> T {
+    // SAFETY: every bit pattern of a `Persistent` type is a valid value (its contract).
+    unsafe { core::mem::zeroed() }
+}
+
+/// A bitwise copy of `value`. A `Persistent` type is plain data without `Drop`, so the
+/// copy and the original are two valid values, and moving an element from one buffer to
+/// another is this copy.
+fn copied<T: Persistent>(value: &T) -> T {
+    // SAFETY: `value` is a valid, aligned `T`; `T: Persistent` has no `Drop` (the derive
+    // refuses one) and every bit pattern is valid, so both copies may be used.
+    unsafe { core::ptr::read(value) }
+}
+
+#[txn]
+impl<T: Persistent> PVec<T> {
+    /// A vector holding `elements`, its buffer allocated in the exclusive transaction
+    /// running on this thread: the persistent `collect`.
+    ///
+    /// # Errors
+    ///
+    /// As [`alloc_slice_with`](crate::alloc_slice_with).
+    pub fn from_elements(elements: impl IntoIterator<Item = T>) -> Result<Self, Error> {
+        let elements: Vec<T> = elements.into_iter().collect();
+        let buffer = alloc_slice_with(elements.len(), |index| copied(&elements[index]))?;
+        Ok(Self {
+            len: elements.len() as u64,
+            buffer,
+        })
+    }
+
+    /// Appends `value`: logs the length and the slot; growing first, if the buffer is
+    /// full, to twice its capacity (at least 4).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoExclusiveTransaction`] outside an exclusive transaction, or if the vector
+    /// does not lie in its pool; allocation errors from growth (the heap is full); and
+    /// [`Error::CollectionDamaged`] for a damaged vector.
+    pub fn push(&mut self, value: T) -> Result<(), Error> {
+        let (capacity, len) = self.capacity_and_len()?;
+        if len == capacity {
+            self.grow(capacity.saturating_mul(2).max(MIN_CAPACITY))?;
+        }
+        let (mut elements, _) = self.elements()?;
+        elements.at(len).set(value);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Removes and returns the last element, zeroing its slot (both logged).
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](PVec::push), without allocation errors.
+    pub fn pop(&mut self) -> Result<Option<T>, Error> {
+        if self.capacity_and_len()?.1 == 0 {
+            return Ok(None);
+        }
+        let (mut elements, len) = self.elements()?;
+        let last = len - 1;
+        let value = copied(&elements[last]);
+        elements.at(last).set(zeroed());
+        self.len -= 1;
+        Ok(Some(value))
+    }
+
+    /// Appends a copy of each of `values`, growing once if needed.
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](PVec::push).
+    pub fn extend_from_slice(&mut self, values: &[T]) -> Result<(), Error>
+    where
+        T: Copy,
+    {
+        let (capacity, len) = self.capacity_and_len()?;
+        if values.is_empty() {
+            return Ok(());
+        }
+        let needed = len
+            .checked_add(values.len())
+            .ok_or(Error::CollectionDamaged {
+                offset: self.buffer.offset(),
+                what: "a PVec's length overflows",
+            })?;
+        if needed > capacity {
+            self.grow(needed.max(capacity.saturating_mul(2)).max(MIN_CAPACITY))?;
+        }
+        let (mut elements, _) = self.elements()?;
+        let mut slots = elements.range(len..needed);
+        for (index, &value) in values.iter().enumerate() {
+            slots.at(index).set(value);
+        }
+        self.len = needed as u64;
+        Ok(())
+    }
+
+    /// Inserts `value` at `index`, moving the elements after it up by one (logging them).
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](PVec::push).
+    ///
+    /// # Panics
+    ///
+    /// If `index > len`, like `Vec::insert`.
+    pub fn insert(&mut self, index: usize, value: T) -> Result<(), Error> {
+        let len = self.len();
+        assert!(
+            index <= len,
+            "insertion index {index} is past the length {len}"
+        );
+        self.push(value)?;
+        let (mut elements, len) = self.elements()?;
+        elements.range(index..len).rotate_right(1);
+        Ok(())
+    }
+
+    /// Removes and returns the element at `index`, moving the elements after it down by
+    /// one (logging them).
+    ///
+    /// # Errors
+    ///
+    /// As [`pop`](PVec::pop).
+    ///
+    /// # Panics
+    ///
+    /// If `index >= len`, like `Vec::remove`.
+    pub fn remove(&mut self, index: usize) -> Result<T, Error> {
+        let len = self.len();
+        assert!(
+            index < len,
+            "removal index {index} is past the length {len}"
+        );
+        let (mut elements, len) = self.elements()?;
+        elements.range(index..len).rotate_left(1);
+        Ok(self.pop()?.expect("the vector holds the element"))
+    }
+
+    /// Shortens the vector to `len` elements, zeroing the slots it empties (logged); no
+    /// change if it is not longer.
+    ///
+    /// # Errors
+    ///
+    /// As [`pop`](PVec::pop).
+    pub fn truncate(&mut self, len: usize) -> Result<(), Error> {
+        if len >= self.capacity_and_len()?.1 {
+            return Ok(());
+        }
+        let (mut elements, current) = self.elements()?;
+        let mut emptied = elements.range(len..current);
+        for index in 0..current - len {
+            emptied.at(index).set(zeroed());
+        }
+        self.len = len as u64;
+        Ok(())
+    }
+
+    /// Empties the vector and lets its buffer go (to the collector): logs 16 bytes.
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.buffer = PSlice::null();
+    }
+
+    /// The elements, to change: stores log as through any [`PMut`]. `None` while the
+    /// vector has no buffer (it never held an element, or was cleared).
+    ///
+    /// # Errors
+    ///
+    /// As [`pop`](PVec::pop).
+    pub fn as_mut_slice(&mut self) -> Result<Option<PMut<'_, [T]>>, Error> {
+        if self.buffer.is_null() {
+            self.checked_len(0)?;
+            return Ok(None);
+        }
+        let (elements, len) = self.elements()?;
+        Ok(Some(elements.into_range(0..len)))
+    }
+
+    /// Moves the elements to a new buffer of `capacity` slots (the rest zeroed); the old
+    /// one is left to the collector.
+    fn grow(&mut self, capacity: usize) -> Result<(), Error> {
+        let buffer = if self.buffer.is_null() {
+            alloc_slice_with(capacity, |_| zeroed())?
+        } else {
+            let (old, len) = self.elements()?;
+            alloc_slice_with(capacity, |index| {
+                if index < len {
+                    copied(&old[index])
+                } else {
+                    zeroed()
+                }
+            })?
+        };
+        self.buffer = buffer;
+        Ok(())
+    }
+}

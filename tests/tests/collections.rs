@@ -1,0 +1,372 @@
+//! Persistent collections against their std counterparts: random operation sequences
+//! (proptest), the cost of each operation, what is refused, and crashes at every fence.
+
+use pmem::simulation::{ScratchFile, check_every_fence_observing};
+use pmem::{Error, PMut, PString, PVec, Persistent, Pool, Stats, txn};
+use proptest::prelude::*;
+
+#[derive(Persistent, Default)]
+#[repr(C)]
+struct Root {
+    numbers: PVec<u64>,
+    words: PVec<PString>,
+    name: PString,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Push(u64),
+    Pop,
+    Insert(usize, u64),
+    Remove(usize),
+    Truncate(usize),
+    Extend(Vec<u64>),
+    Set(usize, u64),
+    Clear,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => any::<u64>().prop_map(Op::Push),
+        2 => Just(Op::Pop),
+        1 => (any::<usize>(), any::<u64>()).prop_map(|(at, value)| Op::Insert(at, value)),
+        1 => any::<usize>().prop_map(Op::Remove),
+        1 => any::<usize>().prop_map(Op::Truncate),
+        1 => proptest::collection::vec(any::<u64>(), 0..40).prop_map(Op::Extend),
+        1 => (any::<usize>(), any::<u64>()).prop_map(|(at, value)| Op::Set(at, value)),
+        1 => Just(Op::Clear),
+    ]
+}
+
+/// Applies `op` to the persistent vector and to `model`, and returns what each gave back.
+fn apply(numbers: &mut PVec<u64>, model: &mut Vec<u64>, op: &Op) -> Result<Option<u64>, Error> {
+    Ok(match *op {
+        Op::Push(value) => {
+            numbers.push(value)?;
+            model.push(value);
+            None
+        }
+        Op::Pop => {
+            let popped = numbers.pop()?;
+            assert_eq!(popped, model.pop());
+            popped
+        }
+        Op::Insert(at, value) => {
+            let at = at % (model.len() + 1);
+            numbers.insert(at, value)?;
+            model.insert(at, value);
+            None
+        }
+        Op::Remove(at) if !model.is_empty() => {
+            let at = at % model.len();
+            let removed = numbers.remove(at)?;
+            assert_eq!(removed, model.remove(at));
+            Some(removed)
+        }
+        Op::Remove(_) => None,
+        Op::Truncate(len) => {
+            let len = len % (model.len() + 2);
+            numbers.truncate(len)?;
+            model.truncate(len);
+            None
+        }
+        Op::Extend(ref values) => {
+            numbers.extend_from_slice(values)?;
+            model.extend_from_slice(values);
+            None
+        }
+        Op::Set(at, value) if !model.is_empty() => {
+            let at = at % model.len();
+            let mut elements = numbers.as_mut_slice()?.expect("a buffer");
+            elements.at(at).set(value);
+            model[at] = value;
+            None
+        }
+        Op::Set(..) => None,
+        Op::Clear => {
+            numbers.clear();
+            model.clear();
+            None
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Each op in its own transaction; every few, one rolled back, which must leave both as
+    /// they were. The pool is reopened at the end.
+    #[test]
+    fn a_pvec_behaves_like_a_vec(ops in proptest::collection::vec(op(), 1..120)) {
+        let file = ScratchFile::new("collections-vec-model");
+        let mut pool = Pool::create(file.path(), Root::default()).expect("create");
+        let mut model = Vec::new();
+        for (index, op) in ops.iter().enumerate() {
+            if index % 7 == 3 {
+                let mut scratch = model.clone();
+                let outcome = pool.try_txn(|tx| -> Result<(), Error> {
+                    apply(&mut tx.root_mut().numbers, &mut scratch, op)?;
+                    Err(Error::NoExclusiveTransaction)
+                });
+                prop_assert!(outcome.is_err());
+            } else {
+                pool.try_txn(|tx| apply(&mut tx.root_mut().numbers, &mut model, op))
+                    .expect("op");
+            }
+            let numbers = &pool.root().numbers;
+            prop_assert_eq!(numbers.as_slice(&pool).expect("read"), &model[..]);
+        }
+        drop(pool);
+        let pool = Pool::<Root>::open(file.path()).expect("reopen");
+        prop_assert_eq!(pool.root().numbers.as_slice(&pool).expect("read"), &model[..]);
+        prop_assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
+    }
+}
+
+#[test]
+fn strings_in_a_vector_of_strings_survive_a_reopen() {
+    let file = ScratchFile::new("collections-strings");
+    let mut pool = Pool::create(file.path(), Root::default()).expect("create");
+    pool.txn(|tx| -> Result<(), Error> {
+        let mut root = tx.root_mut();
+        root.name.push_str("hash")?;
+        root.name.push('🗺')?;
+        for word in ["alpha", "beta", "gamma"] {
+            root.words.push(PString::from_str_in(word)?)?;
+        }
+        let mut words = root.words.as_mut_slice()?.expect("a buffer");
+        words.at(0).push_str("-one")?;
+        Ok(())
+    })
+    .expect("fill");
+    drop(pool);
+    let pool = Pool::<Root>::open(file.path()).expect("reopen");
+    let root = pool.root();
+    assert_eq!(root.name.as_str(&pool).expect("name"), "hash🗺");
+    let words: Vec<&str> = root
+        .words
+        .iter(&pool)
+        .expect("words")
+        .map(|word| word.as_str(&pool).expect("word"))
+        .collect();
+    assert_eq!(words, ["alpha-one", "beta", "gamma"]);
+    assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
+    let live = pool.heap_stats().allocated_objects;
+    assert_eq!(
+        live,
+        1 + 3 + 1,
+        "the words' buffer, three words and the name"
+    );
+}
+
+#[test]
+fn a_push_logs_the_length_and_the_slot() {
+    let file = ScratchFile::new("collections-costs");
+    let mut pool = Pool::create(file.path(), Root::default()).expect("create");
+    pool.try_txn(|tx| tx.root_mut().numbers.extend_from_slice(&[0; 100]))
+        .expect("fill");
+    let before = Stats::current_thread();
+    pool.try_txn(|tx| tx.root_mut().numbers.push(7))
+        .expect("push");
+    let cost = Stats::current_thread() - before;
+    // The buffer was full (100 of 100), so this push moved the elements to a new buffer of
+    // 200, which this transaction allocated: only the vector's line is logged.
+    assert_eq!(cost.logged_bytes, 64, "{cost:?}");
+    assert_eq!(cost.fences, 1 + 2, "one entry and the commit");
+    let before = Stats::current_thread();
+    pool.try_txn(|tx| tx.root_mut().numbers.push(8))
+        .expect("push");
+    let cost = Stats::current_thread() - before;
+    // The vector's line in the root (whole lines, in an exclusive transaction) and the
+    // new slot's line in the buffer.
+    assert_eq!(cost.logged_bytes, 64 + 64, "{cost:?}");
+    assert_eq!(cost.fences, 2 + 2, "two entries and the commit");
+    let before = Stats::current_thread();
+    pool.try_txn(|tx| -> Result<(), Error> {
+        let mut root = tx.root_mut();
+        for value in 0..150 {
+            root.numbers.push(value)?;
+        }
+        Ok(())
+    })
+    .expect("pushes");
+    let cost = Stats::current_thread() - before;
+    // From 102 to 252 elements: the 98 pushes that fill the buffer of 200 log their slots'
+    // lines (13 of them, eight slots to a line, the first already logged or not), then the
+    // buffer grows to 400 and the other 52 pushes log nothing: the new buffer is fresh.
+    assert!(cost.logged_bytes <= 64 * (1 + 14), "{cost:?}");
+    assert_eq!(
+        pool.root().numbers.capacity(&pool).expect("capacity"),
+        400,
+        "grown to twice the capacity"
+    );
+}
+
+#[test]
+fn a_collection_changes_only_in_a_transaction_on_its_own_pool() {
+    let mut volatile = PVec::<u64>::new();
+    assert!(matches!(
+        volatile.push(1),
+        Err(Error::NoExclusiveTransaction)
+    ));
+    let file = ScratchFile::new("collections-refused");
+    let mut pool = Pool::create(file.path(), Root::default()).expect("create");
+    let outcome = pool.try_txn(|_| volatile.push(1));
+    assert!(
+        matches!(outcome, Err(Error::NoExclusiveTransaction)),
+        "a vector outside the pool: {outcome:?}"
+    );
+    pool.try_txn(|tx| tx.root_mut().numbers.push(5))
+        .expect("push");
+    assert_eq!(pool.root().numbers.as_slice(&pool).expect("read"), [5]);
+}
+
+#[test]
+fn a_damaged_string_or_length_is_refused() {
+    let file = ScratchFile::new("collections-damaged");
+    let mut pool = Pool::create(file.path(), Root::default()).expect("create");
+    pool.try_txn(|tx| tx.root_mut().name.push_str("valid"))
+        .expect("name");
+    pool.try_txn(|tx| tx.root_mut().numbers.extend_from_slice(&[1, 2, 3]))
+        .expect("numbers");
+    drop(pool);
+    // The root follows the header page; a `PVec` starts with its length.
+    let numbers_len_at = pmem::format::HEADER_LEN + core::mem::offset_of!(Root, numbers);
+    let mut bytes = file.contents();
+    let name_at = bytes
+        .windows(5)
+        .position(|window| window == b"valid")
+        .expect("the name's bytes");
+    bytes[name_at] = 0xff;
+    bytes[numbers_len_at..numbers_len_at + 8].copy_from_slice(&9u64.to_le_bytes());
+    std::fs::write(file.path(), &bytes).expect("write");
+    let pool = Pool::<Root>::open(file.path()).expect("open");
+    assert!(matches!(
+        pool.root().name.as_str(&pool),
+        Err(Error::CollectionDamaged {
+            what: "a PString's bytes are not UTF-8",
+            ..
+        })
+    ));
+    assert!(matches!(
+        pool.root().numbers.as_slice(&pool),
+        Err(Error::CollectionDamaged {
+            what: "a PVec's length exceeds its buffer",
+            ..
+        })
+    ));
+}
+
+#[txn]
+fn push_twice(mut root: PMut<'_, Root>, value: u64) -> Result<(), Error> {
+    let numbers = &mut root.numbers;
+    numbers.push(value)?;
+    numbers.push(value + 1)
+}
+
+#[derive(Persistent, Default)]
+#[repr(C)]
+struct Lists {
+    numbers: PVec<u64>,
+    label: PString,
+}
+
+#[test]
+fn pushes_pops_and_growth_are_all_or_nothing_at_every_fence() {
+    let report = check_every_fence_observing(
+        "collections-crash",
+        Lists::default(),
+        9,
+        |pool, step| {
+            let outcome = pool.try_txn(|tx| -> Result<(), Error> {
+                let mut root = tx.root_mut();
+                match step {
+                    // Growth from nothing, to 4, to 8.
+                    0..=2 => {
+                        for value in 0..3 {
+                            root.numbers.push((step * 10 + value) as u64)?;
+                        }
+                    }
+                    3 => {
+                        root.numbers.pop()?;
+                        root.numbers.insert(1, 99)?;
+                    }
+                    4 => {
+                        root.numbers.remove(0)?;
+                        root.label.push_str("crash")?;
+                    }
+                    5 => root.numbers.truncate(2)?,
+                    6 => {
+                        root.numbers.extend_from_slice(&[7; 20])?;
+                        root.label.push_str("-proof")?;
+                    }
+                    7 => root.numbers.clear(),
+                    _ => {
+                        root.numbers.push(1)?;
+                        return Err(Error::NoExclusiveTransaction);
+                    }
+                }
+                Ok(())
+            });
+            assert_eq!(outcome.is_err(), step == 8);
+        },
+        |pool| {
+            let root = pool.root();
+            (
+                root.numbers.as_slice(pool).expect("numbers").to_vec(),
+                root.label.as_str(pool).expect("label").to_owned(),
+            )
+        },
+        6,
+    );
+    println!("collections: {report:?}");
+    assert!(report.crash_points >= 8 * 3, "{report:?}");
+}
+
+#[test]
+fn a_txn_function_changes_a_vector_through_a_narrowed_borrow() {
+    let file = ScratchFile::new("collections-txn-fn");
+    let mut pool = Pool::create(file.path(), Root::default()).expect("create");
+    pool.txn(|tx| push_twice(tx.root_mut(), 10)).expect("push");
+    assert_eq!(pool.root().numbers.as_slice(&pool).expect("read"), [10, 11]);
+}
+
+#[derive(Persistent, Default)]
+#[repr(C)]
+struct Pair {
+    first: PVec<u64>,
+    second: PVec<u64>,
+}
+
+#[test]
+fn two_vectors_sharing_a_buffer_in_a_damaged_file_are_caught() {
+    let file = ScratchFile::new("collections-shared-buffer");
+    let mut pool = Pool::create(file.path(), Pair::default()).expect("create");
+    pool.try_txn(|tx| tx.root_mut().first.extend_from_slice(&[1, 2, 3]))
+        .expect("fill");
+    drop(pool);
+    // The second vector becomes a copy of the first: length and buffer.
+    let (first, second) = (
+        pmem::format::HEADER_LEN + core::mem::offset_of!(Pair, first),
+        pmem::format::HEADER_LEN + core::mem::offset_of!(Pair, second),
+    );
+    let mut bytes = file.contents();
+    bytes.copy_within(first..first + size_of::<PVec<u64>>(), second);
+    std::fs::write(file.path(), &bytes).expect("write");
+    let mut pool = Pool::<Pair>::open(file.path()).expect("open");
+    assert_eq!(pool.root().second.as_slice(&pool).expect("read"), [1, 2, 3]);
+    let outcome = pool.try_txn(|tx| -> Result<(), Error> {
+        let mut root = tx.root_mut();
+        root.first.push(4)?;
+        root.second.push(5)
+    });
+    assert!(
+        matches!(outcome, Err(Error::InvalidPointer { reason, .. }) if reason.starts_with("another collection changed this buffer")),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        pool.root().first.as_slice(&pool).expect("read"),
+        [1, 2, 3],
+        "rolled back"
+    );
+}
