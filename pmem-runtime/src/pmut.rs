@@ -195,6 +195,25 @@ impl<T> PMut<'_, [T]> {
 }
 
 impl<'a, T> PMut<'a, [T]> {
+    /// As [`at`](PMut::at), for the rest of this `PMut`'s lifetime.
+    ///
+    /// # Panics
+    ///
+    /// As [`at`](PMut::at).
+    #[must_use]
+    pub fn into_at(self, index: usize) -> PMut<'a, T> {
+        let len = self.target.0.len();
+        assert!(
+            index < len,
+            "index {index} out of bounds for a persistent slice of {len}"
+        );
+        // SAFETY: `index < len`, so the element lies inside the slice.
+        let element = unsafe { self.target.0.cast::<T>().add(index) };
+        // SAFETY: the element is a valid `T` inside the slice, which this `PMut` borrows
+        // exclusively for `'a`; the new `PMut` takes its place.
+        unsafe { PMut::narrow(self, element) }
+    }
+
     /// As [`range`](PMut::range), for the rest of this `PMut`'s lifetime.
     ///
     /// # Panics

@@ -1,4 +1,4 @@
-//! Persistent collections: [`PVec`] and [`PString`], written with `#[txn]` on top of
+//! Persistent collections: [`PVec`], [`PString`] and [`PHashMap`], written with `#[txn]` on top of
 //! [`PSlice`](crate::PSlice), the runtime-sized heap object.
 //!
 //! A collection is a small value (a length and a buffer pointer) stored in a pool, in the
@@ -8,8 +8,10 @@
 //! transaction through the `&mut` a [`PMut`](crate::PMut) gives, and reads through any
 //! [`Reader`](crate::Reader).
 
+mod map;
 mod string;
 mod vec;
 
+pub use map::PHashMap;
 pub use string::PString;
 pub use vec::PVec;

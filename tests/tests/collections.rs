@@ -2,7 +2,7 @@
 //! (proptest), the cost of each operation, what is refused, and crashes at every fence.
 
 use pmem::simulation::{ScratchFile, check_every_fence_observing};
-use pmem::{Error, PMut, PString, PVec, Persistent, Pool, Stats, txn};
+use pmem::{Error, PHashMap, PMut, PString, PVec, Persistent, Pool, Stats, txn};
 use proptest::prelude::*;
 
 #[derive(Persistent, Default)]
@@ -369,4 +369,221 @@ fn two_vectors_sharing_a_buffer_in_a_damaged_file_are_caught() {
         [1, 2, 3],
         "rolled back"
     );
+}
+
+#[derive(Persistent, Default)]
+#[repr(C)]
+struct Maps {
+    counts: PHashMap<u64, u64>,
+    names: PHashMap<[u8; 16], PString>,
+}
+
+#[derive(Clone, Debug)]
+enum MapOp {
+    Insert(u64, u64),
+    Remove(u64),
+    Add(u64, u64),
+    Clear,
+}
+
+fn map_op() -> impl Strategy<Value = MapOp> {
+    // Few distinct keys, so that inserts replace, removals hit, and probe runs collide.
+    let key = 0..64u64;
+    prop_oneof![
+        8 => (key.clone(), any::<u64>()).prop_map(|(key, value)| MapOp::Insert(key, value)),
+        4 => key.clone().prop_map(MapOp::Remove),
+        2 => (key, 0..1000u64).prop_map(|(key, value)| MapOp::Add(key, value)),
+        1 => Just(MapOp::Clear),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_phashmap_behaves_like_a_hashmap(ops in proptest::collection::vec(map_op(), 1..150)) {
+        let file = ScratchFile::new("collections-map-model");
+        let mut pool = Pool::create(file.path(), Maps::default()).expect("create");
+        let mut model = std::collections::HashMap::new();
+        for op in &ops {
+            let answer = pool.try_txn(|tx| -> Result<Option<u64>, Error> {
+                let counts = &mut tx.root_mut().counts;
+                Ok(match *op {
+                    MapOp::Insert(key, value) => counts.insert(key, value)?,
+                    MapOp::Remove(key) => counts.remove(&key)?,
+                    MapOp::Add(key, value) => {
+                        let mut count = counts.get_or_insert_with(key, || 0)?;
+                        *count += value;
+                        Some(*count)
+                    }
+                    MapOp::Clear => {
+                        counts.clear();
+                        None
+                    }
+                })
+            }).expect("op");
+            let expected = match *op {
+                MapOp::Insert(key, value) => model.insert(key, value),
+                MapOp::Remove(key) => model.remove(&key),
+                MapOp::Add(key, value) => {
+                    let count = model.entry(key).or_insert(0);
+                    *count += value;
+                    Some(*count)
+                }
+                MapOp::Clear => {
+                    model.clear();
+                    None
+                }
+            };
+            prop_assert_eq!(answer, expected, "{:?}", op);
+            let counts = &pool.root().counts;
+            prop_assert_eq!(counts.len(), model.len());
+            for key in 0..64 {
+                prop_assert_eq!(counts.get(&pool, &key).expect("get").copied(), model.get(&key).copied());
+            }
+        }
+        drop(pool);
+        let pool = Pool::<Maps>::open(file.path()).expect("reopen");
+        let mut entries: Vec<(u64, u64)> = pool.root().counts.iter(&pool).expect("iter").map(|(&k, &v)| (k, v)).collect();
+        entries.sort_unstable();
+        let mut expected: Vec<(u64, u64)> = model.into_iter().collect();
+        expected.sort_unstable();
+        prop_assert_eq!(entries, expected, "the same after a reopen: the seed is stored");
+    }
+}
+
+#[test]
+fn map_values_may_be_strings_and_each_map_has_its_own_seed() {
+    let file = ScratchFile::new("collections-map-strings");
+    let mut pool = Pool::create(file.path(), Maps::default()).expect("create");
+    pool.txn(|tx| -> Result<(), Error> {
+        let mut root = tx.root_mut();
+        for index in 0..100u8 {
+            let mut key = [0; 16];
+            key[0] = index;
+            let name = PString::from_str_in(&format!("name {index}"))?;
+            root.names.insert(key, name)?;
+            root.counts.insert(u64::from(index), u64::from(index) * 2)?;
+        }
+        let mut key = [0; 16];
+        key[0] = 7;
+        root.names.get_mut(&key)?.expect("seven").push_str("!")?;
+        Ok(())
+    })
+    .expect("fill");
+    drop(pool);
+    let pool = Pool::<Maps>::open(file.path()).expect("reopen");
+    let root = pool.root();
+    let mut key = [0; 16];
+    key[0] = 7;
+    let seven = root.names.get(&pool, &key).expect("get").expect("seven");
+    assert_eq!(seven.as_str(&pool).expect("str"), "name 7!");
+    assert_eq!(root.counts.get(&pool, &99).expect("get"), Some(&198));
+    assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
+    // Iteration follows slot order, which the seed decides: two maps given the same keys
+    // order them differently unless their seeds agree (a chance of 1 in 100!).
+    let first_keys: Vec<u64> = root
+        .counts
+        .iter(&pool)
+        .expect("iter")
+        .map(|(&k, _)| k)
+        .collect();
+    let file2 = ScratchFile::new("collections-map-strings-2");
+    let mut other = Pool::create(file2.path(), Maps::default()).expect("create");
+    other
+        .txn(|tx| -> Result<(), Error> {
+            for index in 0..100u64 {
+                tx.root_mut().counts.insert(index, 0)?;
+            }
+            Ok(())
+        })
+        .expect("fill");
+    let other_keys: Vec<u64> = other
+        .root()
+        .counts
+        .iter(&other)
+        .expect("iter")
+        .map(|(&k, _)| k)
+        .collect();
+    assert_ne!(first_keys, other_keys, "another seed, another order");
+}
+
+#[test]
+fn a_map_insert_logs_the_length_and_one_slot() {
+    let file = ScratchFile::new("collections-map-costs");
+    let mut pool = Pool::create(file.path(), Maps::default()).expect("create");
+    pool.txn(|tx| -> Result<(), Error> {
+        for key in 0..100 {
+            tx.root_mut().counts.insert(key, key)?;
+        }
+        Ok(())
+    })
+    .expect("fill");
+    let before = Stats::current_thread();
+    pool.txn(|tx| insert_count(tx.root_mut(), 1000, 1))
+        .expect("insert");
+    let cost = Stats::current_thread() - before;
+    // The map's line in the root, and the slot's hash, key and value: a line each.
+    assert_eq!(cost.logged_bytes, 4 * 64, "{cost:?}");
+    assert_eq!(cost.fences, 4 + 2, "four entries and the commit");
+    let before = Stats::current_thread();
+    pool.txn(|tx| tx.root_mut().counts.insert(1001, 1))
+        .expect("insert");
+    let cost = Stats::current_thread() - before;
+    // Without `#[txn]`, `.counts` goes through `DerefMut`, which logs the whole root: two
+    // lines, the second one in the same entry.
+    assert_eq!(cost.logged_bytes, 5 * 64, "{cost:?}");
+    assert_eq!(cost.fences, 4 + 2);
+}
+
+#[txn]
+fn insert_count(mut root: PMut<'_, Maps>, key: u64, value: u64) -> Result<Option<u64>, Error> {
+    let counts = &mut root.counts;
+    counts.insert(key, value)
+}
+
+#[test]
+fn map_inserts_growth_and_removals_are_all_or_nothing_at_every_fence() {
+    let report = check_every_fence_observing(
+        "collections-map-crash",
+        Maps::default(),
+        6,
+        |pool, step| {
+            pool.txn(|tx| -> Result<(), Error> {
+                let counts = &mut tx.root_mut().counts;
+                match step {
+                    // 0..6 fit 8 slots; the seventh grows them to 16.
+                    0 => (0..6).try_for_each(|key| counts.insert(key, key).map(drop))?,
+                    1 => {
+                        counts.insert(6, 6)?;
+                    }
+                    2 => {
+                        counts.remove(&3)?;
+                        counts.remove(&0)?;
+                    }
+                    3 => {
+                        *counts.get_or_insert_with(50, || 5)? += 1;
+                    }
+                    4 => (100..120).try_for_each(|key| counts.insert(key, 1).map(drop))?,
+                    _ => counts.clear(),
+                }
+                Ok(())
+            })
+            .expect("step");
+        },
+        |pool| {
+            let mut entries: Vec<(u64, u64)> = pool
+                .root()
+                .counts
+                .iter(pool)
+                .expect("iter")
+                .map(|(&k, &v)| (k, v))
+                .collect();
+            entries.sort_unstable();
+            entries
+        },
+        6,
+    );
+    println!("map: {report:?}");
+    assert!(report.crash_points >= 6 * 2, "{report:?}");
 }

@@ -1,0 +1,419 @@
+//! [`PHashMap`]: a hash map in a pool.
+
+use core::hash::{BuildHasher, Hash, Hasher};
+use std::collections::hash_map::RandomState;
+
+use siphasher::sip::SipHasher13;
+
+use crate::{Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, txn};
+
+/// A hash map in a pool, the persistent `HashMap<K, V>`, for keys that are plain `Copy`
+/// values (`u64`, `[u8; 16]`, a `#[derive(Persistent, Clone, Copy, PartialEq, Eq, Hash)]`
+/// struct); values may be anything `Persistent`, collections included.
+///
+/// Open addressing with linear probing over three parallel slices (hashes, keys, values),
+/// at most three quarters full. An insert logs the map's length and the three slots it
+/// fills; growth rehashes into fresh slices twice as large (logging nothing but the map)
+/// and leaves the old ones to the collector; a removal shifts the entries after it back
+/// one slot each (no tombstones), logging what it moves.
+///
+/// **Hashing** is SipHash-1-3 keyed by a seed drawn when the map first allocates and stored
+/// with it: the same in every run and process (so the map needs no rehash when the pool is
+/// reopened), and unknown to whoever chooses the keys, who therefore cannot make them
+/// collide. Keys are hashed with their [`Hash`] implementation, which for the integer types
+/// writes their bytes in the machine's order; pools are little-endian.
+///
+/// It changes, like [`PVec`](crate::PVec), inside an exclusive transaction through a `&mut`
+/// into the pool, and reads through any [`Reader`].
+#[derive(Persistent, Debug)]
+#[repr(C)]
+#[persistent(name = "pmem::PHashMap")]
+pub struct PHashMap<K: Persistent, V: Persistent> {
+    len: u64,
+    seed: [u64; 2],
+    /// Per slot, 0 if it is empty, else the key's hash with the top bit set.
+    hashes: PSlice<u64>,
+    keys: PSlice<K>,
+    values: PSlice<V>,
+}
+
+/// The first number of slots.
+const MIN_SLOTS: usize = 8;
+/// Marks a slot as full in its hash word.
+const FULL: u64 = 1 << 63;
+
+/// The three slices (hashes, keys, values), to change.
+type SlotsMut<'a, K, V> = (PMut<'a, [u64]>, PMut<'a, [K]>, PMut<'a, [V]>);
+
+/// The three slices, read.
+struct Slots<'r, K, V> {
+    hashes: &'r [u64],
+    keys: &'r [K],
+    values: &'r [V],
+}
+
+impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static> PHashMap<K, V> {
+    /// An empty map, which owns no slots yet.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            len: 0,
+            seed: [0; 2],
+            hashes: PSlice::null(),
+            keys: PSlice::null(),
+            values: PSlice::null(),
+        }
+    }
+
+    /// How many entries it holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether it holds none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The key's hash word: with the map's seed, the top bit set.
+    fn hash_of(&self, key: &K) -> u64 {
+        let mut hasher = SipHasher13::new_with_keys(self.seed[0], self.seed[1]);
+        key.hash(&mut hasher);
+        hasher.finish() | FULL
+    }
+
+    /// The slices, checked to be of one length, a power of two.
+    fn slots<'r>(&self, reader: &'r impl Reader) -> Result<Option<Slots<'r, K, V>>, Error>
+    where
+        V: Sync,
+    {
+        if self.hashes.is_null() {
+            return Ok(None);
+        }
+        let slots = Slots {
+            hashes: reader.get_slice(self.hashes)?,
+            keys: reader.get_slice(self.keys)?,
+            values: reader.get_slice(self.values)?,
+        };
+        self.check_slots(slots.hashes.len(), slots.keys.len(), slots.values.len())?;
+        Ok(Some(slots))
+    }
+
+    fn check_slots(&self, hashes: usize, keys: usize, values: usize) -> Result<(), Error> {
+        let consistent = hashes == keys
+            && hashes == values
+            && hashes.is_power_of_two()
+            && usize::try_from(self.len).is_ok_and(|len| len < hashes);
+        if consistent {
+            Ok(())
+        } else {
+            Err(Error::CollectionDamaged {
+                offset: self.hashes.offset(),
+                what: "a PHashMap's slices disagree in length, or hold more entries than slots",
+            })
+        }
+    }
+
+    /// The slot holding `key`, or `None`.
+    fn find(&self, slots: &Slots<'_, K, V>, key: &K) -> Option<usize> {
+        let hash = self.hash_of(key);
+        let mask = slots.hashes.len() - 1;
+        let mut at = hash as usize & mask;
+        for _ in 0..slots.hashes.len() {
+            match slots.hashes[at] {
+                0 => return None,
+                found if found == hash && slots.keys[at] == *key => return Some(at),
+                _ => at = (at + 1) & mask,
+            }
+        }
+        None
+    }
+
+    /// The value under `key`, if there is one.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::get_slice`](crate::Pool::get_slice) for the map's slices, and
+    /// [`Error::CollectionDamaged`] if they disagree.
+    pub fn get<'r>(&self, reader: &'r impl Reader, key: &K) -> Result<Option<&'r V>, Error>
+    where
+        V: Sync,
+    {
+        let Some(slots) = self.slots(reader)? else {
+            return Ok(None);
+        };
+        Ok(self.find(&slots, key).map(|at| &slots.values[at]))
+    }
+
+    /// Whether `key` has a value; see [`get`](PHashMap::get).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](PHashMap::get).
+    pub fn contains_key(&self, reader: &impl Reader, key: &K) -> Result<bool, Error>
+    where
+        V: Sync,
+    {
+        Ok(self.get(reader, key)?.is_some())
+    }
+
+    /// The entries, in slot order (an order that depends on the seed); see
+    /// [`get`](PHashMap::get).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](PHashMap::get).
+    pub fn iter<'r>(
+        &self,
+        reader: &'r impl Reader,
+    ) -> Result<impl Iterator<Item = (&'r K, &'r V)> + 'r, Error>
+    where
+        V: Sync,
+    {
+        let slots = self.slots(reader)?;
+        Ok(slots.into_iter().flat_map(|slots| {
+            slots
+                .hashes
+                .iter()
+                .zip(slots.keys)
+                .zip(slots.values)
+                .filter(|((hash, _), _)| **hash != 0)
+                .map(|((_, key), value)| (key, value))
+        }))
+    }
+
+    /// The three slices, to change.
+    fn slots_mut(&mut self) -> Result<SlotsMut<'_, K, V>, Error> {
+        let (hashes, keys, values) = (self.hashes, self.keys, self.values);
+        // Each slice is claimed by one of the map's own fields, so that no other value can
+        // claim it; the `PMut`s borrow those fields, and so the map, for as long as they live.
+        let Self {
+            hashes: hashes_owner,
+            keys: keys_owner,
+            values: values_owner,
+            ..
+        } = self;
+        let hashes = owned_slice_mut(hashes_owner, hashes)?;
+        let keys = owned_slice_mut(keys_owner, keys)?;
+        let values = owned_slice_mut(values_owner, values)?;
+        Ok((hashes, keys, values))
+    }
+}
+
+impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static> Default
+    for PHashMap<K, V>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A `T` of all-zero bytes: what empty slots hold.
+fn zeroed<T: Persistent>() -> T {
+    // SAFETY: every bit pattern of a `Persistent` type is a valid value (its contract).
+    unsafe { core::mem::zeroed() }
+}
+
+/// A bitwise copy of `value`: `Persistent` types are plain data without `Drop`.
+fn copied<T: Persistent>(value: &T) -> T {
+    // SAFETY: `value` is a valid, aligned `T`; `T: Persistent` has no `Drop` (the derive
+    // refuses one) and every bit pattern is valid, so both copies may be used.
+    unsafe { core::ptr::read(value) }
+}
+
+#[txn]
+impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static> PHashMap<K, V> {
+    /// Sets `key` to `value`, returning the value it replaces, if any. Logs the length and
+    /// the slot's hash, key and value (or only the value, if the key was there); growing
+    /// first if the map would be more than three quarters full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoExclusiveTransaction`] outside an exclusive transaction, or if the map
+    /// does not lie in its pool; allocation errors from growth; and
+    /// [`Error::CollectionDamaged`] for a damaged map.
+    pub fn insert(&mut self, key: K, value: V) -> Result<Option<V>, Error> {
+        let slots = self.slot_count()?;
+        if (self.len as usize + 1) * 4 > slots * 3 {
+            self.grow((slots * 2).max(MIN_SLOTS))?;
+        }
+        let hash = self.hash_of(&key);
+        let (mut hashes, mut keys, mut values) = self.slots_mut()?;
+        let mask = hashes.len() - 1;
+        let mut at = hash as usize & mask;
+        loop {
+            let found = hashes[at];
+            if found == 0 {
+                hashes.at(at).set(hash);
+                keys.at(at).set(key);
+                values.at(at).set(value);
+                break;
+            }
+            if found == hash && keys[at] == key {
+                let old = copied(&values[at]);
+                values.at(at).set(value);
+                return Ok(Some(old));
+            }
+            at = (at + 1) & mask;
+        }
+        self.len += 1;
+        Ok(None)
+    }
+
+    /// Removes `key`, returning its value, if it had one. Logs the length and the slots it
+    /// empties or shifts.
+    ///
+    /// # Errors
+    ///
+    /// As [`insert`](PHashMap::insert), without allocation errors.
+    pub fn remove(&mut self, key: &K) -> Result<Option<V>, Error> {
+        if self.hashes.is_null() {
+            return Ok(None);
+        }
+        let hash = self.hash_of(key);
+        let (mut hashes, mut keys, mut values) = self.slots_mut()?;
+        let mask = hashes.len() - 1;
+        let mut at = hash as usize & mask;
+        loop {
+            match hashes[at] {
+                0 => return Ok(None),
+                found if found == hash && keys[at] == *key => break,
+                _ => at = (at + 1) & mask,
+            }
+        }
+        let removed = copied(&values[at]);
+        // Backward shift: each later entry of the run that may move to the hole does.
+        let mut hole = at;
+        let mut next = (hole + 1) & mask;
+        while hashes[next] != 0 {
+            let home = hashes[next] as usize & mask;
+            if (next.wrapping_sub(home) & mask) >= (next.wrapping_sub(hole) & mask) {
+                let (hash, key, value) = (hashes[next], keys[next], copied(&values[next]));
+                hashes.at(hole).set(hash);
+                keys.at(hole).set(key);
+                values.at(hole).set(value);
+                hole = next;
+            }
+            next = (next + 1) & mask;
+        }
+        hashes.at(hole).set(0);
+        keys.at(hole).set(zeroed());
+        values.at(hole).set(zeroed());
+        self.len -= 1;
+        Ok(Some(removed))
+    }
+
+    /// The value under `key`, to change.
+    ///
+    /// # Errors
+    ///
+    /// As [`remove`](PHashMap::remove).
+    pub fn get_mut(&mut self, key: &K) -> Result<Option<PMut<'_, V>>, Error>
+    where
+        V: Sync,
+    {
+        if self.hashes.is_null() {
+            return Ok(None);
+        }
+        let hash = self.hash_of(key);
+        let (hashes, keys, values) = self.slots_mut()?;
+        let mask = hashes.len() - 1;
+        let mut at = hash as usize & mask;
+        for _ in 0..hashes.len() {
+            match hashes[at] {
+                0 => return Ok(None),
+                found if found == hash && keys[at] == *key => {
+                    return Ok(Some(values.into_at(at)));
+                }
+                _ => at = (at + 1) & mask,
+            }
+        }
+        Ok(None)
+    }
+
+    /// The value under `key`, inserting `default()` first if there is none: the
+    /// persistent `entry(key).or_insert_with(default)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`insert`](PHashMap::insert).
+    pub fn get_or_insert_with(
+        &mut self,
+        key: K,
+        default: impl FnOnce() -> V,
+    ) -> Result<PMut<'_, V>, Error>
+    where
+        V: Sync,
+    {
+        if self.get_mut(&key)?.is_none() {
+            self.insert(key, default())?;
+        }
+        Ok(self.get_mut(&key)?.expect("inserted above"))
+    }
+
+    /// Empties the map and lets its slices go (to the collector).
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.hashes = PSlice::null();
+        self.keys = PSlice::null();
+        self.values = PSlice::null();
+    }
+
+    /// How many slots there are (0 before the first insert), checked.
+    fn slot_count(&mut self) -> Result<usize, Error> {
+        if self.hashes.is_null() {
+            return Ok(0);
+        }
+        let (hashes, keys, values) = self.slots_mut()?;
+        let (hashes, keys, values) = (hashes.len(), keys.len(), values.len());
+        self.check_slots(hashes, keys, values)?;
+        Ok(hashes)
+    }
+
+    /// Rehashes every entry into fresh slices of `slots` slots; the old ones are left to
+    /// the collector. The first growth draws the map's seed.
+    fn grow(&mut self, slots: usize) -> Result<(), Error> {
+        if self.hashes.is_null() {
+            let random = RandomState::new();
+            self.seed = [random.hash_one(0u8), random.hash_one(1u8)];
+        }
+        let mut placed = vec![usize::MAX; slots];
+        let mut new_hashes = vec![0u64; slots];
+        let mask = slots - 1;
+        let old = if self.hashes.is_null() {
+            None
+        } else {
+            Some(self.slots_mut()?)
+        };
+        if let Some((hashes, _, _)) = &old {
+            for (from, &hash) in hashes.iter().enumerate() {
+                if hash == 0 {
+                    continue;
+                }
+                let mut at = hash as usize & mask;
+                while new_hashes[at] != 0 {
+                    at = (at + 1) & mask;
+                }
+                new_hashes[at] = hash;
+                placed[at] = from;
+            }
+        }
+        let key_at = |at: usize| match (&old, placed[at]) {
+            (Some((_, keys, _)), from) if from != usize::MAX => keys[from],
+            _ => zeroed(),
+        };
+        let keys = alloc_slice_with(slots, key_at)?;
+        let value_at = |at: usize| match (&old, placed[at]) {
+            (Some((_, _, values)), from) if from != usize::MAX => copied(&values[from]),
+            _ => zeroed(),
+        };
+        let values = alloc_slice_with(slots, value_at)?;
+        let hashes = alloc_slice_with(slots, |at| new_hashes[at])?;
+        self.hashes = hashes;
+        self.keys = keys;
+        self.values = values;
+        Ok(())
+    }
+}
