@@ -93,6 +93,7 @@ mod guide {
         persistent_types = "persistent-types.md",
         transactions = "transactions.md",
         heap = "heap.md",
+        collections = "collections.md",
         checks = "checks.md",
         file_format = "file-format.md",
         flush_modes = "flush-modes.md",
