@@ -440,7 +440,18 @@ fn a_pinned_object_allocated_into_a_logged_line_keeps_its_bytes_after_rollback()
     let path = ScratchFile::new("pinned-rollback");
     let mut pool = stocked(&path);
     let first = pool.root().first;
-    let outcome: Result<(), pmem::Pinned<Item>> = pool.try_txn(|tx| {
+    /// The transaction returns its pin as its error, to keep it past the rollback.
+    #[derive(Debug)]
+    enum Refusal {
+        Pinned(pmem::Pinned<Item>),
+        Pool(#[expect(dead_code, reason = "shown by the failure's Debug")] Error),
+    }
+    impl From<Error> for Refusal {
+        fn from(error: Error) -> Self {
+            Self::Pool(error)
+        }
+    }
+    let outcome: Result<(), Refusal> = pool.try_txn(|tx| {
         tx.get_mut(first).expect("an item").value = 50;
         let fresh = tx
             .alloc(Item {
@@ -453,9 +464,11 @@ fn a_pinned_object_allocated_into_a_logged_line_keeps_its_bytes_after_rollback()
             first.offset() / 64,
             "the test needs the fresh object in the logged line"
         );
-        Err(tx.pin(fresh).expect("pin"))
+        Err(Refusal::Pinned(tx.pin(fresh).expect("pin")))
     });
-    let pinned = outcome.expect_err("rolled back");
+    let Err(Refusal::Pinned(pinned)) = outcome else {
+        panic!("rolled back with the pin: {outcome:?}");
+    };
     assert_eq!(
         pool.get(first).expect("item").value,
         3,
