@@ -133,7 +133,12 @@ fn relinking_100000_nodes_in_one_shared_transaction_works_and_survives_reopen() 
     let path = ScratchFile::new("relink-shared");
     let pool = PoolOptions::new()
         .lanes(2)
-        .create(path.path(), SharedList { head: PMutex::new(PPtr::null()) })
+        .create(
+            path.path(),
+            SharedList {
+                head: PMutex::new(PPtr::null()),
+            },
+        )
         .expect("create");
     for batch in (0..NODES).step_by(1000).rev() {
         pool.try_shared_txn(|tx| {
