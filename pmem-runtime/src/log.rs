@@ -14,6 +14,34 @@
 //! of earlier transactions carry an older generation; an entry torn by a crash fails its
 //! checksum. Either ends the run.
 //!
+//! **Extension blocks.** A transaction may log more than its slot holds: when the next
+//! entry does not fit, the writer moves on to the slot's first *extension block*, then to
+//! that block's next, and so on, attaching a new block at the end of the chain when there
+//! is none. A block is a heap object of an internal type ([`block_type`]: [`block_len`]
+//! bytes, page-aligned, no pointers), starting with a [`BlockHeader`] (the next block's
+//! pool offset, the magic [`BLOCK_MAGIC`]) in a cache line of its own; its entries follow
+//! from offset [`ENTRIES_START`], written exactly as in a slot. The slot names its first
+//! block in [`SlotHeader::first_block`] (zero in old pools: no chain, so they read the
+//! same). A range that does not fit is split into several entries. Blocks stay attached
+//! after the transaction, for later ones (PMDK keeps its log extensions the same way);
+//! every collection (at open, `Pool::collect`, and inside a transaction) takes every
+//! chained block as a root, so a block is never freed while it is named.
+//!
+//! The run of valid entries continues through the chain: the entries of the unfinished
+//! transaction are the run in the slot, then the run in each block in chain order. No
+//! "jump" record is needed, because a block belongs to one slot for good and the slot's
+//! generation names one transaction: an entry of the current generation in a block can
+//! only have been written by the unfinished transaction, after every entry before it in
+//! the chain was durable (rule 1), and stale entries (in the slot's tail, or in blocks of
+//! older transactions) carry older generations. A block is zeroed when it is attached, so
+//! whatever its pages held before cannot read as an entry (an all-zero header fails its
+//! checksum).
+//!
+//! Recovery refuses (`Error::LogCorrupted`, before anything is written) a chain word that
+//! names a block outside the heap's data pages, not page-aligned, overlapping another
+//! chained block, looping, without the magic, or that is not an allocated object of the
+//! block type in the heap; and a valid entry that aims at a block.
+//!
 //! **What may be logged.** A transaction logs only bytes it may store to, the pool's
 //! *data*: the root object's pages (from the root to the log area), the heap's named-root
 //! entries (bytes 64..4096 of its first page), and the heap's data pages (every page of an
@@ -41,6 +69,17 @@
 //!    i.e. its value before the transaction. The restored lines are flushed and fenced, then
 //!    the generation is incremented, flushed and fenced. A crash before that last fence
 //!    leaves the entries valid, so recovery simply rolls back again: rollback is idempotent.
+//! 4. *Growth.* A new block is allocated (its page-table entry, and the block type's record
+//!    the first time, are written and flushed by the heap; a new type record has its own
+//!    fence), its header written and its non-zero lines zeroed and flushed, then **one
+//!    fence**: block, header and page-table entry are durable before anything names the
+//!    block, so a chain word never names bytes the heap does not hold as a block. Then
+//!    the link word (the slot's `first_block` or the last block's `next`) is stored and
+//!    flushed, and the block's first entry is written and flushed: that entry's own fence
+//!    (rule 1) makes the link durable before the store it protects, so nothing relies on
+//!    an entry in the block before the link to it is durable. A growth step costs one
+//!    fence beyond its entries' (and pool growth's own, if the heap grew the file); moving
+//!    on into a block already attached costs none.
 //!
 //! **Granularity.** An entry logs an exact byte range, and recovery restores exactly those
 //! bytes. A store is widened to whole 64-byte cache lines, but only within the bytes its
@@ -89,9 +128,9 @@ pub struct SlotHeader {
     pub reserved: [u8; 48],
 }
 
-/// The start of an extension block of a slot's log: a heap object of the log-block type
-/// ([`block_type`]), [`block_len`] bytes, whose entries follow from offset
-/// [`ENTRIES_START`] as in a slot.
+/// The start of an extension block of a slot's log: a heap object of the runtime's
+/// log-block type (the slot length, at most 1 MiB, page-aligned, no pointers), whose
+/// entries follow from offset [`ENTRIES_START`] as in a slot.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
 )]

@@ -1,15 +1,20 @@
 //! Recovery at open: rolling back the transactions a crash interrupted.
 //!
-//! Every log slot is scanned for the valid entries of its current generation (see `log.rs`
-//! for what makes an entry valid). A slot with valid entries holds a transaction that never
+//! Every log slot is scanned for the valid entries of its current generation, in the slot
+//! and then in each extension block of its chain (see `log.rs` for what makes an entry
+//! valid, and "Extension blocks" for the chain). A slot with valid entries holds a transaction that never
 //! committed. Its entries are applied in reverse order, the restored lines are flushed and
 //! fenced, and then the slot's generation is advanced, flushed and fenced, which retires
 //! the entries.
 //!
 //! **Nothing is written before everything is checked.** Scanning ([`scan`]) only reads, and
-//! refuses a log no writer could have left: a generation past [`MAX_GENERATION`], or an
+//! refuses a log no writer could have left: a generation past [`MAX_GENERATION`], an
 //! entry that is whole and checksum-valid but aims at bytes no transaction logs (the
-//! header, the log area, heap metadata; `log.rs` lists what may be logged). Before
+//! header, the log area, heap metadata, a log block; `log.rs` lists what may be logged),
+//! or a chain word naming bytes outside the heap's data pages, a misaligned, overlapping or
+//! looping block, or one without the block magic. Once the heap is loaded, `open` checks
+//! that every chained block is an object of the log-block type, and marks the blocks as
+//! roots. Before
 //! recovery writes, `open` checks the heap *as recovery will leave it*: it applies the
 //! entries to a private, copy-on-write mapping of the file ([`restore`] without flushes),
 //! loads and marks the heap there, and only if all of that passes rolls back the real

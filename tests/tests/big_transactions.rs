@@ -213,3 +213,44 @@ fn a_log_that_cannot_grow_rolls_back_and_try_txn_returns_the_error() {
     let pool = Pool::<[u64; 4096]>::open(path.path()).expect("reopen");
     assert!(pool.root().iter().all(|&value| value == 1));
 }
+
+/// Stores `value` into the first `count` elements, one line's worth of entry per 8.
+fn fill(pool: &mut Pool<[u64; 1024]>, count: usize, value: u64) -> Stats {
+    let before = Stats::current_thread();
+    pool.txn(|tx| {
+        let mut array = tx.root_mut();
+        for index in 0..count {
+            *array.at(index) = value + index as u64;
+        }
+    });
+    Stats::current_thread() - before
+}
+
+#[test]
+fn a_growth_step_costs_one_fence_and_moving_into_an_attached_block_none() {
+    let path = ScratchFile::new("growth-cost");
+    let mut pool = PoolOptions::new()
+        .log_size(4096)
+        .create_with(path.path(), |values: &mut [u64; 1024]| values.fill(1))
+        .expect("create");
+    // 64 lines: one block beyond the slot; the block type's record is written (one fence
+    // more, once in the life of the pool).
+    let first = fill(&mut pool, 512, 10);
+    assert_eq!(first.log_blocks, 1, "{first:?}");
+    // 128 lines, 11 KiB of entries: the slot, the attached block, and one more.
+    let grown = fill(&mut pool, 1024, 20);
+    assert_eq!(grown.log_blocks, 1, "{grown:?}");
+    // The same stores again, into the attached chain.
+    let reused = fill(&mut pool, 1024, 30);
+    assert_eq!(reused.log_blocks, 0, "{reused:?}");
+    assert_eq!(
+        grown.fences - reused.fences,
+        1,
+        "one fence per growth step: grown {grown:?}, reused {reused:?}"
+    );
+    assert_eq!(grown.logged_bytes, reused.logged_bytes);
+    // The reused chain costs what a slot large enough would, but for the ranges split at
+    // a block's end: one fence per entry (128 lines, 2 of them split in two), two per
+    // commit.
+    assert_eq!(reused.fences, 128 + 2 + 2, "{reused:?}");
+}

@@ -572,9 +572,17 @@ fn hostile_log_chains_are_refused_and_the_file_is_left_as_it_was() {
     };
     // Outside the heap's data: the root, the log area, past the end.
     for outside in [4096, layout.log_offset as u64, bytes.len() as u64 + 4096] {
-        refused_with(&path, &with_link(link_at, outside), "outside the heap's data");
+        refused_with(
+            &path,
+            &with_link(link_at, outside),
+            "outside the heap's data",
+        );
     }
-    refused_with(&path, &with_link(link_at, first as u64 + 8), "not page-aligned");
+    refused_with(
+        &path,
+        &with_link(link_at, first as u64 + 8),
+        "not page-aligned",
+    );
     // The first block names itself: a loop.
     refused_with(&path, &with_link(first, first as u64), "loops");
     // A free page of the heap's data, made to look like a block: not a heap object.
