@@ -102,9 +102,9 @@ fn run(path: PathBuf) -> Result<(), pmem::Error> {
         cost.fences, cost.logged_bytes
     );
 
-    let refused: Result<(), &str> = pool.try_txn(|tx| {
+    let refused: Result<(), Box<dyn std::error::Error>> = pool.try_txn(|tx| {
         tx.root_mut().entries = 0;
-        Err("changed my mind")
+        Err("changed my mind".into())
     });
     println!(
         "a transaction returned {refused:?} and was rolled back: {} greetings remain",

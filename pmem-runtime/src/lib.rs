@@ -69,7 +69,9 @@ pub mod format {
     pub use crate::header::{
         FORMAT_VERSION, HEADER_LEN, IdentityBlock, MAGIC, STATE_OFFSETS, StateRecord, current_state,
     };
-    pub use crate::log::{ENTRIES_START, EntryHeader, SlotHeader, entry_len};
+    pub use crate::log::{
+        BLOCK_MAGIC, BlockHeader, ENTRIES_START, EntryHeader, SlotHeader, entry_len,
+    };
     pub use pmem_alloc::format::*;
     pub use zerocopy::FromBytes;
 }

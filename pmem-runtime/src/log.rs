@@ -14,6 +14,34 @@
 //! of earlier transactions carry an older generation; an entry torn by a crash fails its
 //! checksum. Either ends the run.
 //!
+//! **Extension blocks.** A transaction may log more than its slot holds: when the next
+//! entry does not fit, the writer moves on to the slot's first *extension block*, then to
+//! that block's next, and so on, attaching a new block at the end of the chain when there
+//! is none. A block is a heap object of an internal type ([`block_type`]: [`block_len`]
+//! bytes, page-aligned, no pointers), starting with a [`BlockHeader`] (the next block's
+//! pool offset, the magic [`BLOCK_MAGIC`]) in a cache line of its own; its entries follow
+//! from offset [`ENTRIES_START`], written exactly as in a slot. The slot names its first
+//! block in [`SlotHeader::first_block`] (zero in old pools: no chain, so they read the
+//! same). A range that does not fit is split into several entries. Blocks stay attached
+//! after the transaction, for later ones (PMDK keeps its log extensions the same way);
+//! every collection (at open, `Pool::collect`, and inside a transaction) takes every
+//! chained block as a root, so a block is never freed while it is named.
+//!
+//! The run of valid entries continues through the chain: the entries of the unfinished
+//! transaction are the run in the slot, then the run in each block in chain order. No
+//! "jump" record is needed, because a block belongs to one slot for good and the slot's
+//! generation names one transaction: an entry of the current generation in a block can
+//! only have been written by the unfinished transaction, after every entry before it in
+//! the chain was durable (rule 1), and stale entries (in the slot's tail, or in blocks of
+//! older transactions) carry older generations. A block is zeroed when it is attached, so
+//! whatever its pages held before cannot read as an entry (an all-zero header fails its
+//! checksum).
+//!
+//! Recovery refuses (`Error::LogCorrupted`, before anything is written) a chain word that
+//! names a block outside the heap's data pages, not page-aligned, overlapping another
+//! chained block, looping, without the magic, or that is not an allocated object of the
+//! block type in the heap; and a valid entry that aims at a block.
+//!
 //! **What may be logged.** A transaction logs only bytes it may store to, the pool's
 //! *data*: the root object's pages (from the root to the log area), the heap's named-root
 //! entries (bytes 64..4096 of its first page), and the heap's data pages (every page of an
@@ -41,6 +69,17 @@
 //!    i.e. its value before the transaction. The restored lines are flushed and fenced, then
 //!    the generation is incremented, flushed and fenced. A crash before that last fence
 //!    leaves the entries valid, so recovery simply rolls back again: rollback is idempotent.
+//! 4. *Growth.* A new block is allocated (its page-table entry, and the block type's record
+//!    the first time, are written and flushed by the heap; a new type record has its own
+//!    fence), its header written and its non-zero lines zeroed and flushed, then **one
+//!    fence**: block, header and page-table entry are durable before anything names the
+//!    block, so a chain word never names bytes the heap does not hold as a block. Then
+//!    the link word (the slot's `first_block` or the last block's `next`) is stored and
+//!    flushed, and the block's first entry is written and flushed: that entry's own fence
+//!    (rule 1) makes the link durable before the store it protects, so nothing relies on
+//!    an entry in the block before the link to it is durable. A growth step costs one
+//!    fence beyond its entries' (and pool growth's own, if the heap grew the file); moving
+//!    on into a block already attached costs none.
 //!
 //! **Granularity.** An entry logs an exact byte range, and recovery restores exactly those
 //! bytes. A store is widened to whole 64-byte cache lines, but only within the bytes its
@@ -69,7 +108,7 @@ use core::ops::Range;
 use zerocopy::little_endian::{U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use crate::hw::flush::Flusher;
+use crate::hw::flush::{CACHE_LINE, Event, Flusher};
 use crate::hw::mapping::Mapping;
 use crate::hw::mutation::PersistenceCall;
 
@@ -82,8 +121,60 @@ pub struct SlotHeader {
     /// How many transactions this slot has finished. Incrementing it is the commit point
     /// (and the end of a rollback): every entry written before then is stale.
     pub generation: U64,
-    /// Zero: the generation has the first cache line to itself.
-    pub reserved: [u8; 56],
+    /// The pool offset of the slot's first extension block ([`BlockHeader`]), or 0 if the
+    /// slot has none. Written once, when the block is attached; zero in a new pool.
+    pub first_block: U64,
+    /// Zero.
+    pub reserved: [u8; 48],
+}
+
+/// The start of an extension block of a slot's log: a heap object of the runtime's
+/// log-block type (the slot length, at most 1 MiB, page-aligned, no pointers), whose
+/// entries follow from offset [`ENTRIES_START`] as in a slot.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct BlockHeader {
+    /// The pool offset of the next block of the same chain, or 0 if this one is the last.
+    pub next: U64,
+    /// [`BLOCK_MAGIC`].
+    pub magic: U64,
+    /// Zero.
+    pub reserved: [u8; 48],
+}
+
+/// The magic word of an extension block: `"PMEMLOGX"`.
+pub const BLOCK_MAGIC: u64 = u64::from_le_bytes(*b"PMEMLOGX");
+
+/// Where a slot names its first block.
+pub(crate) const SLOT_LINK: usize = offset_of!(SlotHeader, first_block);
+/// Where a block names the next one.
+pub(crate) const BLOCK_LINK: usize = offset_of!(BlockHeader, next);
+
+/// The largest extension block: large enough that a growth step (one fence) is rare next
+/// to the entries it makes room for, and well within the heap's largest object.
+const MAX_BLOCK_LEN: usize = 1 << 20;
+
+/// The length of the extension blocks of a pool whose slots are `slot_len` bytes: a slot's
+/// length, up to 1 MiB. Fixed per pool, since the slot length is.
+#[must_use]
+pub(crate) fn block_len(slot_len: usize) -> usize {
+    slot_len.min(MAX_BLOCK_LEN)
+}
+
+/// The heap type of the extension blocks of `block_len` bytes: page-aligned, no pointers
+/// (the collector keeps blocks because the runtime names every chained block as a root),
+/// and a layout hash no `#[derive(Persistent)]` type computes, so no program type shares
+/// it and `Pool::get` never hands a block out.
+pub(crate) fn block_type(block_len: usize) -> pmem_alloc::TypeInfo {
+    pmem_alloc::TypeInfo {
+        layout_hash: BLOCK_MAGIC.rotate_left(17) ^ (block_len as u64),
+        size: block_len as u64,
+        align: pmem_alloc::PAGE as u64,
+        name: "pmem::LogBlock".to_owned(),
+        pointers: pmem_alloc::PointerMap::new(),
+    }
 }
 
 /// The fixed part of a log entry; `len` logged bytes and their padding follow.
@@ -161,12 +252,12 @@ pub(crate) fn entry_header(
     zerocopy::transmute!(header)
 }
 
-/// One valid entry found in a slot.
+/// One valid entry found in a slot or block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
     /// Where the logged bytes belong in the pool.
     pub(crate) pool_offset: usize,
-    /// Where the logged bytes are in the slot.
+    /// Where the logged bytes are in the pool (in the slot or block).
     pub(crate) data: Range<usize>,
 }
 
@@ -210,33 +301,35 @@ pub(crate) fn write_generation(
     flusher.fence_for(PersistenceCall::GenerationFence);
 }
 
-/// A whole, checksum-valid entry that no transaction could have written: at `at` bytes
-/// into its slot.
+/// A whole, checksum-valid entry that no transaction could have written: at pool offset
+/// `at`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct LogDamage {
     pub(crate) at: usize,
     pub(crate) what: &'static str,
 }
 
-/// The valid entries of `slot` (a whole slot's bytes) for `generation`, in the order they
-/// were written. `loggable` says whether a pool range may be the target of an entry.
+/// Appends to `entries` the valid entries of `space` (the whole bytes of a slot or block,
+/// which starts at pool offset `base`) for `generation`, in the order they were written.
+/// `loggable` says whether a pool range may be the target of an entry.
 ///
 /// # Errors
 ///
 /// [`LogDamage`] for a valid entry whose target `loggable` refuses.
 pub(crate) fn valid_entries(
-    slot: &[u8],
+    space: &[u8],
+    base: usize,
     generation: u64,
     loggable: impl Fn(usize, usize) -> bool,
-) -> Result<Vec<Entry>, LogDamage> {
-    let mut entries = Vec::new();
+    entries: &mut Vec<Entry>,
+) -> Result<(), LogDamage> {
     let mut at = ENTRIES_START;
-    while let Some(Ok((header, rest))) = slot.get(at..).map(EntryHeader::ref_from_prefix) {
+    while let Some(Ok((header, rest))) = space.get(at..).map(EntryHeader::ref_from_prefix) {
         let len = header.len.get() as usize;
         let fits = len > 0
             && at
                 .checked_add(entry_len(len))
-                .is_some_and(|end| end <= slot.len());
+                .is_some_and(|end| end <= space.len());
         if header.generation.get() != generation || !fits {
             break;
         }
@@ -246,30 +339,83 @@ pub(crate) fn valid_entries(
         let target = usize::try_from(header.offset.get()).ok();
         let Some(pool_offset) = target.filter(|&offset| loggable(offset, len)) else {
             return Err(LogDamage {
-                at,
+                at: base + at,
                 what: "a valid log entry aims at bytes that no transaction logs",
             });
         };
-        let data = at + ENTRY_HEADER_LEN..at + ENTRY_HEADER_LEN + len;
+        let data = base + at + ENTRY_HEADER_LEN..base + at + ENTRY_HEADER_LEN + len;
         at += entry_len(len);
         entries.push(Entry { pool_offset, data });
     }
-    Ok(entries)
+    Ok(())
 }
 
-/// Reads the generation word of a slot (a whole slot: at least a page, as the header's
-/// checks make every slot).
-pub(crate) fn generation(slot: &[u8]) -> u64 {
-    SlotHeader::ref_from_prefix(slot)
+/// Reads the header of a slot (a whole slot: at least a page, as the header's checks make
+/// every slot).
+pub(crate) fn slot_header(slot: &[u8]) -> SlotHeader {
+    SlotHeader::read_from_prefix(slot)
         .expect("a slot starts with its header")
         .0
-        .generation
-        .get()
+}
+
+/// Reads the aligned 8-byte word at pool offset `at` (a link word or a generation).
+pub(crate) fn read_word(mapping: &Mapping, at: usize) -> u64 {
+    // SAFETY: callers pass the offset of a word in a slot header or a block header, inside
+    // the mapping and 8-byte aligned (slots and blocks start on page boundaries); those
+    // bytes are only accessed through raw pointers.
+    let word = unsafe { mapping.address_of(at).cast::<u64>().read_volatile() };
+    u64::from_le(word)
+}
+
+/// Prepares the block of `len` bytes at pool offset `block` (just allocated from the heap)
+/// to be attached to a chain: its header ([`BlockHeader`], `next` 0) is written and every
+/// other line that is not zero is zeroed, so that nothing the pages held before (another
+/// object's bytes) can read as an entry; the written lines are flushed, and one fence makes
+/// them durable, together with the heap metadata the allocation wrote (flushed by the
+/// heap as it wrote it). Rule 4 of the ordering: this fence comes before the link to the
+/// block is stored.
+pub(crate) fn init_block(mapping: &Mapping, flusher: &Flusher, block: usize, len: usize) {
+    let header = BlockHeader {
+        next: U64::new(0),
+        magic: U64::new(BLOCK_MAGIC),
+        reserved: [0; 48],
+    };
+    flusher.tell(Event::Unlogged { offset: block, len });
+    // SAFETY: the block is a heap object nothing else references: the heap just gave it to
+    // this transaction's log, and no pointer in the pool reaches it.
+    unsafe { mapping.write(block, header.as_bytes()) };
+    flusher.flush_for(
+        PersistenceCall::LogBlockFlush,
+        mapping,
+        block,
+        ENTRIES_START,
+    );
+    for line in (block + ENTRIES_START..block + len).step_by(CACHE_LINE) {
+        // SAFETY: as above; the line lies inside the block.
+        let bytes = unsafe { core::slice::from_raw_parts(mapping.address_of(line), CACHE_LINE) };
+        if bytes.iter().any(|&byte| byte != 0) {
+            // SAFETY: as above.
+            unsafe { mapping.write(line, &[0; CACHE_LINE]) };
+            flusher.flush_for(PersistenceCall::LogBlockFlush, mapping, line, CACHE_LINE);
+        }
+    }
+    flusher.fence_for(PersistenceCall::LogBlockFence);
+}
+
+/// Stores the link word at pool offset `at` (a slot's `first_block` or a block's `next`)
+/// to name `block`, one aligned 8-byte store, and flushes it. No fence: the first entry
+/// written into the block fences before anything relies on it (rule 4).
+pub(crate) fn write_link(mapping: &Mapping, flusher: &Flusher, at: usize, block: usize) {
+    // SAFETY: the link word is in a slot header or block header, accessed only through raw
+    // pointers, aligned and inside the mapping.
+    unsafe { mapping.store_word(at, (block as u64).to_le_bytes()) };
+    flusher.flush_for(PersistenceCall::LogLinkFlush, mapping, at, 8);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zerocopy::FromZeros;
 
     fn slot_with(generation: u64, entries: &[(u64, &[u8])]) -> Vec<u8> {
         let mut slot = vec![0u8; 4096];
@@ -284,18 +430,35 @@ mod tests {
         slot
     }
 
+    fn entries_of(
+        slot: &[u8],
+        generation: u64,
+        loggable: impl Fn(usize, usize) -> bool,
+    ) -> Result<Vec<Entry>, LogDamage> {
+        let mut entries = Vec::new();
+        valid_entries(slot, 0, generation, loggable, &mut entries).map(|()| entries)
+    }
+
+    #[test]
+    fn an_all_zero_entry_header_is_not_valid() {
+        // A block's lines are zeroed when it is attached (`init_block`), so that a zero
+        // header, at any generation, ends the run.
+        let zero = EntryHeader::new_zeroed();
+        assert!(!zero.checksum_matches(&[]));
+    }
+
     const ANYWHERE: fn(usize, usize) -> bool = |_, _| true;
 
     #[test]
     fn finds_the_entries_of_the_current_generation() {
         let slot = slot_with(7, &[(4096, &[1, 2, 3]), (8200, &[9; 17])]);
-        let entries = valid_entries(&slot, 7, ANYWHERE).expect("valid");
+        let entries = entries_of(&slot, 7, ANYWHERE).expect("valid");
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].pool_offset, 4096);
         assert_eq!(&slot[entries[0].data.clone()], &[1, 2, 3]);
         assert_eq!(&slot[entries[1].data.clone()], &[9; 17]);
         assert_eq!(
-            valid_entries(&slot, 8, ANYWHERE),
+            entries_of(&slot, 8, ANYWHERE),
             Ok(Vec::new()),
             "stale after the generation moves on"
         );
@@ -306,10 +469,7 @@ mod tests {
         let mut slot = slot_with(3, &[(4096, &[1; 8]), (4160, &[2; 8]), (4224, &[3; 8])]);
         let second = ENTRIES_START + entry_len(8);
         slot[second + ENTRY_HEADER_LEN + 5] ^= 1;
-        assert_eq!(
-            valid_entries(&slot, 3, ANYWHERE).map(|run| run.len()),
-            Ok(1)
-        );
+        assert_eq!(entries_of(&slot, 3, ANYWHERE).map(|run| run.len()), Ok(1));
     }
 
     #[test]
@@ -319,7 +479,7 @@ mod tests {
             let mut damaged = slot.clone();
             damaged[byte] ^= 0x40;
             assert_eq!(
-                valid_entries(&damaged, 3, ANYWHERE),
+                entries_of(&damaged, 3, ANYWHERE),
                 Ok(Vec::new()),
                 "damage at {byte} unnoticed"
             );
@@ -330,7 +490,7 @@ mod tests {
     fn valid_entries_aimed_outside_the_data_are_damage() {
         let slot = slot_with(1, &[(4096, &[1; 8]), (64, &[1; 8])]);
         assert_eq!(
-            valid_entries(&slot, 1, |offset, _| offset >= 4096),
+            entries_of(&slot, 1, |offset, _| offset >= 4096),
             Err(LogDamage {
                 at: ENTRIES_START + entry_len(8),
                 what: "a valid log entry aims at bytes that no transaction logs",
@@ -343,13 +503,13 @@ mod tests {
         let mut slot = slot_with(1, &[(64, &[1; 8])]);
         slot[ENTRIES_START + ENTRY_HEADER_LEN] ^= 1;
         assert_eq!(
-            valid_entries(&slot, 1, |offset, _| offset >= 4096),
+            entries_of(&slot, 1, |offset, _| offset >= 4096),
             Ok(Vec::new())
         );
     }
 
     #[test]
     fn an_empty_slot_has_no_entries() {
-        assert_eq!(valid_entries(&[0u8; 4096], 0, ANYWHERE), Ok(Vec::new()));
+        assert_eq!(entries_of(&[0u8; 4096], 0, ANYWHERE), Ok(Vec::new()));
     }
 }

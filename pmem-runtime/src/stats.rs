@@ -34,6 +34,9 @@ pub struct Stats {
     pub commits: u64,
     /// Transactions rolled back (by an `Err`, a panic, or an abort).
     pub rollbacks: u64,
+    /// Extension blocks attached to a log, when a transaction outgrew what its slot's
+    /// chain held (see `PoolOptions::log_size`).
+    pub log_blocks: u64,
 }
 
 impl Stats {
@@ -44,6 +47,7 @@ impl Stats {
         logged_bytes: 0,
         commits: 0,
         rollbacks: 0,
+        log_blocks: 0,
     };
 
     /// The counters of the calling thread since it started.
@@ -65,6 +69,7 @@ impl Sub for Stats {
             logged_bytes: self.logged_bytes - earlier.logged_bytes,
             commits: self.commits - earlier.commits,
             rollbacks: self.rollbacks - earlier.rollbacks,
+            log_blocks: self.log_blocks - earlier.log_blocks,
         }
     }
 }
@@ -103,4 +108,8 @@ pub(crate) fn count_commit() {
 
 pub(crate) fn count_rollback() {
     add(|stats| stats.rollbacks += 1);
+}
+
+pub(crate) fn count_log_block() {
+    add(|stats| stats.log_blocks += 1);
 }

@@ -154,9 +154,19 @@ fn planned(thread: usize, attempt: usize) -> (usize, usize, u64) {
     (from as usize, to as usize, amount)
 }
 
-/// Why a transfer was refused.
+/// Why a transfer was refused: the source could not cover it, or (never, in these small
+/// transactions) the log could not grow.
 #[derive(Debug)]
-struct Insufficient;
+enum Refused {
+    Insufficient,
+    Log,
+}
+
+impl From<pmem::Error> for Refused {
+    fn from(_: pmem::Error) -> Self {
+        Self::Log
+    }
+}
 
 /// Worker `thread` moves `amount` from account `from` to account `to` in one shared
 /// transaction, which also counts it in the worker's counter and pushes a [`Record`] of it
@@ -194,7 +204,7 @@ pub fn transfer(
             .expect("the heap has room for the record");
         let mut source = tx.lock(&bank.accounts[from]);
         if *source < amount {
-            return Err(Insufficient);
+            return Err(Refused::Insufficient);
         }
         *source -= amount;
         let mut counter = tx.lock(&bank.committed[thread]);
@@ -206,7 +216,11 @@ pub fn transfer(
         fresh.next = previous;
         Ok(fresh.transfer)
     });
-    outcome.ok()
+    match outcome {
+        Ok(recorded) => Some(recorded),
+        Err(Refused::Insufficient) => None,
+        Err(Refused::Log) => panic!("a transfer's log could not grow"),
+    }
 }
 
 /// Reads the bank of an open pool.

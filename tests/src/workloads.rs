@@ -2,8 +2,8 @@
 //! `tests/mutations.rs` (which checks that they fail when the protocol is broken).
 
 use pmem::simulation::{
-    CrashReport, ScratchFile, Simulation, check_every_fence, check_every_fence_observing, seed,
-    small_pool,
+    CrashReport, CrashTest, ScratchFile, Simulation, check_every_fence,
+    check_every_fence_observing, seed, small_pool,
 };
 use pmem::{Error, FlushMode, PMut, PPtr, Persistent, Pool, PoolOptions, Txn, txn};
 
@@ -788,4 +788,47 @@ pub fn two_new_types_in_one_transaction() -> CrashReport {
             .expect("a safe program's commit");
         },
     )
+}
+
+/// The root of the log-growth workload: 8 KiB, 128 lines, whose entries (11 KiB) outgrow a
+/// 4 KiB log slot by more than two 4 KiB extension blocks.
+pub type Wide = [u64; 1024];
+
+/// Crash images per fence for [`log_growth`], which has many fences.
+const GROWTH_IMAGES_PER_FENCE: usize = 8;
+
+/// The root starts non-zero: an entry line whose bytes happen to equal what the block held
+/// reads to the simulated domain as a redundant flush (see the report on this branch).
+///
+/// Four transactions that each store to every line of a [`Wide`] root on a pool with a
+/// 4 KiB log, crashed at every fence: the first grows the log across at least two blocks
+/// (crashed during each growth step too), the second reuses the chain, the third does and
+/// is rolled back, the fourth stores every other element, last line first.
+#[must_use]
+pub fn log_growth() -> CrashReport {
+    CrashTest::new("crash-log-growth")
+        .pool(small_pool().log_size(4096))
+        .images_per_point(GROWTH_IMAGES_PER_FENCE)
+        .run(
+            core::array::from_fn(|index| 1 + index as u64),
+            4,
+            |pool: &mut Pool<Wide>, step| {
+                pool.txn(|tx| {
+                    let mut array = tx.root_mut();
+                    if step == 3 {
+                        for index in (0..1024).step_by(2).rev() {
+                            *array.at(index) = 40 + index as u64;
+                        }
+                        return;
+                    }
+                    for index in 0..1024 {
+                        *array.at(index) = step as u64 * 10 + index as u64;
+                    }
+                    if step == 2 {
+                        pmem::abort();
+                    }
+                });
+            },
+            |pool| *pool.root(),
+        )
 }

@@ -7,8 +7,8 @@
 use core::mem::offset_of;
 
 use pmem::format::{
-    EntryHeader, HeapHeader, IdentityBlock, NamedRootEntry, PointerRunRecord, SlotHeader,
-    StateRecord, TypeRecordHeader,
+    BlockHeader, EntryHeader, HeapHeader, IdentityBlock, NamedRootEntry, PointerRunRecord,
+    SlotHeader, StateRecord, TypeRecordHeader,
 };
 
 /// `(offset, size)` of each field, from the fields' offsets in declaration order and the
@@ -153,11 +153,21 @@ fn the_log_records_are_the_log_format_tables() {
     let spec = page("transactions.md");
     let slot = fields!(SlotHeader {
         generation,
+        first_block,
         reserved
     });
     assert_eq!(
         table(&spec, "| offset in the slot |"),
         (slot, Some(pmem::format::ENTRIES_START))
+    );
+    let block = fields!(BlockHeader {
+        next,
+        magic,
+        reserved
+    });
+    assert_eq!(
+        table(&spec, "| offset in the block |"),
+        (block, Some(pmem::format::ENTRIES_START))
     );
     let entry = fields!(EntryHeader {
         generation,

@@ -440,7 +440,18 @@ fn a_pinned_object_allocated_into_a_logged_line_keeps_its_bytes_after_rollback()
     let path = ScratchFile::new("pinned-rollback");
     let mut pool = stocked(&path);
     let first = pool.root().first;
-    let outcome: Result<(), pmem::Pinned<Item>> = pool.try_txn(|tx| {
+    /// The transaction returns its pin as its error, to keep it past the rollback.
+    #[derive(Debug)]
+    enum Refusal {
+        Pinned(pmem::Pinned<Item>),
+        Pool(#[expect(dead_code, reason = "shown by the failure's Debug")] Error),
+    }
+    impl From<Error> for Refusal {
+        fn from(error: Error) -> Self {
+            Self::Pool(error)
+        }
+    }
+    let outcome: Result<(), Refusal> = pool.try_txn(|tx| {
         tx.get_mut(first).expect("an item").value = 50;
         let fresh = tx
             .alloc(Item {
@@ -453,9 +464,11 @@ fn a_pinned_object_allocated_into_a_logged_line_keeps_its_bytes_after_rollback()
             first.offset() / 64,
             "the test needs the fresh object in the logged line"
         );
-        Err(tx.pin(fresh).expect("pin"))
+        Err(Refusal::Pinned(tx.pin(fresh).expect("pin")))
     });
-    let pinned = outcome.expect_err("rolled back");
+    let Err(Refusal::Pinned(pinned)) = outcome else {
+        panic!("rolled back with the pin: {outcome:?}");
+    };
     assert_eq!(
         pool.get(first).expect("item").value,
         3,
@@ -512,4 +525,72 @@ fn a_header_claiming_1025_log_slots_is_refused() {
         "{refused:?}"
     );
     assert_eq!(path.contents(), bytes, "the file is left as it was");
+}
+
+// Class 9: log chains (`pmem-runtime/src/log.rs`, "Extension blocks").
+
+/// A pool whose slot has a chain of extension blocks (a transaction outgrew its 4 KiB
+/// log), closed cleanly, and where the slot's link word and first block lie.
+fn chained(path: &ScratchFile) -> (Vec<u8>, usize, usize) {
+    let mut pool = PoolOptions::new()
+        .log_size(4096)
+        .create_with(path.path(), |values: &mut [u64; 1024]| values.fill(1))
+        .expect("create");
+    pool.txn(|tx| {
+        let mut array = tx.root_mut();
+        for index in 0..1024 {
+            *array.at(index) = 2;
+        }
+    });
+    drop(pool);
+    let bytes = path.contents();
+    let link_at = PoolLayout::of(&bytes).log_offset + 8;
+    let first = u64::from_le_bytes(bytes[link_at..link_at + 8].try_into().expect("8 bytes"));
+    assert_ne!(first, 0, "the transaction chained a block");
+    (bytes, link_at, first as usize)
+}
+
+fn refused_with(path: &ScratchFile, bytes: &[u8], expected: &str) {
+    std::fs::write(path.path(), bytes).expect("write");
+    let refused = Pool::<[u64; 1024]>::open(path.path());
+    match &refused {
+        Err(Error::LogCorrupted { what, .. }) if what.contains(expected) => {}
+        other => panic!("expected LogCorrupted ({expected}), got {other:?}"),
+    }
+    assert_eq!(path.contents(), bytes, "the file is left as it was");
+}
+
+#[test]
+fn hostile_log_chains_are_refused_and_the_file_is_left_as_it_was() {
+    let path = ScratchFile::new("hostile-chain");
+    let (bytes, link_at, first) = chained(&path);
+    let layout = PoolLayout::of(&bytes);
+    let with_link = |at: usize, value: u64| {
+        let mut forged = bytes.clone();
+        forged[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        forged
+    };
+    // Outside the heap's data: the root, the log area, past the end.
+    for outside in [4096, layout.log_offset as u64, bytes.len() as u64 + 4096] {
+        refused_with(
+            &path,
+            &with_link(link_at, outside),
+            "outside the heap's data",
+        );
+    }
+    refused_with(
+        &path,
+        &with_link(link_at, first as u64 + 8),
+        "not page-aligned",
+    );
+    // The first block names itself: a loop.
+    refused_with(&path, &with_link(first, first as u64), "loops");
+    // A free page of the heap's data, made to look like a block: not a heap object.
+    let free = bytes.len() - 4096;
+    let mut not_a_block = with_link(link_at, free as u64);
+    not_a_block[free + 8..free + 16].copy_from_slice(&pmem::format::BLOCK_MAGIC.to_le_bytes());
+    refused_with(&path, &not_a_block, "not a log block object");
+    let mut no_magic = bytes.clone();
+    no_magic[first + 8] ^= 1;
+    refused_with(&path, &no_magic, "magic");
 }

@@ -17,6 +17,7 @@ fn workloads_pass() -> bool {
         let _ = workloads::chunk_list();
         let _ = workloads::hash_map();
         let _ = workloads::heap_reuse();
+        let _ = workloads::log_growth();
     }))
     .is_ok()
 }

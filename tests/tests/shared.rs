@@ -125,9 +125,12 @@ fn a_rollback_restores_only_its_own_bytes_of_a_shared_line() {
                 *tx.lock(&tx.root().left) = 10;
                 left_written.send(()).expect("send");
                 wait_right.recv().expect("recv");
-                Err::<(), _>("give up")
+                Err::<(), Box<dyn std::error::Error>>("give up".into())
             });
-            assert_eq!(outcome, Err("give up"));
+            assert_eq!(
+                outcome.map_err(|error| error.to_string()),
+                Err("give up".to_owned())
+            );
         });
         scope.spawn(move || {
             wait_left.recv().expect("recv");

@@ -46,12 +46,18 @@ pub enum PersistenceCall {
     SweepFence,
     /// The fence after a new type's record, before any span names the type.
     TypeRecordFence,
+    /// Writing back a new log extension block's header and zeroed lines.
+    LogBlockFlush,
+    /// The fence between a new log block (and its heap metadata) and the link to it.
+    LogBlockFence,
+    /// Writing back the link to a new log block, before the first entry in it is fenced.
+    LogLinkFlush,
 }
 
 #[cfg(feature = "simulation")]
 impl PersistenceCall {
     /// Every named call.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 17] = [
         Self::EntryFlush,
         Self::EntryFence,
         Self::CommitFlush,
@@ -66,6 +72,9 @@ impl PersistenceCall {
         Self::HeapMetadataFlush,
         Self::SweepFence,
         Self::TypeRecordFence,
+        Self::LogBlockFlush,
+        Self::LogBlockFence,
+        Self::LogLinkFlush,
     ];
 }
 

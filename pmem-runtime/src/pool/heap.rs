@@ -283,12 +283,18 @@ impl<R: Persistent> Pool<R> {
         previous: &HashMap<u64, u64>,
     ) -> Result<Collection, Error> {
         extra_roots.extend(self.pins.roots());
+        let log_blocks = self.log_blocks();
+        extra_roots.extend(&log_blocks);
         let (heap, mut region) = self.heap_and_region(inner);
-        heap.collect(&mut region, &extra_roots, previous)
-            .map_err(|source| Error::HeapCorrupted {
-                path: self.info.path.clone(),
-                source,
-            })
+        let mut collection =
+            heap.collect(&mut region, &extra_roots, previous)
+                .map_err(|source| Error::HeapCorrupted {
+                    path: self.info.path.clone(),
+                    source,
+                })?;
+        // The log's blocks are roots, not pins.
+        collection.pinned -= log_blocks.len() as u64;
+        Ok(collection)
     }
 
     /// The named-root entry called `name`, if there is one.

@@ -12,6 +12,7 @@
 //! | `shared.rs` | transactions from many threads at once (`Pool::shared_txn`) and their handle, [`SharedTxn`] |
 //! | `lanes.rs` | the log slots (lanes) that running transactions take |
 //! | `heap.rs` | the pool's side of the heap: allocation and collection policy, pins, named roots |
+//! | `log_blocks.rs` | the log's extension blocks in the heap: allocating one for a growing log, keeping the chained ones |
 //! | `info.rs` | [`PoolInfo`] and [`PoolUuid`] |
 //! | `slices.rs` | runtime-sized objects: allocating and reading slices ([`PSlice`](pmem_alloc::PSlice)) |
 //! | `active.rs` | the pool whose exclusive transaction runs on this thread, for collections ([`alloc_slice_with`], [`owned_slice_mut`]) |
@@ -22,6 +23,7 @@ mod create;
 mod heap;
 mod info;
 mod lanes;
+mod log_blocks;
 mod open;
 mod options;
 mod read;

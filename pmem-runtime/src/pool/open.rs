@@ -15,6 +15,7 @@ use crate::file;
 use crate::header::{self, HEADER_LEN, HeaderError, ROOT_OFFSET};
 use crate::hw::flush::{Event, FlushMode, Flusher};
 use crate::hw::mapping::Mapping;
+use crate::log;
 use crate::recovery;
 use crate::region::PoolRegion;
 
@@ -75,17 +76,26 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
     let flusher = options.flusher(forced_mode, &mapping)?;
 
     let data = DataRanges::of(&identity, state.pool_size);
-    let unfinished =
-        recovery::scan(&mapping, identity.log, data).map_err(|damage| Error::LogCorrupted {
+    let recovery::Scan { unfinished, blocks } = recovery::scan(&mapping, identity.log, data)
+        .map_err(|damage| Error::LogCorrupted {
             path: path.to_owned(),
             offset: damage.offset,
             what: damage.what,
         })?;
+    let log_blocks = LogBlocks {
+        offsets: &blocks,
+        info: log::block_type(identity.log.slot_len as usize),
+    };
     // Everything is checked on the pool as recovery will leave it before a byte is
     // written (see `recovery.rs`): on a private copy-on-write mapping if there is
     // anything to roll back.
     let (mut heap, marks) = if unfinished.is_empty() {
-        check_heap::<R>(path, &PoolRegion::fixed(&mapping, &flusher), data)?
+        check_heap::<R>(
+            path,
+            &PoolRegion::fixed(&mapping, &flusher),
+            data,
+            &log_blocks,
+        )?
     } else {
         let preview =
             Mapping::map(&file, pool_size, pool_size, true).map_err(io("map a preview of"))?;
@@ -93,10 +103,17 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
             recovery::restore(&preview, slot, |_| {});
         }
         let unflushed = Flusher::new(FlushMode::None);
-        check_heap::<R>(path, &PoolRegion::fixed(&preview, &unflushed), data)?
+        check_heap::<R>(
+            path,
+            &PoolRegion::fixed(&preview, &unflushed),
+            data,
+            &log_blocks,
+        )?
     };
     let rolled_back = recovery::roll_back(&mapping, &flusher, &unfinished);
-    let collection = heap.sweep(&mut PoolRegion::fixed(&mapping, &flusher), marks);
+    let mut collection = heap.sweep(&mut PoolRegion::fixed(&mapping, &flusher), marks);
+    // No pin survives a restart: the extra roots of the collection at open are log blocks.
+    collection.pinned = 0;
     flusher.tell(Event::Settled);
     let was_clean = state.clean_shutdown;
     let parts = Parts {
@@ -116,12 +133,20 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
     Ok(pool)
 }
 
+/// The log extension blocks that the slots chain (see `recovery::scan`), and their type.
+struct LogBlocks<'a> {
+    offsets: &'a [u64],
+    info: TypeInfo,
+}
+
 /// Loads the heap of a pool whose root is an `R` from `region` and marks it, writing
-/// nothing: every check of the heap that open makes.
+/// nothing: every check of the heap that open makes. Every chained log block must be an
+/// object of the log-block type, and is a root.
 fn check_heap<R: Persistent>(
     path: &Path,
     region: &PoolRegion<'_>,
     data: DataRanges,
+    log_blocks: &LogBlocks<'_>,
 ) -> Result<(Heap, Marks), Error> {
     let heap_corrupted = |source| Error::HeapCorrupted {
         path: path.to_owned(),
@@ -134,8 +159,20 @@ fn check_heap<R: Persistent>(
             what: "the heap's root record disagrees with the pool header",
         }));
     }
+    let block_type = heap
+        .type_index(log_blocks.info.layout_hash)
+        .filter(|&index| heap.verify_type(index, || log_blocks.info.clone()).is_ok());
+    for &block in log_blocks.offsets {
+        if block_type.is_none() || heap.object_type(block) != block_type {
+            return Err(Error::LogCorrupted {
+                path: path.to_owned(),
+                offset: block,
+                what: "a log chain names a block that is not a log block object of the heap",
+            });
+        }
+    }
     let marks = heap
-        .mark(region, &[], &HashMap::new())
+        .mark(region, log_blocks.offsets, &HashMap::new())
         .map_err(heap_corrupted)?;
     Ok((heap, marks))
 }

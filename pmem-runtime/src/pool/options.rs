@@ -65,10 +65,11 @@ impl PoolOptions {
         self
     }
 
-    /// The size of a new pool's undo log in bytes, rounded up to whole 4096-byte pages:
-    /// it bounds how much one transaction can change (each changed cache line takes 64
-    /// bytes, each run of adjacent lines 24 more). A transaction that outgrows it panics
-    /// and is rolled back.
+    /// The size of a new pool's undo log slots in bytes, rounded up to whole 4096-byte
+    /// pages: how much one transaction can change before its log grows into the heap (each
+    /// changed cache line takes 64 bytes, each run of adjacent lines 24 more). A
+    /// transaction that outgrows it attaches extension blocks of this size (at most 1 MiB)
+    /// from the heap, one fence each, and keeps them for later transactions.
     #[must_use]
     pub fn log_size(mut self, bytes: u64) -> Self {
         self.log_size = bytes;

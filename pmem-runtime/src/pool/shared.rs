@@ -21,7 +21,7 @@ use crate::hw::mutation::PersistenceCall;
 use crate::lock::{self, PMutex};
 use crate::pin::Pinned;
 use crate::pmut::PMut;
-use crate::txn::{self, TxnGuard};
+use crate::txn::{self, LogGrowthPanic, TxnGuard};
 
 use super::heap::SharedAllocation;
 use super::{Pool, Visibility};
@@ -77,14 +77,19 @@ impl<R: Persistent> Pool<R> {
     /// # Ok::<(), pmem::Error>(())
     /// ```
     ///
+    /// Its log grows into the heap as [`txn`](Pool::txn)'s does, and if the heap cannot
+    /// give it a block, it is rolled back and `shared_txn` panics with the error
+    /// ([`try_shared_txn`](Pool::try_shared_txn) returns it).
+    ///
     /// # Panics
     ///
-    /// If `body` panics, or the transaction outgrows its lane's log, or another
-    /// transaction is active on this thread.
+    /// If `body` panics, or the log cannot grow (see above), or another transaction is
+    /// active on this thread.
     pub fn shared_txn<T>(&self, body: impl FnOnce(&mut SharedTxn<'_, R>) -> T) -> T {
-        let result: Result<T, core::convert::Infallible> = self.try_shared_txn(|tx| Ok(body(tx)));
+        let result = self.run_shared_txn(|tx| Ok::<T, core::convert::Infallible>(body(tx)));
         match result {
-            Ok(value) => value,
+            Ok(Ok(value)) => value,
+            Err(error) => panic!("{}", LogGrowthPanic(&error)),
         }
     }
 
@@ -93,15 +98,27 @@ impl<R: Persistent> Pool<R> {
     ///
     /// # Errors
     ///
-    /// The error `body` returned, after its changes have been rolled back.
+    /// The error `body` returned, after its changes have been rolled back; or, converted
+    /// into an `E`, the [`Error`] that kept the log from growing, after the transaction has
+    /// been rolled back (see [`try_txn`](Pool::try_txn)).
     ///
     /// # Panics
     ///
-    /// As [`shared_txn`](Pool::shared_txn).
-    pub fn try_shared_txn<T, E>(
+    /// If `body` panics, or another transaction is active on this thread.
+    pub fn try_shared_txn<T, E: From<Error>>(
         &self,
         body: impl FnOnce(&mut SharedTxn<'_, R>) -> Result<T, E>,
     ) -> Result<T, E> {
+        self.run_shared_txn(body)
+            .unwrap_or_else(|error| Err(E::from(error)))
+    }
+
+    /// Runs `body` as a shared transaction (see [`try_shared_txn`](Pool::try_shared_txn));
+    /// `Err` if its log could not grow, after it has been rolled back.
+    fn run_shared_txn<T, E>(
+        &self,
+        body: impl FnOnce(&mut SharedTxn<'_, R>) -> Result<T, E>,
+    ) -> Result<Result<T, E>, Error> {
         assert!(
             !txn::in_transaction(),
             "pmem: a transaction is already active on this thread; a shared transaction cannot run inside another transaction"
@@ -126,15 +143,15 @@ impl<R: Persistent> Pool<R> {
         let result = match outcome {
             Ok(Ok(value)) => {
                 transaction.end();
-                Ok(value)
+                Ok(Ok(value))
             }
             Ok(Err(error)) => {
                 transaction.roll_back();
-                Err(error)
+                Ok(Err(error))
             }
             Err(panic) => {
                 transaction.roll_back();
-                std::panic::resume_unwind(panic)
+                Err(txn::log_growth_error(panic))
             }
         };
         // The lane is given back (dropped) only now, after the transaction has ended.

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::header::ROOT_OFFSET;
 use crate::pin::Pinned;
 use crate::pmut::PMut;
-use crate::txn::{self, PoolAccess, TxnGuard};
+use crate::txn::{self, LogGrowthPanic, PoolAccess, TxnGuard};
 
 use super::heap::SharedAllocation;
 use super::{Pool, active};
@@ -37,14 +37,22 @@ impl<R: Persistent> Pool<R> {
     /// # Ok::<(), pmem::Error>(())
     /// ```
     ///
+    /// A transaction may change any amount: when its entries outgrow the log slot
+    /// ([`PoolOptions::log_size`](super::PoolOptions::log_size)), the log grows into the
+    /// heap, one block at a time, and keeps the blocks for later transactions. If the heap
+    /// cannot give a block (it is full and the pool cannot grow), the store that needed it
+    /// does not happen: the transaction is rolled back, and `txn` panics with the error
+    /// ([`try_txn`](Pool::try_txn) returns it).
+    ///
     /// # Panics
     ///
-    /// If `body` panics, or the transaction outgrows the undo log
-    /// ([`PoolOptions::log_size`](super::PoolOptions::log_size)), or another transaction is active on this thread.
+    /// If `body` panics, or the log cannot grow (see above), or another transaction is
+    /// active on this thread.
     pub fn txn<T>(&mut self, body: impl FnOnce(&mut Txn<'_, R>) -> T) -> T {
-        let result: Result<T, core::convert::Infallible> = self.try_txn(|tx| Ok(body(tx)));
+        let result = self.run_txn(|tx| Ok::<T, core::convert::Infallible>(body(tx)));
         match result {
-            Ok(value) => value,
+            Ok(Ok(value)) => value,
+            Err(error) => panic!("{}", LogGrowthPanic(&error)),
         }
     }
 
@@ -53,15 +61,27 @@ impl<R: Persistent> Pool<R> {
     ///
     /// # Errors
     ///
-    /// The error `body` returned, after its changes have been rolled back.
+    /// The error `body` returned, after its changes have been rolled back; or, converted
+    /// into an `E`, the [`Error`] that kept the log from growing (the heap is full and the
+    /// pool cannot grow: [`Error::Heap`]), after the transaction has been rolled back.
     ///
     /// # Panics
     ///
-    /// As [`txn`](Pool::txn).
-    pub fn try_txn<T, E>(
+    /// If `body` panics, or another transaction is active on this thread.
+    pub fn try_txn<T, E: From<Error>>(
         &mut self,
         body: impl FnOnce(&mut Txn<'_, R>) -> Result<T, E>,
     ) -> Result<T, E> {
+        self.run_txn(body)
+            .unwrap_or_else(|error| Err(E::from(error)))
+    }
+
+    /// Runs `body` as a transaction (see [`try_txn`](Pool::try_txn)); `Err` if its log
+    /// could not grow, after it has been rolled back.
+    fn run_txn<T, E>(
+        &mut self,
+        body: impl FnOnce(&mut Txn<'_, R>) -> Result<T, E>,
+    ) -> Result<Result<T, E>, Error> {
         // No shared transaction runs while the pool is borrowed mutably, so every lane is
         // free.
         let lane = 0;
@@ -78,15 +98,15 @@ impl<R: Persistent> Pool<R> {
         match outcome {
             Ok(Ok(value)) => {
                 self.keep_deferred_lines(transaction.end());
-                Ok(value)
+                Ok(Ok(value))
             }
             Ok(Err(error)) => {
                 self.keep_deferred_lines(transaction.roll_back());
-                Err(error)
+                Ok(Err(error))
             }
             Err(panic) => {
                 self.keep_deferred_lines(transaction.roll_back());
-                std::panic::resume_unwind(panic)
+                Err(txn::log_growth_error(panic))
             }
         }
     }
@@ -332,6 +352,8 @@ impl<R: Persistent> Pool<R> {
             data: self.data(),
             slot_offset: self.log.slot_offset(lane) as usize,
             slot_len: self.log.slot_len as usize,
+            block_len: crate::log::block_len(self.log.slot_len as usize),
+            growth: self.log_growth(),
             deferred_lines: Vec::new(),
             shared,
         }

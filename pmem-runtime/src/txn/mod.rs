@@ -21,6 +21,7 @@
 //! | [`Frame`] | `frame.rs` | one running call of a `#[txn]` function: nested calls join, the outermost decides |
 
 mod frame;
+mod growth;
 mod running;
 
 use core::marker::PhantomData;
@@ -34,6 +35,7 @@ use crate::hw::mapping::Mapping;
 use crate::log;
 
 pub use frame::Frame;
+pub(crate) use growth::{LogGrowth, LogGrowthPanic, log_growth_error};
 pub(crate) use running::PoolAccess;
 use running::{Buffers, RunningTxn};
 
@@ -61,9 +63,11 @@ pub fn log_range(address: *const u8, len: usize) {
     });
 }
 
-/// Runs `action` on this thread's transaction, if one is active.
+/// Runs `action` on this thread's transaction, if one is active and not busy. It is busy
+/// while it logs: a log that grows allocates a block from the heap, whose metadata writes
+/// and fences call back here, and the growth persists those itself (`txn/growth.rs`).
 fn with_active<T>(action: impl FnOnce(&mut RunningTxn) -> T) -> Option<T> {
-    ACTIVE.with(|active| active.borrow_mut().as_mut().map(action))
+    ACTIVE.with(|active| active.try_borrow_mut().ok()?.as_mut().map(action))
 }
 
 /// Records an object allocated by the running transaction (see `RunningTxn::note_fresh`).
@@ -227,11 +231,16 @@ impl TxnGuard {
         pool.flusher.tell(Event::TransactionBegan {
             in_data: &|offset| data.contains(offset, CACHE_LINE),
         });
+        let slot_offset = pool.slot_offset;
+        let slot_end = slot_offset + pool.slot_len;
         ACTIVE.with(|active| {
             *active.borrow_mut() = Some(RunningTxn {
                 pool,
                 generation,
-                next_entry: log::ENTRIES_START,
+                next_entry: slot_offset + log::ENTRIES_START,
+                space_end: slot_end,
+                link_at: slot_offset + log::SLOT_LINK,
+                in_block: false,
                 doomed: false,
                 buffers: RECYCLED.take().unwrap_or_default(),
             });

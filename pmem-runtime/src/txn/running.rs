@@ -15,6 +15,7 @@ use crate::log;
 use crate::stats;
 
 use super::RECYCLED;
+use super::growth::LogGrowth;
 
 /// What a transaction needs from its pool. The mapping is borrowed for the whole
 /// transaction: `Pool::txn` holds `&mut Pool` until the transaction has ended.
@@ -24,6 +25,10 @@ pub(crate) struct PoolAccess {
     pub(crate) data: DataRanges,
     pub(crate) slot_offset: usize,
     pub(crate) slot_len: usize,
+    /// The length of the pool's log extension blocks (`log::block_len`).
+    pub(crate) block_len: usize,
+    /// Where the log's new blocks come from.
+    pub(crate) growth: LogGrowth,
     /// Lines of objects allocated by earlier transactions that committed without a fence,
     /// not yet written back (see `RunningTxn::defer_unlogged_lines`). The pool keeps them
     /// between transactions.
@@ -43,8 +48,15 @@ const DEFERRED_LINES_LIMIT: usize = 1024;
 pub(super) struct RunningTxn {
     pub(super) pool: PoolAccess,
     pub(super) generation: u64,
-    /// Offset in the slot of the next entry.
+    /// Pool offset of the next entry, in the slot or in a block of its chain.
     pub(super) next_entry: usize,
+    /// Pool offset of the end of the slot or block that `next_entry` is in.
+    pub(super) space_end: usize,
+    /// Pool offset of the link word that names the block after that one (0 if none).
+    pub(super) link_at: usize,
+    /// Whether the writer has moved on from the slot into its blocks, which lie in the
+    /// heap's data: the simulated domain is told of what it writes there.
+    pub(super) in_block: bool,
     /// Set when the transaction must be rolled back when it ends, whatever its body returns.
     pub(super) doomed: bool,
     /// Boxed, so that beginning and ending a transaction moves a pointer, not the buffers.
@@ -207,26 +219,39 @@ impl RunningTxn {
         self.buffers.owned.push((offset, offset + len));
     }
 
-    /// Logs `pool[offset .. offset + len]` and makes the entry durable: rule 1 of `log.rs`.
-    pub(super) fn append_entry(&mut self, offset: usize, len: usize) {
-        let needed = log::entry_len(len);
-        assert!(
-            self.next_entry + needed <= self.pool.slot_len,
-            "pmem: the transaction log is full ({} bytes): this transaction is rolled back; give the pool a larger log with PoolOptions::log_size",
-            self.pool.slot_len
-        );
-        let entry = self.pool.slot_offset + self.next_entry;
-        let data = log::write_entry(
-            self.mapping(),
-            &self.pool.flusher,
-            entry,
-            self.generation,
-            offset,
-            len,
-        );
-        self.buffers.entries.push((offset, len, data));
-        self.next_entry += needed;
-        stats::count_logged(len as u64);
+    /// Logs `pool[offset .. offset + len]` and makes the entries durable: rule 1 of
+    /// `log.rs`. A range that does not fit where the writer is goes on in the next block of
+    /// the slot's chain, split into as many entries as it takes (`txn/growth.rs`).
+    pub(super) fn append_entry(&mut self, mut offset: usize, mut len: usize) {
+        while len > 0 {
+            let room =
+                (self.space_end - self.next_entry).saturating_sub(log::ENTRY_HEADER_LEN) / 8 * 8;
+            if room == 0 {
+                self.next_space();
+                continue;
+            }
+            let piece = len.min(room);
+            let entry = self.next_entry;
+            if self.in_block {
+                self.pool.flusher.tell(Event::Unlogged {
+                    offset: entry,
+                    len: log::entry_len(piece),
+                });
+            }
+            let data = log::write_entry(
+                self.mapping(),
+                &self.pool.flusher,
+                entry,
+                self.generation,
+                offset,
+                piece,
+            );
+            self.buffers.entries.push((offset, piece, data));
+            self.next_entry += log::entry_len(piece);
+            stats::count_logged(piece as u64);
+            offset += piece;
+            len -= piece;
+        }
     }
 
     /// Flushes every line the transaction changed (logged, fresh or heap metadata) and the
