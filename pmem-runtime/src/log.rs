@@ -174,6 +174,7 @@ pub(crate) fn block_type(block_len: usize) -> pmem_alloc::TypeInfo {
         align: pmem_alloc::PAGE as u64,
         name: "pmem::LogBlock".to_owned(),
         pointers: pmem_alloc::PointerMap::new(),
+        kind: pmem_alloc::TypeKind::Sized,
     }
 }
 

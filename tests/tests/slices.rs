@@ -167,6 +167,19 @@ fn a_slice_too_large_for_a_span_is_a_typed_error_and_the_transaction_rolls_back(
     assert!(pool.root().numbers.is_null(), "rolled back");
 }
 
+/// A program's own error, which a transaction's errors convert into.
+#[derive(Debug)]
+enum Refusal {
+    ChangedMyMind,
+    Pool(Error),
+}
+
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Self {
+        Self::Pool(error)
+    }
+}
+
 #[txn]
 fn set_element(mut numbers: pmem::PMut<'_, [u64]>, index: usize, value: u64) {
     numbers[index] = value;
@@ -191,13 +204,17 @@ fn a_store_into_one_element_logs_that_element_and_rolls_back() {
     let cost = Stats::current_thread() - before;
     assert_eq!(cost.logged_bytes, 64, "one element's line, not 800 KB");
     assert_eq!(pool.get_slice(big).expect("big")[50_000], 7);
-    let outcome = pool.try_txn(|tx| -> Result<(), &str> {
-        let mut elements = tx.get_slice_mut(big).expect("big");
+    let outcome = pool.try_txn(|tx| -> Result<(), Refusal> {
+        let mut elements = tx.get_slice_mut(big)?;
         elements.at(10).set(1);
         *elements.at(99_999) = 2;
-        Err("changed my mind")
+        Err(Refusal::ChangedMyMind)
     });
-    assert_eq!(outcome, Err("changed my mind"));
+    match outcome {
+        Err(Refusal::ChangedMyMind) => {}
+        Err(Refusal::Pool(error)) => panic!("the pool refused: {error}"),
+        Ok(()) => panic!("the body returned an error"),
+    }
     let elements = pool.get_slice(big).expect("big");
     assert_eq!(
         (elements[10], elements[99_999]),

@@ -22,6 +22,7 @@
 
 mod frame;
 mod growth;
+mod owned;
 mod running;
 
 use core::marker::PhantomData;
@@ -129,7 +130,7 @@ pub(crate) fn note_lock(word: &AtomicU64, value_offset: usize, value_len: usize)
 
 /// Whether the running transaction holds the lock whose word is `word`.
 pub(crate) fn holds_lock(word: &AtomicU64) -> bool {
-    with_active(|active| active.buffers.held_locks.contains(&NonNull::from(word))).unwrap_or(false)
+    with_active(|active| active.buffers.held_locks.contains(NonNull::from(word))).unwrap_or(false)
 }
 
 /// The pool offsets of the objects the running transaction allocated.

@@ -3,7 +3,6 @@
 //! and rollback that carry out `log.rs`'s rules 2 and 3.
 
 use core::ptr::NonNull;
-use core::sync::atomic::AtomicU64;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -16,6 +15,7 @@ use crate::stats;
 
 use super::RECYCLED;
 use super::growth::LogGrowth;
+use super::owned::{HeldLocks, OwnedRanges};
 
 /// What a transaction needs from its pool. The mapping is borrowed for the whole
 /// transaction: `Pool::txn` holds `&mut Pool` until the transaction has ended.
@@ -74,10 +74,10 @@ pub(super) struct Buffers {
     pub(super) logged_lines: HashMap<usize, u64, BuildHasherDefault<LineHasher>>,
     /// In a shared transaction, the pool ranges `[start, end)` it owns: the values of the
     /// locks it holds.
-    pub(super) owned: Vec<(usize, usize)>,
+    pub(super) owned: OwnedRanges,
     /// The lock words of the `PMutex`es a shared transaction holds, released when it has
     /// ended (see `lock.rs`).
-    pub(super) held_locks: Vec<NonNull<AtomicU64>>,
+    pub(super) held_locks: HeldLocks,
     /// The logged lines in order, when they are flushed.
     pub(super) sorted_lines: Vec<usize>,
     /// Pool offsets and lengths of the objects allocated by this transaction. Their bytes
@@ -203,9 +203,7 @@ impl RunningTxn {
         }
         self.buffers
             .owned
-            .iter()
-            .copied()
-            .find(|&(start, stop)| start <= offset && end <= stop)
+            .covering(offset, end)
             .unwrap_or_else(|| {
                 panic!(
                     "pmem: a shared transaction stored {} bytes at pool offset {offset:#x}, which no lock it holds covers",
@@ -216,7 +214,7 @@ impl RunningTxn {
 
     /// Records that the transaction holds the lock whose value is `[offset, offset + len)`.
     pub(super) fn note_owned(&mut self, offset: usize, len: usize) {
-        self.buffers.owned.push((offset, offset + len));
+        self.buffers.owned.push(offset, offset + len);
     }
 
     /// Logs `pool[offset .. offset + len]` and makes the entries durable: rule 1 of
@@ -382,7 +380,7 @@ impl RunningTxn {
     /// Releases the locks the transaction holds: after its commit or rollback is durable
     /// (two-phase locking, `lock.rs`).
     fn release_locks(&self) {
-        for word in &self.buffers.held_locks {
+        for word in self.buffers.held_locks.iter() {
             // SAFETY: the lock word lies in the pool's mapping, which stays mapped while the
             // transaction runs (see `mapping`); it is only accessed atomically.
             crate::lock::release(unsafe { word.as_ref() });
