@@ -405,7 +405,7 @@ impl Heap {
     /// # Errors
     ///
     /// As [`alloc`](Heap::alloc); [`HeapError::ObjectTooLarge`] if the slice does not fit
-    /// in one span (at most [`MAX_SPAN_PAGES`] pages, header included).
+    /// in one span (at most [`MAX_SPAN_PAGES`](crate::MAX_SPAN_PAGES) pages, header included).
     ///
     /// # Panics
     ///
