@@ -1,0 +1,59 @@
+//! The examples, run: each one's code is compiled into this test and driven as its
+//! `main` would be, so an example that stops working fails `cargo test`.
+
+use pmem::simulation::ScratchFile;
+
+#[allow(
+    dead_code,
+    reason = "`main` and its argument parsing are the command line's"
+)]
+#[path = "../../examples/kv.rs"]
+mod kv;
+
+fn kv(file: &ScratchFile, command: &str) -> Result<String, String> {
+    let words: Vec<String> = command.split(' ').map(str::to_owned).collect();
+    kv::run(file.path(), &words).map_err(|failure| failure.to_string())
+}
+
+#[test]
+fn the_kv_store_keeps_its_entries_from_run_to_run() {
+    let file = ScratchFile::new("example-kv");
+    assert_eq!(
+        kv(&file, "get missing"),
+        Ok("(none)\n".to_owned()),
+        "created empty"
+    );
+    assert_eq!(kv(&file, "put greeting hello"), Ok("added\n".to_owned()));
+    assert_eq!(kv(&file, "put answer 42"), Ok("added\n".to_owned()));
+    assert_eq!(kv(&file, "put greeting bye"), Ok("replaced\n".to_owned()));
+    assert_eq!(kv(&file, "get greeting"), Ok("bye\n".to_owned()));
+    assert_eq!(
+        kv(&file, "list"),
+        Ok("answer\t42\ngreeting\tbye\n".to_owned())
+    );
+    assert_eq!(kv(&file, "del answer"), Ok("deleted\n".to_owned()));
+    assert_eq!(kv(&file, "del answer"), Ok("(none)\n".to_owned()));
+    for index in 0..300 {
+        kv(&file, &format!("put key{index} value{index}")).expect("put");
+    }
+    assert_eq!(kv(&file, "get key299"), Ok("value299\n".to_owned()));
+    assert_eq!(kv(&file, "list").expect("list").lines().count(), 301);
+}
+
+#[test]
+fn the_kv_store_refuses_bad_commands_long_keys_and_files_that_are_not_pools() {
+    let file = ScratchFile::new("example-kv-refusals");
+    let long = "k".repeat(33);
+    let refused = kv(&file, &format!("put {long} x")).expect_err("a 33-byte key");
+    assert!(refused.starts_with("the key is 33 bytes"), "{refused}");
+    let refused = kv(&file, "frobnicate").expect_err("no such command");
+    assert!(refused.contains("usage: kv"), "{refused}");
+    let not_a_pool = ScratchFile::new("example-kv-not-a-pool");
+    std::fs::write(not_a_pool.path(), b"just some text").expect("write");
+    let refused = kv(&not_a_pool, "list").expect_err("not a pool");
+    assert_eq!(
+        std::fs::read(not_a_pool.path()).expect("read"),
+        b"just some text",
+        "left as it was: {refused}"
+    );
+}
