@@ -22,7 +22,12 @@
 //!   pool, and time `open` alone: recovery plus the collection of the whole heap that `open`
 //!   runs. Counts per op are per node;
 //! - `gc`: build an `ops`-node list the same way and time one `Pool::collect` alone; the
-//!   result carries the live bytes marked and swept per second.
+//!   result carries the live bytes marked and swept per second;
+//! - `vec_push`, `str_append`, `map_insert`, `map_get`, `kv_put` and `kv_memory`: the
+//!   collections (`PVec`, `PString`, `PHashMap`) against the libpmemobj++ harness
+//!   (`shared/baselines/pmdkxx/pmdkxx_bench.cpp`); the `collections` module describes them
+//!   (`bench/src/collections.rs`). They run on one thread: the collections change only in
+//!   exclusive transactions.
 //!
 //! **Threads, on pools of their own.** [`run`] with `threads` > 1 gives each thread a pool
 //! of its own (an exclusive transaction borrows its pool mutably), whose file name ends with
@@ -34,7 +39,8 @@
 //! releases the threads into their timed regions until the last of them finishes, and the
 //! counts are summed over the threads (they are per thread, see [`Stats`]). `sps`,
 //! `empty_txn`, `list_push`, `alloc_free`, `alloc_link_free` and `hashmap_insert` take
-//! threads; `barrier`, `recovery` and `gc` do not (see [`BenchError::SingleThreaded`]).
+//! threads; `barrier`, `recovery`, `gc` and the collection workloads do not (see
+//! [`BenchError::SingleThreaded`]).
 //!
 //! **Threads, on one shared pool.** [`run_shared`] runs `sps` and `hashmap_insert` as the
 //! PMDK harness's `--threads N` does: N threads on one pool, in shared transactions
