@@ -22,7 +22,12 @@
 //!   pool, and time `open` alone: recovery plus the collection of the whole heap that `open`
 //!   runs. Counts per op are per node;
 //! - `gc`: build an `ops`-node list the same way and time one `Pool::collect` alone; the
-//!   result carries the live bytes marked and swept per second.
+//!   result carries the live bytes marked and swept per second;
+//! - `vec_push`, `str_append`, `map_insert`, `map_get`, `kv_put` and `kv_memory`: the
+//!   collections (`PVec`, `PString`, `PHashMap`) against the libpmemobj++ harness
+//!   (`shared/baselines/pmdkxx/pmdkxx_bench.cpp`); the `collections` module describes them
+//!   (`bench/src/collections.rs`). They run on one thread: the collections change only in
+//!   exclusive transactions.
 //!
 //! **Threads, on pools of their own.** [`run`] with `threads` > 1 gives each thread a pool
 //! of its own (an exclusive transaction borrows its pool mutably), whose file name ends with
@@ -34,7 +39,8 @@
 //! releases the threads into their timed regions until the last of them finishes, and the
 //! counts are summed over the threads (they are per thread, see [`Stats`]). `sps`,
 //! `empty_txn`, `list_push`, `alloc_free`, `alloc_link_free` and `hashmap_insert` take
-//! threads; `barrier`, `recovery` and `gc` do not (see [`BenchError::SingleThreaded`]).
+//! threads; `barrier`, `recovery`, `gc` and the collection workloads do not (see
+//! [`BenchError::SingleThreaded`]).
 //!
 //! **Threads, on one shared pool.** [`run_shared`] runs `sps` and `hashmap_insert` as the
 //! PMDK harness's `--threads N` does: N threads on one pool, in shared transactions
@@ -46,6 +52,7 @@
 //! given to [`run`], removed when the run ends. The flush mode is detected or forced with
 //! `PMEM_FLUSH`. Diagnostics go to stderr, prefixed `# `.
 
+mod collections;
 mod shared;
 
 use std::fmt;
@@ -57,6 +64,8 @@ use std::time::Instant;
 
 use pmem::{PMut, PPtr, Persistent, Pinned, Pool, PoolOptions, Stats, Txn, txn};
 
+pub use collections::{Memory, PAYLOAD_PLUS_POINTER};
+
 /// What one run measured.
 #[derive(Clone, Copy, Debug)]
 pub struct Measured {
@@ -67,6 +76,8 @@ pub struct Measured {
     pub cost: Stats,
     /// For `gc`: the live bytes marked and swept per second, in GiB.
     pub gib_per_sec: Option<f64>,
+    /// For `kv_memory`: the heap bytes per value.
+    pub memory: Option<Memory>,
 }
 
 impl Measured {
@@ -84,6 +95,7 @@ impl Measured {
             secs,
             cost,
             gib_per_sec: None,
+            memory: None,
         }
     }
 
@@ -97,13 +109,19 @@ impl Measured {
         let rate = self
             .gib_per_sec
             .map_or_else(String::new, |rate| format!(" gib_per_sec={rate:.2}"));
+        let memory = self.memory.map_or_else(String::new, |memory| {
+            format!(
+                " value_bytes_per_value={:.1} heap_bytes_per_value={:.1} payload_plus_pointer={PAYLOAD_PLUS_POINTER}",
+                memory.value_bytes, memory.heap_bytes
+            )
+        });
         let threads = if threads.get() > 1 {
             format!(" threads={threads}")
         } else {
             String::new()
         };
         format!(
-            "workload={workload} ops={ops} secs={:.6} ops_per_sec={:.0} fences_per_op={:.2} flushes_per_op={:.2} log_bytes_per_op={:.1}{rate}{threads}",
+            "workload={workload} ops={ops} secs={:.6} ops_per_sec={:.0} fences_per_op={:.2} flushes_per_op={:.2} log_bytes_per_op={:.1}{rate}{memory}{threads}",
             self.secs,
             ops as f64 / self.secs,
             per_op(self.cost.fences),
@@ -242,6 +260,12 @@ fn on_one_thread(
         ),
         "recovery" => (recovery, "it times the open of one pool"),
         "gc" => (gc, "it times one collection of one pool"),
+        "vec_push" => (collections::vec_push, COLLECTIONS_ALONE),
+        "str_append" => (collections::str_append, COLLECTIONS_ALONE),
+        "map_insert" => (collections::map_insert, COLLECTIONS_ALONE),
+        "map_get" => (collections::map_get, COLLECTIONS_ALONE),
+        "kv_put" => (collections::kv_put, COLLECTIONS_ALONE),
+        "kv_memory" => (collections::kv_memory, COLLECTIONS_ALONE),
         other => return Err(BenchError::UnknownWorkload(other.to_owned())),
     };
     if threads.get() > 1 {
@@ -252,6 +276,9 @@ fn on_one_thread(
     }
     Ok(single(&PoolFile::new(directory, workload, None), ops)?)
 }
+
+/// Why the collection workloads run on one thread.
+pub(crate) const COLLECTIONS_ALONE: &str = "the collections change only in exclusive transactions, which borrow the pool mutably, so there is no shared-pool variant yet";
 
 type OnThreads = fn(&str, u64, NonZeroUsize, &Path) -> Result<Measured, pmem::Error>;
 type OnOneThread = fn(&PoolFile, u64) -> Result<Measured, pmem::Error>;

@@ -8,6 +8,14 @@
 //! ```
 //!
 //! `gc` ends the line with `gib_per_sec=`, the live bytes marked and swept per second.
+//! `kv_memory` ends it with `value_bytes_per_value=` (a 16-byte value's heap slot and the
+//! `PString` that reaches it: the memory goal's figure), `heap_bytes_per_value=` (every
+//! heap byte the run added, the vector's spare capacity included) and
+//! `payload_plus_pointer=24`, the goal's baseline (see `pmem_bench::Memory`).
+//!
+//! The collection workloads (`vec_push`, `str_append`, `map_insert`, `map_get`, `kv_put`,
+//! `kv_memory`) run on one thread only: the collections change only in exclusive
+//! transactions, so neither `--threads` nor `--pools` applies.
 //!
 //! - `--threads N` runs `sps` or `hashmap_insert` on N threads that share one pool, as the
 //!   PMDK harness's `--threads N` does (`pmem_bench::run_shared`); N = 1 runs the same
@@ -29,7 +37,7 @@ use std::process::ExitCode;
 
 use pmem_bench::BenchError;
 
-const USAGE: &str = "usage: pmem-bench sps|empty_txn|barrier|list_push|alloc_free|alloc_link_free|hashmap_insert|recovery|gc <ops> [--threads N | --pools N]";
+const USAGE: &str = "usage: pmem-bench sps|empty_txn|barrier|list_push|alloc_free|alloc_link_free|hashmap_insert|recovery|gc|vec_push|str_append|map_insert|map_get|kv_put|kv_memory <ops> [--threads N | --pools N]";
 
 /// How the threads of a run use pools.
 enum Sharing {

@@ -101,6 +101,12 @@ pub(crate) fn run(
                 reason: "only sps and hashmap_insert run on a shared pool (`--pools N` runs N threads on pools of their own)",
             });
         }
+        ("vec_push" | "str_append" | "map_insert" | "map_get" | "kv_put" | "kv_memory", _) => {
+            return Err(BenchError::Unsupported {
+                workload: workload.to_owned(),
+                reason: crate::COLLECTIONS_ALONE,
+            });
+        }
         (other, _) => return Err(BenchError::UnknownWorkload(other.to_owned())),
     };
     Ok(run(workload, ops, threads.get(), directory)?)

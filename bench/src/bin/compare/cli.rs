@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-/// pmem side by side with PMDK's libpmemobj and with the hardware floor.
+/// pmem side by side with PMDK's libpmemobj (and libpmemobj++'s containers) and with the
+/// hardware floor.
 ///
-/// Normally started by `bench/compare.sh`, which builds the three programs and passes its
+/// Normally started by `bench/compare.sh`, which builds the four programs and passes its
 /// own arguments on.
 #[derive(Debug, Parser)]
 #[command(name = "compare")]
@@ -37,6 +38,15 @@ pub(crate) struct Config {
         default_value = "target/baselines/pmdk_bench"
     )]
     pub(crate) pmdk: PathBuf,
+
+    /// The libpmemobj++ harness (shared/baselines/pmdkxx/pmdkxx_bench.cpp); if it is not
+    /// there, the collections table has pmem's figures alone.
+    #[arg(
+        long,
+        value_name = "BIN",
+        default_value = "target/baselines/pmdkxx_bench"
+    )]
+    pub(crate) pmdkxx: PathBuf,
 
     /// The hardware floor (shared/baselines/limit/limit.c).
     #[arg(long, value_name = "BIN", default_value = "target/baselines/limit")]
@@ -101,6 +111,10 @@ mod tests {
         assert_eq!(config.out, PathBuf::from("docs/benchmarks"));
         assert_eq!(config.pmem, PathBuf::from("target/release/pmem-bench"));
         assert_eq!(config.pmdk, PathBuf::from("target/baselines/pmdk_bench"));
+        assert_eq!(
+            config.pmdkxx,
+            PathBuf::from("target/baselines/pmdkxx_bench")
+        );
         assert_eq!(config.limit, PathBuf::from("target/baselines/limit"));
         assert_eq!(config.pool_dir, PathBuf::from("/dev/shm"));
         assert_eq!(config.pmem_flush, None);
@@ -121,6 +135,8 @@ mod tests {
             "[default: target/release/pmem-bench]",
             "--pmdk <BIN>",
             "[default: target/baselines/pmdk_bench]",
+            "--pmdkxx <BIN>",
+            "[default: target/baselines/pmdkxx_bench]",
             "--limit <BIN>",
             "[default: target/baselines/limit]",
             "--pool-dir <DIR>",

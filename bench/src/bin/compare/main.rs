@@ -1,17 +1,20 @@
 //! `compare`: pmem side by side with PMDK's libpmemobj and with the hardware floor.
 //!
-//! It runs `pmem-bench`, the PMDK harness (`shared/baselines/pmdk/pmdk_bench.c`) and the
-//! floor (`shared/baselines/limit/limit.c`) as child processes, several rounds interleaved,
-//! and writes into the output directory:
+//! It runs `pmem-bench`, the PMDK harness (`shared/baselines/pmdk/pmdk_bench.c`), the
+//! libpmemobj++ harness (`shared/baselines/pmdkxx/pmdkxx_bench.cpp`) and the floor
+//! (`shared/baselines/limit/limit.c`) as child processes, several rounds interleaved, and
+//! writes into the output directory:
 //!
 //! - `results.md`: the machine, the settings, and tables of medians, ratios and min–max
 //!   (quoted by the hand-written `docs/benchmarks.md`), the threads table included: `sps`
 //!   and `hashmap_insert` with `--threads 1` and `--threads 2` in both programs, one pool
-//!   shared by the threads, with the scaling goals and whether they were met;
+//!   shared by the threads, with the scaling goals and whether they were met, and the
+//!   collections table: `pmem::collections` against libpmemobj++'s containers, with their
+//!   throughput and memory goals (without the libpmemobj++ harness, pmem's figures alone);
 //! - `raw.txt`: every line every run printed, tab-separated after its round number;
 //! - `throughput.svg` and `recovery.svg`: the plots.
 //!
-//! Normally started by `bench/compare.sh`, which installs gcc and PMDK where missing, builds
+//! Normally started by `bench/compare.sh`, which installs gcc, g++ and PMDK where missing, builds
 //! everything and passes its own arguments on, from the workspace root:
 //!
 //! ```text
@@ -23,7 +26,8 @@
 //!
 //! In each round, limit runs once, then every workload runs once in pmem and once in PMDK,
 //! pmem first in odd rounds and PMDK first in even ones, so that a slow drift of the machine
-//! (thermal, other load) does not favour one side; then the threads table's runs, each
+//! (thermal, other load) does not favour one side; then each collection workload in pmem
+//! and libpmemobj++ the same way; then the threads table's runs, each
 //! thread count in both programs, the whole sequence reversed in even rounds. A failing run
 //! stops everything and shows the run's stderr.
 //!
@@ -60,10 +64,17 @@ fn run(config: &Config) -> Result<()> {
     fs::create_dir_all(&config.out)
         .map_err(|error| format!("cannot create {}: {error}", config.out.display()))?;
     let (environment, pmem_flush) = Environment::detect(config);
-    let plan = Plan::new(config, environment.has_clwb);
+    let plan = Plan::new(config, environment.has_clwb, config.pmdkxx.is_file());
     eprintln!("# {}", environment.flush);
     if !plan.run_floor {
         eprintln!("# the CPU has no CLWB: limit.c (the hardware floor) is not run");
+    }
+    if !plan.run_pmdkxx {
+        eprintln!(
+            "# no libpmemobj++ harness at {} (bench/compare.sh builds it): the collections \
+             table has pmem's figures alone",
+            config.pmdkxx.display()
+        );
     }
     let raw_path = config.out.join("raw.txt");
     let runs_per_round: usize = plan.round(1).len() + usize::from(plan.run_floor);

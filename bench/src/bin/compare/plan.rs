@@ -1,5 +1,6 @@
 //! What is measured: the workloads and their op counts, the heap sizes of the recovery
-//! comparison, the floor's variants, and the order of the runs in each round.
+//! comparison, the floor's variants, the collection workloads, and the order of the runs
+//! in each round.
 
 use std::collections::BTreeSet;
 
@@ -104,6 +105,86 @@ const THREADED: &[Threaded] = &[
     },
 ];
 
+/// A row of the collections table: a workload of pmem-bench and the libpmemobj++ harness
+/// (`shared/baselines/pmdkxx/pmdkxx_bench.cpp`) of the same name, with the throughput goal
+/// over libpmemobj++ where there is one.
+pub(crate) struct Collection {
+    pub(crate) workload: &'static str,
+    /// Whether the libpmemobj++ harness runs it (`kv_memory` is pmem's alone).
+    pub(crate) in_pmdkxx: bool,
+    ops: u64,
+    /// The most ops a run may have: a collection's buffer is one heap object (at most one
+    /// span, just under 2 MiB), so pmem's collections hold only so many elements. Scaled op
+    /// counts are clamped to it.
+    max_ops: u64,
+    /// pmem's throughput over libpmemobj++'s that the workload is meant to reach.
+    pub(crate) goal: Option<f64>,
+    /// What one op is, for the notes under the table.
+    pub(crate) op: &'static str,
+}
+
+/// Below the collections' limits (131,072 `u64` in a `PVec`, 1 MiB in a `PString`, 98,304
+/// entries in a `PHashMap<u64, u64>`, 49,152 in a `PHashMap<[u8; 16], _>`, 65,536 `PString`
+/// in a `PVec`), so that every run fits.
+const COLLECTIONS: &[Collection] = &[
+    Collection {
+        workload: "vec_push",
+        in_pmdkxx: true,
+        ops: 100_000,
+        max_ops: 131_072,
+        goal: Some(2.0),
+        op: "a transaction pushing one `u64` onto a vector (`PVec<u64>`, `pmem::obj::vector`)",
+    },
+    Collection {
+        workload: "str_append",
+        in_pmdkxx: true,
+        ops: 60_000,
+        max_ops: 65_536,
+        goal: None,
+        op: "a transaction appending 16 bytes to a string (`PString`, `pmem::obj::string`)",
+    },
+    Collection {
+        workload: "map_insert",
+        in_pmdkxx: true,
+        ops: 90_000,
+        max_ops: 98_304,
+        goal: Some(2.0),
+        op: "a transaction inserting a random `u64` key and a `u64` value into a hash map \
+             (`PHashMap<u64, u64>`, `concurrent_hash_map`)",
+    },
+    Collection {
+        workload: "map_get",
+        in_pmdkxx: true,
+        ops: 90_000,
+        max_ops: 98_304,
+        goal: Some(1.0),
+        op: "a lookup of a present key, in a map filled untimed with `ops` keys (outside any \
+             transaction in both programs)",
+    },
+    Collection {
+        workload: "kv_put",
+        in_pmdkxx: true,
+        ops: 45_000,
+        max_ops: 49_152,
+        goal: None,
+        op: "a transaction inserting a 16-byte key with a 100-byte value \
+             (`PHashMap<[u8; 16], PString>`; libpmemobj++: both `pmem::obj::string` in a \
+             `concurrent_hash_map`, pmemkv's cmap shape)",
+    },
+    Collection {
+        workload: "kv_memory",
+        in_pmdkxx: false,
+        ops: 60_000,
+        max_ops: 65_536,
+        goal: None,
+        op: "a transaction pushing a 16-byte `PString` onto a `PVec<PString>`; then, untimed, \
+             the heap bytes the values take (see the memory goal)",
+    },
+];
+
+/// The memory goal: at most this many times the payload plus one pointer per 16-byte value.
+pub(crate) const MEMORY_GOAL: f64 = 2.0;
+
 /// The thread counts of the threads table, the first the one the others are compared with.
 pub(crate) const THREAD_COUNTS: [usize; 2] = [1, 2];
 
@@ -137,13 +218,16 @@ pub(crate) const FLOOR_VARIANTS: [&str; 3] = ["undo_4_fences", "two_fences", "no
 pub(crate) struct Plan {
     pub(crate) workloads: Vec<(&'static Workload, u64)>,
     pub(crate) threaded: Vec<(&'static Threaded, u64)>,
+    pub(crate) collections: Vec<(&'static Collection, u64)>,
     pub(crate) recovery: Vec<u64>,
     pub(crate) floor_ops: u64,
     pub(crate) run_floor: bool,
+    /// Whether the libpmemobj++ harness is there to run.
+    pub(crate) run_pmdkxx: bool,
 }
 
 impl Plan {
-    pub(crate) fn new(config: &Config, has_clwb: bool) -> Self {
+    pub(crate) fn new(config: &Config, has_clwb: bool, has_pmdkxx: bool) -> Self {
         let recovery: BTreeSet<u64> = RECOVERY_NODES
             .iter()
             .map(|&nodes| config.scaled(nodes))
@@ -157,15 +241,22 @@ impl Plan {
                 .iter()
                 .map(|workload| (workload, config.scaled(workload.ops)))
                 .collect(),
+            collections: COLLECTIONS
+                .iter()
+                .map(|workload| (workload, config.scaled(workload.ops).min(workload.max_ops)))
+                .collect(),
             recovery: recovery.into_iter().collect(),
             floor_ops: config.scaled(WORKLOADS[0].ops),
             // limit.c executes CLWB unconditionally: it would die of SIGILL.
             run_floor: has_clwb,
+            run_pmdkxx: has_pmdkxx,
         }
     }
 
     /// The runs of one round, in order. Each workload runs in pmem and in PMDK back to
-    /// back, pmem first in odd rounds; then the recovery runs; then the threads table's,
+    /// back, pmem first in odd rounds; then the recovery runs; then each collection
+    /// workload in pmem and in libpmemobj++ (if its harness is there), in the same order;
+    /// then the threads table's,
     /// at each thread count in pmem and PMDK, the whole sequence reversed in even rounds
     /// (so neither a program nor a thread count always goes first).
     pub(crate) fn round(&self, round: u32) -> Vec<Run> {
@@ -185,6 +276,16 @@ impl Plan {
             // alloc_link_free reuses alloc_free's PMDK runs of the same round.
             if let Some(pmdk) = pmdk.filter(|&pmdk| pmdk_done.insert((pmdk, ops))) {
                 pair.push(Run::new(Program::Pmdk, pmdk, ops));
+            }
+            if round % 2 == 0 {
+                pair.reverse();
+            }
+            runs.extend(pair);
+        }
+        for &(workload, ops) in &self.collections {
+            let mut pair = vec![Run::new(Program::Pmem, workload.workload, ops)];
+            if workload.in_pmdkxx && self.run_pmdkxx {
+                pair.push(Run::new(Program::Pmdkxx, workload.workload, ops));
             }
             if round % 2 == 0 {
                 pair.reverse();
@@ -218,7 +319,7 @@ mod tests {
     #[test]
     fn rounds_alternate_the_order_and_share_pmdk_runs() {
         let config = Config::parse_from(["compare", "--ops-scale", "0.001"]);
-        let plan = Plan::new(&config, true);
+        let plan = Plan::new(&config, true, true);
         let first = plan.round(1);
         let second = plan.round(2);
         assert_eq!(first.len(), second.len());
@@ -239,9 +340,39 @@ mod tests {
     }
 
     #[test]
+    fn collections_alternate_with_libpmemobjxx_and_stay_within_their_limits() {
+        let config = Config::parse_from(["compare", "--ops-scale", "0.001"]);
+        let plan = Plan::new(&config, true, true);
+        let collections = |plan: &Plan, round| -> Vec<Run> {
+            plan.round(round)
+                .into_iter()
+                .filter(|run| COLLECTIONS.iter().any(|c| c.workload == run.workload))
+                .collect()
+        };
+        let first = collections(&plan, 1);
+        assert_eq!(
+            first.len(),
+            2 * COLLECTIONS.len() - 1,
+            "kv_memory: pmem only"
+        );
+        assert_eq!(first[0], Run::new(Program::Pmem, "vec_push", 100));
+        assert_eq!(first[1], Run::new(Program::Pmdkxx, "vec_push", 100));
+        assert_eq!(collections(&plan, 2)[0], first[1]);
+        assert!(!first.contains(&Run::new(Program::Pmdkxx, "kv_memory", 60)));
+        let without = Plan::new(&config, true, false);
+        let pmem_only = collections(&without, 1);
+        assert_eq!(pmem_only.len(), COLLECTIONS.len());
+        assert!(pmem_only.iter().all(|run| run.program == Program::Pmem));
+        let large = Config::parse_from(["compare", "--ops-scale", "10"]);
+        for (workload, ops) in Plan::new(&large, true, true).collections {
+            assert_eq!(ops, workload.max_ops, "{}", workload.workload);
+        }
+    }
+
+    #[test]
     fn rounds_run_both_programs_at_every_thread_count_in_alternating_order() {
         let config = Config::parse_from(["compare", "--ops-scale", "0.001"]);
-        let plan = Plan::new(&config, true);
+        let plan = Plan::new(&config, true, true);
         let threaded = |round| -> Vec<Run> {
             plan.round(round)
                 .into_iter()

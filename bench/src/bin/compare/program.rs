@@ -1,4 +1,4 @@
-//! The three measured programs and what they print: result lines of `key=value` fields on
+//! The four measured programs and what they print: result lines of `key=value` fields on
 //! stdout, and `# key=value` diagnostic lines on stderr.
 
 use crate::Result;
@@ -8,6 +8,8 @@ use crate::Result;
 pub(crate) enum Program {
     Pmem,
     Pmdk,
+    /// The libpmemobj++ harness (`shared/baselines/pmdkxx/pmdkxx_bench.cpp`).
+    Pmdkxx,
     Limit,
 }
 
@@ -16,6 +18,7 @@ impl Program {
         match self {
             Self::Pmem => "pmem-bench",
             Self::Pmdk => "pmdk_bench",
+            Self::Pmdkxx => "pmdkxx_bench",
             Self::Limit => "limit",
         }
     }
@@ -23,7 +26,7 @@ impl Program {
     /// The field that starts a result line, naming what the line measured.
     fn line_key(self) -> &'static str {
         match self {
-            Self::Pmem | Self::Pmdk => "workload",
+            Self::Pmem | Self::Pmdk | Self::Pmdkxx => "workload",
             Self::Limit => "variant",
         }
     }
@@ -40,7 +43,7 @@ impl Program {
                 "flushes_per_op",
                 "log_bytes_per_op",
             ],
-            Self::Pmdk => &["workload", "ops", "secs", "ops_per_sec"],
+            Self::Pmdk | Self::Pmdkxx => &["workload", "ops", "secs", "ops_per_sec"],
             Self::Limit => &["variant", "ops", "secs", "ops_per_sec"],
         }
     }
@@ -55,6 +58,11 @@ pub(crate) struct Sample {
     pub(crate) flushes_per_op: Option<f64>,
     pub(crate) log_bytes_per_op: Option<f64>,
     pub(crate) gib_per_sec: Option<f64>,
+    /// `kv_memory` only: the heap bytes of each 16-byte value and of the `PString` that
+    /// reaches it (the memory goal's figure).
+    pub(crate) value_bytes_per_value: Option<f64>,
+    /// `kv_memory` only: every heap byte in use that the run added, per value.
+    pub(crate) heap_bytes_per_value: Option<f64>,
     /// Recovery only: the first allocating transaction after `open`, from stderr.
     pub(crate) first_alloc_secs: Option<f64>,
     /// The `threads=` field: printed by both programs for runs on more than one thread.
@@ -117,6 +125,8 @@ fn parse_result(program: Program, line: &str) -> Result<(String, u64, Sample)> {
         flushes_per_op: optional("flushes_per_op")?,
         log_bytes_per_op: optional("log_bytes_per_op")?,
         gib_per_sec: optional("gib_per_sec")?,
+        value_bytes_per_value: optional("value_bytes_per_value")?,
+        heap_bytes_per_value: optional("heap_bytes_per_value")?,
         first_alloc_secs: None,
         threads: fields
             .iter()
@@ -181,11 +191,11 @@ fn timed_regions(stderr: &str) -> impl Iterator<Item = Vec<(&str, &str)>> {
 /// wall time, over a region long enough (0.1 s) for the share to mean something. pmem-bench
 /// prints a line per thread, each thread's share (the lowest counts); the PMDK harness one
 /// line for the process, its threads' CPU time over the wall time, so its share is divided
-/// by `threads`.
+/// by `threads`. The libpmemobj++ harness prints none.
 pub(crate) fn disturbed(program: Program, stderr: &str, threads: usize) -> Option<f64> {
     let per_line = match program {
         Program::Pmdk => threads as f64,
-        Program::Pmem | Program::Limit => 1.0,
+        Program::Pmem | Program::Pmdkxx | Program::Limit => 1.0,
     };
     timed_regions(stderr)
         .filter_map(|fields| {
@@ -203,7 +213,7 @@ pub(crate) fn region_cpu_secs(program: Program, stderr: &str) -> Option<f64> {
         .map(|fields| match program {
             Program::Pmem => number(&fields, "cpu").ok(),
             Program::Pmdk => Some(number(&fields, "user").ok()? + number(&fields, "sys").ok()?),
-            Program::Limit => None,
+            Program::Pmdkxx | Program::Limit => None,
         })
         .collect();
     threads
@@ -225,6 +235,22 @@ mod tests {
         assert_eq!(sample.secs, 0.002);
         assert_eq!(sample.flushes_per_op, Some(1.5));
         assert_eq!(sample.gib_per_sec, Some(1.25));
+    }
+
+    #[test]
+    fn reads_the_memory_fields_of_kv_memory() {
+        let line = "workload=kv_memory ops=100 secs=0.001 ops_per_sec=100000 fences_per_op=4.00 \
+                    flushes_per_op=9.00 log_bytes_per_op=144.0 value_bytes_per_value=48.0 \
+                    heap_bytes_per_value=58.6 payload_plus_pointer=24";
+        let (_, _, sample) = parse_result(Program::Pmem, line).unwrap();
+        assert_eq!(sample.value_bytes_per_value, Some(48.0));
+        assert_eq!(sample.heap_bytes_per_value, Some(58.6));
+        let line = "workload=vec_push ops=10 secs=0.000010 ops_per_sec=1000000.0";
+        let (name, _, sample) = parse_result(Program::Pmdkxx, line).unwrap();
+        assert_eq!(
+            (name.as_str(), sample.value_bytes_per_value),
+            ("vec_push", None)
+        );
     }
 
     #[test]

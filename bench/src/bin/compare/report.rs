@@ -1,10 +1,11 @@
 //! `results.md`: the machine and settings, then tables of medians, ratios and min–max for
-//! throughput, the hardware floor and recovery, with the notes that say what one op is.
+//! throughput, the hardware floor, recovery, threads and collections (against
+//! libpmemobj++), with the goals and the notes that say what one op is.
 
 use crate::cli::Config;
 use crate::machine::Environment;
 use crate::numbers::{duration, mops, ms, scale};
-use crate::plan::{FLOOR_VARIANTS, Plan, THREAD_COUNTS};
+use crate::plan::{FLOOR_VARIANTS, MEMORY_GOAL, Plan, THREAD_COUNTS};
 use crate::program::{Program, Sample};
 use crate::stats::{Key, Results, Summary, median, summarize};
 
@@ -214,6 +215,8 @@ pub(crate) fn results_markdown(
     );
     line("");
     threads_section(plan, results, &mut line);
+    line("");
+    collections_section(plan, results, &mut line);
     md
 }
 
@@ -340,4 +343,107 @@ fn threads_section(plan: &Plan, results: &Results, line: &mut impl FnMut(&str)) 
         "PMDK's harness runs its one-thread code for `--threads {one}` (no stripes, one shared \
          count); pmem's runs the shared transactions, with their locks, on one thread."
     ));
+}
+
+/// The collections table: pmem's collections against libpmemobj++'s containers, then the
+/// goals (throughput over libpmemobj++, memory per 16-byte value) and whether they were met.
+fn collections_section(plan: &Plan, results: &Results, line: &mut impl FnMut(&str)) {
+    line("### Collections (libpmemobj++)");
+    line("");
+    if !plan.run_pmdkxx {
+        line(
+            "The libpmemobj++ harness was not found (`bench/compare.sh` builds it from \
+             `shared/baselines/pmdkxx`): pmem's figures alone.",
+        );
+        line("");
+    }
+    line(
+        "| workload | ops | pmem M ops/s | libpmemobj++ M ops/s | pmem / libpmemobj++ | pmem min–max | libpmemobj++ min–max | fences/op | flushes/op | logged bytes/op |",
+    );
+    line("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for &(workload, ops) in &plan.collections {
+        let pmem_key = Key::new(Program::Pmem, workload.workload, ops);
+        let pmem = results.throughput(&pmem_key);
+        let pmdkxx = results.throughput(&Key::new(Program::Pmdkxx, workload.workload, ops));
+        let per_op = |pick: fn(&Sample) -> Option<f64>| median(&results.values(&pmem_key, pick));
+        line(&format!(
+            "| {} | {ops} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            workload.workload,
+            cell(pmem.map(|s| s.median), mops),
+            cell(pmdkxx.map(|s| s.median), mops),
+            cell(ratio(pmem, pmdkxx), |r| format!("{r:.2}×")),
+            range(pmem, mops),
+            range(pmdkxx, mops),
+            cell(per_op(|s| s.fences_per_op), |v| format!("{v:.2}")),
+            cell(per_op(|s| s.flushes_per_op), |v| format!("{v:.2}")),
+            cell(per_op(|s| s.log_bytes_per_op), |v| format!("{v:.1}")),
+        ));
+    }
+    line("");
+    line("| goal | measured | target | met |");
+    line("|---|--:|--:|---|");
+    for &(workload, ops) in &plan.collections {
+        let Some(goal) = workload.goal else { continue };
+        let against = ratio(
+            results.throughput(&Key::new(Program::Pmem, workload.workload, ops)),
+            results.throughput(&Key::new(Program::Pmdkxx, workload.workload, ops)),
+        );
+        line(&format!(
+            "| `{}`: pmem / libpmemobj++ | {} | ≥ {goal:.0}× | {} |",
+            workload.workload,
+            cell(against, |r| format!("{r:.2}×")),
+            met(against.map(|against| against >= goal)),
+        ));
+    }
+    let memory = plan
+        .collections
+        .iter()
+        .find(|(workload, _)| workload.workload == "kv_memory")
+        .map(|&(_, ops)| Key::new(Program::Pmem, "kv_memory", ops));
+    let per_value = |pick: fn(&Sample) -> Option<f64>| {
+        memory
+            .as_ref()
+            .and_then(|key| median(&results.values(key, pick)))
+    };
+    let value_bytes = per_value(|s| s.value_bytes_per_value);
+    let payload_plus_pointer = pmem_bench::PAYLOAD_PLUS_POINTER as f64;
+    let limit = MEMORY_GOAL * payload_plus_pointer;
+    line(&format!(
+        "| memory per 16-byte value (`kv_memory`) | {} | ≤ {MEMORY_GOAL:.0} × (16 + 8) = {limit:.0} bytes | {} |",
+        cell(value_bytes, |bytes| format!(
+            "{bytes:.1} bytes ({:.2}× of {})",
+            bytes / pmem_bench::PAYLOAD_PLUS_POINTER as f64,
+            pmem_bench::PAYLOAD_PLUS_POINTER
+        )),
+        met(value_bytes.map(|bytes| bytes <= limit)),
+    ));
+    line("");
+    line("One op is:");
+    line("");
+    for &(workload, _) in &plan.collections {
+        line(&format!("- `{}`: {}.", workload.workload, workload.op));
+    }
+    line("");
+    line(&format!(
+        "The memory figure is the heap bytes of a value and of the reference to it, after a \
+         collection: each 16-byte `PString`'s buffer (a heap object: its 8-byte length, then \
+         the bytes, in a 32-byte slot), measured as the allocated bytes that emptying every \
+         string frees, plus the `PString` itself (16 bytes: a length and the pointer) in the \
+         vector's buffer. Against the payload plus one pointer, 16 + 8 = \
+         {payload_plus_pointer:.0} bytes. The vector's spare capacity is left out: it depends \
+         on where `ops` falls between two doublings, not on how a value is stored. Every heap \
+         byte the run added, spare capacity and page tables included: {} bytes per value.",
+        cell(per_value(|s| s.heap_bytes_per_value), |bytes| format!(
+            "{bytes:.1}"
+        )),
+    ));
+    line("");
+    line(
+        "Counts per op are pmem's; the libpmemobj++ harness does not count. Ratios are of the \
+         medians. Every run is one thread: pmem's collections change only in exclusive \
+         transactions (no shared-pool variant yet), so the harness's `--threads N` runs of \
+         `map_insert` and `kv_put` have no pmem counterpart. The op counts are below what one \
+         pmem collection holds (its buffer is one heap object of at most one span, just \
+         under 2 MiB), and are clamped there whatever `--ops-scale` asks.",
+    );
 }

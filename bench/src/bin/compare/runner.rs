@@ -57,6 +57,7 @@ impl<'a> Runner<'a> {
         let path = match program {
             Program::Pmem => &self.config.pmem,
             Program::Pmdk => &self.config.pmdk,
+            Program::Pmdkxx => &self.config.pmdkxx,
             Program::Limit => &self.config.limit,
         };
         let invocation = format!("{} {}", program.name(), args.join(" "));
@@ -84,7 +85,7 @@ impl<'a> Runner<'a> {
                     command.env("PMEM_FLUSH", mode);
                 }
             }
-            Program::Pmdk => {
+            Program::Pmdk | Program::Pmdkxx => {
                 command.env("PMDK_BENCH_DIR", &self.config.pool_dir);
                 command.env("PMEM_IS_PMEM_FORCE", "1");
             }
@@ -131,7 +132,8 @@ impl<'a> Runner<'a> {
         Ok((stdout, stderr))
     }
 
-    /// Runs `run` (pmem-bench or the PMDK harness) and records the sample.
+    /// Runs `run` (pmem-bench, the PMDK harness or the libpmemobj++ one) and records the
+    /// sample.
     pub(crate) fn measure(&mut self, results: &mut Results, round: u32, run: &Run) -> Result<()> {
         let Run {
             program,

@@ -1,0 +1,350 @@
+//! What the collection workloads of `pmem-bench` (`vec_push`, `str_append`, `map_insert`,
+//! `map_get`, `kv_put`, `kv_memory`) cost per operation at their steady state, with growth
+//! amortised: fences and logged bytes exactly (or, where the map's seed decides which slots
+//! straddle a cache line, within a few standard deviations of the expectation), and
+//! write-backs within the lines that growth writes. Every run has 4,096 ops. A change that
+//! makes an op dearer fails here; a protocol change that moves a count must update this
+//! test and docs/benchmarks.md together.
+//!
+//! Growth: a `PVec` doubles from 4 elements (a `PString` from 16 bytes, when an append
+//! outgrows it), a `PHashMap` from 8 slots when an insert would make it more than three
+//! quarters full. The op that grows writes its collection into a fresh buffer, which it
+//! allocated, so it logs only the collection's line in the root: one entry fewer for each
+//! slot it would otherwise have logged.
+
+use std::num::NonZeroUsize;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+
+use pmem::Stats;
+use pmem_bench::BenchError;
+
+/// Every run's op count: a power of two, so a vector is exactly full at the end.
+const OPS: u64 = 4096;
+
+/// A directory of one test's own for its pools, removed with them when the test ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Self {
+        let path = pmem::scratch_directory().join(format!(
+            "pmem-bench-collections-{}-{test}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));
+        Self(path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(workload: &str) -> Stats {
+    let scratch = Scratch::new(workload);
+    let measured = pmem_bench::run(workload, OPS, NonZeroUsize::MIN, &scratch.0)
+        .unwrap_or_else(|error| panic!("{workload} {OPS} failed: {error}"));
+    assert_eq!(
+        measured.cost.commits, OPS,
+        "{workload}: one transaction per op"
+    );
+    measured.cost
+}
+
+fn check(workload: &str, what: &str, count: u64, expected: RangeInclusive<u64>, why: &str) {
+    assert!(
+        expected.contains(&count),
+        "{workload}: {count} {what} over {OPS} ops, expected {expected:?} ({why}). A change to \
+         the persistence protocol or the collections must update this test and \
+         docs/benchmarks.md together"
+    );
+}
+
+fn exactly(count: u64) -> RangeInclusive<u64> {
+    count..=count
+}
+
+/// How many of the first `OPS` ops grow a collection that starts at `first` and doubles
+/// when an op finds `full(capacity)` elements: the first op, and one at each capacity
+/// reached before the last op.
+fn growths(first: u64, full: impl Fn(u64) -> u64, elements_after: impl Fn(u64) -> u64) -> u64 {
+    let mut capacity = first;
+    let mut count = 1;
+    while full(capacity) < elements_after(OPS - 1) {
+        count += 1;
+        capacity *= 2;
+    }
+    count
+}
+
+/// The cache lines of fresh buffers that growth writes back: each capacity's buffer, its
+/// 8-byte length first, from `first` up to `last`.
+fn buffer_lines(element_size: u64, first: u64, last: u64) -> u64 {
+    let mut lines = 0;
+    let mut capacity = first;
+    while capacity <= last {
+        lines += (8 + capacity * element_size).div_ceil(64);
+        capacity *= 2;
+    }
+    lines
+}
+
+/// Write-backs: at least `steady` per op less those growth saves (its op logs fewer lines),
+/// at most `steady` per op plus the buffers growth writes and a few lines of heap metadata
+/// (page-table entries of new spans, type records).
+fn write_backs(steady_per_4_ops: u64, growth: u64, buffers: u64) -> RangeInclusive<u64> {
+    let steady = steady_per_4_ops * OPS / 4;
+    steady - 4 * growth..=steady + buffers + 64
+}
+
+/// A push logs the vector's line in the root and the slot's line: two entries and the
+/// commit's two fences; write-backs: two lines per entry, the two data lines and the
+/// generation's. 4 fences, 7 write-backs, 128 bytes.
+#[test]
+fn vec_push() {
+    let cost = run("vec_push");
+    let growth = growths(4, |capacity| capacity, |op| op);
+    assert_eq!(growth, 11, "0, 4, 8, ..., 2048");
+    let new_types = 1;
+    check(
+        "vec_push",
+        "fences",
+        cost.fences,
+        exactly(4 * OPS - growth + new_types),
+        "4 per op, 1 fewer per growth, 1 per new type",
+    );
+    check(
+        "vec_push",
+        "logged bytes",
+        cost.logged_bytes,
+        exactly(128 * OPS - 64 * growth),
+        "two lines per op, one per growth",
+    );
+    check(
+        "vec_push",
+        "write-backs",
+        cost.lines_flushed,
+        write_backs(4 * 7, growth, buffer_lines(8, 4, OPS)),
+        "7 per op, and the buffers",
+    );
+}
+
+/// An append logs the string's line and the line of its 16 bytes; every fourth append's
+/// bytes straddle two lines (a buffer's elements follow its 8-byte length), logged as two
+/// entries. 4.25 fences, 8 write-backs, 144 bytes.
+#[test]
+fn str_append() {
+    let cost = run("str_append");
+    let growth = growths(16, |capacity| capacity, |op| 16 * op);
+    assert_eq!(growth, 13, "0, 16, 32, ..., 32768 bytes");
+    let new_types = 1;
+    check(
+        "str_append",
+        "fences",
+        cost.fences,
+        exactly(4 * OPS + OPS / 4 - growth + new_types),
+        "4 per op and 1 per straddling op, 1 fewer per growth, 1 per new type",
+    );
+    check(
+        "str_append",
+        "logged bytes",
+        cost.logged_bytes,
+        exactly(128 * OPS + 64 * OPS / 4 - 64 * growth),
+        "two lines per op and one per straddling op, one per growth",
+    );
+    check(
+        "str_append",
+        "write-backs",
+        cost.lines_flushed,
+        write_backs(4 * 8, growth, buffer_lines(1, 16, 16 * OPS)),
+        "8 per op, and the buffers",
+    );
+}
+
+/// The map's slots of a map of `OPS` entries: the first op and each growth past three
+/// quarters full.
+fn map_growths() -> u64 {
+    let growth = growths(8, |slots| slots * 3 / 4 - 1, |op| op);
+    assert_eq!(
+        growth, 11,
+        "at 0, 6, 12, ..., 3072 entries, from 8 to 8192 slots"
+    );
+    growth
+}
+
+/// An insert logs the map's line in the root and the slot's hash, key and value (8 bytes
+/// each, never straddling): four entries and the commit. 6 fences, 14 write-backs (four
+/// 88-byte entries cover nine lines), 256 bytes.
+#[test]
+fn map_insert() {
+    let cost = run("map_insert");
+    let growth = map_growths();
+    let new_types = 1;
+    check(
+        "map_insert",
+        "fences",
+        cost.fences,
+        exactly(6 * OPS - 3 * growth + new_types),
+        "6 per op, 3 fewer per growth, 1 per new type",
+    );
+    check(
+        "map_insert",
+        "logged bytes",
+        cost.logged_bytes,
+        exactly(256 * OPS - 192 * growth),
+        "four lines per op, one per growth",
+    );
+    check(
+        "map_insert",
+        "write-backs",
+        cost.lines_flushed,
+        write_backs(4 * 14, growth, 3 * buffer_lines(8, 8, 8192)),
+        "14 per op, and the three slices",
+    );
+}
+
+/// Lookups are reads: nothing is logged, written back or fenced, and no transaction runs.
+#[test]
+fn map_get() {
+    let scratch = Scratch::new("map_get");
+    let cost = pmem_bench::run("map_get", OPS, NonZeroUsize::MIN, &scratch.0)
+        .expect("map_get")
+        .cost;
+    assert_eq!(
+        (
+            cost.fences,
+            cost.lines_flushed,
+            cost.logged_bytes,
+            cost.commits
+        ),
+        (0, 0, 0, 0),
+        "{cost:?}"
+    );
+}
+
+/// A put allocates the 100-byte value (fresh, unlogged) and logs as `map_insert` does,
+/// but its key and value slots are 16 bytes: a slot straddles two lines in one slot of four
+/// (the same for both slices), which the map's random seed picks, so one op in four,
+/// give or take, logs two lines more in the same entries. 6 fences, about 288 bytes and 17.5
+/// write-backs.
+#[test]
+fn kv_put() {
+    let cost = run("kv_put");
+    let growth = map_growths();
+    let new_types = 4;
+    check(
+        "kv_put",
+        "fences",
+        cost.fences,
+        exactly(6 * OPS - 3 * growth + new_types),
+        "6 per op, 3 fewer per growth, 1 per new type ([u64], [[u8; 16]], [PString], [u8])",
+    );
+    // The straddling ops are binomial (n = 4096, p = 1/4: 1024, deviation 28); the bounds
+    // allow 5 deviations.
+    let base = 256 * OPS - 192 * growth;
+    check(
+        "kv_put",
+        "logged bytes",
+        cost.logged_bytes,
+        base + 128 * (1024 - 140)..=base + 128 * (1024 + 140),
+        "four lines per op, two more per straddling op",
+    );
+    let slices = buffer_lines(8, 8, 8192) + 2 * buffer_lines(16, 8, 8192);
+    check(
+        "kv_put",
+        "write-backs",
+        cost.lines_flushed,
+        write_backs(4 * 17, growth, slices + OPS / 2),
+        "17 per op, half a line more per straddling op, and the three slices",
+    );
+}
+
+/// A push of a fresh 16-byte `PString` logs the vector's line and the slot's; one slot in
+/// four straddles two lines (one entry). 4 fences, 9 write-backs (the string's buffer is
+/// one more), 144 bytes.
+#[test]
+fn kv_memory() {
+    let cost = run("kv_memory");
+    let growth = growths(4, |capacity| capacity, |op| op);
+    let new_types = 2;
+    check(
+        "kv_memory",
+        "fences",
+        cost.fences,
+        exactly(4 * OPS - growth + new_types),
+        "4 per op, 1 fewer per growth, 1 per new type ([PString], [u8])",
+    );
+    check(
+        "kv_memory",
+        "logged bytes",
+        cost.logged_bytes,
+        exactly(144 * OPS - 64 * growth),
+        "two lines per op, one more per straddling op, one per growth",
+    );
+    check(
+        "kv_memory",
+        "write-backs",
+        cost.lines_flushed,
+        write_backs(4 * 9, growth, buffer_lines(16, 4, OPS)),
+        "9 per op, and the buffers",
+    );
+}
+
+/// The memory figure: a 16-byte value takes a 32-byte slot (its 8-byte length, the bytes,
+/// rounded to 16) and its 16-byte `PString`: 48 bytes, twice the payload plus a pointer.
+/// The whole heap adds the vector's buffer (exactly full at 4,096) and page tables.
+#[test]
+fn kv_memory_per_value() {
+    let scratch = Scratch::new("kv_memory_per_value");
+    let measured =
+        pmem_bench::run("kv_memory", OPS, NonZeroUsize::MIN, &scratch.0).expect("kv_memory");
+    let memory = measured.memory.expect("kv_memory measures memory");
+    assert_eq!(memory.value_bytes, 48.0, "{memory:?}");
+    assert_eq!(
+        memory.value_bytes,
+        2.0 * pmem_bench::PAYLOAD_PLUS_POINTER as f64
+    );
+    assert!(
+        (48.0..=50.0).contains(&memory.heap_bytes),
+        "the whole heap, per value: {memory:?}"
+    );
+    let line = measured.report("kv_memory", OPS, NonZeroUsize::MIN);
+    assert!(
+        line.contains(" value_bytes_per_value=48.0 ") && line.contains(" payload_plus_pointer=24"),
+        "{line}"
+    );
+}
+
+/// The collections change only in exclusive transactions: no run on a shared pool, nor
+/// on several threads.
+#[test]
+fn collections_run_on_one_thread() {
+    let scratch = Scratch::new("collections_run_on_one_thread");
+    let two = NonZeroUsize::new(2).expect("two");
+    for workload in [
+        "vec_push",
+        "str_append",
+        "map_insert",
+        "map_get",
+        "kv_put",
+        "kv_memory",
+    ] {
+        assert!(
+            matches!(
+                pmem_bench::run(workload, 10, two, &scratch.0),
+                Err(BenchError::SingleThreaded { .. })
+            ),
+            "{workload} accepted two threads"
+        );
+        assert!(
+            matches!(
+                pmem_bench::run_shared(workload, 10, NonZeroUsize::MIN, &scratch.0),
+                Err(BenchError::Unsupported { .. })
+            ),
+            "{workload} accepted a shared pool"
+        );
+    }
+}
