@@ -196,10 +196,16 @@ impl<T: Persistent> PVec<T> {
     /// does not lie in its pool; allocation errors from growth (the heap is full); and
     /// [`Error::CollectionDamaged`] for a damaged vector.
     pub fn push(&mut self, value: T) -> Result<(), Error> {
-        let (capacity, len) = self.capacity_and_len()?;
-        if len == capacity {
-            self.grow(capacity.saturating_mul(2).max(MIN_CAPACITY))?;
+        if !self.buffer.is_null() {
+            let (mut elements, len) = self.elements()?;
+            if len < elements.len() {
+                elements.at(len).set(value);
+                self.len += 1;
+                return Ok(());
+            }
         }
+        let (capacity, len) = self.capacity_and_len()?;
+        self.grow(capacity.saturating_mul(2).max(MIN_CAPACITY))?;
         let (mut elements, _) = self.elements()?;
         elements.at(len).set(value);
         self.len += 1;

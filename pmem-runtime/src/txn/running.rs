@@ -93,15 +93,24 @@ pub(super) struct Buffers {
 }
 
 impl Buffers {
+    /// Empties the buffers for the next transaction. Clearing a hash table costs time in
+    /// proportion to its capacity, so after a large transaction (a growing collection
+    /// writes thousands of fresh lines) the buffers shrink back to what small ones use.
     pub(super) fn recycle(mut self: Box<Self>) {
+        const KEEP: usize = 1024;
         self.entries.clear();
         self.logged_lines.clear();
+        self.logged_lines.shrink_to(KEEP);
         self.owned.clear();
         self.held_locks.clear();
         self.sorted_lines.clear();
+        self.sorted_lines.shrink_to(KEEP);
         self.fresh_objects.clear();
+        self.fresh_objects.shrink_to(KEEP);
         self.fresh_lines.clear();
+        self.fresh_lines.shrink_to(KEEP);
         self.metadata_lines.clear();
+        self.entries.shrink_to(KEEP);
         RECYCLED.set(Some(self));
     }
 }
