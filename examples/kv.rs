@@ -107,13 +107,7 @@ fn delete(mut store: PMut<'_, Store>, key: &Key) -> Result<bool, Error> {
 
 /// Runs one command on the store at `path` and returns what it prints.
 pub(crate) fn run(path: &Path, command: &[String]) -> Result<String, Failure> {
-    let mut pool = match Pool::<Store>::open(path) {
-        Ok(pool) => pool,
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Pool::create(path, Store::default())?
-        }
-        Err(error) => return Err(error.into()),
-    };
+    let mut pool = Pool::open_or_create(path, Store::default)?;
     let words: Vec<&str> = command.iter().map(String::as_str).collect();
     match words[..] {
         ["put", key, value] => {

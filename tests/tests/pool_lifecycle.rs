@@ -244,3 +244,23 @@ fn get_refuses_types_aligned_beyond_a_page() {
         other => panic!("expected InvalidPointer, got {:?}", other.map(|_| ())),
     }
 }
+
+#[test]
+fn open_or_create_creates_once_then_opens_and_refuses_what_is_not_a_pool() {
+    let file = ScratchFile::new("lifecycle-open-or-create");
+    std::fs::remove_file(file.path()).ok();
+    let mut pool = Pool::open_or_create(file.path(), || 7u64).expect("created");
+    assert_eq!(*pool.root(), 7);
+    pool.txn(|tx| *tx.root_mut() = 8);
+    drop(pool);
+    let pool =
+        Pool::open_or_create(file.path(), || -> u64 { panic!("the pool exists") }).expect("opened");
+    assert_eq!(*pool.root(), 8);
+    drop(pool);
+    std::fs::write(file.path(), b"not a pool").expect("write");
+    assert!(matches!(
+        Pool::open_or_create(file.path(), || 0u64),
+        Err(Error::NotAPool { .. } | Error::Truncated { .. })
+    ));
+    assert_eq!(std::fs::read(file.path()).expect("read"), b"not a pool");
+}

@@ -133,6 +133,16 @@ impl<R: Persistent> Pool<R> {
         PoolOptions::new().open(path)
     }
 
+    /// Opens the pool at `path`, or creates it with the root `root()`, with default
+    /// [`PoolOptions`]; see [`PoolOptions::open_or_create`].
+    ///
+    /// # Errors
+    ///
+    /// As [`PoolOptions::open_or_create`].
+    pub fn open_or_create(path: impl AsRef<Path>, root: impl FnOnce() -> R) -> Result<Self, Error> {
+        PoolOptions::new().open_or_create(path, root)
+    }
+
     fn assemble(parts: Parts<'_>, previous_shutdown_clean: bool) -> Self {
         let Parts {
             path,

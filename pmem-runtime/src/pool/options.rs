@@ -165,6 +165,33 @@ impl PoolOptions {
         super::open::open(self, path.as_ref())
     }
 
+    /// Opens the pool at `path`, or creates it with the root `root()` if no file is there:
+    /// what a program that keeps its data in one pool does at every start.
+    ///
+    /// If another process creates the file between the two steps, this opens the pool that
+    /// process made.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](PoolOptions::open) for a file that exists (a file that is not a pool is
+    /// refused, never replaced), and as [`create`](PoolOptions::create) for one that does not.
+    pub fn open_or_create<R: Persistent>(
+        &self,
+        path: impl AsRef<Path>,
+        root: impl FnOnce() -> R,
+    ) -> Result<Pool<R>, Error> {
+        let path = path.as_ref();
+        match self.open(path) {
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                match self.create(path, root()) {
+                    Err(Error::AlreadyExists { .. }) => self.open(path),
+                    created => created,
+                }
+            }
+            opened => opened,
+        }
+    }
+
     pub(super) fn is_copy_on_write(&self) -> bool {
         self.domain.is_copy_on_write()
     }
