@@ -350,7 +350,7 @@ pub(crate) fn kv_memory(file: &PoolFile, ops: u64) -> Result<Measured, Error> {
             let values = &mut values.values;
             let mut values = values.as_mut_slice()?.expect("a buffer");
             for index in emptied..emptied + batch {
-                values.at(index as usize).clear();
+                values.at(index as usize).clear()?;
             }
             Ok(())
         })?;

@@ -99,14 +99,18 @@ impl Class {
         Ok((class, OWN_SPAN_CLASS))
     }
 
-    /// The class of a span of slices whose entry records `slot_class` and `pages`, if an
-    /// allocation makes such spans.
-    pub(crate) fn of_slice_span(slot_class: u8, pages: usize) -> Option<Self> {
+    /// The class of a span of slices of elements aligned to `align` whose entry records
+    /// `slot_class` and `pages`, if an allocation makes such spans: shared slots only for
+    /// alignments up to 16 (a slot starts 16-aligned), a span of its own for any.
+    pub(crate) fn of_slice_span(slot_class: u8, pages: usize, align: u64) -> Option<Self> {
         if slot_class == OWN_SPAN_CLASS {
             return Self::own_span(pages * PAGE, pages * PAGE);
         }
+        if slot_class >= SLICE_SLOT_CLASSES || align > 16 {
+            return None;
+        }
         let class = Self::sharing_spans(slice_slot(slot_class));
-        (slot_class < SLICE_SLOT_CLASSES && class.pages == pages).then_some(class)
+        (class.pages == pages).then_some(class)
     }
 }
 
@@ -237,7 +241,7 @@ mod tests {
             let bytes = slice_object_len(size, align, len).expect("small");
             assert!(class.slot >= bytes, "{size} x {len}: {class:?}");
             assert_eq!(
-                Class::of_slice_span(slot_class, class.pages),
+                Class::of_slice_span(slot_class, class.pages, align),
                 Some(class),
                 "{size} x {len}"
             );
@@ -255,11 +259,13 @@ mod tests {
             Class::for_slice(&element(8, 8), u64::MAX),
             Err(HeapError::ObjectTooLarge { .. })
         ));
-        assert_eq!(Class::of_slice_span(SLICE_SLOT_CLASSES, 1), None);
+        assert_eq!(Class::of_slice_span(SLICE_SLOT_CLASSES, 1, 8), None);
+        assert_eq!(Class::of_slice_span(100, 1, 8), None, "no such class");
+        assert_eq!(Class::of_slice_span(0, 2, 8), None, "16-byte slots take one page");
         assert_eq!(
-            Class::of_slice_span(0, 2),
+            Class::of_slice_span(4, 1, 32),
             None,
-            "16-byte slots take one page"
+            "elements aligned to 32 never share 16-aligned slots"
         );
     }
 }

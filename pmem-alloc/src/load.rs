@@ -116,7 +116,9 @@ impl Heap {
                 TypeKind::Sized => state
                     .class
                     .filter(|class| class.pages == entry.pages && entry.slot_class == 0),
-                TypeKind::Slice => Class::of_slice_span(entry.slot_class, entry.pages),
+                TypeKind::Slice => {
+                    Class::of_slice_span(entry.slot_class, entry.pages, state.info.align)
+                }
             };
             let Some(class) = class else {
                 return Err(corrupted(

@@ -5,7 +5,10 @@ use std::collections::hash_map::RandomState;
 
 use siphasher::sip::SipHasher13;
 
-use crate::{Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, txn};
+use crate::{
+    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims,
+    txn,
+};
 
 /// A hash map in a pool, the persistent `HashMap<K, V>`, for keys that are plain `Copy`
 /// values (`u64`, `[u8; 16]`, a `#[derive(Persistent, Clone, Copy, PartialEq, Eq, Hash)]`
@@ -186,19 +189,19 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
 
     /// The three slices, to change.
     fn slots_mut(&mut self) -> Result<SlotsMut<'_, K, V>, Error> {
-        let (hashes, keys, values) = (self.hashes, self.keys, self.values);
-        // Each slice is claimed by one of the map's own fields, so that no other value can
-        // claim it; the `PMut`s borrow those fields, and so the map, for as long as they live.
+        // Each slice is claimed by the map's own field that points at it; the `PMut`s borrow
+        // those fields, and so the map, for as long as they live.
         let Self {
-            hashes: hashes_owner,
-            keys: keys_owner,
-            values: values_owner,
+            hashes,
+            keys,
+            values,
             ..
         } = self;
-        let hashes = owned_slice_mut(hashes_owner, hashes)?;
-        let keys = owned_slice_mut(keys_owner, keys)?;
-        let values = owned_slice_mut(values_owner, values)?;
-        Ok((hashes, keys, values))
+        Ok((
+            owned_slice_mut(hashes)?,
+            owned_slice_mut(keys)?,
+            owned_slice_mut(values)?,
+        ))
     }
 }
 
@@ -243,23 +246,24 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
         let (mut hashes, mut keys, mut values) = self.slots_mut()?;
         let mask = hashes.len() - 1;
         let mut at = hash as usize & mask;
-        loop {
+        for _ in 0..hashes.len() {
             let found = hashes[at];
             if found == 0 {
                 hashes.at(at).set(hash);
                 keys.at(at).set(key);
                 values.at(at).set(value);
-                break;
+                self.len += 1;
+                return Ok(None);
             }
             if found == hash && keys[at] == key {
                 let old = copied(&values[at]);
+                release_claims(&mut values.at(at));
                 values.at(at).set(value);
                 return Ok(Some(old));
             }
             at = (at + 1) & mask;
         }
-        self.len += 1;
-        Ok(None)
+        Err(self.full_of_entries())
     }
 
     /// Removes `key`, returning its value, if it had one. Logs the length and the slots it
@@ -276,20 +280,33 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
         let (mut hashes, mut keys, mut values) = self.slots_mut()?;
         let mask = hashes.len() - 1;
         let mut at = hash as usize & mask;
+        let mut probes = 0;
         loop {
             match hashes[at] {
                 0 => return Ok(None),
                 found if found == hash && keys[at] == *key => break,
                 _ => at = (at + 1) & mask,
             }
+            probes += 1;
+            if probes == hashes.len() {
+                return Err(self.full_of_entries());
+            }
         }
         let removed = copied(&values[at]);
+        release_claims(&mut values.at(at));
         // Backward shift: each later entry of the run that may move to the hole does.
         let mut hole = at;
         let mut next = (hole + 1) & mask;
-        while hashes[next] != 0 {
+        // A map that is sound has an empty slot, which ends the run; `len` steps bound it
+        // in one that is not.
+        for _ in 0..hashes.len() {
+            if hashes[next] == 0 {
+                break;
+            }
             let home = hashes[next] as usize & mask;
             if (next.wrapping_sub(home) & mask) >= (next.wrapping_sub(hole) & mask) {
+                release_claims(&mut keys.at(next));
+                release_claims(&mut values.at(next));
                 let (hash, key, value) = (hashes[next], keys[next], copied(&values[next]));
                 hashes.at(hole).set(hash);
                 keys.at(hole).set(key);
@@ -303,6 +320,15 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
         values.at(hole).set(zeroed());
         self.len -= 1;
         Ok(Some(removed))
+    }
+
+    /// The error for slots that are all full, which a sound map (at most three quarters
+    /// full) never has.
+    fn full_of_entries(&self) -> Error {
+        Error::CollectionDamaged {
+            offset: self.hashes.offset(),
+            what: "a PHashMap's slots are all full",
+        }
     }
 
     /// The value under `key`, to change.
@@ -354,11 +380,21 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
     }
 
     /// Empties the map and lets its slices go (to the collector).
-    pub fn clear(&mut self) {
+    ///
+    /// # Errors
+    ///
+    /// As [`remove`](PHashMap::remove).
+    pub fn clear(&mut self) -> Result<(), Error> {
+        if !self.hashes.is_null() {
+            let (_, mut keys, mut values) = self.slots_mut()?;
+            release_claims(&mut keys);
+            release_claims(&mut values);
+        }
         self.len = 0;
         self.hashes = PSlice::null();
         self.keys = PSlice::null();
         self.values = PSlice::null();
+        Ok(())
     }
 
     /// How many slots there are (0 before the first insert), checked.
@@ -385,7 +421,10 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
         let old = if self.hashes.is_null() {
             None
         } else {
-            Some(self.slots_mut()?)
+            let (hashes, mut keys, mut values) = self.slots_mut()?;
+            release_claims(&mut keys);
+            release_claims(&mut values);
+            Some((hashes, keys, values))
         };
         if let Some((hashes, _, _)) = &old {
             for (from, &hash) in hashes.iter().enumerate() {

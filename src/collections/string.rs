@@ -81,7 +81,11 @@ impl PString {
     }
 
     /// Empties the string and lets its buffer go (to the collector).
-    pub fn clear(&mut self) {
-        self.bytes.clear();
+    ///
+    /// # Errors
+    ///
+    /// As [`PVec::clear`].
+    pub fn clear(&mut self) -> Result<(), Error> {
+        self.bytes.clear()
     }
 }

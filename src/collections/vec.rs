@@ -1,6 +1,9 @@
 //! [`PVec`]: a growable array in a pool.
 
-use crate::{Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, txn};
+use crate::{
+    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims,
+    txn,
+};
 
 /// A growable array of `T` in a pool, the persistent `Vec<T>`: a length and a buffer, a
 /// [`PSlice`] whose own length is the capacity.
@@ -137,7 +140,7 @@ impl<T: Persistent> PVec<T> {
     fn elements(&mut self) -> Result<(PMut<'_, [T]>, usize), Error> {
         let buffer = self.buffer;
         let len = self.len;
-        let elements = owned_slice_mut(self, buffer)?;
+        let elements = owned_slice_mut(&mut self.buffer)?;
         let len = usize::try_from(len)
             .ok()
             .filter(|&len| len <= elements.len())
@@ -224,6 +227,7 @@ impl<T: Persistent> PVec<T> {
         let (mut elements, len) = self.elements()?;
         let last = len - 1;
         let value = copied(&elements[last]);
+        release_claims(&mut elements.at(last));
         elements.at(last).set(zeroed());
         self.len -= 1;
         Ok(Some(value))
@@ -277,7 +281,9 @@ impl<T: Persistent> PVec<T> {
         );
         self.push(value)?;
         let (mut elements, len) = self.elements()?;
-        elements.range(index..len).rotate_right(1);
+        let mut moved = elements.range(index..len);
+        release_claims(&mut moved);
+        moved.rotate_right(1);
         Ok(())
     }
 
@@ -298,7 +304,9 @@ impl<T: Persistent> PVec<T> {
             "removal index {index} is past the length {len}"
         );
         let (mut elements, len) = self.elements()?;
-        elements.range(index..len).rotate_left(1);
+        let mut moved = elements.range(index..len);
+        release_claims(&mut moved);
+        moved.rotate_left(1);
         Ok(self.pop()?.expect("the vector holds the element"))
     }
 
@@ -314,6 +322,7 @@ impl<T: Persistent> PVec<T> {
         }
         let (mut elements, current) = self.elements()?;
         let mut emptied = elements.range(len..current);
+        release_claims(&mut emptied);
         for index in 0..current - len {
             emptied.at(index).set(zeroed());
         }
@@ -322,9 +331,18 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Empties the vector and lets its buffer go (to the collector): logs 16 bytes.
-    pub fn clear(&mut self) {
+    ///
+    /// # Errors
+    ///
+    /// As [`pop`](PVec::pop).
+    pub fn clear(&mut self) -> Result<(), Error> {
+        if !self.buffer.is_null() {
+            let (mut elements, len) = self.elements()?;
+            release_claims(&mut elements.range(0..len));
+        }
         self.len = 0;
         self.buffer = PSlice::null();
+        Ok(())
     }
 
     /// The elements, to change: stores log as through any [`PMut`]. `None` while the
@@ -348,7 +366,8 @@ impl<T: Persistent> PVec<T> {
         let buffer = if self.buffer.is_null() {
             alloc_slice_with(capacity, |_| zeroed())?
         } else {
-            let (old, len) = self.elements()?;
+            let (mut old, len) = self.elements()?;
+            release_claims(&mut old.range(0..len));
             alloc_slice_with(capacity, |index| {
                 if index < len {
                     copied(&old[index])

@@ -84,7 +84,7 @@ fn apply(numbers: &mut PVec<u64>, model: &mut Vec<u64>, op: &Op) -> Result<Optio
         }
         Op::Set(..) => None,
         Op::Clear => {
-            numbers.clear();
+            numbers.clear()?;
             model.clear();
             None
         }
@@ -300,7 +300,7 @@ fn pushes_pops_and_growth_are_all_or_nothing_at_every_fence() {
                         root.numbers.extend_from_slice(&[7; 20])?;
                         root.label.push_str("-proof")?;
                     }
-                    7 => root.numbers.clear(),
+                    7 => root.numbers.clear()?,
                     _ => {
                         root.numbers.push(1)?;
                         return Err(Error::NoExclusiveTransaction);
@@ -417,7 +417,7 @@ proptest! {
                         Some(*count)
                     }
                     MapOp::Clear => {
-                        counts.clear();
+                        counts.clear()?;
                         None
                     }
                 })
@@ -565,7 +565,7 @@ fn map_inserts_growth_and_removals_are_all_or_nothing_at_every_fence() {
                         *counts.get_or_insert_with(50, || 5)? += 1;
                     }
                     4 => (100..120).try_for_each(|key| counts.insert(key, 1).map(drop))?,
-                    _ => counts.clear(),
+                    _ => counts.clear()?,
                 }
                 Ok(())
             })

@@ -12,16 +12,17 @@
 
 use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use pmem_alloc::{PSlice, Persistent, slice_header_len};
+use pmem_alloc::{PSlice, Persistent};
 
 use crate::error::Error;
 use crate::pmut::PMut;
 use crate::txn;
 
 use super::heap::TypeKey;
+use super::slices::fill_new_slice;
 use super::{Pool, Visibility};
 
 /// What a collection needs of the pool: allocation and checked slices.
@@ -78,13 +79,47 @@ impl<R: Persistent> ActivePool for Pool<R> {
     }
 }
 
-/// The registered pool, and which value claimed each buffer in this transaction.
+/// The registered pool, and which field claimed each buffer in this transaction.
 struct Active {
     pool: NonNull<dyn ActivePool>,
-    /// Buffer offset to the claiming value's address. Small integers no one can choose
-    /// freely (a damaged file could, at worst slowing one transaction), so hashed with one
-    /// multiplication, not SipHash.
-    claimed: RefCell<HashMap<u64, usize, BuildHasherDefault<OffsetHasher>>>,
+    claims: RefCell<Claims>,
+}
+
+/// Which `PSlice` field (by address) claimed which buffer (by pool offset), both ways.
+/// Offsets are small integers no one can choose freely (a damaged file could, at worst
+/// slowing one transaction), so hashed with one multiplication, not SipHash.
+#[derive(Default)]
+struct Claims {
+    by_buffer: HashMap<u64, usize, BuildHasherDefault<OffsetHasher>>,
+    by_owner: BTreeMap<usize, u64>,
+}
+
+impl Claims {
+    /// Records that the field at `owner` lends `buffer`, unless another field claimed it.
+    fn claim(&mut self, owner: usize, buffer: u64) -> bool {
+        match self.by_buffer.get(&buffer) {
+            Some(&claimant) => claimant == owner,
+            None => {
+                // The field points elsewhere now (the collection grew): its old buffer is
+                // no longer its to lend.
+                if let Some(old) = self.by_owner.insert(owner, buffer) {
+                    self.by_buffer.remove(&old);
+                }
+                self.by_buffer.insert(buffer, owner);
+                true
+            }
+        }
+    }
+
+    /// Forgets the claims of the fields in `[start, end)`.
+    fn release(&mut self, start: usize, end: usize) {
+        let owners: Vec<usize> = self.by_owner.range(start..end).map(|(&owner, _)| owner).collect();
+        for owner in owners {
+            if let Some(buffer) = self.by_owner.remove(&owner) {
+                self.by_buffer.remove(&buffer);
+            }
+        }
+    }
 }
 
 /// Hashes a buffer's pool offset: a multiply and a rotate, enough to spread offsets that
@@ -128,7 +163,7 @@ pub(super) fn with_active_pool<R: Persistent, T>(pool: &Pool<R>, body: impl FnOn
     let erased: NonNull<dyn ActivePool> = unsafe { core::mem::transmute(erased) };
     let active = Active {
         pool: erased,
-        claimed: RefCell::new(HashMap::default()),
+        claims: RefCell::new(Claims::default()),
     };
     ACTIVE.set(Some(NonNull::from(&active)));
     let _unregister = Unregister;
@@ -165,60 +200,47 @@ pub fn alloc_slice_with<T: Persistent>(
     let _layout_checked: u64 = const { T::LAYOUT_HASH };
     active(|_, pool| {
         let offset = pool.allocate_slice_slot(&TypeKey::slice_of::<T>(), len as u64)?;
-        let header = slice_header_len(align_of::<T>() as u64);
-        let start = offset as usize;
-        // The heap returned a free slot for the length word and `len` elements after the
-        // header, inside the mapping and aligned for the word and for `T`; nothing
-        // references it, and these are its first writes.
-        let length = pool.address_of(start).cast::<u64>();
-        // SAFETY: see above: the slot's first 8 bytes.
-        unsafe { length.write((len as u64).to_le()) };
-        let elements = pool.address_of(start + header).cast::<T>();
-        for index in 0..len {
-            // SAFETY: see above: element `index < len` of the slot.
-            let at = unsafe { elements.add(index) };
-            // SAFETY: as above.
-            unsafe { at.write(element(index)) };
-        }
-        txn::note_fresh(start, header + len * size_of::<T>());
+        // SAFETY: the heap just returned this free slot for `len` elements of `T`.
+        unsafe { fill_new_slice(pool.address_of(offset as usize), offset, len, &mut element) };
         Ok(PSlice::from_offset(offset))
     })
 }
 
-/// The elements of `slice`, which `owner` owns, to change while `owner` is borrowed:
-/// `owner` must lie in the pool of the exclusive transaction running on this thread (so
-/// it was reached through a `PMut`), and no other value may have claimed `slice` in this
-/// transaction. Stores log as through any [`PMut`]; the slice's own allocation this
-/// transaction needs no log.
+/// The elements of the slice `owner` points at, to change while `owner` is borrowed. This is
+/// how a collection changes its own buffer: `owner` is the collection's private `PSlice`
+/// field, so the buffer is its alone.
+///
+/// `owner` must lie in the pool of the exclusive transaction running on this thread (so it
+/// was reached through a `PMut`, which holds the transaction), and no other field may have
+/// claimed the buffer in this transaction: two fields that name one buffer (which only a
+/// damaged file holds, since collections keep their fields private) are refused, not lent
+/// twice. A collection that moves or drops values holding other collections releases
+/// their claims first ([`release_claims`]). Stores log as through any [`PMut`]; a buffer
+/// allocated in this transaction needs no log.
 ///
 /// # Errors
 ///
 /// [`Error::NoExclusiveTransaction`] outside one, or if `owner` is not in its pool;
-/// [`Error::InvalidPointer`] if `slice` is not a slice of `T` in it (as `Pool::get_slice`),
-/// or if another value claimed it in this transaction (two collections sharing a buffer: a
-/// damaged pool, or a collection moved within the pool during the transaction).
-pub fn owned_slice_mut<'a, O, T: Persistent>(
-    owner: &'a mut O,
-    slice: PSlice<T>,
-) -> Result<PMut<'a, [T]>, Error> {
+/// [`Error::InvalidPointer`] if the slice is not a slice of `T` in it (as
+/// `Pool::get_slice`), or if another field claimed it in this transaction.
+pub fn owned_slice_mut<T: Persistent>(owner: &mut PSlice<T>) -> Result<PMut<'_, [T]>, Error> {
     let _layout_checked: u64 = const { T::LAYOUT_HASH };
+    let slice = *owner;
     let owner_address = core::ptr::from_mut(owner).cast::<u8>();
     active(|active, pool| {
-        if !pool.holds(owner_address, size_of::<O>().max(1)) {
+        if !pool.holds(owner_address, size_of::<PSlice<T>>()) {
             return Err(Error::NoExclusiveTransaction);
         }
+        if !active
+            .claims
+            .borrow_mut()
+            .claim(owner_address as usize, slice.offset())
         {
-            let mut claimed = active.claimed.borrow_mut();
-            let claimant = *claimed
-                .entry(slice.offset())
-                .or_insert(owner_address as usize);
-            if claimant != owner_address as usize {
-                return Err(Error::InvalidPointer {
-                    offset: slice.offset(),
-                    type_name: core::any::type_name::<[T]>(),
-                    reason: "another collection changed this buffer in the same transaction: two collections share it (a damaged pool), or one moved within the pool during the transaction",
-                });
-            }
+            return Err(Error::InvalidPointer {
+                offset: slice.offset(),
+                type_name: core::any::type_name::<[T]>(),
+                reason: "another collection changed this buffer in the same transaction: two collections share it (a damaged pool), or one was moved within the pool during the transaction",
+            });
         }
         let (elements, len) = pool.slice_elements(
             slice.offset(),
@@ -233,9 +255,26 @@ pub fn owned_slice_mut<'a, O, T: Persistent>(
         }
         // SAFETY: `slice_elements` checked that the elements are valid, aligned and inside
         // one heap object of the pool's data. `owner` lies in the pool, so it was reached
-        // through a `PMut` that borrows the transaction exclusively for `'a`: no reference
-        // from the `Txn` is alive. The slice is claimed by `owner` alone in this
-        // transaction, so no other value's `PMut` reaches it.
+        // through a `PMut` that borrows the transaction exclusively: no reference from the
+        // `Txn` is alive. The `PMut` borrows `owner`, an 8-byte field, for its life, and the
+        // buffer is claimed by `owner`'s address alone in this transaction: no other field,
+        // whose address differs while both are borrowed, is lent it.
         Ok(unsafe { PMut::new(elements) })
     })
+}
+
+/// Forgets which buffers the collections inside `values` claimed in the running
+/// transaction ([`owned_slice_mut`]), before the collection holding them moves them
+/// elsewhere or drops them: claims follow fields' addresses, and a value moved to another
+/// address must be able to lend its buffers from there. Holding `values` mutably means
+/// nothing they lent is still borrowed. Outside an exclusive transaction it does nothing.
+pub fn release_claims<U: ?Sized>(values: &mut PMut<'_, U>) {
+    let target = values.target();
+    let start = target.as_ptr().cast::<u8>() as usize;
+    // SAFETY: a `PMut`'s target is a valid `U` for the `PMut`'s life.
+    let len = core::mem::size_of_val(unsafe { target.as_ref() });
+    let _ = active(|active, _| {
+        active.claims.borrow_mut().release(start, start + len);
+        Ok(())
+    });
 }

@@ -135,6 +135,12 @@ impl<R: Persistent> Pool<R> {
                 "the slice's stored length exceeds the space the heap gave it: the pool is damaged",
             ));
         }
+        // A damaged span entry could put slots of elements aligned to more than 16 bytes at
+        // 16-byte boundaries; the heap refuses such entries at load, and this refuses them
+        // again where a misaligned reference would be made.
+        if (start + header) % align != 0 {
+            return Err(invalid("the slice's elements are not aligned for their type"));
+        }
         let elements = self.mapping.address_of(start + header).cast_mut();
         let elements = NonNull::new(elements).expect("a mapped address is not null");
         Ok((elements, len as usize))
@@ -145,7 +151,7 @@ impl<R: Persistent> Pool<R> {
     pub(super) fn alloc_slice_in_transaction<T: Persistent>(
         &self,
         len: usize,
-        mut element: impl FnMut(usize) -> T,
+        element: impl FnMut(usize) -> T,
         shared: Option<SharedAllocation<'_>>,
     ) -> Result<PSlice<T>, Error> {
         let _layout_checked: u64 = const { T::LAYOUT_HASH };
@@ -160,27 +166,8 @@ impl<R: Persistent> Pool<R> {
                 offset
             }
         };
-        let header = slice_header_len(align_of::<T>() as u64);
-        let start = offset as usize;
-        // The heap returned a free slot for the length word and `len` elements after the
-        // header, inside the mapping and aligned for the word and for `T`; nothing references
-        // it (no pointer in the pool reaches a free slot, and no other transaction is given
-        // it), and these are its first writes.
-        let length = self.mapping.address_of(start).cast_mut().cast::<u64>();
-        // SAFETY: see above: the slot's first 8 bytes.
-        unsafe { length.write((len as u64).to_le()) };
-        let elements = self
-            .mapping
-            .address_of(start + header)
-            .cast_mut()
-            .cast::<T>();
-        for index in 0..len {
-            // SAFETY: see above: element `index < len` of the slot.
-            let at = unsafe { elements.add(index) };
-            // SAFETY: as above.
-            unsafe { at.write(element(index)) };
-        }
-        txn::note_fresh(start, header + len * size_of::<T>());
+        // SAFETY: the heap just returned this free slot for `len` elements of `T`.
+        unsafe { fill_new_slice(self.mapping.address_of(offset as usize).cast_mut(), offset, len, element) };
         Ok(PSlice::from_offset(offset))
     }
 
@@ -201,4 +188,39 @@ impl<R: Persistent> Pool<R> {
         self.note_growth(size);
         Ok((offset, slot))
     }
+}
+
+/// Writes a new slice of `len` elements, element `i` set to `element(i)`, into the slot at
+/// pool offset `offset`, mapped at `slot`, and records it as the running transaction's.
+///
+/// It is recorded first, with a length of 0, and gets its length only once every element
+/// is written: `element` may allocate, and an allocation may collect, which keeps what the
+/// transaction allocated (this slice among them) and traces it, reading its length.
+///
+/// # Safety
+///
+/// The heap must have just handed out the slot, free, for a slice of `len` `T`s: at least
+/// the header and `len` elements long, aligned for the length word and for `T`, inside the
+/// pool's mapping and referenced by nothing.
+pub(super) unsafe fn fill_new_slice<T: Persistent>(
+    slot: *mut u8,
+    offset: u64,
+    len: usize,
+    mut element: impl FnMut(usize) -> T,
+) {
+    let header = slice_header_len(align_of::<T>() as u64);
+    let length = slot.cast::<u64>();
+    // SAFETY: the slot's first 8 bytes, which the caller gives to this slice alone.
+    unsafe { length.write(0) };
+    txn::note_fresh(offset as usize, header + len * size_of::<T>());
+    // SAFETY: the elements start `header` bytes into the slot, inside it.
+    let elements = unsafe { slot.add(header) }.cast::<T>();
+    for index in 0..len {
+        // SAFETY: element `index < len` lies inside the slot.
+        let at = unsafe { elements.add(index) };
+        // SAFETY: as above; aligned for `T`, and referenced by nothing.
+        unsafe { at.write(element(index)) };
+    }
+    // SAFETY: the length word, as above.
+    unsafe { length.write((len as u64).to_le()) };
 }
