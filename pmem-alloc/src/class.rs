@@ -261,7 +261,11 @@ mod tests {
         ));
         assert_eq!(Class::of_slice_span(SLICE_SLOT_CLASSES, 1, 8), None);
         assert_eq!(Class::of_slice_span(100, 1, 8), None, "no such class");
-        assert_eq!(Class::of_slice_span(0, 2, 8), None, "16-byte slots take one page");
+        assert_eq!(
+            Class::of_slice_span(0, 2, 8),
+            None,
+            "16-byte slots take one page"
+        );
         assert_eq!(
             Class::of_slice_span(4, 1, 32),
             None,

@@ -6,8 +6,7 @@ use std::collections::hash_map::RandomState;
 use siphasher::sip::SipHasher13;
 
 use crate::{
-    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims,
-    txn,
+    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims, txn,
 };
 
 /// A hash map in a pool, the persistent `HashMap<K, V>`, for keys that are plain `Copy`

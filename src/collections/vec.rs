@@ -1,8 +1,7 @@
 //! [`PVec`]: a growable array in a pool.
 
 use crate::{
-    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims,
-    txn,
+    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims, txn,
 };
 
 /// A growable array of `T` in a pool, the persistent `Vec<T>`: a length and a buffer, a

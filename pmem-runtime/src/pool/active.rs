@@ -7,8 +7,11 @@
 //! registered pool's data holds the transaction exclusively: no `&T` obtained from the
 //! `Txn` is alive, and it may change what the value owns. What it owns, it alone must reach:
 //! collections keep their buffers' [`PSlice`]s private, and a damaged file whose two
-//! collections share a buffer is caught here ([`owned_slice_mut`] remembers which value
-//! claimed each buffer in the transaction and refuses a second one).
+//! collections share a buffer is caught here: [`owned_slice_mut`] takes the owning
+//! `PSlice` field itself (8 bytes, so two fields borrowed at once have two addresses),
+//! remembers which field claimed each buffer in the transaction, and refuses a second
+//! one. A collection that moves or drops values holding collections releases their claims
+//! first ([`release_claims`]), so that they can lend their buffers from where they land.
 
 use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
@@ -113,7 +116,11 @@ impl Claims {
 
     /// Forgets the claims of the fields in `[start, end)`.
     fn release(&mut self, start: usize, end: usize) {
-        let owners: Vec<usize> = self.by_owner.range(start..end).map(|(&owner, _)| owner).collect();
+        let owners: Vec<usize> = self
+            .by_owner
+            .range(start..end)
+            .map(|(&owner, _)| owner)
+            .collect();
         for owner in owners {
             if let Some(buffer) = self.by_owner.remove(&owner) {
                 self.by_buffer.remove(&buffer);

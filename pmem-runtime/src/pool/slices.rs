@@ -139,7 +139,9 @@ impl<R: Persistent> Pool<R> {
         // 16-byte boundaries; the heap refuses such entries at load, and this refuses them
         // again where a misaligned reference would be made.
         if (start + header) % align != 0 {
-            return Err(invalid("the slice's elements are not aligned for their type"));
+            return Err(invalid(
+                "the slice's elements are not aligned for their type",
+            ));
         }
         let elements = self.mapping.address_of(start + header).cast_mut();
         let elements = NonNull::new(elements).expect("a mapped address is not null");
@@ -167,7 +169,14 @@ impl<R: Persistent> Pool<R> {
             }
         };
         // SAFETY: the heap just returned this free slot for `len` elements of `T`.
-        unsafe { fill_new_slice(self.mapping.address_of(offset as usize).cast_mut(), offset, len, element) };
+        unsafe {
+            fill_new_slice(
+                self.mapping.address_of(offset as usize).cast_mut(),
+                offset,
+                len,
+                element,
+            )
+        };
         Ok(PSlice::from_offset(offset))
     }
 

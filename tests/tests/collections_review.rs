@@ -1,6 +1,8 @@
-//! Adversarial review of the slice, collection and log-growth work (review-today branch):
-//! each test states what the first standard promises and checks it. Tests that fail show a
-//! hole; see the report on the branch for causes and suggested fixes.
+//! Holes an adversarial review found in slices and collections, each pinned by the test
+//! that showed it: a second owner of a lent buffer, a slice whose element constructor
+//! collects, a damaged map's endless probe, collections that their container moves, and a
+//! damaged span entry giving misaligned elements. Each now fails closed with a typed error
+//! or works as documented.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -23,22 +25,23 @@ fn buffer_of(debug: &str, field: &str) -> u64 {
 }
 
 // ---------------------------------------------------------------------------------------
-// 1. owned_slice_mut: a zero-sized owner at the address of the collection that claimed
-//    the buffer passes the claim check, so safe code holds two PMut<[T]> to one buffer.
+// 1. owned_slice_mut: a second owner of a collection's buffer, while the collection lends
+//    it. The owner is a `PSlice` field (8 bytes), so two live owners never share an
+//    address (a zero-sized one could, before); here a forged `PSlice` field names the
+//    vector's buffer, and the claim refuses it.
 // ---------------------------------------------------------------------------------------
 
 #[derive(Persistent, Default)]
 #[repr(C)]
-struct ZstRoot {
-    /// Zero-sized: at the same address as `numbers` (repr(C), offset 0 for both).
-    marker: [u64; 0],
+struct ForgedRoot {
+    forged: PSlice<u64>,
     numbers: PVec<u64>,
 }
 
 #[test]
-fn zero_sized_owner_at_a_collections_address_borrows_its_buffer_again() {
-    let file = ScratchFile::new("review-zst-owner");
-    let mut pool = Pool::create(file.path(), ZstRoot::default()).expect("create");
+fn a_second_owner_of_a_lent_buffer_is_refused() {
+    let file = ScratchFile::new("review-second-owner");
+    let mut pool = Pool::create(file.path(), ForgedRoot::default()).expect("create");
     pool.try_txn(|tx| {
         let mut root = tx.root_mut();
         root.numbers.push(1)?;
@@ -50,16 +53,12 @@ fn zero_sized_owner_at_a_collections_address_borrows_its_buffer_again() {
         PSlice::<u64>::from_offset(buffer_of(&format!("{:?}", pool.root().numbers), "buffer"));
     let outcome = pool.try_txn(|tx| {
         let mut root = tx.root_mut();
-        let ZstRoot { marker, numbers } = &mut *root;
-        assert_eq!(
-            core::ptr::from_mut(marker).cast::<u8>(),
-            core::ptr::from_mut(numbers).cast::<u8>()
-        );
-        // The vector lends its buffer (and claims it for its address).
+        root.forged = buffer;
+        let ForgedRoot { forged, numbers } = &mut *root;
+        // The vector lends its buffer (and claims it for its field).
         let lent = numbers.as_mut_slice()?.expect("a buffer");
         let first: &u64 = &lent[0];
-        // A second claim of the same buffer, from another live `&mut` into the pool.
-        match owned_slice_mut(marker, buffer) {
+        match owned_slice_mut(forged) {
             Err(_) => Ok::<_, Error>(None),
             Ok(mut second) => {
                 let before = *first;
@@ -352,7 +351,7 @@ fn panicking_hash_mid_insert_rolls_back() {
 #[test]
 fn forged_buffer_pointer_changes_are_rolled_back() {
     let file = ScratchFile::new("review-forged-rollback");
-    let mut pool = Pool::create(file.path(), ZstRoot::default()).expect("create");
+    let mut pool = Pool::create(file.path(), ForgedRoot::default()).expect("create");
     pool.try_txn(|tx| tx.root_mut().numbers.push(1))
         .expect("push");
     let buffer =
