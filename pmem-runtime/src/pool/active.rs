@@ -231,11 +231,35 @@ pub fn alloc_slice_with<T: Persistent>(
 /// [`Error::InvalidPointer`] if the slice is not a slice of `T` in it (as
 /// `Pool::get_slice`), or if another field claimed it in this transaction.
 pub fn owned_slice_mut<T: Persistent>(owner: &mut PSlice<T>) -> Result<PMut<'_, [T]>, Error> {
-    let _layout_checked: u64 = const { T::LAYOUT_HASH };
     let slice = *owner;
+    owned_slice_mut_by(owner, slice)
+}
+
+/// As [`owned_slice_mut`], for a collection whose buffers are not each named by a field it
+/// can borrow (a tree's nodes, named by pointers inside other nodes): `owner`, the
+/// collection itself, claims `slice`, and lends it while borrowed.
+///
+/// `O` must not be zero-sized: two values borrowed at once have two addresses only if
+/// they have bytes (a zero-sized field shares its neighbour's), and the claim follows the
+/// address. A zero-sized `O` does not compile.
+///
+/// # Errors
+///
+/// As [`owned_slice_mut`].
+pub fn owned_slice_mut_by<'a, O, T: Persistent>(
+    owner: &'a mut O,
+    slice: PSlice<T>,
+) -> Result<PMut<'a, [T]>, Error> {
+    const {
+        assert!(
+            size_of::<O>() != 0,
+            "the owner of a lent buffer must have bytes, so that its address is its own"
+        );
+    }
+    let _layout_checked: u64 = const { T::LAYOUT_HASH };
     let owner_address = core::ptr::from_mut(owner).cast::<u8>();
     active(|active, pool| {
-        if !pool.holds(owner_address, size_of::<PSlice<T>>()) {
+        if !pool.holds(owner_address, size_of::<O>()) {
             return Err(Error::NoExclusiveTransaction);
         }
         if !active
@@ -263,9 +287,9 @@ pub fn owned_slice_mut<T: Persistent>(owner: &mut PSlice<T>) -> Result<PMut<'_, 
         // SAFETY: `slice_elements` checked that the elements are valid, aligned and inside
         // one heap object of the pool's data. `owner` lies in the pool, so it was reached
         // through a `PMut` that borrows the transaction exclusively: no reference from the
-        // `Txn` is alive. The `PMut` borrows `owner`, an 8-byte field, for its life, and the
-        // buffer is claimed by `owner`'s address alone in this transaction: no other field,
-        // whose address differs while both are borrowed, is lent it.
+        // `Txn` is alive. The `PMut` borrows `owner`, which has bytes, for its life, and the
+        // buffer is claimed by `owner`'s address alone in this transaction: no other value,
+        // whose address differs from `owner`'s while both are borrowed, is lent it.
         Ok(unsafe { PMut::new(elements) })
     })
 }
