@@ -205,11 +205,7 @@ struct Loaded<'r, K: Persistent, V: Persistent> {
 
 impl<'r, K: Persistent + Sync, V: Persistent + Sync> Loaded<'r, K, V> {
     /// The node `at`, which must be of `level` if that is given.
-    fn load(
-        reader: &'r impl Reader,
-        at: NodeRef<K, V>,
-        level: Option<u64>,
-    ) -> Result<Self, Error> {
+    fn load(reader: &'r impl Reader, at: NodeRef<K, V>, level: Option<u64>) -> Result<Self, Error> {
         let [node] = reader.get_slice(at.0)? else {
             return Err(damaged(
                 at.0.offset(),
@@ -405,9 +401,13 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
             Bound::Included(last) | Bound::Excluded(last),
         ) = (&start, &end)
         {
-            assert!(first <= last, "range start is greater than range end in PBTreeMap");
             assert!(
-                first != last || !matches!((&start, &end), (Bound::Excluded(_), Bound::Excluded(_))),
+                first <= last,
+                "range start is greater than range end in PBTreeMap"
+            );
+            assert!(
+                first != last
+                    || !matches!((&start, &end), (Bound::Excluded(_), Bound::Excluded(_))),
                 "range start and end are equal and excluded in PBTreeMap"
             );
         }
@@ -442,7 +442,9 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
     }
 }
 
-impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> Default for PBTreeMap<K, V> {
+impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> Default
+    for PBTreeMap<K, V>
+{
     fn default() -> Self {
         Self::new()
     }
@@ -515,8 +517,8 @@ impl<'r, K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + Sync + 'st
     }
 }
 
-impl<'r, K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + Sync + 'static, R: Reader> Iterator
-    for BTreeIter<'r, K, V, R>
+impl<'r, K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + Sync + 'static, R: Reader>
+    Iterator for BTreeIter<'r, K, V, R>
 {
     type Item = Result<(&'r K, &'r V), Error>;
 
@@ -560,18 +562,24 @@ impl<K: Persistent + Copy, V: Persistent> Contents<K, V> {
     }
 
     /// Splits the contents, which are too many for one node, into two fresh nodes around the
-    /// middle entry: the left node, that entry, and the right node.
-    fn split(&self) -> Result<(NodeRef<K, V>, K, V, NodeRef<K, V>), Error> {
+    /// middle entry.
+    fn split(&self) -> Result<Split<K, V>, Error> {
         let middle = (self.keys.len() - 1) / 2;
-        let left = self.alloc(0..middle)?;
-        let right = self.alloc(middle + 1..self.keys.len())?;
-        Ok((
-            left,
-            self.keys[middle],
-            copied(&self.values[middle]),
-            right,
-        ))
+        Ok(Split {
+            left: self.alloc(0..middle)?,
+            key: self.keys[middle],
+            value: copied(&self.values[middle]),
+            right: self.alloc(middle + 1..self.keys.len())?,
+        })
     }
+}
+
+/// Two fresh nodes and the entry between them.
+struct Split<K: Persistent, V: Persistent> {
+    left: NodeRef<K, V>,
+    key: K,
+    value: V,
+    right: NodeRef<K, V>,
 }
 
 /// Where a search through the nodes to change ended: the path of (internal node, child
@@ -598,10 +606,10 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
     /// [`Error::CollectionDamaged`] for a damaged map. The map is left half-changed by an
     /// error: return it from the transaction, which rolls it back.
     pub fn insert(&mut self, key: K, value: V) -> Result<Option<V>, Error> {
-        let len = self
-            .len
-            .checked_add(1)
-            .ok_or(damaged(self.root.0.offset(), "a PBTreeMap's length overflows"))?;
+        let len = self.len.checked_add(1).ok_or(damaged(
+            self.root.0.offset(),
+            "a PBTreeMap's length overflows",
+        ))?;
         if self.root.0.is_null() {
             let contents = Contents {
                 level: 0,
@@ -609,7 +617,11 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
                 values: vec![value],
                 children: Vec::new(),
             };
-            self.root = contents.alloc(0..1)?;
+            let root = contents.alloc(0..1)?;
+            // Reaching the fresh root through the map checks that the map lies in the
+            // transaction's pool, as every later change does, before it is stored.
+            self.node_mut(root, Some(0))?;
+            self.root = root;
             self.len = len;
             return Ok(None);
         }
@@ -644,10 +656,10 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
         let Ok(index) = search.found else {
             return Ok(None);
         };
-        let len = self
-            .len
-            .checked_sub(1)
-            .ok_or(damaged(self.root.0.offset(), "a PBTreeMap's length is too small"))?;
+        let len = self.len.checked_sub(1).ok_or(damaged(
+            self.root.0.offset(),
+            "a PBTreeMap's length is too small",
+        ))?;
         let (node, _) = self.node_mut(search.node, None)?;
         let level = node.level;
         let left_child = if level == 0 {
@@ -831,19 +843,24 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
                 contents.children[at] = left;
                 contents.children.insert(at + 1, right);
             }
-            let (left, middle_key, middle_value, right) = contents.split()?;
+            let halves = contents.split()?;
             let Some((parent, index)) = path.pop() else {
                 let root = Contents {
                     level: level + 1,
-                    keys: vec![middle_key],
-                    values: vec![middle_value],
-                    children: vec![left, right],
+                    keys: vec![halves.key],
+                    values: vec![halves.value],
+                    children: vec![halves.left, halves.right],
                 };
                 self.root = root.alloc(0..1)?;
                 return Ok(());
             };
-            (node, at, key, value, split) =
-                (parent, index, middle_key, middle_value, Some((left, right)));
+            (node, at, key, value, split) = (
+                parent,
+                index,
+                halves.key,
+                halves.value,
+                Some((halves.left, halves.right)),
+            );
         }
     }
 
@@ -904,15 +921,17 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
             contents.keys.extend_from_slice(&right_contents.keys);
             contents.values.push(separator_value);
             contents.values.extend(right_contents.values);
-            contents.children.extend_from_slice(&right_contents.children);
+            contents
+                .children
+                .extend_from_slice(&right_contents.children);
             if contents.keys.len() > CAPACITY {
-                let (left, middle_key, middle_value, right) = contents.split()?;
+                let halves = contents.split()?;
                 let (mut target, _) = self.node_mut(parent, None)?;
-                target.keys[separator] = middle_key;
-                target.children[separator] = left;
-                target.children[separator + 1] = right;
+                target.keys[separator] = halves.key;
+                target.children[separator] = halves.left;
+                target.children[separator + 1] = halves.right;
                 let mut values = self.values_mut(parent_values)?;
-                values.at(separator).set(middle_value);
+                values.at(separator).set(halves.value);
                 return Ok(());
             }
             let merged = contents.alloc(0..contents.keys.len())?;
