@@ -81,7 +81,7 @@ const MIN: usize = CAPACITY / 2;
 /// `Copy + Ord` values (integers, byte arrays, derived structs); values may be anything
 /// `Persistent`, collections included (`PBTreeMap<u64, PVec<u64>>`).
 ///
-/// A B-tree of heap nodes of up to 16 keys (see the module documentation for the design).
+/// A B-tree of heap nodes of up to 16 keys (`src/collections/btree.rs` documents the design).
 /// It changes, like [`PVec`](crate::PVec), inside an exclusive transaction through a `&mut`
 /// into the pool: an insert that does not split a node logs the leaf's slots it shifts and
 /// the lengths; splits and merges build fresh nodes, which need no log. It reads through any
