@@ -60,7 +60,7 @@ extern crate self as pmem;
 
 pub mod collections;
 
-pub use collections::{PHashMap, PString, PVec};
+pub use collections::{PBTreeMap, PHashMap, PString, PVec};
 pub use pmem_macros::{Persistent, txn, txn_block};
 pub use pmem_runtime::{
     CACHE_LINE, Collection, DanglingPointer, Error, FlushMode, FlushModeError, HeaderPart,

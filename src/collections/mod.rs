@@ -1,4 +1,4 @@
-//! Persistent collections: [`PVec`], [`PString`] and [`PHashMap`], written with `#[txn]` on top of
+//! Persistent collections: [`PVec`], [`PString`], [`PHashMap`] and [`PBTreeMap`], written with `#[txn]` on top of
 //! [`PSlice`](crate::PSlice), the runtime-sized heap object.
 //!
 //! A collection is a small value (a length and a buffer pointer) stored in a pool, in the
@@ -8,10 +8,12 @@
 //! transaction through the `&mut` a [`PMut`](crate::PMut) gives, and reads through any
 //! [`Reader`](crate::Reader).
 
+mod btree;
 mod map;
 mod string;
 mod vec;
 
+pub use btree::{BTreeIter, PBTreeMap};
 pub use map::PHashMap;
 pub use string::PString;
 pub use vec::PVec;
