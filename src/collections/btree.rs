@@ -29,7 +29,7 @@
 //!
 //! # Ownership of the nodes within a transaction
 //!
-//! [`owned_slice_mut`] records, per transaction, which value first claimed each buffer, and
+//! [`owned_slice_mut_by`](crate::owned_slice_mut_by) records, per transaction, which value first claimed each buffer, and
 //! refuses a second claimant (two collections sharing a buffer in a damaged file). A B-tree
 //! moves child pointers from slot to slot and from node to node (a split, a merge, a shifted
 //! insert), so a node's parent slot is not a stable owner. Every node and values slice is
@@ -39,10 +39,10 @@
 //! and reach the next node afterwards.
 //!
 //! The *values* are another matter: a value that is itself a collection claims its buffers
-//! with its own address, and inserts, removals and splits move values between slots. Changing
-//! such a value, then moving it (an insert of a smaller key into its leaf), then changing it
-//! again in the same transaction is refused with [`Error::InvalidPointer`] (as for a
-//! `PVec<PVec<_>>` whose elements shift); in separate transactions it is fine.
+//! with its own field's address, and inserts, removals and splits move values between
+//! slots. So whenever the tree takes a node's values to change, it releases their claims
+//! first ([`release_claims`](crate::release_claims)), and a value changed, moved by an
+//! insert, and changed again in one transaction lends its buffer from its new slot.
 //!
 //! # Damaged files
 //!
@@ -66,7 +66,8 @@ use core::ops::{Bound, RangeBounds};
 use pmem_runtime::type_hash::{hash_str, hash_u64};
 
 use crate::{
-    Error, PMut, PSlice, Persistent, PointerMap, Reader, alloc_slice_with, owned_slice_mut, txn,
+    Error, PMut, PSlice, Persistent, PointerMap, Reader, alloc_slice_with, owned_slice_mut_by,
+    release_claims, txn,
 };
 
 /// How many keys a node holds at most. A multiple of 16, so that a node of any keys and
@@ -731,7 +732,7 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
         if at.0.is_null() {
             return Err(damaged(0, "a PBTreeMap node is missing"));
         }
-        let slice = owned_slice_mut(self, at.0)?;
+        let slice = owned_slice_mut_by(self, at.0)?;
         if slice.len() != 1 {
             return Err(damaged(
                 at.0.offset(),
@@ -743,15 +744,18 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
         Ok((node, len))
     }
 
-    /// A node's values, to change.
+    /// A node's values, to change. The claims of the collections among them are released
+    /// first ([`release_claims`]): the tree moves values between slots and nodes, and a
+    /// value that is a collection must lend its buffers from wherever it now lies.
     fn values_mut(&mut self, values: PSlice<V>) -> Result<PMut<'_, [V]>, Error> {
-        let slice = owned_slice_mut(self, values)?;
+        let mut slice = owned_slice_mut_by(self, values)?;
         if slice.len() != CAPACITY {
             return Err(damaged(
                 values.offset(),
                 "a PBTreeMap node's values slice has the wrong length",
             ));
         }
+        release_claims(&mut slice);
         Ok(slice)
     }
 
