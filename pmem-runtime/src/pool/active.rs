@@ -85,7 +85,8 @@ impl<R: Persistent> ActivePool for Pool<R> {
 /// The registered pool, and which field claimed each buffer in this transaction.
 struct Active {
     pool: NonNull<dyn ActivePool>,
-    claims: RefCell<Claims>,
+    /// Made when a collection first lends a buffer: most transactions never do.
+    claims: RefCell<Option<Box<Claims>>>,
 }
 
 /// Which `PSlice` field (by address) claimed which buffer (by pool offset), both ways.
@@ -170,7 +171,7 @@ pub(super) fn with_active_pool<R: Persistent, T>(pool: &Pool<R>, body: impl FnOn
     let erased: NonNull<dyn ActivePool> = unsafe { core::mem::transmute(erased) };
     let active = Active {
         pool: erased,
-        claims: RefCell::new(Claims::default()),
+        claims: RefCell::new(None),
     };
     ACTIVE.set(Some(NonNull::from(&active)));
     let _unregister = Unregister;
@@ -265,6 +266,7 @@ pub fn owned_slice_mut_by<'a, O, T: Persistent>(
         if !active
             .claims
             .borrow_mut()
+            .get_or_insert_with(Box::default)
             .claim(owner_address as usize, slice.offset())
         {
             return Err(Error::InvalidPointer {
@@ -305,7 +307,9 @@ pub fn release_claims<U: ?Sized>(values: &mut PMut<'_, U>) {
     // SAFETY: a `PMut`'s target is a valid `U` for the `PMut`'s life.
     let len = core::mem::size_of_val(unsafe { target.as_ref() });
     let _ = active(|active, _| {
-        active.claims.borrow_mut().release(start, start + len);
+        if let Some(claims) = active.claims.borrow_mut().as_mut() {
+            claims.release(start, start + len);
+        }
         Ok(())
     });
 }

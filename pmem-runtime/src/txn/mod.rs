@@ -41,7 +41,8 @@ pub(crate) use running::PoolAccess;
 use running::{Buffers, RunningTxn};
 
 thread_local! {
-    static ACTIVE: RefCell<Option<RunningTxn>> = const { RefCell::new(None) };
+    /// Boxed, so that beginning and ending a transaction moves a pointer, not its state.
+    static ACTIVE: RefCell<Option<Box<RunningTxn>>> = const { RefCell::new(None) };
     static RECYCLED: Cell<Option<Box<Buffers>>> = const { Cell::new(None) };
     /// How many `#[txn]` functions are running inside the thread's transaction.
     static FRAMES: Cell<u32> = const { Cell::new(0) };
@@ -68,7 +69,7 @@ pub fn log_range(address: *const u8, len: usize) {
 /// while it logs: a log that grows allocates a block from the heap, whose metadata writes
 /// and fences call back here, and the growth persists those itself (`txn/growth.rs`).
 fn with_active<T>(action: impl FnOnce(&mut RunningTxn) -> T) -> Option<T> {
-    ACTIVE.with(|active| active.try_borrow_mut().ok()?.as_mut().map(action))
+    ACTIVE.with(|active| active.try_borrow_mut().ok()?.as_deref_mut().map(action))
 }
 
 /// Records an object allocated by the running transaction (see `RunningTxn::note_fresh`).
@@ -235,7 +236,7 @@ impl TxnGuard {
         let slot_offset = pool.slot_offset;
         let slot_end = slot_offset + pool.slot_len;
         ACTIVE.with(|active| {
-            *active.borrow_mut() = Some(RunningTxn {
+            *active.borrow_mut() = Some(Box::new(RunningTxn {
                 pool,
                 generation,
                 next_entry: slot_offset + log::ENTRIES_START,
@@ -244,7 +245,7 @@ impl TxnGuard {
                 in_block: false,
                 doomed: false,
                 buffers: RECYCLED.take().unwrap_or_default(),
-            });
+            }));
         });
         Self {
             outer_frames: FRAMES.replace(0),
@@ -252,7 +253,7 @@ impl TxnGuard {
         }
     }
 
-    fn take(&self) -> Option<RunningTxn> {
+    fn take(&self) -> Option<Box<RunningTxn>> {
         FRAMES.set(self.outer_frames);
         ACTIVE.with(|active| active.borrow_mut().take())
     }

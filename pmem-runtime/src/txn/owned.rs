@@ -45,7 +45,9 @@ impl HeldLocks {
 
     pub(super) fn clear(&mut self) {
         self.words.clear();
-        self.index.clear();
+        if !self.index.is_empty() {
+            self.index.clear();
+        }
     }
 }
 
@@ -96,7 +98,11 @@ impl OwnedRanges {
 
     pub(super) fn clear(&mut self) {
         self.ranges.clear();
-        self.index.clear();
+        // A tree's `clear` drops it and makes a new one even when it is empty, which most
+        // transactions, holding few ranges, would pay at every end.
+        if !self.index.is_empty() {
+            self.index.clear();
+        }
     }
 }
 

@@ -100,17 +100,27 @@ impl Buffers {
         const KEEP: usize = 1024;
         self.entries.clear();
         self.logged_lines.clear();
-        self.logged_lines.shrink_to(KEEP);
         self.owned.clear();
         self.held_locks.clear();
         self.sorted_lines.clear();
-        self.sorted_lines.shrink_to(KEEP);
         self.fresh_objects.clear();
-        self.fresh_objects.shrink_to(KEEP);
         self.fresh_lines.clear();
-        self.fresh_lines.shrink_to(KEEP);
         self.metadata_lines.clear();
-        self.entries.shrink_to(KEEP);
+        // Checked first: shrinking a table costs time even when it is small already.
+        if self.logged_lines.capacity() > KEEP {
+            self.logged_lines.shrink_to(KEEP);
+        }
+        if self.fresh_objects.capacity() > KEEP {
+            self.fresh_objects.shrink_to(KEEP);
+        }
+        for lines in [&mut self.sorted_lines, &mut self.fresh_lines] {
+            if lines.capacity() > KEEP {
+                lines.shrink_to(KEEP);
+            }
+        }
+        if self.entries.capacity() > KEEP {
+            self.entries.shrink_to(KEEP);
+        }
         RECYCLED.set(Some(self));
     }
 }
@@ -367,7 +377,11 @@ impl RunningTxn {
     }
 
     /// Rule 2 of `log.rs`.
-    pub(super) fn commit(mut self) -> Vec<usize> {
+    #[expect(
+        clippy::boxed_local,
+        reason = "the state stays in the box the thread's slot holds: taking `self` by value would copy it at every transaction's end"
+    )]
+    pub(super) fn commit(mut self: Box<Self>) -> Vec<usize> {
         self.report_ending();
         stats::count_commit();
         if self.buffers.entries.is_empty() {
@@ -397,7 +411,11 @@ impl RunningTxn {
     }
 
     /// Rule 3 of `log.rs`.
-    pub(super) fn roll_back(mut self) -> Vec<usize> {
+    #[expect(
+        clippy::boxed_local,
+        reason = "the state stays in the box the thread's slot holds: taking `self` by value would copy it at every transaction's end"
+    )]
+    pub(super) fn roll_back(mut self: Box<Self>) -> Vec<usize> {
         self.report_ending();
         if self.buffers.entries.is_empty() {
             self.defer_unlogged_lines();
