@@ -17,6 +17,7 @@ mod layout;
 mod load;
 mod persistent;
 mod pointer_map;
+#[macro_use]
 mod ptr;
 mod region;
 mod slice;

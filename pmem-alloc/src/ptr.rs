@@ -1,10 +1,84 @@
-use core::fmt;
-use core::hash::{Hash, Hasher};
 use core::marker::PhantomData;
 
 use crate::persistent::Persistent;
 use crate::pointer_map::PointerMap;
 use crate::type_hash::hash_str;
+
+/// The methods and traits of a pointer type into a pool, `$name<T> { offset, target }`: an
+/// offset from the pool's start, 0 for null, compared and hashed as the offset. `$what`
+/// names what it points at, for the docs.
+macro_rules! offset_pointer {
+    ($name:ident, $what:literal) => {
+        impl<T> $name<T> {
+            /// The null pointer, which points at nothing.
+            #[must_use]
+            pub const fn null() -> Self {
+                Self::from_offset(0)
+            }
+
+            #[doc = concat!("A pointer to ", $what, " at `offset` bytes from the start of its pool.")]
+            ///
+            /// The offset is checked when the pointer is used, not here.
+            #[must_use]
+            pub const fn from_offset(offset: u64) -> Self {
+                Self {
+                    offset,
+                    target: core::marker::PhantomData,
+                }
+            }
+
+            /// The byte offset from the start of the pool; 0 for null.
+            #[must_use]
+            pub const fn offset(self) -> u64 {
+                self.offset
+            }
+
+            /// Whether this is the null pointer.
+            #[must_use]
+            pub const fn is_null(self) -> bool {
+                self.offset == 0
+            }
+        }
+
+        impl<T> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        impl<T> Copy for $name<T> {}
+
+        impl<T> Default for $name<T> {
+            fn default() -> Self {
+                Self::null()
+            }
+        }
+
+        impl<T> PartialEq for $name<T> {
+            fn eq(&self, other: &Self) -> bool {
+                self.offset == other.offset
+            }
+        }
+
+        impl<T> Eq for $name<T> {}
+
+        impl<T> core::hash::Hash for $name<T> {
+            fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+                self.offset.hash(state);
+            }
+        }
+
+        impl<T> core::fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                if self.is_null() {
+                    f.write_str(concat!(stringify!($name), "(null)"))
+                } else {
+                    write!(f, concat!(stringify!($name), "({:#x})"), self.offset)
+                }
+            }
+        }
+    };
+}
 
 /// A typed pointer into a pool: the byte offset of a `T` from the start of the pool.
 ///
@@ -20,77 +94,10 @@ use crate::type_hash::hash_str;
 #[repr(transparent)]
 pub struct PPtr<T> {
     offset: u64,
-    pointee: PhantomData<fn() -> T>,
+    target: PhantomData<fn() -> T>,
 }
 
-impl<T> PPtr<T> {
-    /// The null pointer.
-    #[must_use]
-    pub const fn null() -> Self {
-        Self::from_offset(0)
-    }
-
-    /// A pointer to the `T` at `offset` bytes from the start of its pool.
-    ///
-    /// The offset is checked when the pointer is used, not here.
-    #[must_use]
-    pub const fn from_offset(offset: u64) -> Self {
-        Self {
-            offset,
-            pointee: PhantomData,
-        }
-    }
-
-    /// The byte offset from the start of the pool; 0 for null.
-    #[must_use]
-    pub const fn offset(self) -> u64 {
-        self.offset
-    }
-
-    /// Whether this is the null pointer.
-    #[must_use]
-    pub const fn is_null(self) -> bool {
-        self.offset == 0
-    }
-}
-
-impl<T> Clone for PPtr<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T> Copy for PPtr<T> {}
-
-impl<T> Default for PPtr<T> {
-    fn default() -> Self {
-        Self::null()
-    }
-}
-
-impl<T> PartialEq for PPtr<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.offset == other.offset
-    }
-}
-
-impl<T> Eq for PPtr<T> {}
-
-impl<T> Hash for PPtr<T> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.offset.hash(state);
-    }
-}
-
-impl<T> fmt::Debug for PPtr<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_null() {
-            f.write_str("PPtr(null)")
-        } else {
-            write!(f, "PPtr({:#x})", self.offset)
-        }
-    }
-}
+offset_pointer!(PPtr, "the `T`");
 
 // SAFETY: a `PPtr` is a `u64` with a zero-sized marker: no padding, no interior mutability,
 // every bit pattern valid (offsets are checked on use), and it points into the pool, never

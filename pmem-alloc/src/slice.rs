@@ -1,7 +1,5 @@
 //! [`PSlice`]: a pointer to a run of elements whose length is stored with them.
 
-use core::fmt;
-use core::hash::{Hash, Hasher};
 use core::marker::PhantomData;
 
 use crate::persistent::Persistent;
@@ -25,76 +23,10 @@ pub const fn slice_layout_hash<T: Persistent>() -> u64 {
 #[repr(transparent)]
 pub struct PSlice<T> {
     offset: u64,
-    element: PhantomData<fn() -> T>,
+    target: PhantomData<fn() -> T>,
 }
 
-impl<T> PSlice<T> {
-    /// The null slice pointer, which points at nothing (not at an empty slice).
-    #[must_use]
-    pub const fn null() -> Self {
-        Self::from_offset(0)
-    }
-
-    /// A pointer to the slice at `offset` bytes from the start of its pool, checked when it
-    /// is used.
-    #[must_use]
-    pub const fn from_offset(offset: u64) -> Self {
-        Self {
-            offset,
-            element: PhantomData,
-        }
-    }
-
-    /// The byte offset from the start of the pool; 0 for null.
-    #[must_use]
-    pub const fn offset(self) -> u64 {
-        self.offset
-    }
-
-    /// Whether this is the null pointer.
-    #[must_use]
-    pub const fn is_null(self) -> bool {
-        self.offset == 0
-    }
-}
-
-impl<T> Clone for PSlice<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T> Copy for PSlice<T> {}
-
-impl<T> Default for PSlice<T> {
-    fn default() -> Self {
-        Self::null()
-    }
-}
-
-impl<T> PartialEq for PSlice<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.offset == other.offset
-    }
-}
-
-impl<T> Eq for PSlice<T> {}
-
-impl<T> Hash for PSlice<T> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.offset.hash(state);
-    }
-}
-
-impl<T> fmt::Debug for PSlice<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_null() {
-            f.write_str("PSlice(null)")
-        } else {
-            write!(f, "PSlice({:#x})", self.offset)
-        }
-    }
-}
+offset_pointer!(PSlice, "the slice");
 
 // SAFETY: a `PSlice` is a `u64` with a zero-sized marker: no padding, no interior
 // mutability, every bit pattern valid (offsets and lengths are checked on use), and it

@@ -65,6 +65,7 @@ use core::ops::{Bound, RangeBounds};
 
 use pmem_runtime::type_hash::{hash_str, hash_u64};
 
+use super::{copied, zeroed};
 use crate::{
     Error, PMut, PSlice, Persistent, PointerMap, Reader, alloc_slice_with, owned_slice_mut_by,
     release_claims, txn,
@@ -145,20 +146,6 @@ unsafe impl<K: Persistent, V: Persistent> Persistent for NodeRef<K, V> {
     fn describe_pointers(map: &mut PointerMap, offset: usize) {
         <PSlice<Node<K, V>> as Persistent>::describe_pointers(map, offset);
     }
-}
-
-/// A `T` of all-zero bytes: what unused slots hold.
-fn zeroed<T: Persistent>() -> T {
-    // SAFETY: every bit pattern of a `Persistent` type is a valid value (its contract).
-    unsafe { core::mem::zeroed() }
-}
-
-/// A bitwise copy of `value`: `Persistent` types are plain data without `Drop`, so moving
-/// a value from one slot to another is this copy.
-fn copied<T: Persistent>(value: &T) -> T {
-    // SAFETY: `value` is a valid, aligned `T`; `T: Persistent` has no `Drop` (the derive
-    // refuses one) and every bit pattern is valid, so both copies may be used.
-    unsafe { core::ptr::read(value) }
 }
 
 fn damaged(offset: u64, what: &'static str) -> Error {

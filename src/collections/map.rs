@@ -5,6 +5,7 @@ use std::collections::hash_map::RandomState;
 
 use siphasher::sip::SipHasher13;
 
+use super::{copied, zeroed};
 use crate::{
     Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims, txn,
 };
@@ -210,19 +211,6 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// A `T` of all-zero bytes: what empty slots hold.
-fn zeroed<T: Persistent>() -> T {
-    // SAFETY: every bit pattern of a `Persistent` type is a valid value (its contract).
-    unsafe { core::mem::zeroed() }
-}
-
-/// A bitwise copy of `value`: `Persistent` types are plain data without `Drop`.
-fn copied<T: Persistent>(value: &T) -> T {
-    // SAFETY: `value` is a valid, aligned `T`; `T: Persistent` has no `Drop` (the derive
-    // refuses one) and every bit pattern is valid, so both copies may be used.
-    unsafe { core::ptr::read(value) }
 }
 
 #[txn]

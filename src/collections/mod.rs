@@ -17,3 +17,20 @@ pub use btree::{BTreeIter, PBTreeMap};
 pub use map::PHashMap;
 pub use string::PString;
 pub use vec::PVec;
+
+use crate::Persistent;
+
+/// A `T` of all-zero bytes: what a collection's unused slots hold.
+fn zeroed<T: Persistent>() -> T {
+    // SAFETY: every bit pattern of a `Persistent` type is a valid value (its contract).
+    unsafe { core::mem::zeroed() }
+}
+
+/// A bitwise copy of `value`. A `Persistent` type is plain data without `Drop`, so the copy
+/// and the original are two valid values, and moving an element from one slot or buffer to
+/// another is this copy.
+fn copied<T: Persistent>(value: &T) -> T {
+    // SAFETY: `value` is a valid, aligned `T`; `T: Persistent` has no `Drop` (the derive
+    // refuses one) and every bit pattern is valid, so both copies may be used.
+    unsafe { core::ptr::read(value) }
+}

@@ -1,5 +1,6 @@
 //! [`PVec`]: a growable array in a pool.
 
+use super::{copied, zeroed};
 use crate::{
     Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims, txn,
 };
@@ -155,21 +156,6 @@ impl<T: Persistent> Default for PVec<T> {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// A `T` of all-zero bytes: what unused slots hold.
-fn zeroed<T: Persistent>() -> T {
-    // SAFETY: every bit pattern of a `Persistent` type is a valid value (its contract).
-    unsafe { core::mem::zeroed() }
-}
-
-/// A bitwise copy of `value`. A `Persistent` type is plain data without `Drop`, so the
-/// copy and the original are two valid values, and moving an element from one buffer to
-/// another is this copy.
-fn copied<T: Persistent>(value: &T) -> T {
-    // SAFETY: `value` is a valid, aligned `T`; `T: Persistent` has no `Drop` (the derive
-    // refuses one) and every bit pattern is valid, so both copies may be used.
-    unsafe { core::ptr::read(value) }
 }
 
 #[txn]

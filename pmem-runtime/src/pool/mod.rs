@@ -282,18 +282,7 @@ impl<R: Persistent> Pool<R> {
         }
         if !in_root {
             let heap = &self.inner_read().heap;
-            let found = match visibility {
-                Visibility::Published => heap.object_type(offset),
-                Visibility::WrittenByThisTransaction => heap.object_type_even_hidden(offset),
-            };
-            let Some(index) = found else {
-                if heap.is_hidden(offset) {
-                    return Err(invalid(
-                        "the object is being written by the running transaction that allocated it; others can read it once that transaction has ended",
-                    ));
-                }
-                return Err(invalid("no allocated heap object starts there"));
-            };
+            let index = visibility.object_type(heap, offset).map_err(invalid)?;
             if heap
                 .type_info(index)
                 .is_none_or(|info| info.layout_hash != T::LAYOUT_HASH)
@@ -411,6 +400,22 @@ enum Visibility {
     /// Also the objects the running shared transaction allocated, which the heap hides
     /// from every other reader until it ends.
     WrittenByThisTransaction,
+}
+
+impl Visibility {
+    /// The type index of the allocated object that starts at `offset` and is visible, or
+    /// why there is none.
+    fn object_type(self, heap: &Heap, offset: u64) -> Result<u32, &'static str> {
+        let found = match self {
+            Self::Published => heap.object_type(offset),
+            Self::WrittenByThisTransaction => heap.object_type_even_hidden(offset),
+        };
+        found.ok_or(if heap.is_hidden(offset) {
+            "the object is being written by the running transaction that allocated it; others can read it once that transaction has ended"
+        } else {
+            "no allocated heap object starts there"
+        })
+    }
 }
 
 /// What a new `Pool` is made of.

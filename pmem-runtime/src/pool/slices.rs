@@ -93,18 +93,7 @@ impl<R: Persistent> Pool<R> {
             return Err(invalid("the pointer is null"));
         }
         let heap = &self.inner_read().heap;
-        let found = match visibility {
-            Visibility::Published => heap.object_type(offset),
-            Visibility::WrittenByThisTransaction => heap.object_type_even_hidden(offset),
-        };
-        let Some(index) = found else {
-            if heap.is_hidden(offset) {
-                return Err(invalid(
-                    "the slice is being written by the running transaction that allocated it; others can read it once that transaction has ended",
-                ));
-            }
-            return Err(invalid("no allocated heap object starts there"));
-        };
+        let index = visibility.object_type(heap, offset).map_err(invalid)?;
         if heap
             .type_info(index)
             .is_none_or(|info| info.layout_hash != key.layout_hash)
