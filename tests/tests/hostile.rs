@@ -594,3 +594,31 @@ fn hostile_log_chains_are_refused_and_the_file_is_left_as_it_was() {
     no_magic[first + 8] ^= 1;
     refused_with(&path, &no_magic, "magic");
 }
+
+/// Two lanes' chains may not share a block: a block belongs to one slot for good, and two
+/// transactions' entries in one block would overwrite each other.
+#[test]
+fn two_slots_chaining_one_block_are_refused_and_the_file_is_left_as_it_was() {
+    let path = ScratchFile::new("hostile-chain-shared");
+    let mut pool = PoolOptions::new()
+        .log_size(4096)
+        .lanes(2)
+        .create_with(path.path(), |values: &mut [u64; 1024]| values.fill(1))
+        .expect("create");
+    pool.txn(|tx| {
+        let mut array = tx.root_mut();
+        for index in 0..1024 {
+            *array.at(index) = 2;
+        }
+    });
+    drop(pool);
+    let bytes = path.contents();
+    let log = PoolLayout::of(&bytes).log_offset;
+    let (first_link, second_link) = (log + 8, log + 4096 + 8);
+    let first = u64_at(&bytes, first_link);
+    assert_ne!(first, 0, "the first lane chained a block");
+    assert_eq!(u64_at(&bytes, second_link), 0, "the second lane has none");
+    let mut forged = bytes.clone();
+    forged[second_link..second_link + 8].copy_from_slice(&first.to_le_bytes());
+    refused_with(&path, &forged, "overlaps another chained block");
+}
