@@ -293,19 +293,22 @@ struct List {
     head: PMutex<PPtr<Node>>,
 }
 
-#[test]
-fn threads_allocate_and_link_objects_then_an_exclusive_collection_keeps_pins() {
-    let file = ScratchFile::new("shared-alloc");
-    let mut pool = PoolOptions::new()
-        .lanes(2)
-        .size(1 << 20)
+/// A pool of `options` at `file` whose root is an empty list.
+fn empty_list(file: &ScratchFile, options: PoolOptions) -> Pool<List> {
+    options
         .create(
             file.path(),
             List {
                 head: PMutex::new(PPtr::null()),
             },
         )
-        .expect("create");
+        .expect("create")
+}
+
+#[test]
+fn threads_allocate_and_link_objects_then_an_exclusive_collection_keeps_pins() {
+    let file = ScratchFile::new("shared-alloc");
+    let mut pool = empty_list(&file, PoolOptions::new().lanes(2).size(1 << 20));
     let size_before = pool.info().size;
     let pins: Vec<Pinned<Node>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..2u64)
@@ -370,16 +373,7 @@ fn threads_allocate_and_link_objects_then_an_exclusive_collection_keeps_pins() {
 #[test]
 fn threads_allocating_together_write_pages_of_their_own() {
     let file = ScratchFile::new("shared-own-pages");
-    let pool = PoolOptions::new()
-        .lanes(2)
-        .size(1 << 20)
-        .create(
-            file.path(),
-            List {
-                head: PMutex::new(PPtr::null()),
-            },
-        )
-        .expect("create");
+    let pool = empty_list(&file, PoolOptions::new().lanes(2).size(1 << 20));
     let together = Barrier::new(2);
     let pages: Vec<std::collections::BTreeSet<u64>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..2u64)
@@ -425,14 +419,7 @@ fn threads_allocating_together_write_pages_of_their_own() {
 #[test]
 fn a_shared_transaction_changes_only_what_it_locked_or_allocated() {
     let file = ScratchFile::new("shared-get-mut");
-    let pool = PoolOptions::new()
-        .create(
-            file.path(),
-            List {
-                head: PMutex::new(PPtr::null()),
-            },
-        )
-        .expect("create");
+    let pool = empty_list(&file, PoolOptions::new());
     let node = pool.shared_txn(|tx| {
         let node = tx
             .alloc(Node {
@@ -531,15 +518,7 @@ fn an_exclusive_transaction_reaches_a_locked_value_without_locking() {
 #[test]
 fn no_reader_finds_an_object_while_its_transaction_writes_it() {
     let file = ScratchFile::new("shared-hidden");
-    let pool = PoolOptions::new()
-        .lanes(2)
-        .create(
-            file.path(),
-            List {
-                head: PMutex::new(PPtr::null()),
-            },
-        )
-        .expect("create");
+    let pool = empty_list(&file, PoolOptions::new().lanes(2));
     let (allocated, wait_for_allocation) = mpsc::channel();
     let (looked, wait_for_look) = mpsc::channel();
     let pool = &pool;
@@ -641,15 +620,7 @@ fn lines_an_exclusive_transaction_deferred_are_durable_before_shared_ones_run() 
     use pmem::simulation::Simulation;
     let simulation = Simulation::new();
     let file = ScratchFile::new("shared-deferred");
-    let mut pool = PoolOptions::new()
-        .simulation(&simulation)
-        .create(
-            file.path(),
-            List {
-                head: PMutex::new(PPtr::null()),
-            },
-        )
-        .expect("create");
+    let mut pool = empty_list(&file, PoolOptions::new().simulation(&simulation));
     let pinned = pool.txn(|tx| {
         let node = tx
             .alloc(Node {
