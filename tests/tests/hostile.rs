@@ -529,11 +529,13 @@ fn a_header_claiming_1025_log_slots_is_refused() {
 
 // Class 9: log chains (`pmem-runtime/src/log.rs`, "Extension blocks").
 
-/// A pool whose slot has a chain of extension blocks (a transaction outgrew its 4 KiB
-/// log), closed cleanly, and where the slot's link word and first block lie.
-fn chained(path: &ScratchFile) -> (Vec<u8>, usize, usize) {
+/// A pool of `lanes` lanes whose first slot has a chain of extension blocks (a
+/// transaction outgrew its 4 KiB log), closed cleanly, and where the slot's link word and
+/// first block lie.
+fn chained(path: &ScratchFile, lanes: u32) -> (Vec<u8>, usize, usize) {
     let mut pool = PoolOptions::new()
         .log_size(4096)
+        .lanes(lanes)
         .create_with(path.path(), |values: &mut [u64; 1024]| values.fill(1))
         .expect("create");
     pool.txn(|tx| {
@@ -563,7 +565,7 @@ fn refused_with(path: &ScratchFile, bytes: &[u8], expected: &str) {
 #[test]
 fn hostile_log_chains_are_refused_and_the_file_is_left_as_it_was() {
     let path = ScratchFile::new("hostile-chain");
-    let (bytes, link_at, first) = chained(&path);
+    let (bytes, link_at, first) = chained(&path, 1);
     let layout = PoolLayout::of(&bytes);
     let with_link = |at: usize, value: u64| {
         let mut forged = bytes.clone();
@@ -600,25 +602,11 @@ fn hostile_log_chains_are_refused_and_the_file_is_left_as_it_was() {
 #[test]
 fn two_slots_chaining_one_block_are_refused_and_the_file_is_left_as_it_was() {
     let path = ScratchFile::new("hostile-chain-shared");
-    let mut pool = PoolOptions::new()
-        .log_size(4096)
-        .lanes(2)
-        .create_with(path.path(), |values: &mut [u64; 1024]| values.fill(1))
-        .expect("create");
-    pool.txn(|tx| {
-        let mut array = tx.root_mut();
-        for index in 0..1024 {
-            *array.at(index) = 2;
-        }
-    });
-    drop(pool);
-    let bytes = path.contents();
-    let log = PoolLayout::of(&bytes).log_offset;
-    let (first_link, second_link) = (log + 8, log + 4096 + 8);
-    let first = u64_at(&bytes, first_link);
-    assert_ne!(first, 0, "the first lane chained a block");
+    let (bytes, first_link, first) = chained(&path, 2);
+    // The second slot follows the first, whose link word is 8 bytes in.
+    let second_link = first_link + 4096;
     assert_eq!(u64_at(&bytes, second_link), 0, "the second lane has none");
     let mut forged = bytes.clone();
-    forged[second_link..second_link + 8].copy_from_slice(&first.to_le_bytes());
+    forged[second_link..second_link + 8].copy_from_slice(&(first as u64).to_le_bytes());
     refused_with(&path, &forged, "overlaps another chained block");
 }
