@@ -23,6 +23,29 @@ fn cell(value: Option<f64>, format: fn(f64) -> String) -> String {
 }
 
 /// The ratio of the medians.
+/// The cells of a side-by-side row after its leading columns: pmem's and the other
+/// program's medians, their ratio, both ranges, and pmem's counts per op (from the runs of
+/// `pmem_key`).
+fn side_by_side(
+    results: &Results,
+    pmem_key: &Key,
+    pmem: Option<Summary>,
+    other: Option<Summary>,
+) -> String {
+    let per_op = |pick: fn(&Sample) -> Option<f64>| median(&results.values(pmem_key, pick));
+    [
+        cell(pmem.map(|s| s.median), mops),
+        cell(other.map(|s| s.median), mops),
+        cell(ratio(pmem, other), |r| format!("{r:.2}×")),
+        range(pmem, mops),
+        range(other, mops),
+        cell(per_op(|s| s.fences_per_op), |v| format!("{v:.2}")),
+        cell(per_op(|s| s.flushes_per_op), |v| format!("{v:.2}")),
+        cell(per_op(|s| s.log_bytes_per_op), |v| format!("{v:.1}")),
+    ]
+    .join(" | ")
+}
+
 fn ratio(numerator: Option<Summary>, denominator: Option<Summary>) -> Option<f64> {
     Some(numerator?.median / denominator?.median)
 }
@@ -115,7 +138,6 @@ pub(crate) fn results_markdown(
         let pmdk = workload
             .pmdk
             .and_then(|pmdk| results.throughput(&Key::new(Program::Pmdk, pmdk, ops)));
-        let per_op = |pick: fn(&Sample) -> Option<f64>| median(&results.values(&key, pick));
         let name = match workload.pmdk {
             Some(pmdk) if pmdk != workload.pmem => {
                 format!("{} (PMDK: {pmdk})", workload.pmem)
@@ -130,15 +152,8 @@ pub(crate) fn results_markdown(
             _ => "—".to_owned(),
         };
         line(&format!(
-            "| {name} | {ops} | {} | {} | {} | {} | {} | {} | {} | {} | {against_floor} |",
-            cell(pmem.map(|s| s.median), mops),
-            cell(pmdk.map(|s| s.median), mops),
-            cell(ratio(pmem, pmdk), |r| format!("{r:.2}×")),
-            range(pmem, mops),
-            range(pmdk, mops),
-            cell(per_op(|s| s.fences_per_op), |v| format!("{v:.2}")),
-            cell(per_op(|s| s.flushes_per_op), |v| format!("{v:.2}")),
-            cell(per_op(|s| s.log_bytes_per_op), |v| format!("{v:.1}")),
+            "| {name} | {ops} | {} | {against_floor} |",
+            side_by_side(results, &key, pmem, pmdk)
         ));
     }
     line("");
@@ -246,19 +261,10 @@ fn threads_section(plan: &Plan, results: &Results, line: &mut impl FnMut(&str)) 
             let pmem_key = key(Program::Pmem, workload.workload, ops, threads);
             let pmem = results.throughput(&pmem_key);
             let pmdk = results.throughput(&key(Program::Pmdk, workload.workload, ops, threads));
-            let per_op =
-                |pick: fn(&Sample) -> Option<f64>| median(&results.values(&pmem_key, pick));
             line(&format!(
-                "| {} | {threads} | {ops} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {threads} | {ops} | {} |",
                 workload.workload,
-                cell(pmem.map(|s| s.median), mops),
-                cell(pmdk.map(|s| s.median), mops),
-                cell(ratio(pmem, pmdk), |r| format!("{r:.2}×")),
-                range(pmem, mops),
-                range(pmdk, mops),
-                cell(per_op(|s| s.fences_per_op), |v| format!("{v:.2}")),
-                cell(per_op(|s| s.flushes_per_op), |v| format!("{v:.2}")),
-                cell(per_op(|s| s.log_bytes_per_op), |v| format!("{v:.1}")),
+                side_by_side(results, &pmem_key, pmem, pmdk)
             ));
         }
     }
@@ -365,18 +371,10 @@ fn collections_section(plan: &Plan, results: &Results, line: &mut impl FnMut(&st
         let pmem_key = Key::new(Program::Pmem, workload.workload, ops);
         let pmem = results.throughput(&pmem_key);
         let pmdkxx = results.throughput(&Key::new(Program::Pmdkxx, workload.workload, ops));
-        let per_op = |pick: fn(&Sample) -> Option<f64>| median(&results.values(&pmem_key, pick));
         line(&format!(
-            "| {} | {ops} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {ops} | {} |",
             workload.workload,
-            cell(pmem.map(|s| s.median), mops),
-            cell(pmdkxx.map(|s| s.median), mops),
-            cell(ratio(pmem, pmdkxx), |r| format!("{r:.2}×")),
-            range(pmem, mops),
-            range(pmdkxx, mops),
-            cell(per_op(|s| s.fences_per_op), |v| format!("{v:.2}")),
-            cell(per_op(|s| s.flushes_per_op), |v| format!("{v:.2}")),
-            cell(per_op(|s| s.log_bytes_per_op), |v| format!("{v:.1}")),
+            side_by_side(results, &pmem_key, pmem, pmdkxx)
         ));
     }
     line("");
