@@ -14,37 +14,19 @@
 
 use std::num::NonZeroUsize;
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
 
 use pmem::Stats;
 use pmem_bench::BenchError;
 
+mod common;
+
+use common::Scratch;
+
 /// Every run's op count: a power of two, so a vector is exactly full at the end.
 const OPS: u64 = 4096;
 
-/// A directory of one test's own for its pools, removed with them when the test ends.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Self {
-        let path = pmem::scratch_directory().join(format!(
-            "pmem-bench-collections-{}-{test}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));
-        Self(path)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn run(workload: &str) -> Stats {
-    let scratch = Scratch::new(workload);
+    let scratch = Scratch::new("collections", workload);
     let measured = pmem_bench::run(workload, OPS, NonZeroUsize::MIN, &scratch.0)
         .unwrap_or_else(|error| panic!("{workload} {OPS} failed: {error}"));
     assert_eq!(
@@ -209,7 +191,7 @@ fn map_insert() {
 /// Lookups are reads: nothing is logged, written back or fenced, and no transaction runs.
 #[test]
 fn map_get() {
-    let scratch = Scratch::new("map_get");
+    let scratch = Scratch::new("collections", "map_get");
     let cost = pmem_bench::run("map_get", OPS, NonZeroUsize::MIN, &scratch.0)
         .expect("map_get")
         .cost;
@@ -299,7 +281,7 @@ fn kv_memory() {
 /// The whole heap adds the vector's buffer (exactly full at 4,096) and page tables.
 #[test]
 fn kv_memory_per_value() {
-    let scratch = Scratch::new("kv_memory_per_value");
+    let scratch = Scratch::new("collections", "kv_memory_per_value");
     let measured =
         pmem_bench::run("kv_memory", OPS, NonZeroUsize::MIN, &scratch.0).expect("kv_memory");
     let memory = measured.memory.expect("kv_memory measures memory");
@@ -323,7 +305,7 @@ fn kv_memory_per_value() {
 /// on several threads.
 #[test]
 fn collections_run_on_one_thread() {
-    let scratch = Scratch::new("collections_run_on_one_thread");
+    let scratch = Scratch::new("collections", "collections_run_on_one_thread");
     let two = NonZeroUsize::new(2).expect("two");
     for workload in [
         "vec_push",

@@ -6,32 +6,13 @@
 
 use std::num::NonZeroUsize;
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
 
 use pmem::Stats;
 use pmem_bench::{BenchError, Measured};
 
-/// A directory of one test's own for its pools, removed with them when the test ends: the
-/// tests run in parallel in one process, and `pmem-bench` names a pool after the process
-/// and the workload only.
-struct Scratch(PathBuf);
+mod common;
 
-impl Scratch {
-    fn new(test: &str) -> Self {
-        // tmpfs, where the default flush mode (msync) writes nothing back to a device.
-        let path = pmem::scratch_directory()
-            .join(format!("pmem-bench-costs-{}-{test}", std::process::id()));
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));
-        Self(path)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::Scratch;
 
 fn threads(count: usize) -> NonZeroUsize {
     NonZeroUsize::new(count).expect("a positive thread count")
@@ -39,7 +20,7 @@ fn threads(count: usize) -> NonZeroUsize {
 
 /// Runs `workload` for test `test`, in its own scratch directory.
 fn run(test: &str, workload: &'static str, ops: u64, threads: NonZeroUsize) -> Costs {
-    let scratch = Scratch::new(test);
+    let scratch = Scratch::new("costs", test);
     let measured = pmem_bench::run(workload, ops, threads, &scratch.0)
         .unwrap_or_else(|error| panic!("{workload} {ops} failed: {error}"));
     Costs {
@@ -169,7 +150,7 @@ fn sps_on_two_threads() {
 
 #[test]
 fn one_thread_workloads_refuse_threads() {
-    let scratch = Scratch::new("one_thread_workloads_refuse_threads");
+    let scratch = Scratch::new("costs", "one_thread_workloads_refuse_threads");
     for workload in ["barrier", "recovery", "gc"] {
         let result = pmem_bench::run(workload, 10, threads(2), &scratch.0);
         assert!(

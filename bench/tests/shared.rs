@@ -4,36 +4,20 @@
 //! thread opens a span, are bounded.
 
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
 
 use pmem::Stats;
 use pmem_bench::BenchError;
 
-/// A directory of one test's own for its pool, removed with it when the test ends.
-struct Scratch(PathBuf);
+mod common;
 
-impl Scratch {
-    fn new(test: &str) -> Self {
-        let path = pmem::scratch_directory()
-            .join(format!("pmem-bench-shared-{}-{test}", std::process::id()));
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));
-        Self(path)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::Scratch;
 
 fn threads(count: usize) -> NonZeroUsize {
     NonZeroUsize::new(count).expect("a positive thread count")
 }
 
 fn run_shared(test: &str, workload: &str, ops: u64, threads: NonZeroUsize) -> Stats {
-    let scratch = Scratch::new(test);
+    let scratch = Scratch::new("shared", test);
     let measured = pmem_bench::run_shared(workload, ops, threads, &scratch.0)
         .unwrap_or_else(|error| panic!("{workload} {ops} on {threads} threads failed: {error}"));
     let line = measured.report(workload, ops, threads);
@@ -93,7 +77,7 @@ fn hashmap_insert_costs_the_same_per_op_on_one_and_two_threads() {
 
 #[test]
 fn only_sps_and_hashmap_insert_share_a_pool() {
-    let scratch = Scratch::new("refusals");
+    let scratch = Scratch::new("shared", "refusals");
     for (workload, count) in [
         ("list_push", 2),
         ("empty_txn", 1),
