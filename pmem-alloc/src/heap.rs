@@ -39,43 +39,90 @@ pub(crate) struct Span {
     pub(crate) live: usize,
     /// No free slot lies in a word before this one.
     pub(crate) free_word_hint: usize,
-    /// One bit per slot: allocated, but not found by lookups yet (see [`Heap::hide`]).
+    /// One bit per slot: allocated, but not found by lookups yet (see [`Heap::hide`]), and
+    /// one bit per slot: read since the last collection (see [`Heap::note_read`]).
     /// Shared with the [`HiddenSlot`]s, which reveal their slot without the heap.
     pub(crate) hidden: Arc<HiddenSlots>,
 }
 
-/// A span's hidden slots, one bit each.
+/// A span's hidden slots and read slots, one bit each.
+///
+/// A claim ([`Heap::claim`]) and a read ([`Heap::note_read`]) of one slot on two threads
+/// exclude each other as Dekker's protocol does: each sets its own bit, then loads the
+/// other's, all `SeqCst`, so at least one of the two sees the other's bit.
 #[derive(Debug)]
-pub(crate) struct HiddenSlots(Box<[AtomicU64]>);
+pub(crate) struct HiddenSlots {
+    hidden: Box<[AtomicU64]>,
+    read: Box<[AtomicU64]>,
+}
 
 impl HiddenSlots {
     pub(crate) fn none(objects: usize) -> Arc<Self> {
-        Arc::new(Self(
+        let words = || {
             (0..objects.div_ceil(64))
                 .map(|_| AtomicU64::new(0))
-                .collect(),
-        ))
+                .collect()
+        };
+        Arc::new(Self {
+            hidden: words(),
+            read: words(),
+        })
     }
 
-    fn hide(&self, slot: usize) {
-        self.0[slot / 64].fetch_or(1 << (slot % 64), Ordering::Relaxed);
+    /// Hides the slot; whether it was hidden already.
+    fn hide(&self, slot: usize) -> bool {
+        self.hidden[slot / 64].fetch_or(bit(slot), Ordering::SeqCst) & bit(slot) != 0
     }
 
     /// Release: a reader that finds the slot revealed (Acquire) sees what the revealing
     /// thread wrote before.
     fn reveal(&self, slot: usize) {
-        self.0[slot / 64].fetch_and(!(1 << (slot % 64)), Ordering::Release);
+        self.hidden[slot / 64].fetch_and(!bit(slot), Ordering::Release);
     }
 
     fn is_hidden(&self, slot: usize) -> bool {
-        self.0[slot / 64].load(Ordering::Acquire) & 1 << (slot % 64) != 0
+        self.hidden[slot / 64].load(Ordering::SeqCst) & bit(slot) != 0
+    }
+
+    /// Marks the slot read. A load first, so that threads reading one slot again and
+    /// again keep its line shared.
+    fn mark_read(&self, slot: usize) {
+        let word = &self.read[slot / 64];
+        if word.load(Ordering::SeqCst) & bit(slot) == 0 {
+            word.fetch_or(bit(slot), Ordering::SeqCst);
+        }
+    }
+
+    fn was_read(&self, slot: usize) -> bool {
+        self.read[slot / 64].load(Ordering::SeqCst) & bit(slot) != 0
+    }
+
+    fn forget_read(&self, slot: usize) {
+        let word = &self.read[slot / 64];
+        if word.load(Ordering::Relaxed) & bit(slot) != 0 {
+            word.fetch_and(!bit(slot), Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn clear(&self) {
-        for word in &self.0 {
+        for word in self.hidden.iter().chain(self.read.iter()) {
             word.store(0, Ordering::Relaxed);
         }
     }
+}
+
+/// Slot `slot`'s bit in its word of a bitmap.
+const fn bit(slot: usize) -> u64 {
+    1 << (slot % 64)
+}
+
+/// Why [`Heap::claim`] refused a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimRefused {
+    /// It is hidden: a transaction allocated or claimed it and has not ended.
+    Hidden,
+    /// It was read since the last collection, and the reference may still be alive.
+    Read,
 }
 
 /// An allocated slot that [`Heap::hide`] hid: lookups ([`Heap::object_type`]) do not find
@@ -652,6 +699,56 @@ impl Heap {
             span: Arc::clone(span),
             slot,
         })
+    }
+
+    /// Hides the allocated slot at pool offset `offset`, as [`hide`](Heap::hide) does, for a
+    /// transaction that is to change an object it did not allocate and that no reader may
+    /// reach meanwhile: refused if the slot is hidden already (another transaction has it),
+    /// or was read since the last collection ([`note_read`](Heap::note_read)), since the
+    /// reader may still hold a reference. `None` if no slot starts at `offset`.
+    ///
+    /// It takes the heap shared: a claim and a read exclude each other through the slot's
+    /// bits alone.
+    pub fn claim(&self, offset: u64) -> Option<Result<HiddenSlot, ClaimRefused>> {
+        let (id, slot) = self.locate(offset)?;
+        let span = &self.spans[id].as_ref().expect("located spans exist").hidden;
+        if span.hide(slot) {
+            return Some(Err(ClaimRefused::Hidden));
+        }
+        if span.was_read(slot) {
+            span.reveal(slot);
+            return Some(Err(ClaimRefused::Read));
+        }
+        Some(Ok(HiddenSlot {
+            span: Arc::clone(span),
+            slot,
+        }))
+    }
+
+    /// Records that a reader took a reference to the slot at pool offset `offset`, which may
+    /// outlive what the caller can see: no [`claim`](Heap::claim) succeeds on the slot until
+    /// the next collection, or until [`forget_read`](Heap::forget_read). Call it before
+    /// looking the object up, so that a claim racing with the read is seen by one of them.
+    pub fn note_read(&self, offset: u64) {
+        if let Some((id, slot)) = self.locate(offset) {
+            self.spans[id]
+                .as_ref()
+                .expect("located spans exist")
+                .hidden
+                .mark_read(slot);
+        }
+    }
+
+    /// Forgets the reads of the slot at pool offset `offset`: for a caller that knows no
+    /// reference from them is alive any more (it holds the pool to itself).
+    pub fn forget_read(&self, offset: u64) {
+        if let Some((id, slot)) = self.locate(offset) {
+            self.spans[id]
+                .as_ref()
+                .expect("located spans exist")
+                .hidden
+                .forget_read(slot);
+        }
     }
 
     /// Whether the slot at pool offset `offset` is [`hide`](Heap::hide)n.

@@ -154,11 +154,11 @@ pub enum Error {
         /// The type the lock guards.
         type_name: &'static str,
     },
-    /// A persistent collection was changed with no exclusive transaction
-    /// ([`Pool::txn`](crate::Pool::txn)) running on this thread, or through a value that
-    /// does not lie in that transaction's pool. Shared transactions cannot change
-    /// collections yet.
-    NoExclusiveTransaction,
+    /// A persistent collection was changed with no transaction ([`Pool::txn`](crate::Pool::txn),
+    /// or [`Pool::shared_txn`](crate::Pool::shared_txn) holding the lock the collection lies
+    /// behind) running on this thread, or through a value that does not lie in that
+    /// transaction's pool.
+    NoTransaction,
     /// A persistent collection read from the pool is inconsistent (a damaged file): its
     /// length exceeds its buffer, or a string's bytes are not UTF-8.
     CollectionDamaged {
@@ -310,8 +310,8 @@ impl fmt::Display for Error {
                 f,
                 "the persistent collection whose buffer is at {offset:#x} is damaged: {what}"
             ),
-            Self::NoExclusiveTransaction => f.write_str(
-                "a persistent collection changes only inside an exclusive transaction (Pool::txn) on its own pool, running on this thread; shared transactions cannot change collections yet",
+            Self::NoTransaction => f.write_str(
+                "a persistent collection changes only inside a transaction on its own pool, running on this thread (Pool::txn, or Pool::shared_txn holding the lock the collection lies behind)",
             ),
         }
     }

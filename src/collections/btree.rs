@@ -589,7 +589,7 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
     ///
     /// # Errors
     ///
-    /// [`Error::NoExclusiveTransaction`] outside an exclusive transaction, or if the map
+    /// [`Error::NoTransaction`] outside an exclusive transaction, or if the map
     /// does not lie in its pool; allocation errors (the heap is full); and
     /// [`Error::CollectionDamaged`] for a damaged map. The map is left half-changed by an
     /// error: return it from the transaction, which rolls it back.

@@ -221,7 +221,7 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
     ///
     /// # Errors
     ///
-    /// [`Error::NoExclusiveTransaction`] outside an exclusive transaction, or if the map
+    /// [`Error::NoTransaction`] outside an exclusive transaction, or if the map
     /// does not lie in its pool; allocation errors from growth; and
     /// [`Error::CollectionDamaged`] for a damaged map.
     pub fn insert(&mut self, key: K, value: V) -> Result<Option<V>, Error> {

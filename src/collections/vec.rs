@@ -180,7 +180,7 @@ impl<T: Persistent> PVec<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::NoExclusiveTransaction`] outside an exclusive transaction, or if the vector
+    /// [`Error::NoTransaction`] outside an exclusive transaction, or if the vector
     /// does not lie in its pool; allocation errors from growth (the heap is full); and
     /// [`Error::CollectionDamaged`] for a damaged vector.
     pub fn push(&mut self, value: T) -> Result<(), Error> {

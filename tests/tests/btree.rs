@@ -107,7 +107,7 @@ proptest! {
                 let outcome = pool.try_txn(|tx| -> Result<(), Error> {
                     let map = &mut tx.root_mut().map;
                     ops.iter().try_for_each(|op| apply(map, &mut scratch, op))?;
-                    Err(Error::NoExclusiveTransaction)
+                    Err(Error::NoTransaction)
                 });
                 prop_assert!(outcome.is_err());
             } else {
@@ -269,15 +269,12 @@ fn an_insert_logs_the_lengths_and_the_slots_it_shifts() {
 #[test]
 fn a_map_changes_only_in_a_transaction_on_its_own_pool() {
     let mut volatile = PBTreeMap::<u64, u64>::new();
-    assert!(matches!(
-        volatile.insert(1, 1),
-        Err(Error::NoExclusiveTransaction)
-    ));
+    assert!(matches!(volatile.insert(1, 1), Err(Error::NoTransaction)));
     let file = ScratchFile::new("btree-refused");
     let mut pool = Pool::create(file.path(), Root::default()).expect("create");
     let outcome = pool.try_txn(|_| volatile.insert(1, 1));
     assert!(
-        matches!(outcome, Err(Error::NoExclusiveTransaction)),
+        matches!(outcome, Err(Error::NoTransaction)),
         "a map outside the pool: {outcome:?}"
     );
 }
@@ -500,7 +497,7 @@ fn splits_merges_and_redistributions_are_all_or_nothing_at_every_fence() {
                     4 => {
                         map.remove(&1)?;
                         map.insert(10_000, 0)?;
-                        return Err(Error::NoExclusiveTransaction);
+                        return Err(Error::NoTransaction);
                     }
                     // Down to two levels.
                     5 => (0..300).try_for_each(|key| map.remove(&key).map(drop))?,

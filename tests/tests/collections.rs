@@ -106,7 +106,7 @@ proptest! {
                 let mut scratch = model.clone();
                 let outcome = pool.try_txn(|tx| -> Result<(), Error> {
                     apply(&mut tx.root_mut().numbers, &mut scratch, op)?;
-                    Err(Error::NoExclusiveTransaction)
+                    Err(Error::NoTransaction)
                 });
                 prop_assert!(outcome.is_err());
             } else {
@@ -205,15 +205,12 @@ fn a_push_logs_the_length_and_the_slot() {
 #[test]
 fn a_collection_changes_only_in_a_transaction_on_its_own_pool() {
     let mut volatile = PVec::<u64>::new();
-    assert!(matches!(
-        volatile.push(1),
-        Err(Error::NoExclusiveTransaction)
-    ));
+    assert!(matches!(volatile.push(1), Err(Error::NoTransaction)));
     let file = ScratchFile::new("collections-refused");
     let mut pool = Pool::create(file.path(), Root::default()).expect("create");
     let outcome = pool.try_txn(|_| volatile.push(1));
     assert!(
-        matches!(outcome, Err(Error::NoExclusiveTransaction)),
+        matches!(outcome, Err(Error::NoTransaction)),
         "a vector outside the pool: {outcome:?}"
     );
     pool.try_txn(|tx| tx.root_mut().numbers.push(5))
@@ -303,7 +300,7 @@ fn pushes_pops_and_growth_are_all_or_nothing_at_every_fence() {
                     7 => root.numbers.clear()?,
                     _ => {
                         root.numbers.push(1)?;
-                        return Err(Error::NoExclusiveTransaction);
+                        return Err(Error::NoTransaction);
                     }
                 }
                 Ok(())

@@ -358,7 +358,7 @@ fn forged_buffer_pointer_changes_are_rolled_back() {
         PSlice::<u64>::from_offset(buffer_of(&format!("{:?}", pool.root().numbers), "buffer"));
     let outcome: Result<(), Error> = pool.try_txn(|tx| {
         tx.get_slice_mut(buffer)?.at(0).set(42);
-        Err(Error::NoExclusiveTransaction)
+        Err(Error::NoTransaction)
     });
     assert!(outcome.is_err());
     assert_eq!(pool.root().numbers.as_slice(&pool).expect("read"), &[1]);

@@ -1,24 +1,39 @@
-//! The pool whose exclusive transaction runs on this thread, for code that holds no `Txn`:
+//! The pool whose transaction runs on this thread, for code that holds no `Txn`:
 //! persistent collections, whose methods take `&mut self` on a value inside the pool.
 //!
-//! `Pool::try_txn` registers its pool here for the duration of the body (a guard removes it,
-//! also on a panic). A `&mut` into a pool exists in safe code only through a [`PMut`], which
-//! borrows the transaction, so a method given `&mut self` on a value that lies in the
-//! registered pool's data holds the transaction exclusively: no `&T` obtained from the
-//! `Txn` is alive, and it may change what the value owns. What it owns, it alone must reach:
+//! `Pool::try_txn` and `Pool::try_shared_txn` register their pool here for the duration of
+//! the body (a guard removes it, also on a panic). A `&mut` into a pool exists in safe code
+//! only through a [`PMut`], which borrows the transaction (or, in a shared one, the lock
+//! that guards the value), so a method given `&mut self` on a value that lies in the
+//! registered pool's data holds it exclusively: no `&T` obtained from the transaction is
+//! alive, and it may change what the value owns. What it owns, it alone must reach:
 //! collections keep their buffers' [`PSlice`]s private, and a damaged file whose two
 //! collections share a buffer is caught here: [`owned_slice_mut`] takes the owning
 //! `PSlice` field itself (8 bytes, so two fields borrowed at once have two addresses),
 //! remembers which field claimed each buffer in the transaction, and refuses a second
 //! one. A collection that moves or drops values holding collections releases their claims
 //! first ([`release_claims`]), so that they can lend their buffers from where they land.
+//!
+//! **Shared transactions.** A collection behind a [`PMutex`](crate::PMutex) changes in the
+//! shared transaction holding the lock, whose `&mut` reaches the collection but not its
+//! buffer, which is another heap object: threads that lock other values run beside it. So
+//! the first time a shared transaction lends a buffer it did not allocate, it claims it in
+//! the heap for the whole pool ([`Heap::claim`](pmem_alloc::Heap::claim)): the buffer is
+//! hidden, as new objects are, until the transaction's body has returned, so no reader and
+//! no other transaction reaches it meanwhile; and a buffer a reader (`Pool`, `SharedTxn`)
+//! read since the last collection is refused, since the reference may still be alive. A
+//! buffer behind a lock is never read so: the lock hands out only `&mut`, and its
+//! collection reads through that. Both refusals happen only in a damaged file, where two
+//! collections share a buffer, or after a collection read outside a lock has been moved
+//! behind one (an exclusive transaction that changes it forgets the reads, since it has
+//! the pool to itself).
 
 use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use pmem_alloc::{PSlice, Persistent};
+use pmem_alloc::{ClaimRefused, HiddenSlot, PSlice, Persistent};
 
 use crate::error::Error;
 use crate::pmut::PMut;
@@ -29,7 +44,7 @@ use super::slices::fill_new_slice;
 use super::{Pool, Visibility};
 
 /// What a collection needs of the pool: allocation and checked slices.
-trait ActivePool {
+pub(super) trait ActivePool {
     /// A slot for a slice of `len` elements of the type `key` describes.
     fn allocate_slice_slot(&self, key: &TypeKey, len: u64) -> Result<u64, Error>;
     /// The elements of the slice at `offset` (checked as `Pool::get_slice` checks): where
@@ -41,6 +56,9 @@ trait ActivePool {
         align: usize,
         size: usize,
     ) -> Result<(NonNull<u8>, usize), Error>;
+    /// Makes the checked slice object `[offset, offset + len)` the transaction's to change,
+    /// the first time it lends it (see the module's docs).
+    fn take_buffer(&self, offset: u64, len: usize) -> Result<(), Error>;
     /// Whether `len` bytes at `address` lie in the pool's data.
     fn holds(&self, address: *const u8, len: usize) -> bool;
     /// The address of pool offset `offset`.
@@ -70,15 +88,103 @@ impl<R: Persistent> ActivePool for Pool<R> {
         )
     }
 
+    fn take_buffer(&self, offset: u64, _len: usize) -> Result<(), Error> {
+        // The transaction has the pool to itself: no reference from an earlier read is
+        // alive, so a shared transaction may lend the buffer later.
+        self.inner_read().heap.forget_read(offset);
+        Ok(())
+    }
+
     fn holds(&self, address: *const u8, len: usize) -> bool {
-        let base = self.mapping.address_of(0) as usize;
-        (address as usize)
-            .checked_sub(base)
-            .is_some_and(|offset| self.data().contains(offset, len))
+        pool_holds(self, address, len)
     }
 
     fn address_of(&self, offset: usize) -> *mut u8 {
         self.mapping.address_of(offset).cast_mut()
+    }
+}
+
+fn pool_holds<R: Persistent>(pool: &Pool<R>, address: *const u8, len: usize) -> bool {
+    let base = pool.mapping.address_of(0) as usize;
+    (address as usize)
+        .checked_sub(base)
+        .is_some_and(|offset| pool.data().contains(offset, len))
+}
+
+/// A shared transaction's pool: it allocates hidden slices, and claims the buffers it lends.
+pub(super) struct SharedActivePool<'p, R: Persistent> {
+    pool: &'p Pool<R>,
+    /// What it allocated or claimed, to reveal before its locks are released.
+    pub(super) hidden: RefCell<Vec<HiddenSlot>>,
+    /// The buffers it claimed in the heap: a collection that moves one (releasing its
+    /// claim in the transaction) lends it again from where it lands.
+    claimed: RefCell<HashSet<u64>>,
+}
+
+impl<'p, R: Persistent> SharedActivePool<'p, R> {
+    pub(super) fn new(pool: &'p Pool<R>) -> Self {
+        Self {
+            pool,
+            hidden: RefCell::new(Vec::new()),
+            claimed: RefCell::new(HashSet::new()),
+        }
+    }
+}
+
+impl<R: Persistent> ActivePool for SharedActivePool<'_, R> {
+    fn allocate_slice_slot(&self, key: &TypeKey, len: u64) -> Result<u64, Error> {
+        let (offset, slot) = self.pool.allocate_shared_slice(key, len as usize)?;
+        self.hidden.borrow_mut().push(slot);
+        Ok(offset)
+    }
+
+    fn slice_elements(
+        &self,
+        offset: u64,
+        key: &TypeKey,
+        align: usize,
+        size: usize,
+    ) -> Result<(NonNull<u8>, usize), Error> {
+        self.pool.slice_elements(offset, key, align, size)
+    }
+
+    fn take_buffer(&self, offset: u64, len: usize) -> Result<(), Error> {
+        if txn::is_fresh(offset as usize) || self.claimed.borrow().contains(&offset) {
+            return Ok(());
+        }
+        let refused = |reason| Error::InvalidPointer {
+            offset,
+            type_name: "a collection's buffer",
+            reason,
+        };
+        let claim = self
+            .pool
+            .inner_read()
+            .heap
+            .claim(offset)
+            .expect("a checked slice starts a slot");
+        match claim {
+            Ok(slot) => {
+                self.hidden.borrow_mut().push(slot);
+                self.claimed.borrow_mut().insert(offset);
+                txn::note_claimed(offset as usize, len);
+                Ok(())
+            }
+            Err(ClaimRefused::Hidden) => Err(refused(
+                "another running transaction is changing this buffer: two collections share it (a damaged pool)",
+            )),
+            Err(ClaimRefused::Read) => Err(refused(
+                "a reader (a Pool or SharedTxn) read this buffer since the last collection, and its reference may be alive, so a shared transaction may not change it: two collections share it (a damaged pool), or a collection read outside a lock was moved behind one (an exclusive transaction may change it)",
+            )),
+        }
+    }
+
+    fn holds(&self, address: *const u8, len: usize) -> bool {
+        pool_holds(self.pool, address, len)
+    }
+
+    fn address_of(&self, offset: usize) -> *mut u8 {
+        self.pool.address_of(offset)
     }
 }
 
@@ -98,21 +204,35 @@ struct Claims {
     by_owner: BTreeMap<usize, u64>,
 }
 
+/// Whether a field may lend a buffer in the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lending {
+    /// It lent it before.
+    Again,
+    /// It is the first to.
+    First,
+    /// Another field claimed it.
+    Refused,
+}
+
 impl Claims {
-    /// Records that the field at `owner` lends `buffer`, unless another field claimed it.
-    fn claim(&mut self, owner: usize, buffer: u64) -> bool {
+    /// Whether the field at `owner` may lend `buffer`.
+    fn lending(&self, owner: usize, buffer: u64) -> Lending {
         match self.by_buffer.get(&buffer) {
-            Some(&claimant) => claimant == owner,
-            None => {
-                // The field points elsewhere now (the collection grew): its old buffer is
-                // no longer its to lend.
-                if let Some(old) = self.by_owner.insert(owner, buffer) {
-                    self.by_buffer.remove(&old);
-                }
-                self.by_buffer.insert(buffer, owner);
-                true
-            }
+            Some(&claimant) if claimant == owner => Lending::Again,
+            Some(_) => Lending::Refused,
+            None => Lending::First,
         }
+    }
+
+    /// Records that the field at `owner` lends `buffer`, which no field claimed.
+    fn claim(&mut self, owner: usize, buffer: u64) {
+        // The field points elsewhere now (the collection grew): its old buffer is no
+        // longer its to lend.
+        if let Some(old) = self.by_owner.insert(owner, buffer) {
+            self.by_buffer.remove(&old);
+        }
+        self.by_buffer.insert(buffer, owner);
     }
 
     /// Forgets the claims of the fields in `[start, end)`.
@@ -158,14 +278,14 @@ thread_local! {
 }
 
 /// Runs `body` with `pool` registered as this thread's active pool.
-pub(super) fn with_active_pool<R: Persistent, T>(pool: &Pool<R>, body: impl FnOnce() -> T) -> T {
+pub(super) fn with_active_pool<T>(pool: &dyn ActivePool, body: impl FnOnce() -> T) -> T {
     struct Unregister;
     impl Drop for Unregister {
         fn drop(&mut self) {
             ACTIVE.set(None);
         }
     }
-    let erased: NonNull<dyn ActivePool + '_> = NonNull::from(pool as &dyn ActivePool);
+    let erased: NonNull<dyn ActivePool + '_> = NonNull::from(pool);
     // SAFETY: only the lifetime bound is erased; `Unregister` removes the pointer before
     // this function returns or unwinds, while `pool` is still borrowed.
     let erased: NonNull<dyn ActivePool> = unsafe { core::mem::transmute(erased) };
@@ -183,7 +303,7 @@ fn active<T>(
     action: impl FnOnce(&Active, &dyn ActivePool) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let Some(active) = ACTIVE.get() else {
-        return Err(Error::NoExclusiveTransaction);
+        return Err(Error::NoTransaction);
     };
     // SAFETY: `with_active_pool` keeps the registration, and the pool it points at, alive
     // until it removes it; this thread is inside that call.
@@ -193,13 +313,14 @@ fn active<T>(
     action(active, pool)
 }
 
-/// Allocates a slice of `len` elements, element `i` set to `element(i)`, in the exclusive
-/// transaction running on this thread: [`Txn::alloc_slice_with`](super::Txn::alloc_slice_with)
-/// for code that holds no `Txn`.
+/// Allocates a slice of `len` elements, element `i` set to `element(i)`, in the transaction
+/// running on this thread: [`Txn::alloc_slice_with`](super::Txn::alloc_slice_with) (or
+/// [`SharedTxn::alloc_slice_with`](super::SharedTxn::alloc_slice_with)) for code that holds
+/// no `Txn`.
 ///
 /// # Errors
 ///
-/// [`Error::NoExclusiveTransaction`] outside one; otherwise as
+/// [`Error::NoTransaction`] outside one; otherwise as
 /// [`Txn::alloc_slice_with`](super::Txn::alloc_slice_with).
 pub fn alloc_slice_with<T: Persistent>(
     len: usize,
@@ -218,19 +339,21 @@ pub fn alloc_slice_with<T: Persistent>(
 /// how a collection changes its own buffer: `owner` is the collection's private `PSlice`
 /// field, so the buffer is its alone.
 ///
-/// `owner` must lie in the pool of the exclusive transaction running on this thread (so it
-/// was reached through a `PMut`, which holds the transaction), and no other field may have
-/// claimed the buffer in this transaction: two fields that name one buffer (which only a
-/// damaged file holds, since collections keep their fields private) are refused, not lent
-/// twice. A collection that moves or drops values holding other collections releases
-/// their claims first ([`release_claims`]). Stores log as through any [`PMut`]; a buffer
-/// allocated in this transaction needs no log.
+/// `owner` must lie in the pool of the transaction running on this thread (so it was
+/// reached through a `PMut`, which holds the transaction, or in a shared one the lock), and
+/// no other field may have claimed the buffer in this transaction: two fields that name one
+/// buffer (which only a damaged file holds, since collections keep their fields private)
+/// are refused, not lent twice. A collection that moves or drops values holding other
+/// collections releases their claims first ([`release_claims`]). Stores log as through any
+/// [`PMut`]; a buffer allocated in this transaction needs no log. A shared transaction
+/// also claims the buffer for the whole pool (see the module's docs).
 ///
 /// # Errors
 ///
-/// [`Error::NoExclusiveTransaction`] outside one, or if `owner` is not in its pool;
+/// [`Error::NoTransaction`] outside one, or if `owner` is not in its pool;
 /// [`Error::InvalidPointer`] if the slice is not a slice of `T` in it (as
-/// `Pool::get_slice`), or if another field claimed it in this transaction.
+/// `Pool::get_slice`), or if another field claimed it in this transaction, or (in a shared
+/// transaction) if another transaction has claimed it or a reader may still hold it.
 pub fn owned_slice_mut<T: Persistent>(owner: &mut PSlice<T>) -> Result<PMut<'_, [T]>, Error> {
     let slice = *owner;
     owned_slice_mut_by(owner, slice)
@@ -261,14 +384,12 @@ pub fn owned_slice_mut_by<'a, O, T: Persistent>(
     let owner_address = core::ptr::from_mut(owner).cast::<u8>();
     active(|active, pool| {
         if !pool.holds(owner_address, size_of::<O>()) {
-            return Err(Error::NoExclusiveTransaction);
+            return Err(Error::NoTransaction);
         }
-        if !active
-            .claims
-            .borrow_mut()
-            .get_or_insert_with(Box::default)
-            .claim(owner_address as usize, slice.offset())
-        {
+        let mut claims = active.claims.borrow_mut();
+        let claims = claims.get_or_insert_with(Box::default);
+        let lending = claims.lending(owner_address as usize, slice.offset());
+        if lending == Lending::Refused {
             return Err(Error::InvalidPointer {
                 offset: slice.offset(),
                 type_name: core::any::type_name::<[T]>(),
@@ -281,6 +402,12 @@ pub fn owned_slice_mut_by<'a, O, T: Persistent>(
             align_of::<T>(),
             size_of::<T>(),
         )?;
+        if lending == Lending::First {
+            let header =
+                elements.as_ptr() as usize - pool.address_of(0) as usize - slice.offset() as usize;
+            pool.take_buffer(slice.offset(), header + len * size_of::<T>())?;
+            claims.claim(owner_address as usize, slice.offset());
+        }
         let elements = NonNull::slice_from_raw_parts(elements.cast::<T>(), len);
         if txn::is_fresh(slice.offset() as usize) {
             // SAFETY: as below, and this transaction allocated the slice.
@@ -288,10 +415,14 @@ pub fn owned_slice_mut_by<'a, O, T: Persistent>(
         }
         // SAFETY: `slice_elements` checked that the elements are valid, aligned and inside
         // one heap object of the pool's data. `owner` lies in the pool, so it was reached
-        // through a `PMut` that borrows the transaction exclusively: no reference from the
-        // `Txn` is alive. The `PMut` borrows `owner`, which has bytes, for its life, and the
+        // through a `PMut` that borrows the transaction exclusively (or, in a shared one,
+        // also holds the lock of the value it lies in): no reference from the transaction
+        // is alive. The `PMut` borrows `owner`, which has bytes, for its life, and the
         // buffer is claimed by `owner`'s address alone in this transaction: no other value,
-        // whose address differs from `owner`'s while both are borrowed, is lent it.
+        // whose address differs from `owner`'s while both are borrowed, is lent it. In a
+        // shared transaction, `take_buffer` claimed it for the whole pool, so no other
+        // thread reaches it until this transaction's body has returned, and no reader
+        // that might still hold a reference read it.
         Ok(unsafe { PMut::new(elements) })
     })
 }
@@ -300,7 +431,7 @@ pub fn owned_slice_mut_by<'a, O, T: Persistent>(
 /// transaction ([`owned_slice_mut`]), before the collection holding them moves them
 /// elsewhere or drops them: claims follow fields' addresses, and a value moved to another
 /// address must be able to lend its buffers from there. Holding `values` mutably means
-/// nothing they lent is still borrowed. Outside an exclusive transaction it does nothing.
+/// nothing they lent is still borrowed. Outside a transaction it does nothing.
 pub fn release_claims<U: ?Sized>(values: &mut PMut<'_, U>) {
     let target = values.target();
     let start = target.as_ptr().cast::<u8>() as usize;

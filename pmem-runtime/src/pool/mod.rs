@@ -393,7 +393,7 @@ impl<R: Persistent> Pool<R> {
 }
 
 /// Which heap objects a pointer check finds.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Visibility {
     /// Only objects no running transaction is still writing: what `Pool::get` reads.
     Published,

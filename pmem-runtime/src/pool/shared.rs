@@ -23,6 +23,7 @@ use crate::pin::Pinned;
 use crate::pmut::PMut;
 use crate::txn::{self, LogGrowthPanic, TxnGuard};
 
+use super::active::{self, SharedActivePool};
 use super::heap::SharedAllocation;
 use super::{Pool, Visibility};
 
@@ -132,12 +133,20 @@ impl<R: Persistent> Pool<R> {
             hidden: Vec::new(),
             not_send: PhantomData,
         };
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(&mut handle)));
+        let collections = SharedActivePool::new(self);
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            active::with_active_pool(&collections, || body(&mut handle))
+        }));
         // Revealed before the transaction ends, which releases its locks: a thread that
-        // takes one of them next must find the objects this one linked under it. The body
-        // has returned, so nothing writes them any more (a rollback restores around them;
-        // rolled back, they are garbage, or kept by a pin).
-        for slot in handle.hidden.drain(..) {
+        // takes one of them next must find the objects this one linked under it, and the
+        // buffers of the collections it changed under them. The body has returned, so
+        // nothing writes them any more (a rollback restores around them; rolled back, new
+        // objects are garbage, or kept by a pin).
+        for slot in handle
+            .hidden
+            .drain(..)
+            .chain(collections.hidden.into_inner())
+        {
             slot.reveal();
         }
         let result = match outcome {

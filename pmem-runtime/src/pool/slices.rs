@@ -93,6 +93,11 @@ impl<R: Persistent> Pool<R> {
             return Err(invalid("the pointer is null"));
         }
         let heap = &self.inner_read().heap;
+        if visibility == Visibility::Published {
+            // Before the lookup: a shared transaction that claims the slice meanwhile
+            // (`Heap::claim`) either is seen hiding it here, or sees this read.
+            heap.note_read(offset);
+        }
         let index = visibility.object_type(heap, offset).map_err(invalid)?;
         if heap
             .type_info(index)
@@ -172,7 +177,11 @@ impl<R: Persistent> Pool<R> {
     /// A shared transaction's slice allocation: under the heap's lock, since slices are not
     /// cached per lane, and hidden until the transaction's body has returned. A new span's
     /// entry is durable before the lock is released, as other lanes may allocate from it.
-    fn allocate_shared_slice(&self, key: &TypeKey, len: usize) -> Result<(u64, HiddenSlot), Error> {
+    pub(super) fn allocate_shared_slice(
+        &self,
+        key: &TypeKey,
+        len: usize,
+    ) -> Result<(u64, HiddenSlot), Error> {
         let type_index = self.type_index_for(key)?;
         let mut inner = self.inner();
         let size = self.mapping.mapped_len();

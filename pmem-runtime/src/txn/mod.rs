@@ -129,6 +129,13 @@ pub(crate) fn note_lock(word: &AtomicU64, value_offset: usize, value_len: usize)
     });
 }
 
+/// Records that the running shared transaction claimed the heap object
+/// `[offset, offset + len)`, which no other thread reaches until it has ended: it may store
+/// there.
+pub(crate) fn note_claimed(offset: usize, len: usize) {
+    with_active(|active| active.note_owned(offset, len));
+}
+
 /// Whether the running transaction holds the lock whose word is `word`.
 pub(crate) fn holds_lock(word: &AtomicU64) -> bool {
     with_active(|active| active.buffers.held_locks.contains(NonNull::from(word))).unwrap_or(false)
