@@ -19,9 +19,8 @@
 //! (`let numbers = &mut root.numbers;`), as the collections' documentation shows, so that it
 //! logs the collection's own line, not the whole root.
 //!
-//! **Threads.** None of them runs on more than one thread: the collections change only in
-//! an exclusive transaction, which borrows the pool mutably, so there is no shared-pool
-//! variant to measure against the harness's `--threads N` yet.
+//! **Threads.** `map_insert` and `kv_put` also run on a shared pool (`--threads N`, see
+//! `shared.rs`), against the harness's `--threads N` runs of its `concurrent_hash_map`.
 //!
 //! **Sizes.** A collection's buffer is one heap object, and the largest heap object is one
 //! span (511 pages, just under 2 MiB), so a collection holds at most what fits one: 131,072
@@ -74,14 +73,14 @@ const _: () = assert!(
 const SIXTEEN: &str = "0123456789abcdef";
 
 /// The length of `kv_put`'s value, the harness's `std::string value(100, 'v')`.
-const KV_VALUE_LEN: usize = 100;
+pub(crate) const KV_VALUE_LEN: usize = 100;
 
 /// Untimed fills commit this many changes per transaction: random inserts log three lines
 /// each, so a batch of 100 fits the 64 KiB undo log.
 const FILL_BATCH: u64 = 100;
 
 /// The harness's `key16`: `key` as 16 lower-case hex digits.
-fn key16(key: u64) -> [u8; 16] {
+pub(crate) fn key16(key: u64) -> [u8; 16] {
     let mut bytes = [0; 16];
     bytes.copy_from_slice(format!("{key:016x}").as_bytes());
     bytes

@@ -26,8 +26,8 @@
 //! - `vec_push`, `str_append`, `map_insert`, `map_get`, `kv_put` and `kv_memory`: the
 //!   collections (`PVec`, `PString`, `PHashMap`) against the libpmemobj++ harness
 //!   (`shared/baselines/pmdkxx/pmdkxx_bench.cpp`); the `collections` module describes them
-//!   (`bench/src/collections.rs`). They run on one thread: the collections change only in
-//!   exclusive transactions.
+//!   (`bench/src/collections.rs`). `map_insert` and `kv_put` also run on a shared pool
+//!   ([`run_shared`]); on pools of their own, every collection workload runs on one thread.
 //!
 //! **Threads, on pools of their own.** [`run`] with `threads` > 1 gives each thread a pool
 //! of its own (an exclusive transaction borrows its pool mutably), whose file name ends with
@@ -230,8 +230,8 @@ pub fn run(
 ///
 /// # Errors
 ///
-/// An unknown workload, one without a shared-pool variant (only `sps` and
-/// `hashmap_insert` have one) or a thread count it does not support, or a failed pool
+/// An unknown workload, one without a shared-pool variant (`sps`, `hashmap_insert`,
+/// `map_insert` and `kv_put` have one) or a thread count it does not support, or a failed pool
 /// operation.
 ///
 /// # Panics
@@ -278,7 +278,7 @@ fn on_one_thread(
 }
 
 /// Why the collection workloads run on one thread.
-pub(crate) const COLLECTIONS_ALONE: &str = "the collections change only in exclusive transactions, which borrow the pool mutably, so there is no shared-pool variant yet";
+pub(crate) const COLLECTIONS_ALONE: &str = "the collection workloads run on one pool each (map_insert and kv_put also run on a shared pool, with --threads N)";
 
 type OnThreads = fn(&str, u64, NonZeroUsize, &Path) -> Result<Measured, pmem::Error>;
 type OnOneThread = fn(&PoolFile, u64) -> Result<Measured, pmem::Error>;

@@ -23,6 +23,14 @@
 //!   type table is full"; stripes in the heap would need a `tx.get`, which takes the heap's
 //!   mutex, per insert. Keys and the node's bucket are PMDK's.
 //!
+//! - `map_insert` and `kv_put` (the collection workloads, against libpmemobj++'s
+//!   `concurrent_hash_map`, which locks inside itself): the root is 64 stripes, each a
+//!   `PMutex<PHashMap<..>>`, and a key goes to the stripe its top 6 bits name. Each
+//!   transaction locks the key's stripe and inserts: the collection changes behind its
+//!   lock as in an exclusive transaction, its buffers claimed for the transaction. A
+//!   shared transaction never collects, so the buffers the maps outgrow stay until the
+//!   pool is next opened; the pool is created with room for them.
+//!
 //! Thread `t` seeds its generator as the harness does (its seed xor `t`, one number drawn
 //! and dropped when `t > 0`) and does `ops * (t + 1) / N - ops * t / N` operations. The pool
 //! is created (untimed) before the threads start, with one lane per thread. The time is
@@ -34,8 +42,9 @@ use std::path::Path;
 use std::sync::Barrier;
 use std::time::Instant;
 
-use pmem::{PMut, PMutex, PPtr, Persistent, Pool, PoolOptions, SharedTxn, txn};
+use pmem::{PHashMap, PMut, PMutex, PPtr, PString, Persistent, Pool, PoolOptions, SharedTxn, txn};
 
+use crate::collections::{KV_VALUE_LEN, key16};
 use crate::{
     BenchError, HASHMAP_BUCKETS, Measured, Node, PoolFile, Region, SPS_ELEMENTS, Xorshift64,
     bucket_of, each_thread, pool_size_for, report_heap, timed,
@@ -85,6 +94,8 @@ pub(crate) fn run(
             });
         }
         ("hashmap_insert", threads) if threads <= MAX_THREADS => on_shared_pool::<HashmapInsert>,
+        ("map_insert", _) => on_shared_pool::<StripedMap<u64>>,
+        ("kv_put", _) => on_shared_pool::<StripedMap<PString>>,
         ("hashmap_insert", _) => {
             return Err(BenchError::Unsupported {
                 workload: workload.to_owned(),
@@ -98,10 +109,10 @@ pub(crate) fn run(
         ) => {
             return Err(BenchError::Unsupported {
                 workload: workload.to_owned(),
-                reason: "only sps and hashmap_insert run on a shared pool (`--pools N` runs N threads on pools of their own)",
+                reason: "only sps, hashmap_insert, map_insert and kv_put run on a shared pool (`--pools N` runs N threads on pools of their own)",
             });
         }
-        ("vec_push" | "str_append" | "map_insert" | "map_get" | "kv_put" | "kv_memory", _) => {
+        ("vec_push" | "str_append" | "map_get" | "kv_memory", _) => {
             return Err(BenchError::Unsupported {
                 workload: workload.to_owned(),
                 reason: crate::COLLECTIONS_ALONE,
@@ -325,6 +336,124 @@ impl SharedWorkload for HashmapInsert {
             "hashmap verify failed: counts sum to {counted}, {seen} nodes in the chains, expected {ops}"
         );
         eprintln!("# verify ok (count {seen}, threads {threads})");
+        report_heap(pool);
+        Ok(())
+    }
+}
+
+/// How many maps the collection workloads stripe their keys over.
+const STRIPES: usize = 64;
+
+/// The stripe of `key`: its top 6 bits (the generator's keys are uniform).
+fn stripe_of(key: u64) -> usize {
+    (key >> (64 - STRIPES.trailing_zeros())) as usize
+}
+
+/// A value the striped maps hold: `map_insert`'s `u64` (the op's index) or `kv_put`'s
+/// 100-byte `PString`.
+trait StripedValue: Persistent + Sync + Sized + 'static {
+    /// The key type, and the stored key for the generator's `key`.
+    type Key: Persistent + Copy + core::hash::Hash + Eq + Sync + 'static;
+    fn key(key: u64) -> Self::Key;
+    /// The value op `op` inserts, made in the running transaction.
+    fn value(op: u64) -> Result<Self, pmem::Error>;
+    /// Whether `found`, read back under its lock, is what op `op` inserted.
+    fn is_inserted(found: &mut Self, op: u64) -> Result<bool, pmem::Error>;
+    /// Heap bytes one entry adds, with growth's garbage: a slot (hash, key, value) at most
+    /// three quarters full, doubled for the buffers outgrown, plus the value's own object.
+    const BYTES_PER_ENTRY: u64;
+}
+
+impl StripedValue for u64 {
+    type Key = u64;
+    fn key(key: u64) -> u64 {
+        key
+    }
+    fn value(op: u64) -> Result<Self, pmem::Error> {
+        Ok(op)
+    }
+    fn is_inserted(found: &mut Self, op: u64) -> Result<bool, pmem::Error> {
+        Ok(*found == op)
+    }
+    const BYTES_PER_ENTRY: u64 = 2 * 24 * 4 / 3;
+}
+
+impl StripedValue for PString {
+    type Key = [u8; 16];
+    fn key(key: u64) -> [u8; 16] {
+        key16(key)
+    }
+    fn value(_: u64) -> Result<Self, pmem::Error> {
+        PString::from_str_in(&"v".repeat(KV_VALUE_LEN))
+    }
+    fn is_inserted(found: &mut Self, _: u64) -> Result<bool, pmem::Error> {
+        Ok(found.len() == KV_VALUE_LEN)
+    }
+    const BYTES_PER_ENTRY: u64 = 2 * 40 * 4 / 3 + 112;
+}
+
+/// `map_insert` (`V = u64`) or `kv_put` (`V = PString`) on a shared pool.
+struct StripedMap<V>(core::marker::PhantomData<V>);
+
+type Stripes<V> = [PMutex<PHashMap<<V as StripedValue>::Key, V>>; STRIPES];
+
+impl<V: StripedValue> SharedWorkload for StripedMap<V> {
+    type Root = Stripes<V>;
+
+    fn setup(file: &PoolFile, ops: u64, threads: usize) -> Result<Pool<Self::Root>, pmem::Error> {
+        let pool = shared_options((16 << 20) + ops * V::BYTES_PER_ENTRY * 2, threads).create(
+            &file.0,
+            core::array::from_fn(|_| PMutex::new(PHashMap::new())),
+        )?;
+        eprintln!(
+            "# pool={} size_mib={} lanes={} stripes={STRIPES}",
+            file.0.display(),
+            pool.info().size >> 20,
+            pool.info().lanes
+        );
+        Ok(pool)
+    }
+
+    fn run(pool: &Pool<Self::Root>, thread: usize, _: usize, ops: u64) -> Result<(), pmem::Error> {
+        let mut random = generator(thread);
+        for op in 0..ops {
+            let key = random.next();
+            pool.try_shared_txn(|tx| {
+                let stripe = &tx.root()[stripe_of(key)];
+                let value = V::value(op)?;
+                tx.lock(stripe).insert(V::key(key), value)?;
+                Ok::<(), pmem::Error>(())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn verify(pool: &Pool<Self::Root>, ops: u64, threads: usize) -> Result<(), pmem::Error> {
+        let len: usize = (0..STRIPES)
+            .map(|stripe| pool.shared_txn(|tx| tx.lock(&tx.root()[stripe]).len()))
+            .sum();
+        assert_eq!(
+            len as u64, ops,
+            "striped map verify failed: the maps' lengths"
+        );
+        for thread in 0..threads {
+            let mut random = generator(thread);
+            for op in 0..share(ops, threads, thread) {
+                let key = random.next();
+                let inserted = pool.try_shared_txn(|tx| {
+                    let mut map = tx.lock(&tx.root()[stripe_of(key)]);
+                    match map.get_mut(&V::key(key))? {
+                        Some(mut found) => V::is_inserted(&mut found, op),
+                        None => Ok(false),
+                    }
+                })?;
+                assert!(
+                    inserted,
+                    "striped map verify failed: thread {thread}'s key {key:#x}"
+                );
+            }
+        }
+        eprintln!("# verify ok (maps of {ops}, threads {threads})");
         report_heap(pool);
         Ok(())
     }

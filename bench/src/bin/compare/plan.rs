@@ -70,10 +70,12 @@ const WORKLOADS: &[Workload] = &[
     },
 ];
 
-/// A row of the threads table: a workload run by pmem-bench and the PMDK harness with
+/// A row of the threads table: a workload run by pmem-bench and a baseline harness with
 /// `--threads N`, N threads sharing one pool, with the scaling it is meant to reach.
 pub(crate) struct Threaded {
     pub(crate) workload: &'static str,
+    /// The harness it runs against: PMDK's, or libpmemobj++'s for the collections.
+    pub(crate) baseline: Program,
     ops: u64,
     /// The goal for the throughput on 2 threads over that on 1.
     pub(crate) scaling_goal: f64,
@@ -84,6 +86,7 @@ pub(crate) struct Threaded {
 const THREADED: &[Threaded] = &[
     Threaded {
         workload: "sps",
+        baseline: Program::Pmdk,
         ops: 2_000_000,
         scaling_goal: 1.8,
         sharing: "thread `t` swaps inside its own `1/N` of the array. PMDK's threads write \
@@ -93,6 +96,7 @@ const THREADED: &[Threaded] = &[
     },
     Threaded {
         workload: "hashmap_insert",
+        baseline: Program::Pmdk,
         ops: 1_000_000,
         scaling_goal: 1.6,
         sharing: "each thread inserts its own keys (seed xor thread) and counts them in a \
@@ -102,6 +106,26 @@ const THREADED: &[Threaded] = &[
                   a `PMutex<PPtr<Node>>`: a root of 1,024 stripes of 1,024 heads does not \
                   fit the heap's type table, see docs/benchmarks.md) and its counter, a \
                   `PMutex` no other thread takes",
+    },
+    Threaded {
+        workload: "map_insert",
+        baseline: Program::Pmdkxx,
+        ops: 90_000,
+        scaling_goal: 1.6,
+        sharing: "each thread inserts its own keys (seed xor thread) into one map. \
+                  libpmemobj++'s is one `concurrent_hash_map`, which locks inside itself; \
+                  pmem's root is 64 stripes, each a `PMutex<PHashMap<u64, u64>>`, and a \
+                  transaction locks the stripe the key's top 6 bits name, then inserts \
+                  (the map's buffers claimed for the transaction, see docs/src/collections.md)",
+    },
+    Threaded {
+        workload: "kv_put",
+        baseline: Program::Pmdkxx,
+        ops: 45_000,
+        scaling_goal: 1.6,
+        sharing: "as `map_insert`, with 16-byte keys and 100-byte values: \
+                  `concurrent_hash_map<string, string>` against 64 stripes of \
+                  `PMutex<PHashMap<[u8; 16], PString>>`",
     },
 ];
 
@@ -239,7 +263,15 @@ impl Plan {
                 .collect(),
             threaded: THREADED
                 .iter()
-                .map(|workload| (workload, config.scaled(workload.ops)))
+                .map(|workload| {
+                    let ops = config.scaled(workload.ops);
+                    // The collections hold so many elements (see `Collection::max_ops`).
+                    let limit = COLLECTIONS
+                        .iter()
+                        .find(|collection| collection.workload == workload.workload)
+                        .map_or(u64::MAX, |collection| collection.max_ops);
+                    (workload, ops.min(limit))
+                })
                 .collect(),
             collections: COLLECTIONS
                 .iter()
@@ -294,8 +326,12 @@ impl Plan {
         }
         let mut threaded = Vec::new();
         for &(workload, ops) in &self.threaded {
+            let baseline_runs = workload.baseline != Program::Pmdkxx || self.run_pmdkxx;
             for threads in THREAD_COUNTS {
-                for program in [Program::Pmem, Program::Pmdk] {
+                for program in [Program::Pmem, workload.baseline] {
+                    if program != Program::Pmem && !baseline_runs {
+                        continue;
+                    }
                     threaded.push(Run {
                         threads: Some(threads),
                         ..Run::new(program, workload.workload, ops)
@@ -346,7 +382,9 @@ mod tests {
         let collections = |plan: &Plan, round| -> Vec<Run> {
             plan.round(round)
                 .into_iter()
-                .filter(|run| COLLECTIONS.iter().any(|c| c.workload == run.workload))
+                .filter(|run| {
+                    run.threads.is_none() && COLLECTIONS.iter().any(|c| c.workload == run.workload)
+                })
                 .collect()
         };
         let first = collections(&plan, 1);
@@ -380,7 +418,10 @@ mod tests {
                 .collect()
         };
         let (first, second) = (threaded(1), threaded(2));
-        assert_eq!(first.len(), 2 * THREAD_COUNTS.len() * 2);
+        assert_eq!(first.len(), THREADED.len() * THREAD_COUNTS.len() * 2);
+        assert!(first.iter().any(|run| run.program == Program::Pmdkxx
+            && run.workload == "map_insert"
+            && run.threads == Some(2)));
         let sps_2 = Run {
             threads: Some(2),
             ..Run::new(Program::Pmem, "sps", 2000)
