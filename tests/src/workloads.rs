@@ -1,6 +1,8 @@
 //! The crash-test workloads, shared by `tests/crash.rs` (which checks them) and
 //! `tests/mutations.rs` (which checks that they fail when the protocol is broken).
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use pmem::simulation::{
     CrashReport, CrashTest, ScratchFile, Simulation, check_every_fence,
     check_every_fence_observing, seed, small_pool,
@@ -83,7 +85,12 @@ pub fn bank_transfers() -> CrashReport {
             let from = (xorshift(&mut random) % 16) as usize;
             let to = (from + 1 + (xorshift(&mut random) % 15) as usize) % 16;
             let amount = xorshift(&mut random) % 150;
-            let _refused = pool.txn(|tx| transfer(tx.root_mut(), from, to, amount, step % 5 == 4));
+            let panics = step % 5 == 4;
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                pool.txn(|tx| transfer(tx.root_mut(), from, to, amount, panics))
+            }));
+            // A refused transfer returns before the panic.
+            assert!(outcome.is_ok() || panics, "step {step} panicked");
         },
         IMAGES_PER_FENCE,
     )

@@ -72,7 +72,10 @@ fn unseen_stores_are_all_or_nothing_at_every_fence() {
         initial(),
         12,
         |pool, index| {
-            let _ = pool.txn(|tx| step(tx.root_mut(), index));
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.txn(|tx| step(tx.root_mut(), index))
+            }));
+            assert_eq!(outcome.is_err(), index % 6 == 5, "step {index}: {outcome:?}");
         },
         16,
     );

@@ -159,7 +159,9 @@ impl CrashTest {
         self
     }
 
-    /// Runs `steps` steps of `step` (each normally one transaction; a panic is caught) on a
+    /// Runs `steps` steps of `step` (each normally one transaction; a step that panics, as
+    /// a failed assertion in it does, fails the test: a workload that tests rollback on a
+    /// panic catches its own) on a
     /// pool created with `init`, observing the pool with `observe` before the first step and
     /// after each; then checks every crash image of every crash point (see the module
     /// documentation).
@@ -192,7 +194,11 @@ impl CrashTest {
         simulation.capture(true);
         simulation.capture_stores(self.at_stores);
         for index in 0..steps {
-            let _ = catch_unwind(AssertUnwindSafe(|| step(&mut pool, index)));
+            let outcome = catch_unwind(AssertUnwindSafe(|| step(&mut pool, index)));
+            assert!(
+                outcome.is_ok(),
+                "{label}: step {index} panicked (see above); a workload that panics on purpose catches its own panic"
+            );
             states.push(observe(&pool));
             boundaries.push(simulation.moments());
         }
