@@ -75,7 +75,11 @@ fn unseen_stores_are_all_or_nothing_at_every_fence() {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 pool.txn(|tx| step(tx.root_mut(), index))
             }));
-            assert_eq!(outcome.is_err(), index % 6 == 5, "step {index}: {outcome:?}");
+            assert_eq!(
+                outcome.is_err(),
+                index % 6 == 5,
+                "step {index}: {outcome:?}"
+            );
         },
         16,
     );
