@@ -9,11 +9,13 @@
 //! [`Reader`](crate::Reader).
 
 mod btree;
+mod key;
 mod map;
 mod string;
 mod vec;
 
 pub use btree::{BTreeIter, PBTreeMap};
+pub use key::{HashKey, MapKey};
 pub use map::PHashMap;
 pub use string::PString;
 pub use vec::PVec;

@@ -41,10 +41,24 @@ impl PString {
     /// As [`PVec::as_slice`], and [`Error::CollectionDamaged`] if the bytes are not UTF-8.
     pub fn as_str<'r>(&self, reader: &'r impl Reader) -> Result<&'r str, Error> {
         let bytes = self.bytes.as_slice(reader)?;
-        core::str::from_utf8(bytes).map_err(|_| Error::CollectionDamaged {
+        core::str::from_utf8(bytes).map_err(|_| self.not_utf8())
+    }
+
+    /// Runs `body` on the string, read through the exclusive transaction running on this
+    /// thread: for a map that reads a stored key with only `&mut self`.
+    pub(crate) fn with_str<U>(&self, body: impl FnOnce(&str) -> U) -> Result<U, Error> {
+        self.bytes.with_elements(|bytes| {
+            core::str::from_utf8(bytes)
+                .map(body)
+                .map_err(|_| self.not_utf8())
+        })?
+    }
+
+    fn not_utf8(&self) -> Error {
+        Error::CollectionDamaged {
             offset: self.bytes.buffer_offset(),
             what: "a PString's bytes are not UTF-8",
-        })
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 
 use super::{copied, zeroed};
 use crate::{
-    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims, txn,
+    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims,
+    txn, with_owned_slice,
 };
 
 /// A growable array of `T` in a pool, the persistent `Vec<T>`: a length and a buffer, a
@@ -109,6 +110,18 @@ impl<T: Persistent> PVec<T> {
             return Ok(0);
         }
         Ok(reader.get_slice(self.buffer)?.len())
+    }
+
+    /// Runs `body` on the elements, read through the exclusive transaction running on this
+    /// thread ([`with_owned_slice`]): for a map that reads a stored key with only `&mut self`.
+    pub(crate) fn with_elements<U>(&self, body: impl FnOnce(&[T]) -> U) -> Result<U, Error> {
+        if self.buffer.is_null() {
+            return self.checked_len(0).map(|_| body(&[]));
+        }
+        with_owned_slice(&self.buffer, self.buffer, |buffer| {
+            self.checked_len(buffer.len())
+                .map(|len| body(&buffer[..len]))
+        })?
     }
 
     /// The pool offset of the buffer; 0 if there is none.
