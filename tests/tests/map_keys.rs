@@ -1,0 +1,455 @@
+//! Maps whose keys hold buffers: `PHashMap` and `PBTreeMap` keyed by `PString` (and
+//! `PVec<u8>`) against std's maps keyed by `String` (proptest, with a reopen), a map of
+//! strings to vectors through growth and collection, crashes at every fence through a
+//! rehash and a node split, and a damaged key refused with a typed error.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+
+use pmem::simulation::{ScratchFile, check_every_fence_observing};
+use pmem::{Error, PBTreeMap, PHashMap, PString, PVec, Persistent, Pool};
+use proptest::prelude::*;
+
+#[derive(Persistent, Default)]
+#[repr(C)]
+struct Root {
+    counts: PHashMap<PString, u64>,
+    ordered: PBTreeMap<PString, u64>,
+    lists: PHashMap<PString, PVec<u64>>,
+    by_bytes: PHashMap<PVec<u8>, u64>,
+}
+
+/// Key `index` of a small set: short and long, ASCII and not, the empty string, and
+/// strings that are prefixes of one another, so that neither the hash nor the order may
+/// confuse them.
+fn key(index: u16) -> String {
+    match index % 4 {
+        0 => format!("k{index}"),
+        1 => format!("k{index}-{}", "x".repeat(usize::from(index % 40))),
+        2 => format!("ключ {index}"),
+        _ if index == 3 => String::new(),
+        _ => format!("{}", index / 4),
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u16, u64),
+    Remove(u16),
+    Add(u16, u64),
+    Clear,
+}
+
+fn op(keys: u16) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        10 => (0..keys, any::<u64>()).prop_map(|(key, value)| Op::Insert(key, value)),
+        5 => (0..keys).prop_map(Op::Remove),
+        3 => (0..keys, 0..1000u64).prop_map(|(key, value)| Op::Add(key, value)),
+        1 => Just(Op::Clear),
+    ]
+}
+
+/// Applies `op` to the persistent hash map and to `model`, checking that both answer alike.
+fn apply_hashed(
+    map: &mut PHashMap<PString, u64>,
+    model: &mut HashMap<String, u64>,
+    op: &Op,
+) -> Result<(), Error> {
+    match *op {
+        Op::Insert(index, value) => {
+            let text = key(index);
+            let replaced = map.insert(PString::from_str_in(&text)?, value)?;
+            assert_eq!(replaced, model.insert(text, value));
+        }
+        Op::Remove(index) => assert_eq!(map.remove(&key(index))?, model.remove(&key(index))),
+        Op::Add(index, value) => {
+            let text = key(index);
+            let mut count = map.get_or_insert_with(PString::from_str_in(&text)?, || 0)?;
+            *count += value;
+            let expected = model.entry(text).or_insert(0);
+            *expected += value;
+            assert_eq!(*count, *expected);
+        }
+        Op::Clear => {
+            map.clear()?;
+            model.clear();
+        }
+    }
+    Ok(())
+}
+
+/// As [`apply_hashed`], for the ordered map.
+fn apply_ordered(
+    map: &mut PBTreeMap<PString, u64>,
+    model: &mut BTreeMap<String, u64>,
+    op: &Op,
+) -> Result<(), Error> {
+    match *op {
+        Op::Insert(index, value) => {
+            let text = key(index);
+            let replaced = map.insert(PString::from_str_in(&text)?, value)?;
+            assert_eq!(replaced, model.insert(text, value));
+        }
+        Op::Remove(index) => assert_eq!(map.remove(&key(index))?, model.remove(&key(index))),
+        Op::Add(index, value) => {
+            let expected = model.get_mut(&key(index)).map(|count| {
+                *count += value;
+                *count
+            });
+            let got = map.get_mut(&key(index))?.map(|mut count| {
+                *count += value;
+                *count
+            });
+            assert_eq!(got, expected);
+        }
+        Op::Clear => {
+            map.clear();
+            model.clear();
+        }
+    }
+    Ok(())
+}
+
+/// The hash map's entries, sorted.
+fn hashed_entries(map: &PHashMap<PString, u64>, pool: &Pool<Root>) -> Vec<(String, u64)> {
+    let mut entries: Vec<(String, u64)> = map
+        .iter(pool)
+        .expect("iter")
+        .map(|(key, &value)| (key.as_str(pool).expect("key").to_owned(), value))
+        .collect();
+    entries.sort_unstable();
+    entries
+}
+
+/// The ordered map's entries, in its order.
+fn ordered_entries(map: &PBTreeMap<PString, u64>, pool: &Pool<Root>) -> Vec<(String, u64)> {
+    map.iter(pool)
+        .expect("iter")
+        .map(|entry| {
+            let (key, &value) = entry.expect("entry");
+            (key.as_str(pool).expect("key").to_owned(), value)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Ops in transactions of up to twenty, so that one transaction grows the map and reads
+    /// its keys again where the rehash moved them.
+    #[test]
+    fn a_phashmap_of_strings_behaves_like_a_hashmap(
+        batches in proptest::collection::vec(proptest::collection::vec(op(48), 1..20), 1..16),
+    ) {
+        let file = ScratchFile::new("map-keys-hashed");
+        let mut pool = Pool::create(file.path(), Root::default()).expect("create");
+        let mut model = HashMap::new();
+        for ops in &batches {
+            pool.try_txn(|tx| {
+                let counts = &mut tx.root_mut().counts;
+                ops.iter().try_for_each(|op| apply_hashed(counts, &mut model, op))
+            })
+            .expect("ops");
+            let counts = &pool.root().counts;
+            prop_assert_eq!(counts.len(), model.len());
+            for index in 0..48 {
+                let text = key(index);
+                prop_assert_eq!(counts.get(&pool, &text).expect("get").copied(), model.get(&text).copied());
+            }
+        }
+        let mut expected: Vec<(String, u64)> = model.into_iter().collect();
+        expected.sort_unstable();
+        prop_assert_eq!(&hashed_entries(&pool.root().counts, &pool), &expected);
+        drop(pool);
+        let pool = Pool::<Root>::open(file.path()).expect("reopen");
+        prop_assert_eq!(&hashed_entries(&pool.root().counts, &pool), &expected, "the same after a reopen");
+        for (text, value) in &expected {
+            prop_assert_eq!(pool.root().counts.get(&pool, text).expect("get"), Some(value));
+        }
+    }
+
+    /// Enough keys for two levels (a leaf holds 16), with ranges bounded by `&str`.
+    #[test]
+    fn a_pbtreemap_of_strings_behaves_like_a_btreemap(
+        batches in proptest::collection::vec(proptest::collection::vec(op(160), 1..40), 1..12),
+        start in 0..160u16,
+        end in 0..160u16,
+    ) {
+        let file = ScratchFile::new("map-keys-ordered");
+        let mut pool = Pool::create(file.path(), Root::default()).expect("create");
+        let mut model = BTreeMap::new();
+        for ops in &batches {
+            pool.try_txn(|tx| {
+                let ordered = &mut tx.root_mut().ordered;
+                ops.iter().try_for_each(|op| apply_ordered(ordered, &mut model, op))
+            })
+            .expect("ops");
+            let ordered = &pool.root().ordered;
+            prop_assert_eq!(ordered.len(), model.len());
+            prop_assert_eq!(ordered_entries(ordered, &pool), model.iter().map(|(k, &v)| (k.clone(), v)).collect::<Vec<_>>());
+        }
+        drop(pool);
+        let pool = Pool::<Root>::open(file.path()).expect("reopen");
+        let ordered = &pool.root().ordered;
+        prop_assert_eq!(ordered_entries(ordered, &pool), model.iter().map(|(k, &v)| (k.clone(), v)).collect::<Vec<_>>());
+        for index in 0..160 {
+            let text = key(index);
+            prop_assert_eq!(ordered.get(&pool, &text).expect("get").copied(), model.get(&text).copied());
+        }
+        let (start, end) = (key(start), key(end));
+        let (start, end) = if start <= end { (start, end) } else { (end, start) };
+        let bounds = (Bound::Included(start.as_str()), Bound::Excluded(end.as_str()));
+        let got: Vec<(String, u64)> = ordered
+            .range(&pool, bounds)
+            .expect("range")
+            .map(|entry| {
+                let (key, &value) = entry.expect("entry");
+                (key.as_str(&pool).expect("key").to_owned(), value)
+            })
+            .collect();
+        let expected: Vec<(String, u64)> = model
+            .range::<str, _>(bounds)
+            .map(|(k, &v)| (k.clone(), v))
+            .collect();
+        prop_assert_eq!(got, expected);
+    }
+}
+
+/// What `lists` should hold after [`a_map_of_strings_to_vectors_survives_growth_and_collection`]:
+/// key `index`'s list, or `None` if it was removed.
+fn expected_list(index: u16) -> Option<Vec<u64>> {
+    if index % 5 == 0 {
+        return None;
+    }
+    let index = u64::from(index);
+    let pushes = if index % 3 == 0 { 0..20 } else { 0..2 };
+    Some(std::iter::once(index).chain(pushes).collect())
+}
+
+#[test]
+fn a_map_of_strings_to_vectors_survives_growth_and_collection() {
+    let file = ScratchFile::new("map-keys-lists");
+    let mut pool = Pool::create(file.path(), Root::default()).expect("create");
+    // One transaction inserts (growing from 8 slots to 64), pushes into values that the
+    // rehash moved, and removes; a second pushes into what is left and replaces nothing.
+    pool.try_txn(|tx| -> Result<(), Error> {
+        let lists = &mut tx.root_mut().lists;
+        for index in 0..40u16 {
+            let list = PVec::from_elements([u64::from(index)])?;
+            assert!(
+                lists
+                    .insert(PString::from_str_in(&key(index))?, list)?
+                    .is_none()
+            );
+            // Push into an earlier value after each insert, also after the ones that grew.
+            let earlier = key(index / 2);
+            lists.get_mut(&earlier)?.expect("earlier").push(0)?;
+            lists.get_mut(&earlier)?.expect("earlier").pop()?;
+        }
+        for index in (0..40u16).step_by(5) {
+            assert_eq!(lists.remove(&key(index))?.map(|list| list.len()), Some(1));
+        }
+        Ok(())
+    })
+    .expect("fill");
+    pool.try_txn(|tx| -> Result<(), Error> {
+        let lists = &mut tx.root_mut().lists;
+        for index in (0..40u16).filter(|index| index % 5 != 0) {
+            let pushes = if index % 3 == 0 { 0..20 } else { 0..2 };
+            for value in pushes {
+                let mut list = lists
+                    .get_or_insert_with(PString::from_str_in(&key(index))?, || {
+                        unreachable!("key {index} is in the map")
+                    })?;
+                list.push(value)?;
+            }
+        }
+        Ok(())
+    })
+    .expect("push");
+    let collection = pool.collect().expect("collect");
+    // Three slices of slots, and for each of the 32 entries its key's and its list's buffer.
+    assert_eq!(collection.live_objects, 3 + 32 * 2, "{collection:?}");
+    assert!(
+        collection.freed_objects > 0,
+        "old slots, removed entries' and duplicate keys"
+    );
+    let check = |pool: &Pool<Root>| {
+        let lists = &pool.root().lists;
+        assert_eq!(lists.len(), 32);
+        for index in 0..40u16 {
+            let got = lists
+                .get(pool, &key(index))
+                .expect("get")
+                .map(|list| list.as_slice(pool).expect("list").to_vec());
+            assert_eq!(got, expected_list(index), "{}", key(index));
+        }
+    };
+    check(&pool);
+    drop(pool);
+    let pool = Pool::<Root>::open(file.path()).expect("reopen");
+    assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
+    assert_eq!(pool.info().collection_at_open.freed_objects, 0);
+    check(&pool);
+}
+
+#[test]
+fn byte_string_keys_are_looked_up_by_slice() {
+    let file = ScratchFile::new("map-keys-bytes");
+    let mut pool = Pool::create(file.path(), Root::default()).expect("create");
+    pool.try_txn(|tx| -> Result<(), Error> {
+        let by_bytes = &mut tx.root_mut().by_bytes;
+        for length in 0..30u8 {
+            let bytes: Vec<u8> = (0..length).map(|byte| byte.wrapping_mul(37)).collect();
+            by_bytes.insert(PVec::from_elements(bytes)?, u64::from(length))?;
+        }
+        assert_eq!(by_bytes.remove(&[0, 37][..])?, Some(2));
+        Ok(())
+    })
+    .expect("fill");
+    drop(pool);
+    let pool = Pool::<Root>::open(file.path()).expect("reopen");
+    let by_bytes = &pool.root().by_bytes;
+    assert_eq!(by_bytes.len(), 29);
+    for length in 0..30u8 {
+        let bytes: Vec<u8> = (0..length).map(|byte| byte.wrapping_mul(37)).collect();
+        let expected = (length != 2).then_some(u64::from(length));
+        assert_eq!(by_bytes.get(&pool, &bytes).expect("get").copied(), expected);
+    }
+}
+
+#[test]
+fn string_key_inserts_rehashes_and_splits_are_all_or_nothing_at_every_fence() {
+    let report = check_every_fence_observing(
+        "map-keys-crash",
+        Root::default(),
+        4,
+        |pool, step| {
+            pool.try_txn(|tx| -> Result<(), Error> {
+                let mut root = tx.root_mut();
+                match step {
+                    // Six keys fit 8 slots, sixteen fill a leaf.
+                    0 => {
+                        for index in 0..16 {
+                            let text = key(index);
+                            if index < 6 {
+                                root.counts.insert(PString::from_str_in(&text)?, 1)?;
+                            }
+                            root.ordered.insert(PString::from_str_in(&text)?, 1)?;
+                        }
+                    }
+                    // The seventh grows the slots to 16 (a rehash), the seventeenth splits
+                    // the leaf; one key is replaced in each.
+                    1 => {
+                        root.counts.insert(PString::from_str_in(&key(6))?, 7)?;
+                        root.ordered.insert(PString::from_str_in(&key(16))?, 7)?;
+                        root.counts.insert(PString::from_str_in(&key(0))?, 8)?;
+                        root.ordered.insert(PString::from_str_in(&key(0))?, 8)?;
+                    }
+                    2 => {
+                        root.counts.remove(&key(3))?;
+                        root.ordered.remove(&key(3))?;
+                        *root
+                            .counts
+                            .get_or_insert_with(PString::from_str_in("new")?, || 5)? += 1;
+                    }
+                    _ => {
+                        root.counts.insert(PString::from_str_in(&key(9))?, 1)?;
+                        return Err(Error::NoExclusiveTransaction);
+                    }
+                }
+                Ok(())
+            })
+            .map_or_else(|error| assert_eq!(step, 3, "{error}"), drop);
+        },
+        |pool| {
+            let root = pool.root();
+            (
+                hashed_entries(&root.counts, pool),
+                ordered_entries(&root.ordered, pool),
+            )
+        },
+        6,
+    );
+    println!("map keys: {report:?}");
+    assert!(report.crash_points >= 3 * 4, "{report:?}");
+}
+
+#[test]
+fn a_stored_key_that_is_not_utf8_is_refused() {
+    let file = ScratchFile::new("map-keys-damaged");
+    let mut pool = Pool::create(file.path(), Root::default()).expect("create");
+    pool.try_txn(|tx| -> Result<(), Error> {
+        let mut root = tx.root_mut();
+        for index in 0..40 {
+            root.ordered.insert(PString::from_str_in(&key(index))?, 0)?;
+        }
+        root.counts
+            .insert(PString::from_str_in("damaged-key")?, 1)?;
+        root.ordered
+            .insert(PString::from_str_in("damaged-key")?, 1)?;
+        Ok(())
+    })
+    .expect("fill");
+    drop(pool);
+    let mut bytes = file.contents();
+    let mut damaged = 0;
+    while let Some(at) = bytes
+        .windows(11)
+        .position(|window| window == b"damaged-key")
+    {
+        bytes[at] = 0xff;
+        damaged += 1;
+    }
+    assert_eq!(damaged, 2, "one key in each map");
+    std::fs::write(file.path(), &bytes).expect("write");
+    let mut pool = Pool::<Root>::open(file.path()).expect("open");
+    let not_utf8 = |result: Result<Option<&u64>, Error>| {
+        matches!(
+            result,
+            Err(Error::CollectionDamaged {
+                what: "a PString's bytes are not UTF-8",
+                ..
+            })
+        )
+    };
+    let root = pool.root();
+    assert!(not_utf8(root.counts.get(&pool, "damaged-key")));
+    assert!(not_utf8(root.ordered.get(&pool, "damaged-key")));
+    assert!(
+        root.ordered
+            .iter(&pool)
+            .expect("iter")
+            .any(|entry| entry.is_err()),
+        "iteration compares the keys it yields"
+    );
+    for (name, outcome) in [
+        (
+            "hashed",
+            pool.try_txn(|tx| {
+                tx.root_mut()
+                    .counts
+                    .insert(PString::from_str_in("damaged-key")?, 2)
+            }),
+        ),
+        (
+            "ordered",
+            pool.try_txn(|tx| {
+                tx.root_mut()
+                    .ordered
+                    .insert(PString::from_str_in("damaged-key")?, 2)
+            }),
+        ),
+    ] {
+        assert!(
+            matches!(
+                outcome,
+                Err(Error::CollectionDamaged {
+                    what: "a PString's bytes are not UTF-8",
+                    ..
+                })
+            ),
+            "{name}: {outcome:?}"
+        );
+    }
+}
