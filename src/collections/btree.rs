@@ -35,8 +35,14 @@
 //! insert), so a node's parent slot is not a stable owner. Every node and values slice is
 //! therefore claimed by the map itself (`&mut self`): one owner, however the pointers move.
 //! The price is that one node can be changed at a time (each `PMut` borrows the map), so the
-//! algorithms copy what they need (keys are `Copy`; values and pointers are plain data)
-//! and reach the next node afterwards.
+//! algorithms copy what they need (keys, values and pointers are plain data, copied bitwise;
+//! the slot a key or value is copied from is then overwritten or zeroed, so each stays held
+//! once) and reach the next node afterwards.
+//!
+//! A key that holds a buffer (a [`PString`](crate::PString)) is read at each comparison of
+//! a search that changes the map through [`MapKey::with_query`], which claims the key's
+//! buffer only while it compares: keys move between slots and nodes without releasing
+//! anything.
 //!
 //! The *values* are another matter: a value that is itself a collection claims its buffers
 //! with its own field's address, and inserts, removals and splits move values between
