@@ -16,7 +16,7 @@ use crate::{
 /// `Copy` values (`u64`, `[u8; 16]`, a `#[derive(Persistent, Clone, Copy, PartialEq, Eq,
 /// Hash)]` struct), [`PString`](crate::PString)s, `PVec<u8>`s, or types of your own that
 /// hold them; values may be anything `Persistent`, collections included (a
-/// `PHashMap<PString, PVec<u64>>`). Lookups take the key's [`Query`](MapKey::Query): `&5`
+/// `PHashMap<PString, PVec<u64>>`). Lookups take the key's [`Query`](crate::MapKey::Query): `&5`
 /// for a `u64` key, `"name"` for a `PString` one.
 ///
 /// Open addressing with linear probing over three parallel slices (hashes, keys, values),
@@ -140,7 +140,7 @@ impl<K: HashKey, V: Persistent + 'static> PHashMap<K, V> {
     /// # Errors
     ///
     /// As [`Pool::get_slice`](crate::Pool::get_slice) for the map's slices, and
-    /// [`Error::CollectionDamaged`] if they disagree; as [`MapKey::read`] for the stored
+    /// [`Error::CollectionDamaged`] if they disagree; as [`MapKey::read`](crate::MapKey::read) for the stored
     /// keys it compares (a `PString` key that is not UTF-8).
     pub fn get<'r>(&self, reader: &'r impl Reader, key: &K::Query) -> Result<Option<&'r V>, Error>
     where
@@ -283,7 +283,7 @@ impl<K: HashKey, V: Persistent + 'static> PHashMap<K, V> {
     /// # Errors
     ///
     /// [`Error::NoExclusiveTransaction`] outside an exclusive transaction, or if the map
-    /// does not lie in its pool; allocation errors from growth; as [`MapKey::with_query`]
+    /// does not lie in its pool; allocation errors from growth; as [`MapKey::with_query`](crate::MapKey::with_query)
     /// for the keys it compares; and [`Error::CollectionDamaged`] for a damaged map.
     pub fn insert(&mut self, key: K, value: V) -> Result<Option<V>, Error> {
         Ok(self.insert_at_slot(key, value)?.1)

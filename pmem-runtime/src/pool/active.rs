@@ -338,7 +338,7 @@ pub fn with_owned_slice<O, T: Persistent, U>(
     let (elements, newly_claimed) = active(|active, pool| {
         let mut claims = active.claims.borrow_mut();
         let claims = claims.get_or_insert_with(Box::default);
-        let newly_claimed = claims.by_buffer.get(&slice.offset()).is_none();
+        let newly_claimed = !claims.by_buffer.contains_key(&slice.offset());
         if !claims.claim(owner_address, slice.offset()) {
             return Err(Error::InvalidPointer {
                 offset: slice.offset(),
