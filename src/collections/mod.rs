@@ -7,6 +7,11 @@
 //! files, see [`owned_slice_mut`](crate::owned_slice_mut)). It changes inside an exclusive
 //! transaction through the `&mut` a [`PMut`](crate::PMut) gives, and reads through any
 //! [`Reader`](crate::Reader).
+//!
+//! The maps' keys are [`MapKey`]s (and, for [`PHashMap`], [`HashKey`]s): plain `Copy`
+//! values, or collections such as [`PString`], compared and looked up by their view (a
+//! `&str`). Values may be anything `Persistent`: a `PHashMap<PString, PVec<u64>>` maps
+//! strings to vectors.
 
 mod btree;
 mod key;

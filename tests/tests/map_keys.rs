@@ -1,7 +1,8 @@
 //! Maps whose keys hold buffers: `PHashMap` and `PBTreeMap` keyed by `PString` (and
 //! `PVec<u8>`) against std's maps keyed by `String` (proptest, with a reopen), a map of
 //! strings to vectors through growth and collection, crashes at every fence through a
-//! rehash and a node split, and a damaged key refused with a typed error.
+//! rehash and a node split, a damaged key refused with a typed error, and the hash a map
+//! stores for a key recomputed from its documented definition.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -452,4 +453,59 @@ fn a_stored_key_that_is_not_utf8_is_refused() {
             "{name}: {outcome:?}"
         );
     }
+}
+
+/// The hash word a map with `seed` stores for a key that `write` writes into the hasher.
+fn stored_hash(seed: [u64; 2], write: impl FnOnce(&mut siphasher::sip::SipHasher13)) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = siphasher::sip::SipHasher13::new_with_keys(seed[0], seed[1]);
+    write(&mut hasher);
+    hasher.finish() | 1 << 63
+}
+
+#[derive(Persistent, Default)]
+#[repr(C)]
+struct Hashed {
+    strings: PHashMap<PString, u64>,
+    numbers: PHashMap<u64, u64>,
+}
+
+/// A map's seed, where `src/collections/map.rs` lays it out: after the length, the
+/// two words of the seed.
+fn seed_of(bytes: &[u8], map_at: usize) -> [u64; 2] {
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    [word(map_at + 8), word(map_at + 16)]
+}
+
+#[test]
+fn a_stored_hash_is_siphash_of_the_length_and_bytes_under_the_seed() {
+    use std::hash::{Hash, Hasher};
+    let file = ScratchFile::new("map-keys-hash");
+    let mut pool = Pool::create(file.path(), Hashed::default()).expect("create");
+    pool.try_txn(|tx| -> Result<(), Error> {
+        let mut root = tx.root_mut();
+        root.strings
+            .insert(PString::from_str_in("stable across processes")?, 1)?;
+        root.numbers.insert(7, 1)?;
+        Ok(())
+    })
+    .expect("fill");
+    drop(pool);
+    let bytes = file.contents();
+    let holds = |word: u64| bytes.windows(8).any(|window| window == word.to_le_bytes());
+    let root_at = pmem::format::HEADER_LEN;
+    let seed = seed_of(&bytes, root_at + core::mem::offset_of!(Hashed, strings));
+    assert_ne!(seed, [0; 2], "drawn at the first insert");
+    let text = b"stable across processes";
+    let expected = stored_hash(seed, |hasher| {
+        hasher.write(&(text.len() as u64).to_le_bytes());
+        hasher.write(text);
+    });
+    assert!(holds(expected), "a string key: its length, then its bytes");
+    let unprefixed = stored_hash(seed, |hasher| hasher.write(text));
+    assert!(!holds(unprefixed), "the length is part of what is hashed");
+    // A `Copy` key is hashed by its `Hash`, as before string keys: maps already written
+    // keep finding their keys.
+    let seed = seed_of(&bytes, root_at + core::mem::offset_of!(Hashed, numbers));
+    assert!(holds(stored_hash(seed, |hasher| 7u64.hash(hasher))));
 }
