@@ -509,3 +509,79 @@ fn a_stored_hash_is_siphash_of_the_length_and_bytes_under_the_seed() {
     let seed = seed_of(&bytes, root_at + core::mem::offset_of!(Hashed, numbers));
     assert!(holds(stored_hash(seed, |hasher| 7u64.hash(hasher))));
 }
+
+#[derive(Persistent, Default)]
+#[repr(C)]
+struct Sharing {
+    names: PHashMap<PString, u64>,
+    spare: PVec<u8>,
+}
+
+#[test]
+fn a_stored_key_sharing_a_buffer_being_changed_is_refused_not_read() {
+    let file = ScratchFile::new("map-keys-shared-buffer");
+    let mut pool = Pool::create(file.path(), Sharing::default()).expect("create");
+    pool.try_txn(|tx| -> Result<(), Error> {
+        let mut root = tx.root_mut();
+        root.names.insert(PString::from_str_in("aaaaaaaa")?, 1)?;
+        root.spare = PVec::from_elements(*b"bbbbbbbb")?;
+        Ok(())
+    })
+    .expect("fill");
+    drop(pool);
+    // Point the key at the spare vector's buffer. A `PString` is a `PVec<u8>`: a length and
+    // a buffer offset; the key is the slot whose buffer holds its text, found as the spare
+    // buffer's offset relates to where its bytes lie in the file.
+    let mut bytes = file.contents();
+    let word = |bytes: &[u8], at: usize| {
+        u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+    };
+    let spare_at = pmem::format::HEADER_LEN + core::mem::offset_of!(Sharing, spare);
+    let spare_buffer = word(&bytes, spare_at + 8);
+    let text_at = |text: &[u8]| {
+        bytes
+            .windows(text.len())
+            .position(|window| window == text)
+            .expect("the text")
+    };
+    let delta = text_at(b"bbbbbbbb") as u64 - spare_buffer;
+    let key_buffer = text_at(b"aaaaaaaa") as u64 - delta;
+    let key_at = (0..bytes.len() - 16)
+        .step_by(8)
+        .find(|&at| word(&bytes, at) == 8 && word(&bytes, at + 8) == key_buffer)
+        .expect("the key's slot");
+    bytes[key_at + 8..key_at + 16].copy_from_slice(&spare_buffer.to_le_bytes());
+    std::fs::write(file.path(), &bytes).expect("write");
+    let mut pool = Pool::<Sharing>::open(file.path()).expect("open");
+    let root = pool.root();
+    let (key, _) = root.names.iter(&pool).expect("iter").next().expect("one");
+    assert_eq!(
+        key.as_str(&pool).expect("key"),
+        "bbbbbbbb",
+        "the buffers are shared"
+    );
+    // The stored hash is still that of "aaaaaaaa", so looking it up compares the key.
+    let outcome = pool.try_txn(|tx| -> Result<(), Error> {
+        let mut root = tx.root_mut();
+        root.spare
+            .as_mut_slice()?
+            .expect("a buffer")
+            .at(0)
+            .set(b'c');
+        root.names.get_mut("aaaaaaaa")?;
+        Ok(())
+    });
+    assert!(
+        matches!(outcome, Err(Error::InvalidPointer { reason, .. }) if reason.starts_with("another collection changed this buffer")),
+        "{outcome:?}"
+    );
+    let unchanged = pool.try_txn(|tx| {
+        let found = tx.root_mut().names.get_mut("aaaaaaaa")?.is_some();
+        Ok::<_, Error>(found)
+    });
+    assert_eq!(
+        unchanged.ok(),
+        Some(false),
+        "compared, unequal, without the claim"
+    );
+}
