@@ -55,13 +55,14 @@ pub trait MapKey: Persistent + Sync + 'static {
     fn read<'r>(&'r self, reader: &'r impl Reader) -> Result<&'r Self::Query, Error>;
 
     /// Runs `body` on the key's view, read through the exclusive transaction running on
-    /// this thread ([`with_owned_slice`](crate::with_owned_slice)): how a map that changes, holding only `&mut
-    /// self`, reads its stored keys, and reads a key handed to `insert` before it lies in
-    /// the pool.
+    /// this thread ([`with_owned_slice`](crate::with_owned_slice)): how a map that
+    /// changes, holding only `&mut self`, reads its stored keys, and reads a key handed to
+    /// `insert` before it lies in the pool.
     ///
     /// # Errors
     ///
-    /// As [`with_owned_slice`](crate::with_owned_slice), and as [`read`](MapKey::read) for what the bytes hold.
+    /// As [`with_owned_slice`](crate::with_owned_slice), and as [`read`](MapKey::read) for
+    /// what the bytes hold.
     fn with_query<U>(&self, body: impl FnOnce(&Self::Query) -> U) -> Result<U, Error>;
 }
 

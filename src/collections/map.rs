@@ -140,8 +140,9 @@ impl<K: HashKey, V: Persistent + 'static> PHashMap<K, V> {
     /// # Errors
     ///
     /// As [`Pool::get_slice`](crate::Pool::get_slice) for the map's slices, and
-    /// [`Error::CollectionDamaged`] if they disagree; as [`MapKey::read`](crate::MapKey::read) for the stored
-    /// keys it compares (a `PString` key that is not UTF-8).
+    /// [`Error::CollectionDamaged`] if they disagree; as
+    /// [`MapKey::read`](crate::MapKey::read) for the stored keys it compares (a `PString`
+    /// key that is not UTF-8).
     pub fn get<'r>(&self, reader: &'r impl Reader, key: &K::Query) -> Result<Option<&'r V>, Error>
     where
         V: Sync,
@@ -283,8 +284,9 @@ impl<K: HashKey, V: Persistent + 'static> PHashMap<K, V> {
     /// # Errors
     ///
     /// [`Error::NoExclusiveTransaction`] outside an exclusive transaction, or if the map
-    /// does not lie in its pool; allocation errors from growth; as [`MapKey::with_query`](crate::MapKey::with_query)
-    /// for the keys it compares; and [`Error::CollectionDamaged`] for a damaged map.
+    /// does not lie in its pool; allocation errors from growth; as
+    /// [`MapKey::with_query`](crate::MapKey::with_query) for the keys it compares; and
+    /// [`Error::CollectionDamaged`] for a damaged map.
     pub fn insert(&mut self, key: K, value: V) -> Result<Option<V>, Error> {
         Ok(self.insert_at_slot(key, value)?.1)
     }
