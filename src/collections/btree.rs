@@ -377,8 +377,9 @@ impl<K: MapKey<Query: Ord>, V: Persistent + 'static> PBTreeMap<K, V> {
         self.range(reader, ..)
     }
 
-    /// The entries whose keys lie in `bounds` (of the query type: `"a".."m"` bounds a
-    /// `PString` map as `(Bound<&str>, Bound<&str>)`), in key order. Finding the first reads one
+    /// The entries whose keys lie in `bounds`, in key order. The bounds are of the query
+    /// type: `3..7` for a `u64` key, `(Bound::Included("a"), Bound::Excluded("m"))` for a
+    /// `PString` one (std's `Range<&str>` bounds no `str`). Finding the first reads one
     /// node per level; the iterator then reads each node once, as it reaches it, and yields
     /// an `Err` (then ends) if one of them is damaged.
     ///
