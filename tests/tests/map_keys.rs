@@ -294,6 +294,75 @@ fn a_map_of_strings_to_vectors_survives_growth_and_collection() {
     check(&pool);
 }
 
+#[derive(Persistent, Default)]
+#[repr(C)]
+struct Tree {
+    lists: PBTreeMap<PString, PVec<u64>>,
+}
+
+#[test]
+fn an_ordered_map_of_strings_to_vectors_survives_splits_merges_and_collection() {
+    let file = ScratchFile::new("map-keys-tree-lists");
+    let mut pool = Pool::create(file.path(), Tree::default()).expect("create");
+    // One transaction: inserts that split leaves and the root, pushes into values that the
+    // splits moved, then removals that merge leaves, and pushes again.
+    pool.try_txn(|tx| -> Result<(), Error> {
+        let lists = &mut tx.root_mut().lists;
+        for index in 0..80u16 {
+            let list = PVec::from_elements([u64::from(index)])?;
+            lists.insert(PString::from_str_in(&key(index))?, list)?;
+            lists.get_mut(&key(index / 2))?.expect("earlier").push(1)?;
+        }
+        for index in (0..80u16).filter(|index| index % 4 == 1) {
+            assert!(lists.remove(&key(index))?.is_some());
+        }
+        for index in (0..80u16).filter(|index| index % 4 != 1) {
+            lists.get_mut(&key(index))?.expect("kept").push(2)?;
+        }
+        Ok(())
+    })
+    .expect("fill");
+    let expected = |index: u16| -> Vec<u64> {
+        // `index` got a 1 for each of the keys `2 * index` and `2 * index + 1` below 80.
+        let ones = (0..80u16).filter(|other| other / 2 == index).count();
+        std::iter::once(u64::from(index))
+            .chain(std::iter::repeat_n(1, ones))
+            .chain([2])
+            .collect()
+    };
+    let mut model: Vec<(String, Vec<u64>)> = (0..80u16)
+        .filter(|index| index % 4 != 1)
+        .map(|index| (key(index), expected(index)))
+        .collect();
+    model.sort();
+    let check = |pool: &Pool<Tree>| {
+        let entries: Vec<(String, Vec<u64>)> = pool
+            .root()
+            .lists
+            .iter(pool)
+            .expect("iter")
+            .map(|entry| {
+                let (key, list) = entry.expect("entry");
+                let list = list.as_slice(pool).expect("list").to_vec();
+                (key.as_str(pool).expect("key").to_owned(), list)
+            })
+            .collect();
+        assert_eq!(entries, model);
+    };
+    check(&pool);
+    let collection = pool.collect().expect("collect");
+    assert!(
+        collection.freed_objects > 0,
+        "replaced nodes and removed entries"
+    );
+    check(&pool);
+    drop(pool);
+    let pool = Pool::<Tree>::open(file.path()).expect("reopen");
+    assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
+    assert_eq!(pool.info().collection_at_open.freed_objects, 0);
+    check(&pool);
+}
+
 #[test]
 fn byte_string_keys_are_looked_up_by_slice() {
     let file = ScratchFile::new("map-keys-bytes");
