@@ -12,63 +12,25 @@
 //! ```
 //!
 //! The pool is `/dev/shm/pmem-kv.pool` (or in the temporary directory) unless `--pool PATH`
-//! says otherwise. Keys are at most 32 bytes; values any length up to 2 MiB.
+//! says otherwise. Keys and values are strings of any length up to 2 MiB; the store is a
+//! `PHashMap<PString, PString>`, looked up by `&str`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use pmem::{Error, PHashMap, PMut, PString, Persistent, Pool, txn};
 
-/// The longest key, in bytes.
-const MAX_KEY: usize = 32;
-
-/// A key: its length and bytes, zero-padded.
-#[derive(Persistent, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(C)]
-struct Key {
-    len: u64,
-    bytes: [u8; MAX_KEY],
-}
-
-impl Key {
-    fn new(text: &str) -> Result<Self, Failure> {
-        if text.len() > MAX_KEY {
-            return Err(Failure::Usage(format!(
-                "the key is {} bytes; keys are at most {MAX_KEY}",
-                text.len()
-            )));
-        }
-        let mut bytes = [0; MAX_KEY];
-        bytes[..text.len()].copy_from_slice(text.as_bytes());
-        Ok(Self {
-            len: text.len() as u64,
-            bytes,
-        })
-    }
-
-    /// The key's text: valid UTF-8 when this program wrote it, checked since the file may
-    /// have been damaged since.
-    fn text(&self) -> Result<&str, Failure> {
-        let bytes = usize::try_from(self.len)
-            .ok()
-            .and_then(|len| self.bytes.get(..len))
-            .ok_or_else(|| Failure::Damaged("a key's length exceeds 32 bytes".to_owned()))?;
-        core::str::from_utf8(bytes).map_err(|_| Failure::Damaged("a key is not UTF-8".to_owned()))
-    }
-}
-
 /// The pool's root: the whole store.
 #[derive(Persistent, Default)]
 #[repr(C)]
 struct Store {
-    entries: PHashMap<Key, PString>,
+    entries: PHashMap<PString, PString>,
 }
 
 /// What a run can fail with.
 #[derive(Debug)]
 pub(crate) enum Failure {
     Usage(String),
-    Damaged(String),
     Pool(Error),
 }
 
@@ -82,7 +44,6 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Usage(message) => write!(f, "{message}\n{USAGE}"),
-            Self::Damaged(what) => write!(f, "the store is damaged: {what}"),
             Self::Pool(error) => write!(f, "{error}"),
         }
     }
@@ -92,15 +53,15 @@ const USAGE: &str = "usage: kv [--pool PATH] put KEY VALUE | get KEY | del KEY |
 
 /// Sets `key` to `value`; whether it replaced a value.
 #[txn]
-fn put(mut store: PMut<'_, Store>, key: Key, value: &str) -> Result<bool, Error> {
+fn put(mut store: PMut<'_, Store>, key: &str, value: &str) -> Result<bool, Error> {
     let entries = &mut store.entries;
-    let value = PString::from_str_in(value)?;
+    let (key, value) = (PString::from_str_in(key)?, PString::from_str_in(value)?);
     Ok(entries.insert(key, value)?.is_some())
 }
 
 /// Removes `key`; whether it was there.
 #[txn]
-fn delete(mut store: PMut<'_, Store>, key: &Key) -> Result<bool, Error> {
+fn delete(mut store: PMut<'_, Store>, key: &str) -> Result<bool, Error> {
     let entries = &mut store.entries;
     Ok(entries.remove(key)?.is_some())
 }
@@ -111,28 +72,30 @@ pub(crate) fn run(path: &Path, command: &[String]) -> Result<String, Failure> {
     let words: Vec<&str> = command.iter().map(String::as_str).collect();
     match words[..] {
         ["put", key, value] => {
-            let key = Key::new(key)?;
             let replaced = pool.txn(|tx| put(tx.root_mut(), key, value))?;
             Ok(if replaced { "replaced\n" } else { "added\n" }.to_owned())
         }
         ["get", key] => {
-            let key = Key::new(key)?;
             let entries = &pool.root().entries;
-            match entries.get(&pool, &key)? {
+            match entries.get(&pool, key)? {
                 Some(value) => Ok(format!("{}\n", value.as_str(&pool)?)),
                 None => Ok("(none)\n".to_owned()),
             }
         }
         ["del", key] => {
-            let key = Key::new(key)?;
-            let deleted = pool.txn(|tx| delete(tx.root_mut(), &key))?;
+            let deleted = pool.txn(|tx| delete(tx.root_mut(), key))?;
             Ok(if deleted { "deleted\n" } else { "(none)\n" }.to_owned())
         }
         ["list"] => {
             let entries = &pool.root().entries;
             let mut lines = Vec::new();
             for (key, value) in entries.iter(&pool)? {
-                lines.push(format!("{}\t{}\n", key.text()?, value.as_str(&pool)?));
+                // Both checked to be UTF-8: the file may have been damaged since.
+                lines.push(format!(
+                    "{}\t{}\n",
+                    key.as_str(&pool)?,
+                    value.as_str(&pool)?
+                ));
             }
             lines.sort();
             Ok(lines.concat())
@@ -158,7 +121,7 @@ fn main() {
             eprintln!("kv: {}: {failure}", path.display());
             std::process::exit(match failure {
                 Failure::Usage(_) => 2,
-                Failure::Damaged(_) | Failure::Pool(_) => 1,
+                Failure::Pool(_) => 1,
             });
         }
     }

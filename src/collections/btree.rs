@@ -35,8 +35,14 @@
 //! insert), so a node's parent slot is not a stable owner. Every node and values slice is
 //! therefore claimed by the map itself (`&mut self`): one owner, however the pointers move.
 //! The price is that one node can be changed at a time (each `PMut` borrows the map), so the
-//! algorithms copy what they need (keys are `Copy`; values and pointers are plain data)
-//! and reach the next node afterwards.
+//! algorithms copy what they need (keys, values and pointers are plain data, copied bitwise;
+//! the slot a key or value is copied from is then overwritten or zeroed, so each stays held
+//! once) and reach the next node afterwards.
+//!
+//! A key that holds a buffer (a [`PString`](crate::PString)) is read at each comparison of
+//! a search that changes the map through [`MapKey::with_query`], which claims the key's
+//! buffer only while it compares: keys move between slots and nodes without releasing
+//! anything.
 //!
 //! The *values* are another matter: a value that is itself a collection claims its buffers
 //! with its own field's address, and inserts, removals and splits move values between
@@ -60,15 +66,16 @@
 //! layout hash, like a `PPtr`'s, sees only the node's name hash; its pointer map is the
 //! `PSlice`'s own, so the collector traces and type-checks it as one.
 
+use core::cmp::Ordering;
 use core::fmt;
-use core::ops::{Bound, RangeBounds};
+use core::ops::{Bound, RangeBounds, RangeFull};
 
 use pmem_runtime::type_hash::{hash_str, hash_u64};
 
 use super::{copied, zeroed};
 use crate::{
-    Error, PMut, PSlice, Persistent, PointerMap, Reader, alloc_slice_with, owned_slice_mut_by,
-    release_claims, txn,
+    Error, MapKey, PMut, PSlice, Persistent, PointerMap, Reader, alloc_slice_with,
+    owned_slice_mut_by, release_claims, txn,
 };
 
 /// How many keys a node holds at most. A multiple of 16, so that a node of any keys and
@@ -79,12 +86,17 @@ const CAPACITY: usize = 16;
 /// `MIN` and their separator makes `CAPACITY`.
 const MIN: usize = CAPACITY / 2;
 
-/// An ordered map in a pool, the persistent `BTreeMap<K, V>`, for keys that are plain
-/// `Copy + Ord` values (integers, byte arrays, derived structs); values may be anything
-/// `Persistent`, collections included (`PBTreeMap<u64, PVec<u64>>`).
+/// An ordered map in a pool, the persistent `BTreeMap<K, V>`. Keys are [`MapKey`]s whose
+/// [`Query`](MapKey::Query) is `Ord`: plain `Copy + Ord` values (integers, byte arrays,
+/// derived structs), [`PString`](crate::PString)s (ordered as `str`), `PVec<u8>`s, or types
+/// of your own that hold them; values may be anything `Persistent`, collections included
+/// (`PBTreeMap<PString, PVec<u64>>`). Lookups take the query: `&5`, or `"name"`.
+///
+/// A key that holds a buffer is read at every comparison on the way down: one whose bytes
+/// are not UTF-8 (a damaged file) makes the lookup fail with [`Error::CollectionDamaged`].
 ///
 /// A B-tree of heap nodes of up to 16 keys (`src/collections/btree.rs` documents the design).
-/// It changes, like [`PVec`](crate::PVec), inside an exclusive transaction through a `&mut`
+/// It changes, like [`PVec`](crate::PVec), inside a transaction through a `&mut`
 /// into the pool: an insert that does not split a node logs the leaf's slots it shifts and
 /// the lengths; splits and merges build fresh nodes, which need no log. It reads through any
 /// [`Reader`], in key order.
@@ -231,7 +243,7 @@ impl<'r, K: Persistent + Sync, V: Persistent + Sync> Loaded<'r, K, V> {
     }
 }
 
-impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTreeMap<K, V> {
+impl<K: MapKey<Query: Ord>, V: Persistent + 'static> PBTreeMap<K, V> {
     /// An empty map, which owns no node yet.
     #[must_use]
     pub const fn new() -> Self {
@@ -270,7 +282,7 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
     ///
     /// As [`Pool::get_slice`](crate::Pool::get_slice) for the nodes on the way, and
     /// [`Error::CollectionDamaged`] for a damaged node.
-    pub fn get<'r>(&self, reader: &'r impl Reader, key: &K) -> Result<Option<&'r V>, Error>
+    pub fn get<'r>(&self, reader: &'r impl Reader, key: &K::Query) -> Result<Option<&'r V>, Error>
     where
         V: Sync,
     {
@@ -278,7 +290,7 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
             return Ok(None);
         };
         loop {
-            match node.keys().binary_search(key) {
+            match search_keys(node.keys(), |stored| Ok(stored.read(reader)?.cmp(key)))? {
                 Ok(index) => return Ok(Some(&node.values[index])),
                 Err(_) if node.node.level == 0 => return Ok(None),
                 Err(index) => node = node.child(reader, index)?,
@@ -291,7 +303,7 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
     /// # Errors
     ///
     /// As [`get`](PBTreeMap::get).
-    pub fn contains_key(&self, reader: &impl Reader, key: &K) -> Result<bool, Error>
+    pub fn contains_key(&self, reader: &impl Reader, key: &K::Query) -> Result<bool, Error>
     where
         V: Sync,
     {
@@ -350,19 +362,24 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
         Ok(Some(node.entry(child(node.len).min(node.len - 1))))
     }
 
-    /// The entries in key order; see [`range`](PBTreeMap::range).
+    /// The entries in key order, the keys as stored; see [`range`](PBTreeMap::range).
     ///
     /// # Errors
     ///
     /// As [`range`](PBTreeMap::range).
-    pub fn iter<'r, R: Reader>(&self, reader: &'r R) -> Result<BTreeIter<'r, K, V, R>, Error>
+    pub fn iter<'r, R: Reader>(
+        &self,
+        reader: &'r R,
+    ) -> Result<BTreeIter<'r, K, V, R, RangeFull>, Error>
     where
         V: Sync,
     {
         self.range(reader, ..)
     }
 
-    /// The entries whose keys lie in `bounds`, in key order. Finding the first reads one
+    /// The entries whose keys lie in `bounds`, in key order. The bounds are of the query
+    /// type: `3..7` for a `u64` key, `(Bound::Included("a"), Bound::Excluded("m"))` for a
+    /// `PString` one (std's `Range<&str>` bounds no `str`). Finding the first reads one
     /// node per level; the iterator then reads each node once, as it reaches it, and yields
     /// an `Err` (then ends) if one of them is damaged.
     ///
@@ -374,38 +391,40 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
     ///
     /// If the start of `bounds` is greater than its end, or both are the same excluded key,
     /// like `BTreeMap::range`.
-    pub fn range<'r, R: Reader>(
+    pub fn range<'r, R: Reader, B: RangeBounds<K::Query>>(
         &self,
         reader: &'r R,
-        bounds: impl RangeBounds<K>,
-    ) -> Result<BTreeIter<'r, K, V, R>, Error>
+        bounds: B,
+    ) -> Result<BTreeIter<'r, K, V, R, B>, Error>
     where
         V: Sync,
     {
-        let start = bounds.start_bound().cloned();
-        let end = bounds.end_bound().cloned();
+        let (start, end) = (bounds.start_bound(), bounds.end_bound());
         if let (
             Bound::Included(first) | Bound::Excluded(first),
             Bound::Included(last) | Bound::Excluded(last),
-        ) = (&start, &end)
+        ) = (start, end)
         {
             assert!(
                 first <= last,
                 "range start is greater than range end in PBTreeMap"
             );
             assert!(
-                first != last
-                    || !matches!((&start, &end), (Bound::Excluded(_), Bound::Excluded(_))),
+                first != last || !matches!((start, end), (Bound::Excluded(_), Bound::Excluded(_))),
                 "range start and end are equal and excluded in PBTreeMap"
             );
         }
         let mut stack = Vec::new();
         if let Some(mut node) = self.root(reader)? {
             loop {
-                let first = match &start {
+                let first = match start {
                     Bound::Unbounded => 0,
-                    Bound::Included(start) => node.keys().partition_point(|key| key < start),
-                    Bound::Excluded(start) => node.keys().partition_point(|key| key <= start),
+                    Bound::Included(start) => {
+                        partition_keys(node.keys(), |key| Ok(key.read(reader)? < start))?
+                    }
+                    Bound::Excluded(start) => {
+                        partition_keys(node.keys(), |key| Ok(key.read(reader)? <= start))?
+                    }
                 };
                 let child = if node.node.level == 0 {
                     None
@@ -423,16 +442,14 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
             reader,
             stack,
             descend: None,
-            end,
+            bounds,
             last: None,
             done: false,
         })
     }
 }
 
-impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> Default
-    for PBTreeMap<K, V>
-{
+impl<K: MapKey<Query: Ord>, V: Persistent + 'static> Default for PBTreeMap<K, V> {
     fn default() -> Self {
         Self::new()
     }
@@ -447,20 +464,21 @@ struct Frame<'r, K: Persistent, V: Persistent> {
 /// The entries of a [`PBTreeMap`] in key order: what [`PBTreeMap::iter`] and
 /// [`PBTreeMap::range`] return. Each item is an entry, or the error for a damaged node met
 /// on the way, after which the iterator ends.
-pub struct BTreeIter<'r, K: Persistent, V: Persistent, R> {
+pub struct BTreeIter<'r, K: Persistent, V: Persistent, R, B> {
     reader: &'r R,
     /// The path from the root to the node whose entry comes next.
     stack: Vec<Frame<'r, K, V>>,
     /// The subtree to enter before the next entry: the child after the entry just yielded.
     descend: Option<(NodeRef<K, V>, u64)>,
-    end: Bound<K>,
+    /// The bounds the entries lie in: the iterator ends at the first past the end.
+    bounds: B,
     /// The key yielded last, which the next must exceed.
-    last: Option<K>,
+    last: Option<&'r K>,
     done: bool,
 }
 
-impl<'r, K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + Sync + 'static, R: Reader>
-    BTreeIter<'r, K, V, R>
+impl<'r, K: MapKey<Query: Ord>, V: Persistent + Sync + 'static, R: Reader, B: RangeBounds<K::Query>>
+    BTreeIter<'r, K, V, R, B>
 {
     fn step(&mut self) -> Result<Option<(&'r K, &'r V)>, Error> {
         if let Some((child, level)) = self.descend.take() {
@@ -480,15 +498,20 @@ impl<'r, K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + Sync + 'st
             let index = frame.next;
             frame.next += 1;
             let (key, value) = frame.node.entry(index);
-            let past_end = match &self.end {
+            let query = key.read(self.reader)?;
+            let past_end = match self.bounds.end_bound() {
                 Bound::Unbounded => false,
-                Bound::Included(end) => key > end,
-                Bound::Excluded(end) => key >= end,
+                Bound::Included(end) => query > end,
+                Bound::Excluded(end) => query >= end,
             };
             if past_end {
                 return Ok(None);
             }
-            if self.last.is_some_and(|last| *key <= last) {
+            let in_order = match self.last {
+                Some(last) => last.read(self.reader)? < query,
+                None => true,
+            };
+            if !in_order {
                 return Err(damaged(
                     frame.node.at.0.offset(),
                     "a PBTreeMap's keys are out of order",
@@ -498,15 +521,15 @@ impl<'r, K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + Sync + 'st
                 let child = frame.node.node.child(frame.node.at, index + 1)?;
                 self.descend = Some((child, frame.node.node.level - 1));
             }
-            self.last = Some(*key);
+            self.last = Some(key);
             return Ok(Some((key, value)));
         }
         Ok(None)
     }
 }
 
-impl<'r, K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + Sync + 'static, R: Reader>
-    Iterator for BTreeIter<'r, K, V, R>
+impl<'r, K: MapKey<Query: Ord>, V: Persistent + Sync + 'static, R: Reader, B: RangeBounds<K::Query>>
+    Iterator for BTreeIter<'r, K, V, R, B>
 {
     type Item = Result<(&'r K, &'r V), Error>;
 
@@ -520,6 +543,40 @@ impl<'r, K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + Sync + 'st
     }
 }
 
+/// Binary search of `keys`, sorted, by `compare` (a stored key against the one sought): the
+/// index of an equal key (`Ok`) or where it would go (`Err`); the first error `compare`
+/// returns (a damaged key), if any.
+fn search_keys<K>(
+    keys: &[K],
+    mut compare: impl FnMut(&K) -> Result<Ordering, Error>,
+) -> Result<Result<usize, usize>, Error> {
+    let mut failure = None;
+    let found = keys.binary_search_by(|key| {
+        compare(key).unwrap_or_else(|error| {
+            // `Equal` ends the search; the error is what is returned.
+            failure = Some(error);
+            Ordering::Equal
+        })
+    });
+    failure.map_or(Ok(found), Err)
+}
+
+/// How many of `keys`, sorted, come first by satisfying `before` (a range's start bound);
+/// the first error `before` returns (a damaged key), if any.
+fn partition_keys<K>(
+    keys: &[K],
+    mut before: impl FnMut(&K) -> Result<bool, Error>,
+) -> Result<usize, Error> {
+    let mut failure = None;
+    let first = keys.partition_point(|key| {
+        before(key).unwrap_or_else(|error| {
+            failure = Some(error);
+            false
+        })
+    });
+    failure.map_or(Ok(first), Err)
+}
+
 /// A node's contents, copied out to build new nodes from: `children` is empty for a leaf,
 /// else one longer than `keys`.
 struct Contents<K: Persistent, V: Persistent> {
@@ -529,16 +586,18 @@ struct Contents<K: Persistent, V: Persistent> {
     children: Vec<NodeRef<K, V>>,
 }
 
-impl<K: Persistent + Copy, V: Persistent> Contents<K, V> {
+impl<K: Persistent, V: Persistent> Contents<K, V> {
     /// Allocates a fresh node holding `keys[range]`, their values and the children around
-    /// them, in the exclusive transaction running on this thread: no log.
+    /// them, in the transaction running on this thread: no log.
     fn alloc(&self, range: core::ops::Range<usize>) -> Result<NodeRef<K, V>, Error> {
         let (keys, values) = (&self.keys[range.clone()], &self.values[range.clone()]);
         let values = alloc_slice_with(CAPACITY, |index| {
             values.get(index).map_or_else(zeroed, copied)
         })?;
         let mut node: Node<K, V> = zeroed();
-        node.keys[..keys.len()].copy_from_slice(keys);
+        for (slot, key) in node.keys.iter_mut().zip(keys) {
+            *slot = copied(key);
+        }
         if !self.children.is_empty() {
             let children = &self.children[range.start..=range.end];
             node.children[..children.len()].copy_from_slice(children);
@@ -555,7 +614,7 @@ impl<K: Persistent + Copy, V: Persistent> Contents<K, V> {
         let middle = (self.keys.len() - 1) / 2;
         Ok(Split {
             left: self.alloc(0..middle)?,
-            key: self.keys[middle],
+            key: copied(&self.keys[middle]),
             value: copied(&self.values[middle]),
             right: self.alloc(middle + 1..self.keys.len())?,
         })
@@ -581,7 +640,7 @@ struct Search<K: Persistent, V: Persistent> {
 }
 
 #[txn]
-impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTreeMap<K, V> {
+impl<K: MapKey<Query: Ord>, V: Persistent + 'static> PBTreeMap<K, V> {
     /// Sets `key` to `value`, returning the value it replaces, if any (then only that value
     /// is logged). Otherwise the entry goes into its leaf, which logs the slots it shifts and
     /// the lengths; a full leaf splits into two fresh nodes, and so on up, a split root
@@ -589,7 +648,7 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
     ///
     /// # Errors
     ///
-    /// [`Error::NoTransaction`] outside an exclusive transaction, or if the map
+    /// [`Error::NoTransaction`] outside a transaction, or if the map
     /// does not lie in its pool; allocation errors (the heap is full); and
     /// [`Error::CollectionDamaged`] for a damaged map. The map is left half-changed by an
     /// error: return it from the transaction, which rolls it back.
@@ -613,7 +672,7 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
             self.len = len;
             return Ok(None);
         }
-        let search = self.search(&key)?;
+        let search = key.with_query(|query| self.search(query))??;
         let at = match search.found {
             Ok(index) => {
                 let mut values = self.values_mut(search.values)?;
@@ -636,7 +695,7 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
     /// # Errors
     ///
     /// As [`insert`](PBTreeMap::insert).
-    pub fn remove(&mut self, key: &K) -> Result<Option<V>, Error> {
+    pub fn remove(&mut self, key: &K::Query) -> Result<Option<V>, Error> {
         if self.root.0.is_null() {
             return Ok(None);
         }
@@ -672,7 +731,7 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
                     search.path.push((child, len));
                     (child, level) = (next, level - 1);
                 };
-                let predecessor_key = self.node_mut(child, None)?.0.keys[last];
+                let predecessor_key = copied(&self.node_mut(child, None)?.0.keys[last]);
                 let predecessor_value = self.take(child, last)?;
                 let (mut node, _) = self.node_mut(search.node, None)?;
                 node.keys[index] = predecessor_key;
@@ -693,7 +752,7 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
     /// # Errors
     ///
     /// As [`remove`](PBTreeMap::remove).
-    pub fn get_mut(&mut self, key: &K) -> Result<Option<PMut<'_, V>>, Error> {
+    pub fn get_mut(&mut self, key: &K::Query) -> Result<Option<PMut<'_, V>>, Error> {
         if self.root.0.is_null() {
             return Ok(None);
         }
@@ -746,14 +805,17 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
         Ok(slice)
     }
 
-    /// Descends from the root, which must be there, to `key` or to the leaf it belongs in.
-    fn search(&mut self, key: &K) -> Result<Search<K, V>, Error> {
+    /// Descends from the root, which must be there, to `key` or to the leaf it belongs in,
+    /// reading stored keys through the running transaction.
+    fn search(&mut self, key: &K::Query) -> Result<Search<K, V>, Error> {
         let mut path = Vec::new();
         let mut at = self.root;
         let mut level = None;
         loop {
             let (node, len) = self.node_mut(at, level)?;
-            let found = node.keys[..len].binary_search(key);
+            let found = search_keys(&node.keys[..len], |stored| {
+                stored.with_query(|stored| stored.cmp(key))
+            })?;
             match found {
                 Err(index) if node.level > 0 => {
                     let child = node.child(at, index)?;
@@ -776,7 +838,7 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
     /// The node's contents, copied out.
     fn contents(&mut self, at: NodeRef<K, V>, level: u64) -> Result<Contents<K, V>, Error> {
         let (node, len) = self.node_mut(at, Some(level))?;
-        let keys = node.keys[..len].to_vec();
+        let keys = node.keys[..len].iter().map(copied).collect();
         let children = if level == 0 {
             Vec::new()
         } else {
@@ -903,13 +965,13 @@ impl<K: Persistent + Copy + Ord + Sync + 'static, V: Persistent + 'static> PBTre
                 target.child(parent, separator)?,
                 target.child(parent, separator + 1)?,
             );
-            let separator_key = target.keys[separator];
+            let separator_key = copied(&target.keys[separator]);
             let parent_values = target.values;
             let separator_value = copied(&self.values_mut(parent_values)?[separator]);
             let mut contents = self.contents(left, level)?;
             let right_contents = self.contents(right, level)?;
             contents.keys.push(separator_key);
-            contents.keys.extend_from_slice(&right_contents.keys);
+            contents.keys.extend(right_contents.keys);
             contents.values.push(separator_value);
             contents.values.extend(right_contents.values);
             contents

@@ -1,18 +1,23 @@
 //! [`PHashMap`]: a hash map in a pool.
 
-use core::hash::{BuildHasher, Hash, Hasher};
+use core::hash::{BuildHasher, Hasher};
 use std::collections::hash_map::RandomState;
 
 use siphasher::sip::SipHasher13;
 
+use super::key::key_is;
 use super::{copied, zeroed};
 use crate::{
-    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims, txn,
+    Error, HashKey, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut,
+    release_claims, txn,
 };
 
-/// A hash map in a pool, the persistent `HashMap<K, V>`, for keys that are plain `Copy`
-/// values (`u64`, `[u8; 16]`, a `#[derive(Persistent, Clone, Copy, PartialEq, Eq, Hash)]`
-/// struct); values may be anything `Persistent`, collections included.
+/// A hash map in a pool, the persistent `HashMap<K, V>`. Keys are [`HashKey`]s: plain
+/// `Copy` values (`u64`, `[u8; 16]`, a `#[derive(Persistent, Clone, Copy, PartialEq, Eq,
+/// Hash)]` struct), [`PString`](crate::PString)s, `PVec<u8>`s, or types of your own that
+/// hold them; values may be anything `Persistent`, collections included (a
+/// `PHashMap<PString, PVec<u64>>`). Lookups take the key's [`Query`](crate::MapKey::Query): `&5`
+/// for a `u64` key, `"name"` for a `PString` one.
 ///
 /// Open addressing with linear probing over three parallel slices (hashes, keys, values),
 /// at most three quarters full. An insert logs the map's length and the three slots it
@@ -23,10 +28,17 @@ use crate::{
 /// **Hashing** is SipHash-1-3 keyed by a seed drawn when the map first allocates and stored
 /// with it: the same in every run and process (so the map needs no rehash when the pool is
 /// reopened), and unknown to whoever chooses the keys, who therefore cannot make them
-/// collide. Keys are hashed with their [`Hash`] implementation, which for the integer types
-/// writes their bytes in the machine's order; pools are little-endian.
+/// collide. Keys are hashed by [`HashKey::hash_query`]: a `Copy` key with its
+/// [`Hash`](core::hash::Hash) implementation, which for the integer types writes their
+/// bytes in the machine's order (pools are little-endian); a string its length and bytes,
+/// written explicitly so that the hash does not change with the standard library's.
 ///
-/// It changes, like [`PVec`](crate::PVec), inside an exclusive transaction through a `&mut`
+/// A key that holds a buffer (a `PString`) is read wherever it is compared: a stored key's
+/// bytes that are not UTF-8 (a damaged file) make the lookup that meets it fail with
+/// [`Error::CollectionDamaged`]. Replacing a value keeps the stored key (the one given is
+/// left to the collector, as is a removed entry's key).
+///
+/// It changes, like [`PVec`](crate::PVec), inside a transaction through a `&mut`
 /// into the pool, and reads through any [`Reader`].
 #[derive(Persistent, Debug)]
 #[repr(C)]
@@ -55,7 +67,7 @@ struct Slots<'r, K, V> {
     values: &'r [V],
 }
 
-impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static> PHashMap<K, V> {
+impl<K: HashKey, V: Persistent + 'static> PHashMap<K, V> {
     /// An empty map, which owns no slots yet.
     #[must_use]
     pub const fn new() -> Self {
@@ -80,13 +92,6 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
         self.len == 0
     }
 
-    /// The key's hash word: with the map's seed, the top bit set.
-    fn hash_of(&self, key: &K) -> u64 {
-        let mut hasher = SipHasher13::new_with_keys(self.seed[0], self.seed[1]);
-        key.hash(&mut hasher);
-        hasher.finish() | FULL
-    }
-
     /// The slices, checked to be of one length, a power of two.
     fn slots<'r>(&self, reader: &'r impl Reader) -> Result<Option<Slots<'r, K, V>>, Error>
     where
@@ -100,38 +105,34 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
             keys: reader.get_slice(self.keys)?,
             values: reader.get_slice(self.values)?,
         };
-        self.check_slots(slots.hashes.len(), slots.keys.len(), slots.values.len())?;
+        check_slots(
+            self.len,
+            self.hashes.offset(),
+            [slots.hashes.len(), slots.keys.len(), slots.values.len()],
+        )?;
         Ok(Some(slots))
     }
 
-    fn check_slots(&self, hashes: usize, keys: usize, values: usize) -> Result<(), Error> {
-        let consistent = hashes == keys
-            && hashes == values
-            && hashes.is_power_of_two()
-            && usize::try_from(self.len).is_ok_and(|len| len < hashes);
-        if consistent {
-            Ok(())
-        } else {
-            Err(Error::CollectionDamaged {
-                offset: self.hashes.offset(),
-                what: "a PHashMap's slices disagree in length, or hold more entries than slots",
-            })
-        }
-    }
-
     /// The slot holding `key`, or `None`.
-    fn find(&self, slots: &Slots<'_, K, V>, key: &K) -> Option<usize> {
-        let hash = self.hash_of(key);
+    fn find(
+        &self,
+        reader: &impl Reader,
+        slots: &Slots<'_, K, V>,
+        key: &K::Query,
+    ) -> Result<Option<usize>, Error> {
+        let hash = hash_with::<K>(self.seed, key);
         let mask = slots.hashes.len() - 1;
         let mut at = hash as usize & mask;
         for _ in 0..slots.hashes.len() {
             match slots.hashes[at] {
-                0 => return None,
-                found if found == hash && slots.keys[at] == *key => return Some(at),
+                0 => return Ok(None),
+                found if found == hash && slots.keys[at].read(reader)? == key => {
+                    return Ok(Some(at));
+                }
                 _ => at = (at + 1) & mask,
             }
         }
-        None
+        Ok(None)
     }
 
     /// The value under `key`, if there is one.
@@ -139,15 +140,17 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
     /// # Errors
     ///
     /// As [`Pool::get_slice`](crate::Pool::get_slice) for the map's slices, and
-    /// [`Error::CollectionDamaged`] if they disagree.
-    pub fn get<'r>(&self, reader: &'r impl Reader, key: &K) -> Result<Option<&'r V>, Error>
+    /// [`Error::CollectionDamaged`] if they disagree; as
+    /// [`MapKey::read`](crate::MapKey::read) for the stored keys it compares (a `PString`
+    /// key that is not UTF-8).
+    pub fn get<'r>(&self, reader: &'r impl Reader, key: &K::Query) -> Result<Option<&'r V>, Error>
     where
         V: Sync,
     {
         let Some(slots) = self.slots(reader)? else {
             return Ok(None);
         };
-        Ok(self.find(&slots, key).map(|at| &slots.values[at]))
+        Ok(self.find(reader, &slots, key)?.map(|at| &slots.values[at]))
     }
 
     /// Whether `key` has a value; see [`get`](PHashMap::get).
@@ -155,15 +158,15 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
     /// # Errors
     ///
     /// As [`get`](PHashMap::get).
-    pub fn contains_key(&self, reader: &impl Reader, key: &K) -> Result<bool, Error>
+    pub fn contains_key(&self, reader: &impl Reader, key: &K::Query) -> Result<bool, Error>
     where
         V: Sync,
     {
         Ok(self.get(reader, key)?.is_some())
     }
 
-    /// The entries, in slot order (an order that depends on the seed); see
-    /// [`get`](PHashMap::get).
+    /// The entries, the keys as stored, in slot order (an order that depends on the seed);
+    /// see [`get`](PHashMap::get).
     ///
     /// # Errors
     ///
@@ -187,8 +190,10 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
         }))
     }
 
-    /// The three slices, to change.
+    /// The three slices, which must not be null, to change, checked to agree.
     fn slots_mut(&mut self) -> Result<SlotsMut<'_, K, V>, Error> {
+        let len = self.len;
+        let offset = self.hashes.offset();
         // Each slice is claimed by the map's own field that points at it; the `PMut`s borrow
         // those fields, and so the map, for as long as they live.
         let Self {
@@ -197,88 +202,151 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
             values,
             ..
         } = self;
-        Ok((
+        let slots = (
             owned_slice_mut(hashes)?,
             owned_slice_mut(keys)?,
             owned_slice_mut(values)?,
-        ))
+        );
+        check_slots(len, offset, [slots.0.len(), slots.1.len(), slots.2.len()])?;
+        Ok(slots)
     }
 }
 
-impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static> Default
-    for PHashMap<K, V>
-{
+/// Checks that a map of `len` entries, whose hashes lie at `offset`, has slices of
+/// `[hashes, keys, values]` elements that agree: one length, a power of two, more than
+/// `len`.
+fn check_slots(len: u64, offset: u64, [hashes, keys, values]: [usize; 3]) -> Result<(), Error> {
+    let consistent = hashes == keys
+        && hashes == values
+        && hashes.is_power_of_two()
+        && usize::try_from(len).is_ok_and(|len| len < hashes);
+    if consistent {
+        Ok(())
+    } else {
+        Err(Error::CollectionDamaged {
+            offset,
+            what: "a PHashMap's slices disagree in length, or hold more entries than slots",
+        })
+    }
+}
+
+/// `query`'s hash word under `seed`: SipHash-1-3 of what [`HashKey::hash_query`] writes,
+/// the top bit set.
+fn hash_with<K: HashKey>(seed: [u64; 2], query: &K::Query) -> u64 {
+    let mut hasher = SipHasher13::new_with_keys(seed[0], seed[1]);
+    K::hash_query(query, &mut hasher);
+    hasher.finish() | FULL
+}
+
+/// Where a probe for a key ended.
+enum Probe {
+    /// At the slot holding it.
+    Found(usize),
+    /// At an empty slot: the key is absent, and would go there.
+    Vacant(usize),
+    /// Nowhere: every slot is full, which a sound map never is.
+    Full,
+}
+
+/// Probes `hashes` and `keys`, which are of one length, a power of two, for `query` of
+/// hash word `hash`, reading stored keys through the running transaction.
+fn probe<K: HashKey>(
+    hashes: &[u64],
+    keys: &[K],
+    hash: u64,
+    query: &K::Query,
+) -> Result<Probe, Error> {
+    let mask = hashes.len() - 1;
+    let mut at = hash as usize & mask;
+    for _ in 0..hashes.len() {
+        match hashes[at] {
+            0 => return Ok(Probe::Vacant(at)),
+            found if found == hash && key_is(&keys[at], query)? => return Ok(Probe::Found(at)),
+            _ => at = (at + 1) & mask,
+        }
+    }
+    Ok(Probe::Full)
+}
+
+impl<K: HashKey, V: Persistent + 'static> Default for PHashMap<K, V> {
     fn default() -> Self {
         Self::new()
     }
 }
 
 #[txn]
-impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static> PHashMap<K, V> {
+impl<K: HashKey, V: Persistent + 'static> PHashMap<K, V> {
     /// Sets `key` to `value`, returning the value it replaces, if any. Logs the length and
-    /// the slot's hash, key and value (or only the value, if the key was there); growing
-    /// first if the map would be more than three quarters full.
+    /// the slot's hash, key and value (or only the value, if the key was there: the stored
+    /// key stays, and `key` is left to the collector); growing first if the map would be
+    /// more than three quarters full.
     ///
     /// # Errors
     ///
-    /// [`Error::NoTransaction`] outside an exclusive transaction, or if the map
-    /// does not lie in its pool; allocation errors from growth; and
+    /// [`Error::NoTransaction`] outside a transaction, or if the map
+    /// does not lie in its pool; allocation errors from growth; as
+    /// [`MapKey::with_query`](crate::MapKey::with_query) for the keys it compares; and
     /// [`Error::CollectionDamaged`] for a damaged map.
     pub fn insert(&mut self, key: K, value: V) -> Result<Option<V>, Error> {
+        Ok(self.insert_at_slot(key, value)?.1)
+    }
+
+    /// [`insert`](PHashMap::insert), also returning the slot the entry is in.
+    fn insert_at_slot(&mut self, key: K, value: V) -> Result<(usize, Option<V>), Error> {
         let slots = self.slot_count()?;
         if (self.len as usize + 1) * 4 > slots * 3 {
             self.grow((slots * 2).max(MIN_SLOTS))?;
         }
-        let hash = self.hash_of(&key);
+        let seed = self.seed;
         let (mut hashes, mut keys, mut values) = self.slots_mut()?;
-        let mask = hashes.len() - 1;
-        let mut at = hash as usize & mask;
-        for _ in 0..hashes.len() {
-            let found = hashes[at];
-            if found == 0 {
+        let (hash, probe) = key.with_query(|query| {
+            let hash = hash_with::<K>(seed, query);
+            probe(&hashes, &keys, hash, query).map(|probe| (hash, probe))
+        })??;
+        match probe {
+            Probe::Vacant(at) => {
                 hashes.at(at).set(hash);
                 keys.at(at).set(key);
                 values.at(at).set(value);
                 self.len += 1;
-                return Ok(None);
+                Ok((at, None))
             }
-            if found == hash && keys[at] == key {
+            Probe::Found(at) => {
                 let old = copied(&values[at]);
                 release_claims(&mut values.at(at));
                 values.at(at).set(value);
-                return Ok(Some(old));
+                Ok((at, Some(old)))
             }
-            at = (at + 1) & mask;
+            Probe::Full => Err(self.full_of_entries()),
         }
-        Err(self.full_of_entries())
     }
 
-    /// Removes `key`, returning its value, if it had one. Logs the length and the slots it
-    /// empties or shifts.
+    /// The slot holding `key`, if any.
+    fn slot_of(&mut self, key: &K::Query) -> Result<Option<usize>, Error> {
+        if self.hashes.is_null() {
+            return Ok(None);
+        }
+        let hash = hash_with::<K>(self.seed, key);
+        let (hashes, keys, _) = self.slots_mut()?;
+        match probe(&hashes, &keys, hash, key)? {
+            Probe::Found(at) => Ok(Some(at)),
+            Probe::Vacant(_) => Ok(None),
+            Probe::Full => Err(self.full_of_entries()),
+        }
+    }
+
+    /// Removes `key`, returning its value, if it had one (the stored key is left to the
+    /// collector). Logs the length and the slots it empties or shifts.
     ///
     /// # Errors
     ///
     /// As [`insert`](PHashMap::insert), without allocation errors.
-    pub fn remove(&mut self, key: &K) -> Result<Option<V>, Error> {
-        if self.hashes.is_null() {
+    pub fn remove(&mut self, key: &K::Query) -> Result<Option<V>, Error> {
+        let Some(at) = self.slot_of(key)? else {
             return Ok(None);
-        }
-        let hash = self.hash_of(key);
+        };
         let (mut hashes, mut keys, mut values) = self.slots_mut()?;
         let mask = hashes.len() - 1;
-        let mut at = hash as usize & mask;
-        let mut probes = 0;
-        loop {
-            match hashes[at] {
-                0 => return Ok(None),
-                found if found == hash && keys[at] == *key => break,
-                _ => at = (at + 1) & mask,
-            }
-            probes += 1;
-            if probes == hashes.len() {
-                return Err(self.full_of_entries());
-            }
-        }
         let removed = copied(&values[at]);
         release_claims(&mut values.at(at));
         // Backward shift: each later entry of the run that may move to the hole does.
@@ -294,7 +362,7 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
             if (next.wrapping_sub(home) & mask) >= (next.wrapping_sub(hole) & mask) {
                 release_claims(&mut keys.at(next));
                 release_claims(&mut values.at(next));
-                let (hash, key, value) = (hashes[next], keys[next], copied(&values[next]));
+                let (hash, key, value) = (hashes[next], copied(&keys[next]), copied(&values[next]));
                 hashes.at(hole).set(hash);
                 keys.at(hole).set(key);
                 values.at(hole).set(value);
@@ -323,31 +391,20 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
     /// # Errors
     ///
     /// As [`remove`](PHashMap::remove).
-    pub fn get_mut(&mut self, key: &K) -> Result<Option<PMut<'_, V>>, Error>
+    pub fn get_mut(&mut self, key: &K::Query) -> Result<Option<PMut<'_, V>>, Error>
     where
         V: Sync,
     {
-        if self.hashes.is_null() {
+        let Some(at) = self.slot_of(key)? else {
             return Ok(None);
-        }
-        let hash = self.hash_of(key);
-        let (hashes, keys, values) = self.slots_mut()?;
-        let mask = hashes.len() - 1;
-        let mut at = hash as usize & mask;
-        for _ in 0..hashes.len() {
-            match hashes[at] {
-                0 => return Ok(None),
-                found if found == hash && keys[at] == *key => {
-                    return Ok(Some(values.into_at(at)));
-                }
-                _ => at = (at + 1) & mask,
-            }
-        }
-        Ok(None)
+        };
+        let (_, _, values) = self.slots_mut()?;
+        Ok(Some(values.into_at(at)))
     }
 
-    /// The value under `key`, inserting `default()` first if there is none: the
-    /// persistent `entry(key).or_insert_with(default)`.
+    /// The value under `key`, inserting `key` and `default()` first if there is none: the
+    /// persistent `entry(key).or_insert_with(default)`. If there is one, `key` is left to
+    /// the collector.
     ///
     /// # Errors
     ///
@@ -360,10 +417,12 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
     where
         V: Sync,
     {
-        if self.get_mut(&key)?.is_none() {
-            self.insert(key, default())?;
-        }
-        Ok(self.get_mut(&key)?.expect("inserted above"))
+        let at = match key.with_query(|query| self.slot_of(query))?? {
+            Some(at) => at,
+            None => self.insert_at_slot(key, default())?.0,
+        };
+        let (_, _, values) = self.slots_mut()?;
+        Ok(values.into_at(at))
     }
 
     /// Empties the map and lets its slices go (to the collector).
@@ -389,14 +448,12 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
         if self.hashes.is_null() {
             return Ok(0);
         }
-        let (hashes, keys, values) = self.slots_mut()?;
-        let (hashes, keys, values) = (hashes.len(), keys.len(), values.len());
-        self.check_slots(hashes, keys, values)?;
-        Ok(hashes)
+        Ok(self.slots_mut()?.0.len())
     }
 
     /// Rehashes every entry into fresh slices of `slots` slots; the old ones are left to
-    /// the collector. The first growth draws the map's seed.
+    /// the collector. The first growth draws the map's seed. Entries move by their stored
+    /// hash words: no key is read.
     fn grow(&mut self, slots: usize) -> Result<(), Error> {
         if self.hashes.is_null() {
             let random = RandomState::new();
@@ -427,7 +484,7 @@ impl<K: Persistent + Hash + Eq + Copy + Sync + 'static, V: Persistent + 'static>
             }
         }
         let key_at = |at: usize| match (&old, placed[at]) {
-            (Some((_, keys, _)), from) if from != usize::MAX => keys[from],
+            (Some((_, keys, _)), from) if from != usize::MAX => copied(&keys[from]),
             _ => zeroed(),
         };
         let keys = alloc_slice_with(slots, key_at)?;

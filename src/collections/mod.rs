@@ -4,16 +4,25 @@
 //! A collection is a small value (a length and a buffer pointer) stored in a pool, in the
 //! root or in a heap object. Its buffer is a heap slice that only it reaches: the pointer is
 //! private, so two collections never share one (the runtime checks it too, for damaged
-//! files, see [`owned_slice_mut`](crate::owned_slice_mut)). It changes inside an exclusive
-//! transaction through the `&mut` a [`PMut`](crate::PMut) gives, and reads through any
-//! [`Reader`](crate::Reader).
+//! files, see [`owned_slice_mut`](crate::owned_slice_mut)). It changes inside a transaction
+//! through the `&mut` a [`PMut`](crate::PMut) gives (a shared transaction's, for a
+//! collection behind a [`PMutex`](crate::PMutex) it locked), and reads through any
+//! [`Reader`](crate::Reader), or, behind a lock, through the running transaction
+//! ([`PVec::with_elements`], [`PString::with_str`]).
+//!
+//! The maps' keys are [`MapKey`]s (and, for [`PHashMap`], [`HashKey`]s): plain `Copy`
+//! values, or collections such as [`PString`], compared and looked up by their view (a
+//! `&str`). Values may be anything `Persistent`: a `PHashMap<PString, PVec<u64>>` maps
+//! strings to vectors.
 
 mod btree;
+mod key;
 mod map;
 mod string;
 mod vec;
 
 pub use btree::{BTreeIter, PBTreeMap};
+pub use key::{HashKey, MapKey};
 pub use map::PHashMap;
 pub use string::PString;
 pub use vec::PVec;

@@ -4,7 +4,7 @@ use crate::{Error, PVec, Persistent, Reader, txn};
 
 /// A growable UTF-8 string in a pool, the persistent `String`: a [`PVec<u8>`] of its bytes.
 ///
-/// It changes as a [`PVec`] does (inside an exclusive transaction, through a `&mut` into the
+/// It changes as a [`PVec`] does (inside a transaction, through a `&mut` into the
 /// pool), and appending logs only the length and the bytes appended. Reading checks the
 /// bytes: a string read from a damaged file that is not UTF-8 is refused with
 /// [`Error::CollectionDamaged`], never handed out as a `&str`.
@@ -41,17 +41,38 @@ impl PString {
     /// As [`PVec::as_slice`], and [`Error::CollectionDamaged`] if the bytes are not UTF-8.
     pub fn as_str<'r>(&self, reader: &'r impl Reader) -> Result<&'r str, Error> {
         let bytes = self.bytes.as_slice(reader)?;
-        core::str::from_utf8(bytes).map_err(|_| Error::CollectionDamaged {
+        core::str::from_utf8(bytes).map_err(|_| self.not_utf8())
+    }
+
+    /// Runs `body` on the string, read through the transaction running on this thread
+    /// ([`with_owned_slice`](crate::with_owned_slice)): for code that holds no [`Reader`],
+    /// such as a string behind a lock in a shared transaction
+    /// (`tx.lock(&root.name).with_str(str::len)`), or a map reading its stored keys with
+    /// only `&mut self`.
+    ///
+    /// # Errors
+    ///
+    /// As [`with_owned_slice`](crate::with_owned_slice), and [`Error::CollectionDamaged`]
+    /// if the bytes are not UTF-8.
+    pub fn with_str<U>(&self, body: impl FnOnce(&str) -> U) -> Result<U, Error> {
+        self.bytes.with_elements(|bytes| {
+            core::str::from_utf8(bytes)
+                .map(body)
+                .map_err(|_| self.not_utf8())
+        })?
+    }
+
+    fn not_utf8(&self) -> Error {
+        Error::CollectionDamaged {
             offset: self.bytes.buffer_offset(),
             what: "a PString's bytes are not UTF-8",
-        })
+        }
     }
 }
 
 #[txn]
 impl PString {
-    /// A string holding `text`, allocated in the exclusive transaction running on this
-    /// thread.
+    /// A string holding `text`, allocated in the transaction running on this thread.
     ///
     /// # Errors
     ///

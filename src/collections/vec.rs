@@ -2,14 +2,16 @@
 
 use super::{copied, zeroed};
 use crate::{
-    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims, txn,
+    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims,
+    txn, with_owned_slice,
 };
 
 /// A growable array of `T` in a pool, the persistent `Vec<T>`: a length and a buffer, a
 /// [`PSlice`] whose own length is the capacity.
 ///
 /// A `PVec` lives inside a pool (a field of the root or of a heap object) and changes inside
-/// an exclusive transaction ([`Pool::txn`](crate::Pool::txn)), through the `&mut` a
+/// a transaction ([`Pool::txn`](crate::Pool::txn), or [`Pool::shared_txn`](crate::Pool::shared_txn)
+/// if it lies behind a [`PMutex`](crate::PMutex) the transaction locked), through the `&mut` a
 /// [`PMut`] gives: `tx.root_mut().items.push(7)?`, or in a `#[txn]` function
 /// `let items = &mut root.items; items.push(7)?;`, which logs the vector's 16 bytes. Its
 /// methods log only what they change: a push logs the length and the new slot, not the
@@ -111,6 +113,24 @@ impl<T: Persistent> PVec<T> {
         Ok(reader.get_slice(self.buffer)?.len())
     }
 
+    /// Runs `body` on the elements, read through the transaction running on this thread
+    /// ([`with_owned_slice`]): for code that holds no [`Reader`], such as a vector behind a
+    /// lock in a shared transaction, or a map reading its stored keys with only `&mut self`.
+    ///
+    /// # Errors
+    ///
+    /// As [`with_owned_slice`], and [`Error::CollectionDamaged`] if the length exceeds the
+    /// buffer.
+    pub fn with_elements<U>(&self, body: impl FnOnce(&[T]) -> U) -> Result<U, Error> {
+        if self.buffer.is_null() {
+            return self.checked_len(0).map(|_| body(&[]));
+        }
+        with_owned_slice(&self.buffer, self.buffer, |buffer| {
+            self.checked_len(buffer.len())
+                .map(|len| body(&buffer[..len]))
+        })?
+    }
+
     /// The pool offset of the buffer; 0 if there is none.
     pub(crate) fn buffer_offset(&self) -> u64 {
         self.buffer.offset()
@@ -160,8 +180,8 @@ impl<T: Persistent> Default for PVec<T> {
 
 #[txn]
 impl<T: Persistent> PVec<T> {
-    /// A vector holding `elements`, its buffer allocated in the exclusive transaction
-    /// running on this thread: the persistent `collect`.
+    /// A vector holding `elements`, its buffer allocated in the transaction running
+    /// on this thread: the persistent `collect`.
     ///
     /// # Errors
     ///
@@ -180,7 +200,7 @@ impl<T: Persistent> PVec<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::NoTransaction`] outside an exclusive transaction, or if the vector
+    /// [`Error::NoTransaction`] outside a transaction, or if the vector
     /// does not lie in its pool; allocation errors from growth (the heap is full); and
     /// [`Error::CollectionDamaged`] for a damaged vector.
     pub fn push(&mut self, value: T) -> Result<(), Error> {

@@ -110,7 +110,7 @@ fn threads_change_collections_behind_their_locks_side_by_side() {
         let mut names = tx.lock(&root.names);
         assert_eq!(names.len(), 60);
         let name = names.get_mut(&1010).expect("get_mut").expect("present");
-        assert_eq!(name.len(), "1-10".len());
+        assert_eq!(name.with_str(str::to_owned).expect("read"), "1-10");
         let sorted = tx.lock(&root.sorted);
         assert_eq!(sorted.len(), 60);
     });

@@ -59,6 +59,14 @@ pub(super) trait ActivePool {
     /// Makes the checked slice object `[offset, offset + len)` the transaction's to change,
     /// the first time it lends it (see the module's docs).
     fn take_buffer(&self, offset: u64, len: usize) -> Result<(), Error>;
+    /// As [`slice_elements`](ActivePool::slice_elements), for a read that changes nothing.
+    fn readable_slice_elements(
+        &self,
+        offset: u64,
+        key: &TypeKey,
+        align: usize,
+        size: usize,
+    ) -> Result<(NonNull<u8>, usize), Error>;
     /// Whether `len` bytes at `address` lie in the pool's data.
     fn holds(&self, address: *const u8, len: usize) -> bool;
     /// The address of pool offset `offset`.
@@ -93,6 +101,16 @@ impl<R: Persistent> ActivePool for Pool<R> {
         // alive, so a shared transaction may lend the buffer later.
         self.inner_read().heap.forget_read(offset);
         Ok(())
+    }
+
+    fn readable_slice_elements(
+        &self,
+        offset: u64,
+        key: &TypeKey,
+        align: usize,
+        size: usize,
+    ) -> Result<(NonNull<u8>, usize), Error> {
+        self.slice_elements(offset, key, align, size)
     }
 
     fn holds(&self, address: *const u8, len: usize) -> bool {
@@ -179,6 +197,25 @@ impl<R: Persistent> ActivePool for SharedActivePool<'_, R> {
         }
     }
 
+    fn readable_slice_elements(
+        &self,
+        offset: u64,
+        key: &TypeKey,
+        align: usize,
+        size: usize,
+    ) -> Result<(NonNull<u8>, usize), Error> {
+        let visibility =
+            if txn::is_fresh(offset as usize) || self.claimed.borrow().contains(&offset) {
+                Visibility::WrittenByThisTransaction
+            } else {
+                // Marked read before it is looked up, so that no other transaction claims it
+                // while it is read, and refused if one has it.
+                Visibility::Published
+            };
+        self.pool
+            .checked_slice_raw(offset, key, align, size, visibility)
+    }
+
     fn holds(&self, address: *const u8, len: usize) -> bool {
         pool_holds(self.pool, address, len)
     }
@@ -233,6 +270,14 @@ impl Claims {
             self.by_buffer.remove(&old);
         }
         self.by_buffer.insert(buffer, owner);
+    }
+
+    /// Forgets that `owner` claimed `buffer`, if it still does.
+    fn unclaim(&mut self, owner: usize, buffer: u64) {
+        if self.by_buffer.get(&buffer) == Some(&owner) {
+            self.by_buffer.remove(&buffer);
+            self.by_owner.remove(&owner);
+        }
     }
 
     /// Forgets the claims of the fields in `[start, end)`.
@@ -425,6 +470,90 @@ pub fn owned_slice_mut_by<'a, O, T: Persistent>(
         // that might still hold a reference read it.
         Ok(unsafe { PMut::new(elements) })
     })
+}
+
+/// Runs `read` on the elements of the slice `owner` points at, in the transaction running
+/// on this thread: the read-only [`owned_slice_mut_by`], for a
+/// collection that must read a buffer (a stored key's bytes) where it holds no
+/// [`Reader`](super::Reader), or holds the value (a key about to be inserted) outside the
+/// pool.
+///
+/// `owner` claims the buffer for the length of `read` only, as [`owned_slice_mut_by`]
+/// would: a buffer another value claimed in this transaction is refused, so no `PMut` into
+/// it is alive while `read` sees it, and none can be made through another value until
+/// `read` returns (a claim this call made is forgotten then; one `owner` held before is
+/// kept). `owner` may lie outside the pool: a claim follows its address, which no value in
+/// the pool shares. A shared transaction reads a buffer it neither allocated nor claimed as
+/// a reader does (`Pool::get_slice`): refused while another transaction has it, and no
+/// other transaction claims it after (see the module's docs).
+///
+/// # Errors
+///
+/// [`Error::NoTransaction`] outside one; [`Error::InvalidPointer`] if the slice is
+/// not a slice of `T` in the pool (as `Pool::get_slice`), or if another value claimed it in
+/// this transaction, or (in a shared transaction) another transaction has it.
+pub fn with_owned_slice<O, T: Persistent, U>(
+    owner: &O,
+    slice: PSlice<T>,
+    read: impl FnOnce(&[T]) -> U,
+) -> Result<U, Error> {
+    const {
+        assert!(
+            size_of::<O>() != 0,
+            "the owner of a lent buffer must have bytes, so that its address is its own"
+        );
+    }
+    let _layout_checked: u64 = const { T::LAYOUT_HASH };
+    let owner_address = core::ptr::from_ref(owner) as usize;
+    let (elements, newly_claimed) = active(|active, pool| {
+        let mut claims = active.claims.borrow_mut();
+        let claims = claims.get_or_insert_with(Box::default);
+        let lending = claims.lending(owner_address, slice.offset());
+        if lending == Lending::Refused {
+            return Err(Error::InvalidPointer {
+                offset: slice.offset(),
+                type_name: core::any::type_name::<[T]>(),
+                reason: "another collection changed this buffer in the same transaction: two collections share it (a damaged pool), or one was moved within the pool during the transaction",
+            });
+        }
+        let newly_claimed = lending == Lending::First;
+        if newly_claimed {
+            claims.claim(owner_address, slice.offset());
+        }
+        let elements = pool.readable_slice_elements(
+            slice.offset(),
+            &TypeKey::slice_of::<T>(),
+            align_of::<T>(),
+            size_of::<T>(),
+        );
+        match elements {
+            Ok((elements, len)) => Ok((
+                NonNull::slice_from_raw_parts(elements.cast::<T>(), len),
+                newly_claimed,
+            )),
+            Err(error) => {
+                if newly_claimed {
+                    claims.unclaim(owner_address, slice.offset());
+                }
+                Err(error)
+            }
+        }
+    })?;
+    // SAFETY: `slice_elements` checked that the elements are valid, aligned and inside one
+    // heap object of the pool's data. The buffer is claimed by `owner`'s address: no other
+    // value was lent it mutably in this transaction, and none can be while `read` runs; a
+    // `PMut` lent through `owner` itself borrowed `owner` mutably, so it is no longer alive
+    // while `owner` is borrowed here. The reference does not outlive `read`.
+    let value = read(unsafe { elements.as_ref() });
+    if newly_claimed {
+        let _ = active(|active, _| {
+            if let Some(claims) = active.claims.borrow_mut().as_mut() {
+                claims.unclaim(owner_address, slice.offset());
+            }
+            Ok(())
+        });
+    }
+    Ok(value)
 }
 
 /// Forgets which buffers the collections inside `values` claimed in the running

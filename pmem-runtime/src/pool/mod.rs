@@ -31,7 +31,9 @@ mod shared;
 mod slices;
 mod transaction;
 
-pub use active::{alloc_slice_with, owned_slice_mut, owned_slice_mut_by, release_claims};
+pub use active::{
+    alloc_slice_with, owned_slice_mut, owned_slice_mut_by, release_claims, with_owned_slice,
+};
 pub use read::Reader;
 
 pub use info::{PoolInfo, PoolUuid};
