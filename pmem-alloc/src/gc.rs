@@ -25,6 +25,9 @@
 //! **Sweeping** ([`Heap::sweep`]) rebuilds the allocation bitmaps from the marks. A span with
 //! no live object is released: its page-table entry is zeroed, and one fence at the end
 //! makes those writes durable before any of the pages is reused (see `layout.rs`, rule 2).
+//! A huge span's covered table pages, which held the object's bytes, are zeroed and fenced
+//! first, before any entry (rule 5): one more fence per sweep that frees huge objects, and
+//! none for the others.
 //!
 //! Collection needs the pool to itself: the runtime calls it at open, after undo recovery,
 //! and from `Pool::collect`, which borrows the pool mutably, so no reference into the heap
@@ -203,6 +206,7 @@ impl Heap {
             first_dangling: marks.first_dangling,
             ..Collection::default()
         };
+        self.clear_freed_huge_tables(region, &marks.spans);
         let mut released = false;
         // What survives is reachable, and no transaction is writing it any more.
         for (id, span_marks) in marks.spans.into_iter().enumerate() {
@@ -270,6 +274,30 @@ impl Heap {
         self.last_dangling_pointers = report.dangling_pointers;
         report.duration = marks.began.elapsed();
         report
+    }
+}
+
+impl Heap {
+    /// Zeroes the covered table pages of the huge spans in which `marks` hold no live
+    /// object, writes them back and fences, before the sweep zeroes their entries
+    /// (`layout.rs`, rule 5): so an entry's zero is never durable over a table page that
+    /// still holds the object's bytes. No fence if there is no such span.
+    fn clear_freed_huge_tables(&self, region: &mut impl Region, marks: &[Vec<u64>]) {
+        let zero_page = [0u8; layout::PAGE];
+        let mut cleared = false;
+        for (span, span_marks) in self.spans.iter().zip(marks) {
+            let Some(span) = span else { continue };
+            if !span.class.is_huge() || span_marks.iter().any(|&word| word != 0) {
+                continue;
+            }
+            for table_page in layout::covered_table_pages(span.first_page, span.pages) {
+                region.write_metadata(self.start + table_page * layout::PAGE, &zero_page);
+                cleared = true;
+            }
+        }
+        if cleared {
+            region.fence(FenceFor::HugeTables);
+        }
     }
 }
 

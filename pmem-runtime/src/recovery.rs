@@ -65,7 +65,11 @@ pub(crate) struct Damage {
 
 /// Finds the unfinished transaction of every slot, following each slot's chain of
 /// extension blocks, reading and writing nothing else.
-pub(crate) fn scan(mapping: &Mapping, log_area: LogArea, data: DataRanges) -> Result<Scan, Damage> {
+pub(crate) fn scan(
+    mapping: &Mapping,
+    log_area: LogArea,
+    data: &DataRanges,
+) -> Result<Scan, Damage> {
     let block_len = log::block_len(log_area.slot_len as usize);
     let loggable = |offset, len| data.contains(offset, len);
     let mut unfinished = Vec::new();
@@ -96,7 +100,7 @@ pub(crate) fn scan(mapping: &Mapping, log_area: LogArea, data: DataRanges) -> Re
         let mut link = header.first_block.get();
         let chain_start = chained.blocks.len();
         while link != 0 {
-            let block = chained.check(link, link_at, chain_start, block_len, data)?;
+            let block = chained.check(link, link_at, chain_start, block_len, &data)?;
             // SAFETY: `check` found the block inside the pool's data, which is mapped.
             let bytes =
                 unsafe { core::slice::from_raw_parts(mapping.address_of(block), block_len) };
@@ -157,7 +161,7 @@ impl Chained {
         link_at: usize,
         chain_start: usize,
         block_len: usize,
-        data: DataRanges,
+        data: &DataRanges,
     ) -> Result<usize, Damage> {
         let damage = |what| Damage {
             offset: link_at as u64,

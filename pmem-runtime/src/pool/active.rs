@@ -74,7 +74,7 @@ impl<R: Persistent> ActivePool for Pool<R> {
         let base = self.mapping.address_of(0) as usize;
         (address as usize)
             .checked_sub(base)
-            .is_some_and(|offset| self.data().contains(offset, len))
+            .is_some_and(|offset| self.in_data(offset, len))
     }
 
     fn address_of(&self, offset: usize) -> *mut u8 {
