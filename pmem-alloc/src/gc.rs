@@ -281,9 +281,11 @@ impl Heap {
     /// Zeroes the covered table pages of the huge spans in which `marks` hold no live
     /// object, writes them back and fences, before the sweep zeroes their entries
     /// (`layout.rs`, rule 5): so an entry's zero is never durable over a table page that
-    /// still holds the object's bytes. No fence if there is no such span.
+    /// still holds the object's bytes. Lines that read as zero already are left alone, and
+    /// no fence is issued if nothing was written.
     fn clear_freed_huge_tables(&self, region: &mut impl Region, marks: &[Vec<u64>]) {
-        let zero_page = [0u8; layout::PAGE];
+        const LINE: usize = 64;
+        let mut line = [0u8; LINE];
         let mut cleared = false;
         for (span, span_marks) in self.spans.iter().zip(marks) {
             let Some(span) = span else { continue };
@@ -291,8 +293,14 @@ impl Heap {
                 continue;
             }
             for table_page in layout::covered_table_pages(span.first_page, span.pages) {
-                region.write_metadata(self.start + table_page * layout::PAGE, &zero_page);
-                cleared = true;
+                let page_at = self.start + table_page * layout::PAGE;
+                for at in (page_at..page_at + layout::PAGE).step_by(LINE) {
+                    region.read(at, &mut line);
+                    if line.iter().any(|&byte| byte != 0) {
+                        region.write_metadata(at, &[0; LINE]);
+                        cleared = true;
+                    }
+                }
             }
         }
         if cleared {

@@ -343,3 +343,12 @@ fn damaged_huge_entries_are_refused_and_the_file_is_left_as_it_was() {
         );
     }
 }
+
+#[test]
+fn a_huge_object_allocated_freed_and_reused_is_all_or_nothing_at_every_fence() {
+    let report = pmem_tests::workloads::huge_objects();
+    println!("huge objects: {report:?}");
+    // The huge span's fence, the sweep's two, and at least three per transaction.
+    assert!(report.crash_points >= 3 + 4 * 3, "{report:?}");
+    assert!(report.images >= report.crash_points * 4, "{report:?}");
+}
