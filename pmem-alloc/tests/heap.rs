@@ -622,7 +622,7 @@ fn a_huge_slice_spans_whole_arenas_grows_the_region_and_its_tables_become_data()
         .expect("collect");
     assert_eq!(collection.live_objects, 1 + 10);
     assert_eq!(
-        region.read_word(huge as usize + 8 + 8 * (elements as usize - 1)),
+        region.read_word(huge as usize + 8 + 8 * (elements - 1)),
         small
     );
 }

@@ -10,7 +10,9 @@
 //! **Nothing is written before everything is checked.** Scanning ([`scan`]) only reads, and
 //! refuses a log no writer could have left: a generation past [`MAX_GENERATION`], an
 //! entry that is whole and checksum-valid but aims at bytes no transaction logs (the
-//! header, the log area, heap metadata, a log block; `log.rs` lists what may be logged),
+//! header, the log area, heap metadata, a log block; `log.rs` lists what may be logged; a
+//! page-table page is data only inside a huge object, which the heap, loaded from the file
+//! before the scan, says),
 //! or a chain word naming bytes outside the heap's data pages, a misaligned, overlapping or
 //! looping block, or one without the block magic. Once the heap is loaded, `open` checks
 //! that every chained block is an object of the log-block type, and marks the blocks as
@@ -100,7 +102,7 @@ pub(crate) fn scan(
         let mut link = header.first_block.get();
         let chain_start = chained.blocks.len();
         while link != 0 {
-            let block = chained.check(link, link_at, chain_start, block_len, &data)?;
+            let block = chained.check(link, link_at, chain_start, block_len, data)?;
             // SAFETY: `check` found the block inside the pool's data, which is mapped.
             let bytes =
                 unsafe { core::slice::from_raw_parts(mapping.address_of(block), block_len) };

@@ -171,7 +171,7 @@ fn a_store_on_a_covered_table_page_logs_one_element_and_is_recovered_after_a_cra
     let big = pool.root().big;
     let layout = PoolLayout::of(&file.contents());
     let element_at = big.offset() as usize + 8 + ON_COVERED_TABLE * 8;
-    assert_eq!(heap_page(&layout, element_at).1, true, "on a table page");
+    assert!(heap_page(&layout, element_at).1, "on a table page");
     let before = Stats::current_thread();
     pool.txn(|tx| -> Result<(), Error> {
         set_element(tx.get_slice_mut(big)?, ON_COVERED_TABLE, 7);
@@ -237,10 +237,7 @@ fn log_entries_aimed_at_real_table_pages_are_refused_and_the_file_is_left_as_it_
     let covered_table = big + 511 * PAGE;
     let own_table = big - PAGE;
     let next_table = covered_table + ARENA * PAGE;
-    assert_eq!(
-        heap_page(&layout, own_table).1 && heap_page(&layout, next_table).1,
-        true
-    );
+    assert!(heap_page(&layout, own_table).1 && heap_page(&layout, next_table).1);
     let mut accepted = clean.clone();
     forge_entry(&mut accepted, covered_table);
     std::fs::write(file.path(), &accepted).expect("write");
@@ -268,6 +265,9 @@ fn log_entries_aimed_at_real_table_pages_are_refused_and_the_file_is_left_as_it_
     assert!(matches!(refused(&file, &bytes), Error::LogCorrupted { .. }));
 }
 
+/// A change to a pool file's bytes.
+type Damage<'a> = Box<dyn Fn(&mut Vec<u8>) + 'a>;
+
 #[test]
 fn damaged_huge_entries_are_refused_and_the_file_is_left_as_it_was() {
     let file = ScratchFile::new("huge-entries");
@@ -286,7 +286,7 @@ fn damaged_huge_entries_are_refused_and_the_file_is_left_as_it_was() {
         "the spec's word"
     );
     let heap_pages = (clean.len() - layout.heap_start) / PAGE;
-    let cases: [(&str, Box<dyn Fn(&mut Vec<u8>)>); 5] = [
+    let cases: [(&str, Damage<'_>); 5] = [
         (
             "runs past",
             Box::new(|bytes| {

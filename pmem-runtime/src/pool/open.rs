@@ -1,5 +1,7 @@
 //! Opening a pool: the order of checks of `docs/src/file-format.md`, "Opening a pool".
 //! Everything is checked, on the pool as recovery will leave it, before anything is written.
+//! The heap's metadata comes first: recovery never changes it (it is never logged), and the
+//! log's check needs it to know which page-table pages are data (those inside huge objects).
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
