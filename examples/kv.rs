@@ -12,7 +12,7 @@
 //! ```
 //!
 //! The pool is `/dev/shm/pmem-kv.pool` (or in the temporary directory) unless `--pool PATH`
-//! says otherwise. Keys are at most 32 bytes; values any length up to 2 MiB.
+//! says otherwise. Keys are at most 32 bytes; values any length up to 64 GiB.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

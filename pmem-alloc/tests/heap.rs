@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use pmem_alloc::type_hash::{SEED, hash_str, hash_u64};
 use pmem_alloc::{
     FenceFor, GrowError, Growth, Heap, HeapError, PAGE, PPtr, Persistent, PointerMap, Region,
-    RootObject, TypeInfo,
+    RootObject, TypeInfo, TypeKind,
 };
 
 /// A region backed by a vector, growable up to `max_len`, counting fences.
@@ -711,4 +711,30 @@ fn damaged_huge_entries_are_refused_at_load() {
     assert!(error.to_string().contains("runs past"), "{error}");
     region.len = shrunk;
     assert!(load(&region).is_ok(), "repaired");
+}
+
+#[test]
+fn a_single_value_larger_than_an_arena_gets_a_huge_span_of_its_own() {
+    let (mut region, mut heap, _) = new_heap(64 * PAGE, 16 << 20);
+    let big = TypeInfo {
+        layout_hash: 0xb16,
+        size: 3 << 20,
+        align: 8,
+        name: "Big".into(),
+        pointers: PointerMap::new(),
+        kind: TypeKind::Sized,
+    };
+    let index = heap.register(&mut region, &big).expect("register");
+    let object = heap
+        .alloc(&mut region, index, Growth::Allowed)
+        .expect("a 3 MiB value");
+    assert_eq!(heap.slot_len(object), Some((2 * ARENA - 1) * PAGE));
+    assert_eq!(heap.stats().huge_objects, 1);
+    let mut reloaded = Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect("load");
+    assert_eq!(reloaded.object_type(object), Some(index));
+    let collection = reloaded
+        .collect(&mut region, &[], &HashMap::new())
+        .expect("collect");
+    assert_eq!(collection.released_pages, 2 * ARENA as u64 - 1);
+    assert_eq!(reloaded.object_type(object), None);
 }

@@ -198,6 +198,30 @@ fn a_store_on_a_covered_table_page_logs_one_element_and_is_recovered_after_a_cra
     assert_eq!(recovered.get_slice(big).expect("big")[ON_COVERED_TABLE], 7);
 }
 
+#[test]
+fn a_huge_slice_whose_length_exceeds_its_arenas_is_refused_on_read() {
+    let file = ScratchFile::new("huge-length");
+    let pool = with_huge_slice(&file);
+    let big = pool.root().big;
+    drop(pool);
+    let mut bytes = file.contents();
+    // Two arenas hold 2 MiB less 8 bytes of elements after the length.
+    put_u64(
+        &mut bytes,
+        big.offset() as usize,
+        (2 * ARENA * PAGE / 8) as u64,
+    );
+    std::fs::write(file.path(), &bytes).expect("write");
+    let pool = Pool::<Root>::open(file.path()).expect("the length holds no pointers");
+    assert!(matches!(
+        pool.get_slice(pool.root().big),
+        Err(Error::InvalidPointer {
+            reason: "the slice's stored length exceeds the space the heap gave it: the pool is damaged",
+            ..
+        })
+    ));
+}
+
 /// Writes a valid entry of the first slot's current generation, after its valid ones,
 /// whose target is `target`.
 fn forge_entry(bytes: &mut [u8], target: usize) {
