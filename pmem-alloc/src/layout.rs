@@ -90,7 +90,7 @@ pub const MAX_SPAN_PAGES: usize = ARENA_PAGES - 1;
 /// The most arenas one huge span may cover: its entry's 15-bit arena count.
 pub(crate) const MAX_HUGE_ARENAS: usize = (1 << 15) - 1;
 /// The most pages one object may have (a slice's header included): a huge span of
-/// [`MAX_HUGE_ARENAS`] arenas, 64 GiB less 4 KiB.
+/// 32,767 arenas (the most its entry counts), 64 GiB less 4 KiB.
 pub const MAX_OBJECT_PAGES: usize = MAX_HUGE_ARENAS * ARENA_PAGES - 1;
 /// How many named roots a heap holds.
 pub const NAMED_ROOTS: usize = 63;
