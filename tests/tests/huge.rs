@@ -6,7 +6,9 @@
 //! table pages, refused with the file left as it was.
 
 use pmem::simulation::ScratchFile;
-use pmem::{Error, PMut, PPtr, PSlice, Persistent, Pool, PoolOptions, Stats, txn};
+use pmem::{
+    Error, HeapError, PMut, PMutex, PPtr, PSlice, Persistent, Pool, PoolOptions, Stats, txn,
+};
 use pmem_tests::forge::{
     PoolLayout, huge_page_table_word, log_entry_room, put_u64, u32_at, u64_at, write_log_entry,
 };
@@ -76,6 +78,80 @@ fn slices_of_8_mb_and_64_mib_grow_the_pool_and_survive_a_reopen() {
             .all(|(index, &value)| value == !(index as u64))
     );
     assert_eq!(pool.info().collection_at_open.live_objects, 2);
+}
+
+#[test]
+fn a_huge_slice_past_the_maximum_size_is_full_and_the_pool_stays_usable() {
+    let file = ScratchFile::new("huge-full");
+    let mut pool = PoolOptions::new()
+        .size(1 << 20)
+        .max_size(8 << 20)
+        .create(file.path(), empty_root())
+        .expect("create");
+    let outcome = pool.try_txn(|tx| -> Result<(), Error> {
+        tx.root_mut().small = tx.alloc_slice_copied(&[1u64])?;
+        tx.root_mut().big = tx.alloc_slice_with(1_000_000, |index| index as u64)?;
+        Ok(())
+    });
+    assert!(
+        matches!(outcome, Err(Error::Heap(HeapError::Full { .. }))),
+        "{outcome:?}"
+    );
+    assert!(pool.root().small.is_null(), "rolled back");
+    pool.txn(|tx| -> Result<(), Error> {
+        tx.root_mut().big = tx.alloc_slice_with(500_000, |index| index as u64)?;
+        Ok(())
+    })
+    .expect("4 MB fit in 8 MiB");
+    assert_eq!(
+        pool.get_slice(pool.root().big).expect("big")[499_999],
+        499_999
+    );
+}
+
+#[derive(Persistent)]
+#[repr(C)]
+struct SharedRoot {
+    slices: [PMutex<PSlice<u64>>; 2],
+}
+
+#[test]
+fn threads_allocate_huge_slices_and_store_on_their_covered_tables() {
+    let file = ScratchFile::new("huge-shared");
+    let pool = growing()
+        .lanes(2)
+        .create(
+            file.path(),
+            SharedRoot {
+                slices: [PMutex::new(PSlice::null()), PMutex::new(PSlice::null())],
+            },
+        )
+        .expect("create");
+    std::thread::scope(|scope| {
+        for thread in 0..2u64 {
+            let pool = &pool;
+            scope.spawn(move || {
+                pool.try_shared_txn(|tx| -> Result<(), Error> {
+                    let slice = tx.alloc_slice_with(300_000, |index| thread + index as u64)?;
+                    tx.get_slice_mut(slice)?
+                        .at(ON_COVERED_TABLE)
+                        .set(thread + 7);
+                    *tx.lock(&tx.root().slices[thread as usize]) = slice;
+                    Ok(())
+                })
+                .expect("shared transaction");
+            });
+        }
+    });
+    drop(pool);
+    let pool = Pool::<SharedRoot>::open(file.path()).expect("reopen");
+    for thread in 0..2u64 {
+        let slice = pool.shared_txn(|tx| *tx.lock(&tx.root().slices[thread as usize]));
+        let elements = pool.get_slice(slice).expect("committed");
+        assert_eq!(elements[ON_COVERED_TABLE], thread + 7);
+        assert_eq!(elements[299_999], thread + 299_999);
+    }
+    assert_eq!(pool.heap_stats().huge_objects, 2);
 }
 
 #[test]
