@@ -12,7 +12,7 @@
 //! ```
 //!
 //! The pool is `/dev/shm/pmem-kv.pool` (or in the temporary directory) unless `--pool PATH`
-//! says otherwise. Keys and values are strings of any length up to 2 MiB; the store is a
+//! says otherwise. Keys and values are strings of any length; the store is a
 //! `PHashMap<PString, PString>`, looked up by `&str`.
 
 use std::fmt;

@@ -21,12 +21,6 @@
 //!
 //! **Threads.** `map_insert` and `kv_put` also run on a shared pool (`--threads N`, see
 //! `shared.rs`), against the harness's `--threads N` runs of its `concurrent_hash_map`.
-//!
-//! **Sizes.** A collection's buffer is one heap object, and the largest heap object is one
-//! span (511 pages, just under 2 MiB), so a collection holds at most what fits one: 131,072
-//! `u64` in a `PVec`, 1 MiB in a `PString`, 98,304 entries in a `PHashMap<u64, u64>` and
-//! 49,152 in a `PHashMap<[u8; 16], _>` (its key slice), 65,536 `PString`s in a `PVec`. A
-//! run past that fails with the heap's "larger than the largest heap object" error.
 
 use core::mem::offset_of;
 use std::time::Instant;

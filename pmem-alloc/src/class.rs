@@ -2,7 +2,7 @@
 //! alignment) and the span's page count, chosen per type to waste little.
 
 use crate::error::HeapError;
-use crate::layout::{MAX_SPAN_PAGES, PAGE};
+use crate::layout::{ARENA_PAGES, MAX_OBJECT_PAGES, MAX_SPAN_PAGES, PAGE};
 use crate::types::TypeInfo;
 
 /// Where slots of one type lie in its spans.
@@ -16,7 +16,7 @@ pub(crate) struct Class {
 impl Class {
     /// The class of objects of `size` bytes aligned to `align`: the span's page count
     /// (1 to 8) wastes at most an eighth of it where possible; beyond four pages an object
-    /// gets a span of its own.
+    /// gets a span of its own, beyond an arena's 511 data pages a huge one.
     pub(crate) fn for_type(info: &TypeInfo) -> Result<Self, HeapError> {
         if info.align > PAGE as u64 {
             return Err(HeapError::OverAligned {
@@ -42,14 +42,29 @@ impl Class {
     }
 
     /// A span of its own for one object of `len` bytes in a slot of `slot` bytes, if it
-    /// fits one (at most [`MAX_SPAN_PAGES`]).
+    /// fits one: within an arena (at most [`MAX_SPAN_PAGES`]), or else a huge span of
+    /// whole arenas (at most [`MAX_OBJECT_PAGES`]), whose slot is all of it.
     fn own_span(slot: usize, len: usize) -> Option<Self> {
         let pages = len.div_ceil(PAGE);
-        (pages <= MAX_SPAN_PAGES).then_some(Self {
-            slot,
+        if pages <= MAX_SPAN_PAGES {
+            return Some(Self {
+                slot,
+                objects: 1,
+                pages,
+            });
+        }
+        let pages = (pages + 1).div_ceil(ARENA_PAGES) * ARENA_PAGES - 1;
+        (pages <= MAX_OBJECT_PAGES).then_some(Self {
+            slot: pages * PAGE,
             objects: 1,
             pages,
         })
+    }
+
+    /// Whether spans of this class are huge: whole arenas, the page tables of all but the
+    /// first inside the object (`layout.rs`, "Huge spans").
+    pub(crate) fn is_huge(&self) -> bool {
+        self.pages > MAX_SPAN_PAGES
     }
 
     /// Spans of slots of `slot` bytes (at most four pages): the page count (1 to 8)
@@ -199,8 +214,15 @@ mod tests {
             pointers: crate::PointerMap::new(),
             kind: crate::TypeKind::Sized,
         };
+        let huge = Class::for_type(&info(600 * PAGE as u64, 8)).expect("a huge span");
+        assert_eq!(
+            (huge.pages, huge.slot),
+            (1023, 1023 * PAGE),
+            "two whole arenas"
+        );
+        assert!(huge.is_huge());
         assert!(matches!(
-            Class::for_type(&info(600 * PAGE as u64, 8)),
+            Class::for_type(&info((MAX_OBJECT_PAGES * PAGE + 1) as u64, 8)),
             Err(HeapError::ObjectTooLarge { .. })
         ));
         assert!(matches!(
@@ -251,8 +273,19 @@ mod tests {
             32,
             "8 + 16 bytes in a 32-byte slot"
         );
+        let (huge, slot_class) = Class::for_slice(&element(8, 8), 1 << 20).expect("8 MiB");
+        assert_eq!(
+            huge.pages,
+            5 * ARENA_PAGES - 1,
+            "8 MiB and a header in five arenas"
+        );
+        assert_eq!(
+            Class::of_slice_span(slot_class, huge.pages, 8),
+            Some(huge),
+            "a huge slice's entry"
+        );
         assert!(matches!(
-            Class::for_slice(&element(8, 8), 1 << 20),
+            Class::for_slice(&element(8, 8), 1 << 40),
             Err(HeapError::ObjectTooLarge { .. })
         ));
         assert!(matches!(

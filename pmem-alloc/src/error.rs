@@ -13,7 +13,8 @@ pub enum HeapError {
         /// Why the pool did not grow.
         cause: GrowError,
     },
-    /// The type is too large for a span (an arena's 511 data pages).
+    /// The object is larger than the largest span: a huge span of 32,767 arenas
+    /// ([`MAX_OBJECT_PAGES`](crate::MAX_OBJECT_PAGES), 64 GiB less 4 KiB).
     ObjectTooLarge {
         /// The type.
         type_name: String,
@@ -66,7 +67,7 @@ impl fmt::Display for HeapError {
             Self::ObjectTooLarge { type_name, size } => write!(
                 f,
                 "`{type_name}` ({size} bytes) is larger than the largest heap object ({} bytes): split it into objects linked by `PPtr`s",
-                crate::layout::MAX_SPAN_PAGES * crate::layout::PAGE
+                crate::layout::MAX_OBJECT_PAGES * crate::layout::PAGE
             ),
             Self::OverAligned { type_name, align } => write!(
                 f,

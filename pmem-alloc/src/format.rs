@@ -18,6 +18,7 @@
 use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
+use crate::class::OWN_SPAN_CLASS;
 use crate::heap::NamedRoot;
 use crate::layout::{ARENA_PAGES, METADATA_PAGES, NAMED_ROOTS, PAGE, TYPE_TABLE_LEN};
 
@@ -207,18 +208,32 @@ pub struct PointerRunRecord {
     pub pointee: U64,
 }
 
-/// A page-table entry's tag, bits 0..8 of an entry that starts a span.
+/// A page-table entry's tag, bits 0..8 of an entry that starts a span within one arena.
 const SPAN_TAG: u64 = 1;
+/// The tag of an entry that starts a huge span: one object over whole arenas.
+const HUGE_SPAN_TAG: u64 = 2;
+/// Bit 47 of a huge span's entry: its object is a slice.
+const HUGE_SLICE_BIT: u64 = 1 << 47;
 
 /// A decoded page-table entry: the span that starts at its page. The `i`-th 8-byte word of
 /// an arena's page-table page describes the arena's page `i`: 0 if no span starts there;
-/// otherwise the tag 1 (bits 0..8), the type index (8..32), the page count (32..41), the
-/// slot class (41..48), and a 16-bit check of bits 0..48 and the page number (48..64).
+/// otherwise one of two encodings, both ending in a 16-bit check of bits 0..48 and the
+/// page number (48..64):
+///
+/// - a span within the arena: the tag 1 (bits 0..8), the type index (8..32), the page
+///   count (32..41), the slot class (41..48);
+/// - a *huge* span, one object over `n` ≥ 2 whole arenas from the arena's first data page
+///   (`512 n − 1` pages: the following arenas' page-table pages are part of the object):
+///   the tag 2 (bits 0..8), the type index (8..32), `n` (32..47), and bit 47 set if the
+///   object is a slice (its slot class is then 127) and clear for a single value (0).
+///
+/// Entries of tag 2 are new with huge spans; a heap without them reads as before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpanEntry {
     /// The type index of the span's objects.
     pub type_index: u32,
-    /// The span's length in pages, 1 to 511.
+    /// The span's length in pages: 1 to 511, or `512 n − 1` for a huge span of `n`
+    /// arenas (2 to 32,767).
     pub pages: usize,
     /// For a span of slices, the size of its slots (see `Class::slice_slot` in
     /// `class.rs`: 0 to 39 for sizes from 16 bytes to 16 KiB, 127 for one slice that fills
@@ -233,11 +248,30 @@ fn entry_check(low: u64, page: usize) -> u64 {
 
 impl SpanEntry {
     pub(crate) fn encode(self, page: usize) -> u64 {
-        let low = SPAN_TAG
-            | u64::from(self.type_index) << 8
-            | (self.pages as u64) << 32
-            | u64::from(self.slot_class) << 41;
+        let low = match self.huge_arenas() {
+            None => {
+                SPAN_TAG
+                    | u64::from(self.type_index) << 8
+                    | (self.pages as u64) << 32
+                    | u64::from(self.slot_class) << 41
+            }
+            Some(arenas) => {
+                let slice = if self.slot_class == 0 {
+                    0
+                } else {
+                    HUGE_SLICE_BIT
+                };
+                HUGE_SPAN_TAG | u64::from(self.type_index) << 8 | (arenas as u64) << 32 | slice
+            }
+        };
         low | entry_check(low, page) << 48
+    }
+
+    /// How many arenas the span covers if it is huge (more pages than one arena's data
+    /// pages), `None` if it lies within one arena.
+    #[must_use]
+    pub fn huge_arenas(&self) -> Option<usize> {
+        (self.pages >= ARENA_PAGES).then(|| (self.pages + 1) / ARENA_PAGES)
     }
 
     /// The entry `word` found for heap page `page` (numbered from the heap's start):
@@ -251,18 +285,39 @@ impl SpanEntry {
             return Ok(None);
         }
         let low = word & 0xffff_ffff_ffff;
-        if word & 0xff != SPAN_TAG || word >> 48 != entry_check(low, page) {
+        if word >> 48 != entry_check(low, page) {
             return Err(InvalidEntry);
         }
-        let pages = ((word >> 32) & 0x1ff) as usize;
-        if pages == 0 {
-            return Err(InvalidEntry);
+        let type_index = ((word >> 8) & 0xff_ffff) as u32;
+        match word & 0xff {
+            SPAN_TAG => {
+                let pages = ((word >> 32) & 0x1ff) as usize;
+                if pages == 0 {
+                    return Err(InvalidEntry);
+                }
+                Ok(Some(Self {
+                    type_index,
+                    pages,
+                    slot_class: ((word >> 41) & 0x7f) as u8,
+                }))
+            }
+            HUGE_SPAN_TAG => {
+                let arenas = ((word >> 32) & 0x7fff) as usize;
+                if arenas < 2 {
+                    return Err(InvalidEntry);
+                }
+                Ok(Some(Self {
+                    type_index,
+                    pages: arenas * ARENA_PAGES - 1,
+                    slot_class: if word & HUGE_SLICE_BIT == 0 {
+                        0
+                    } else {
+                        OWN_SPAN_CLASS
+                    },
+                }))
+            }
+            _ => Err(InvalidEntry),
         }
-        Ok(Some(Self {
-            type_index: ((word >> 8) & 0xff_ffff) as u32,
-            pages,
-            slot_class: ((word >> 41) & 0x7f) as u8,
-        }))
     }
 }
 
@@ -273,6 +328,7 @@ pub struct InvalidEntry;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::MAX_HUGE_ARENAS;
 
     #[test]
     fn entries_round_trip_and_reject_noise() {
@@ -292,6 +348,34 @@ mod tests {
             SpanEntry::decode(slices.encode(9), 9),
             Ok(Some(slices)),
             "the widest page count and class"
+        );
+        let huge = SpanEntry {
+            type_index: 6,
+            pages: 3 * ARENA_PAGES - 1,
+            slot_class: OWN_SPAN_CLASS,
+        };
+        assert_eq!(huge.huge_arenas(), Some(3));
+        assert_eq!(
+            SpanEntry::decode(huge.encode(4), 4),
+            Ok(Some(huge)),
+            "a huge slice"
+        );
+        let huge_value = SpanEntry {
+            slot_class: 0,
+            pages: MAX_HUGE_ARENAS * ARENA_PAGES - 1,
+            ..huge
+        };
+        assert_eq!(
+            SpanEntry::decode(huge_value.encode(4), 4),
+            Ok(Some(huge_value)),
+            "the most arenas, one value"
+        );
+        let one_arena = (huge.encode(4) & !(0x7fff << 32)) | 1 << 32;
+        let one_arena =
+            one_arena & 0xffff_ffff_ffff | entry_check(one_arena & 0xffff_ffff_ffff, 4) << 48;
+        assert!(
+            SpanEntry::decode(one_arena, 4).is_err(),
+            "a huge span of one arena is no writer's"
         );
         assert_eq!(SpanEntry::decode(0, 5), Ok(None));
         assert!(

@@ -25,6 +25,9 @@
 //! **Sweeping** ([`Heap::sweep`]) rebuilds the allocation bitmaps from the marks. A span with
 //! no live object is released: its page-table entry is zeroed, and one fence at the end
 //! makes those writes durable before any of the pages is reused (see `layout.rs`, rule 2).
+//! A huge span's covered table pages, which held the object's bytes, are zeroed and fenced
+//! first, before any entry (rule 5): one more fence per sweep that frees huge objects, and
+//! none for the others.
 //!
 //! Collection needs the pool to itself: the runtime calls it at open, after undo recovery,
 //! and from `Pool::collect`, which borrows the pool mutably, so no reference into the heap
@@ -203,6 +206,7 @@ impl Heap {
             first_dangling: marks.first_dangling,
             ..Collection::default()
         };
+        self.clear_freed_huge_tables(region, &marks.spans);
         let mut released = false;
         // What survives is reachable, and no transaction is writing it any more.
         for (id, span_marks) in marks.spans.into_iter().enumerate() {
@@ -270,6 +274,38 @@ impl Heap {
         self.last_dangling_pointers = report.dangling_pointers;
         report.duration = marks.began.elapsed();
         report
+    }
+}
+
+impl Heap {
+    /// Zeroes the covered table pages of the huge spans in which `marks` hold no live
+    /// object, writes them back and fences, before the sweep zeroes their entries
+    /// (`layout.rs`, rule 5): so an entry's zero is never durable over a table page that
+    /// still holds the object's bytes. Lines that read as zero already are left alone, and
+    /// no fence is issued if nothing was written.
+    fn clear_freed_huge_tables(&self, region: &mut impl Region, marks: &[Vec<u64>]) {
+        const LINE: usize = 64;
+        let mut line = [0u8; LINE];
+        let mut cleared = false;
+        for (span, span_marks) in self.spans.iter().zip(marks) {
+            let Some(span) = span else { continue };
+            if !span.class.is_huge() || span_marks.iter().any(|&word| word != 0) {
+                continue;
+            }
+            for table_page in layout::covered_table_pages(span.first_page, span.pages) {
+                let page_at = self.start + table_page * layout::PAGE;
+                for at in (page_at..page_at + layout::PAGE).step_by(LINE) {
+                    region.read(at, &mut line);
+                    if line.iter().any(|&byte| byte != 0) {
+                        region.write_metadata(at, &[0; LINE]);
+                        cleared = true;
+                    }
+                }
+            }
+        }
+        if cleared {
+            region.fence(FenceFor::HugeTables);
+        }
     }
 }
 

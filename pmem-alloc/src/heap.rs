@@ -19,8 +19,8 @@ use crate::class::Class;
 use crate::error::HeapError;
 use crate::format::{HeapHeader, NamedRootEntry, SpanEntry};
 use crate::layout::{
-    self, HEADER_LEN, MAX_ROOT_NAME, METADATA_PAGES, NAMED_ROOTS, PAGE, ROOT_ENTRY_LEN,
-    TYPE_TABLE_LEN, TYPE_TABLE_START,
+    self, ARENA_PAGES, DataTablePages, HEADER_LEN, MAX_ROOT_NAME, METADATA_PAGES, NAMED_ROOTS,
+    PAGE, ROOT_ENTRY_LEN, TYPE_TABLE_LEN, TYPE_TABLE_START,
 };
 use crate::region::{FenceFor, Region};
 use crate::types::{TypeInfo, TypeKind};
@@ -243,6 +243,9 @@ pub struct Heap {
     pub(crate) page_span: Vec<u32>,
     /// No free data page lies below this one.
     free_page_hint: usize,
+    /// The table pages inside huge spans, which hold data (shared with whoever checks
+    /// stores, see [`Heap::data_tables`]).
+    pub(crate) data_tables: Arc<DataTablePages>,
     pub(crate) allocation_known: bool,
     pub(crate) allocated_since_collection: u64,
     pub(crate) live_after_collection: u64,
@@ -299,6 +302,7 @@ impl Heap {
             free_span_ids: Vec::new(),
             page_span: vec![0; pages],
             free_page_hint: METADATA_PAGES,
+            data_tables: Arc::default(),
             allocation_known: false,
             allocated_since_collection: 0,
             live_after_collection: 0,
@@ -386,6 +390,15 @@ impl Heap {
         Ok(index)
     }
 
+    /// The page-table pages that lie inside huge objects and so hold data, kept up to date
+    /// as the heap makes and frees them: what [`is_heap_data`](crate::is_heap_data) needs to
+    /// tell data from metadata. Shared, so that a store barrier checks against it without
+    /// the heap.
+    #[must_use]
+    pub fn data_tables(&self) -> Arc<DataTablePages> {
+        Arc::clone(&self.data_tables)
+    }
+
     /// The index of the recorded type whose layout hash is `layout_hash`, if there is one.
     #[must_use]
     pub fn type_index(&self, layout_hash: u64) -> Option<u32> {
@@ -451,8 +464,8 @@ impl Heap {
     ///
     /// # Errors
     ///
-    /// As [`alloc`](Heap::alloc); [`HeapError::ObjectTooLarge`] if the slice does not fit
-    /// in one span (at most [`MAX_SPAN_PAGES`](crate::MAX_SPAN_PAGES) pages, header included).
+    /// As [`alloc`](Heap::alloc); [`HeapError::ObjectTooLarge`] if the slice, header
+    /// included, exceeds [`MAX_OBJECT_PAGES`](crate::MAX_OBJECT_PAGES) pages.
     ///
     /// # Panics
     ///
@@ -507,7 +520,8 @@ impl Heap {
 
     /// Makes a span of `class` for type `type_index`, its entry recording `slot_class`,
     /// and allocates its first slot: the span's id and the slot's pool offset. The entry
-    /// is written and flushed, durable at the next fence.
+    /// is written and flushed, durable at the next fence; a huge span's is fenced at once
+    /// (`layout.rs`, rule 4).
     fn new_span(
         &mut self,
         region: &mut impl Region,
@@ -516,7 +530,11 @@ impl Heap {
         slot_class: u8,
         growth: Growth,
     ) -> Result<(usize, u64), HeapError> {
-        let first_page = self.find_free_pages(region, class.pages, class.slot as u64, growth)?;
+        let first_page = if class.is_huge() {
+            self.find_free_arenas(region, class.pages.div_ceil(ARENA_PAGES), growth)?
+        } else {
+            self.find_free_pages(region, class.pages, class.slot as u64, growth)?
+        };
         self.allocated_since_collection += class.slot as u64;
         let entry = SpanEntry {
             type_index,
@@ -527,6 +545,11 @@ impl Heap {
             self.start + layout::entry_offset(first_page),
             &entry.encode(first_page).to_le_bytes(),
         );
+        if class.is_huge() {
+            region.fence(FenceFor::HugeSpan);
+            self.data_tables
+                .insert(layout::covered_table_pages(first_page, class.pages));
+        }
         let mut span = Span {
             first_page,
             pages: class.pages,
@@ -606,14 +629,70 @@ impl Heap {
         id
     }
 
+    /// Forgets span `id`, whose entry is zeroed (and, for a huge span, whose covered
+    /// table pages are: `layout.rs`, rule 5): from now on its table pages are tables.
     pub(crate) fn remove_span(&mut self, id: usize) -> Span {
         let span = self.spans[id].take().expect("a span to remove");
+        if span.class.is_huge() {
+            self.data_tables
+                .remove(layout::covered_table_pages(span.first_page, span.pages));
+        }
         for page in span.first_page..span.first_page + span.pages {
             self.page_span[page] = 0;
         }
         self.free_span_ids.push(id);
         self.free_page_hint = self.free_page_hint.min(span.first_page);
         span
+    }
+
+    /// The first data page of the first run of `arenas` whole free arenas (every page free,
+    /// the table page not inside a huge span, so all zero by `layout.rs` rules 2, 3 and 5),
+    /// growing the region if none exists: enough to complete the free arenas at its end.
+    fn find_free_arenas(
+        &mut self,
+        region: &mut impl Region,
+        arenas: usize,
+        growth: Growth,
+    ) -> Result<usize, HeapError> {
+        let requested = ((arenas * ARENA_PAGES - 1) * PAGE) as u64;
+        loop {
+            // The free arenas from `run_start` to the end of the scan, `run` of them whole.
+            let (mut run_start, mut run) = (None, 0);
+            let mut table_page = METADATA_PAGES;
+            while table_page < self.pages {
+                let arena_end = table_page + ARENA_PAGES;
+                let free = self.page_span[table_page..arena_end.min(self.pages)]
+                    .iter()
+                    .all(|&span| span == 0);
+                if !free {
+                    (run_start, run) = (None, 0);
+                } else {
+                    let first = *run_start.get_or_insert(table_page);
+                    if arena_end <= self.pages {
+                        run += 1;
+                        if run == arenas {
+                            return Ok(first + 1);
+                        }
+                    }
+                }
+                table_page = arena_end;
+            }
+            if growth == Growth::Refused {
+                let cause = crate::region::GrowError {
+                    max_len: region.len(),
+                    io: None,
+                };
+                return Err(HeapError::Full { requested, cause });
+            }
+            let grown_from = run_start.unwrap_or(table_page);
+            let min_len = self.start + (grown_from + arenas * ARENA_PAGES) * PAGE;
+            region
+                .grow(min_len)
+                .map_err(|cause| HeapError::Full { requested, cause })?;
+            let pages = (region.len() - self.start) / PAGE;
+            self.page_span.resize(pages, 0);
+            self.pages = pages;
+        }
     }
 
     /// The first run of `count` free pages inside one arena, growing the region if none

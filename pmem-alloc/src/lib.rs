@@ -29,7 +29,10 @@ pub use class::slice_header_len;
 pub use error::HeapError;
 pub use gc::{Collection, DanglingPointer, Marks};
 pub use heap::{ClaimRefused, Growth, Heap, HiddenSlot, NamedRoot, RootObject};
-pub use layout::{MAX_ROOT_NAME, MAX_SPAN_PAGES, MIN_HEAP_LEN, NAMED_ROOTS, PAGE, is_heap_data};
+pub use layout::{
+    DataTablePages, MAX_OBJECT_PAGES, MAX_ROOT_NAME, MAX_SPAN_PAGES, MIN_HEAP_LEN, NAMED_ROOTS,
+    PAGE, is_heap_data,
+};
 pub use persistent::Persistent;
 pub use pointer_map::{PointerMap, PointerRun};
 pub use ptr::PPtr;

@@ -24,7 +24,10 @@ impl Heap {
     /// share a layout hash; the root's record is `root_type` (hash, size, alignment and
     /// pointer map); and every span names a recorded type and has the page count that the
     /// type's size gives. (A record is durable before any span names it, `layout.rs` rule
-    /// 1, so a span of a type the table does not hold is damage.)
+    /// 1, so a span of a type the table does not hold is damage.) A huge span starts at its
+    /// arena's first data page and ends inside the pool, and the rest of its first arena's
+    /// table is empty; the table pages of the arenas it covers are its object's bytes, not
+    /// read as tables (every other table page is: no span overlaps another).
     ///
     /// # Errors
     ///
@@ -100,7 +103,15 @@ impl Heap {
                 continue;
             };
             let arena_end = page - (page - METADATA_PAGES) % ARENA_PAGES + ARENA_PAGES;
-            if page + entry.pages > arena_end.min(heap.pages) {
+            let huge = entry.huge_arenas().is_some();
+            if huge && (page - METADATA_PAGES) % ARENA_PAGES != 1 {
+                return Err(corrupted(
+                    entry_at,
+                    "a huge span does not start at its arena's first data page",
+                ));
+            }
+            let span_end = if huge { page + entry.pages } else { arena_end };
+            if page + entry.pages > span_end.min(heap.pages) {
                 return Err(corrupted(
                     entry_at,
                     "a span runs past its arena or the pool",
@@ -143,11 +154,16 @@ impl Heap {
                 free_word_hint: 0,
                 hidden: HiddenSlots::none(objects),
             });
-            for covered in page + 1..page + entry.pages {
+            // A huge span's later arenas have no table: theirs hold the object's bytes.
+            for covered in page + 1..(page + entry.pages).min(arena_end) {
                 let covered_at = start + layout::entry_offset(covered);
                 if region.read_word(covered_at) != 0 {
                     return Err(corrupted(covered_at, "two spans overlap"));
                 }
+            }
+            if huge {
+                heap.data_tables
+                    .insert(layout::covered_table_pages(page, entry.pages));
             }
             page += entry.pages;
         }

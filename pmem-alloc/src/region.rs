@@ -57,6 +57,12 @@ pub enum FenceFor {
     TypeRecord,
     /// A collection's sweep, durable before any freed page is reused (rule 2).
     Sweep,
+    /// A huge span's entry, durable before any byte of the object, some of which lie on
+    /// page-table pages (rule 4).
+    HugeSpan,
+    /// The zeroed table pages inside huge spans being freed, durable before their entries
+    /// are zeroed (rule 5).
+    HugeTables,
 }
 
 /// Why a [`Region`] could not grow.

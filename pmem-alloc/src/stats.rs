@@ -12,7 +12,8 @@ use crate::layout::{self, METADATA_PAGES, PAGE};
 pub struct HeapStats {
     /// Bytes from the heap's start to the pool's end.
     pub heap_bytes: u64,
-    /// Bytes of the header, type table and page tables.
+    /// Bytes of the header, type table and page tables (not those inside huge objects,
+    /// which hold the objects' bytes).
     pub metadata_bytes: u64,
     /// Bytes of pages that no span uses.
     pub free_page_bytes: u64,
@@ -20,6 +21,9 @@ pub struct HeapStats {
     pub allocated_objects: u64,
     /// Their slots' bytes.
     pub allocated_bytes: u64,
+    /// How many of those objects are huge, each in whole arenas of its own (larger than
+    /// an arena's 511 data pages); their slots' bytes are part of `allocated_bytes`.
+    pub huge_objects: u64,
     /// Bytes of free slots inside spans: free, but only for objects of the span's type.
     pub free_slot_bytes: u64,
     /// Collections since the heap was loaded (or formatted): the one at open, those run by
@@ -90,7 +94,7 @@ impl Heap {
         let arenas = (self.pages.saturating_sub(METADATA_PAGES)).div_ceil(layout::ARENA_PAGES);
         let mut stats = HeapStats {
             heap_bytes: (self.pages * PAGE) as u64,
-            metadata_bytes: ((METADATA_PAGES + arenas) * PAGE) as u64,
+            metadata_bytes: ((METADATA_PAGES + arenas - self.data_tables.len()) * PAGE) as u64,
             collections: self.collections,
             dangling_pointers: self.last_dangling_pointers,
             ..HeapStats::default()
@@ -116,6 +120,9 @@ impl Heap {
             entry.objects += live;
             entry.free_slots += objects - live;
             stats.allocated_objects += live;
+            if span.class.is_huge() {
+                stats.huge_objects += live;
+            }
             stats.allocated_bytes += live * slot;
             stats.free_slot_bytes += (objects - live) * slot;
         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use pmem_alloc::type_hash::{SEED, hash_str, hash_u64};
 use pmem_alloc::{
     FenceFor, GrowError, Growth, Heap, HeapError, PAGE, PPtr, Persistent, PointerMap, Region,
-    RootObject, TypeInfo,
+    RootObject, TypeInfo, TypeKind,
 };
 
 /// A region backed by a vector, growable up to `max_len`, counting fences.
@@ -557,4 +557,184 @@ fn a_slice_whose_length_exceeds_its_slot_is_damage() {
             ..
         })
     ));
+}
+
+/// Pages per arena, its page-table page included.
+const ARENA: usize = 512;
+
+#[test]
+fn a_huge_slice_spans_whole_arenas_grows_the_region_and_its_tables_become_data() {
+    let (mut region, mut heap, node) = new_heap(64 * PAGE, 16 << 20);
+    let slices = heap
+        .register(&mut region, &TypeInfo::slice_of::<PPtr<Node>>())
+        .expect("register");
+    let small = build_list(&mut region, &mut heap, node, 10);
+    let fences = region.fences;
+    let elements = 600_000;
+    let nodes = vec![small; elements];
+    let huge = pointer_slice(&mut region, &mut heap, slices, &nodes);
+    assert_eq!(
+        region.fences,
+        fences + 1,
+        "a huge span's entry is fenced at once"
+    );
+    let first_page = 3 + ARENA + 1;
+    assert_eq!(
+        huge,
+        (HEAP_START + first_page * PAGE) as u64,
+        "the first whole free arena after the small objects' one"
+    );
+    assert_eq!(
+        heap.slot_len(huge),
+        Some((3 * ARENA - 1) * PAGE),
+        "three arenas"
+    );
+    let tables = heap.data_tables();
+    assert_eq!(tables.len(), 2);
+    let second_table = (first_page - 1 + ARENA) * PAGE;
+    assert!(pmem_alloc::is_heap_data(second_table, 8, &tables));
+    assert!(!pmem_alloc::is_heap_data(3 * PAGE, 8, &tables));
+    let stats = heap.stats();
+    assert_eq!(stats.huge_objects, 1);
+    assert_eq!(
+        stats.heap_bytes - stats.metadata_bytes - stats.free_page_bytes,
+        ((3 * ARENA - 1) + 1) as u64 * PAGE as u64,
+        "the huge span's pages and the list's one"
+    );
+
+    let collection = heap
+        .collect(&mut region, &[huge], &HashMap::new())
+        .expect("collect");
+    assert_eq!(
+        collection.live_objects,
+        1 + 10,
+        "the slice and the list it reaches"
+    );
+    let mut reloaded = Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect("load");
+    assert_eq!(reloaded.object_type(huge), Some(slices));
+    assert_eq!(
+        reloaded.data_tables().len(),
+        2,
+        "loading skips the covered tables"
+    );
+    let collection = reloaded
+        .collect(&mut region, &[huge], &HashMap::new())
+        .expect("collect");
+    assert_eq!(collection.live_objects, 1 + 10);
+    assert_eq!(
+        region.read_word(huge as usize + 8 + 8 * (elements - 1)),
+        small
+    );
+}
+
+#[test]
+fn a_freed_huge_span_zeroes_its_tables_first_and_its_arenas_are_reused() {
+    let (mut region, mut heap, node) = new_heap(64 * PAGE, 16 << 20);
+    let slices = heap
+        .register(&mut region, &TypeInfo::slice_of::<u64>())
+        .expect("register");
+    let huge = heap
+        .alloc_slice(&mut region, slices, 300_000, Growth::Allowed)
+        .expect("a huge slice");
+    let first_page = (huge as usize - HEAP_START) / PAGE;
+    assert_eq!(first_page, 4, "the first arena");
+    let second_table = HEAP_START + (3 + ARENA) * PAGE;
+    region.bytes[second_table..second_table + PAGE].fill(0xa5);
+    assert!(
+        Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).is_ok(),
+        "a covered table holds any bytes"
+    );
+    let fences = region.fences;
+    let collection = heap
+        .collect(&mut region, &[], &HashMap::new())
+        .expect("collect");
+    assert_eq!(collection.released_pages, 2 * ARENA as u64 - 1);
+    assert_eq!(
+        region.fences,
+        fences + 2,
+        "the tables' fence, then the sweep's"
+    );
+    assert!(
+        region.bytes[second_table..second_table + PAGE]
+            .iter()
+            .all(|&b| b == 0)
+    );
+    assert!(heap.data_tables().is_empty());
+    let reloaded = Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect("load");
+    assert!(reloaded.data_tables().is_empty());
+    let big_type = heap
+        .register(&mut region, &TypeInfo::slice_of::<u32>())
+        .expect("register");
+    let firsts: Vec<u64> = (0..2)
+        .map(|_| {
+            heap.alloc_slice(&mut region, big_type, 300 * 1024, Growth::Allowed)
+                .expect("a 300-page slice")
+        })
+        .collect();
+    assert_eq!(
+        firsts[1],
+        (HEAP_START + (3 + ARENA + 1) * PAGE) as u64,
+        "the second arena, its table a table again"
+    );
+    build_list(&mut region, &mut heap, node, 10);
+    Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect("reused arenas load");
+}
+
+#[test]
+fn damaged_huge_entries_are_refused_at_load() {
+    let (mut region, mut heap, _) = new_heap(64 * PAGE, 16 << 20);
+    let slices = heap
+        .register(&mut region, &TypeInfo::slice_of::<u64>())
+        .expect("register");
+    heap.alloc_slice(&mut region, slices, 300_000, Growth::Allowed)
+        .expect("a huge slice");
+    let entry_at = HEAP_START + 3 * PAGE + 8;
+    let entry = region.read_word(entry_at);
+    let load = |region: &MemoryRegion| Heap::load(region, HEAP_START, &TypeInfo::of::<Root>());
+    assert!(load(&region).is_ok());
+    let moved_at = entry_at + 8;
+    region.write_word(moved_at as u64, entry);
+    region.write_word(entry_at as u64, 0);
+    assert!(
+        load(&region).is_err(),
+        "an entry moved to another page fails its check"
+    );
+    region.write_word(moved_at as u64, 0);
+    region.write_word(entry_at as u64, entry);
+    region.write_word((entry_at + 16) as u64, 1);
+    let error = load(&region).expect_err("an entry inside the span");
+    assert!(error.to_string().contains("two spans overlap"), "{error}");
+    region.write_word((entry_at + 16) as u64, 0);
+    let shrunk = region.len;
+    region.len = HEAP_START + (3 + ARENA + 100) * PAGE;
+    let error = load(&region).expect_err("past the end");
+    assert!(error.to_string().contains("runs past"), "{error}");
+    region.len = shrunk;
+    assert!(load(&region).is_ok(), "repaired");
+}
+
+#[test]
+fn a_single_value_larger_than_an_arena_gets_a_huge_span_of_its_own() {
+    let (mut region, mut heap, _) = new_heap(64 * PAGE, 16 << 20);
+    let big = TypeInfo {
+        layout_hash: 0xb16,
+        size: 3 << 20,
+        align: 8,
+        name: "Big".into(),
+        pointers: PointerMap::new(),
+        kind: TypeKind::Sized,
+    };
+    let index = heap.register(&mut region, &big).expect("register");
+    let object = heap
+        .alloc(&mut region, index, Growth::Allowed)
+        .expect("a 3 MiB value");
+    assert_eq!(heap.slot_len(object), Some((2 * ARENA - 1) * PAGE));
+    assert_eq!(heap.stats().huge_objects, 1);
+    let mut reloaded = Heap::load(&region, HEAP_START, &TypeInfo::of::<Root>()).expect("load");
+    assert_eq!(reloaded.object_type(object), Some(index));
+    let collection = reloaded
+        .collect(&mut region, &[], &HashMap::new())
+        .expect("collect");
+    assert_eq!(collection.released_pages, 2 * ARENA as u64 - 1);
+    assert_eq!(reloaded.object_type(object), None);
 }

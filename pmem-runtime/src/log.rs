@@ -45,9 +45,11 @@
 //! **What may be logged.** A transaction logs only bytes it may store to, the pool's
 //! *data*: the root object's pages (from the root to the log area), the heap's named-root
 //! entries (bytes 64..4096 of its first page), and the heap's data pages (every page of an
-//! arena but its page-table page). Never the header, the log area, the heap header, the
-//! type table or a page table: the allocator writes those itself, unlogged (`pmem-alloc`'s
-//! `layout.rs`). An entry of the current generation that is whole and checksum-valid but
+//! arena but its page-table page, and the page-table pages inside huge objects, which hold
+//! the objects' bytes). Never the header, the log area, the heap header, the type table or
+//! a page table: the allocator writes those itself, unlogged (`pmem-alloc`'s `layout.rs`).
+//! Which table pages lie inside huge objects the page tables say, and they are never
+//! logged, so `open` loads the heap before it checks the log. An entry of the current generation that is whole and checksum-valid but
 //! aims elsewhere was not written by this library: recovery refuses the pool (a typed
 //! error, before anything is written) rather than apply it, since applying it would change
 //! the heap's metadata after the heap was checked.

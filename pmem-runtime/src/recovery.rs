@@ -10,7 +10,9 @@
 //! **Nothing is written before everything is checked.** Scanning ([`scan`]) only reads, and
 //! refuses a log no writer could have left: a generation past [`MAX_GENERATION`], an
 //! entry that is whole and checksum-valid but aims at bytes no transaction logs (the
-//! header, the log area, heap metadata, a log block; `log.rs` lists what may be logged),
+//! header, the log area, heap metadata, a log block; `log.rs` lists what may be logged; a
+//! page-table page is data only inside a huge object, which the heap, loaded from the file
+//! before the scan, says),
 //! or a chain word naming bytes outside the heap's data pages, a misaligned, overlapping or
 //! looping block, or one without the block magic. Once the heap is loaded, `open` checks
 //! that every chained block is an object of the log-block type, and marks the blocks as
@@ -65,7 +67,11 @@ pub(crate) struct Damage {
 
 /// Finds the unfinished transaction of every slot, following each slot's chain of
 /// extension blocks, reading and writing nothing else.
-pub(crate) fn scan(mapping: &Mapping, log_area: LogArea, data: DataRanges) -> Result<Scan, Damage> {
+pub(crate) fn scan(
+    mapping: &Mapping,
+    log_area: LogArea,
+    data: &DataRanges,
+) -> Result<Scan, Damage> {
     let block_len = log::block_len(log_area.slot_len as usize);
     let loggable = |offset, len| data.contains(offset, len);
     let mut unfinished = Vec::new();
@@ -157,7 +163,7 @@ impl Chained {
         link_at: usize,
         chain_start: usize,
         block_len: usize,
-        data: DataRanges,
+        data: &DataRanges,
     ) -> Result<usize, Damage> {
         let damage = |what| Damage {
             offset: link_at as u64,

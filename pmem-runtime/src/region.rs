@@ -107,6 +107,8 @@ impl Region for PoolRegion<'_> {
         self.flusher.fence_for(match reason {
             FenceFor::TypeRecord => PersistenceCall::TypeRecordFence,
             FenceFor::Sweep => PersistenceCall::SweepFence,
+            FenceFor::HugeSpan => PersistenceCall::HugeSpanFence,
+            FenceFor::HugeTables => PersistenceCall::HugeTablesFence,
         });
     }
 

@@ -240,3 +240,13 @@ pub fn page_table_word(page: usize, type_index: u64, pages: u64) -> u64 {
     let mixed = (low ^ (page as u64).rotate_left(48)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     low | ((mixed >> 48) & 0xffff) << 48
 }
+
+/// A page-table entry for a huge span of `arenas` whole arenas of type `type_index`
+/// starting at heap page `page` (an arena's first data page), with its check; `slice` sets
+/// bit 47. The type index and arena count are cut to their fields' widths (24 and 15 bits).
+#[must_use]
+pub fn huge_page_table_word(page: usize, type_index: u64, arenas: u64, slice: bool) -> u64 {
+    let low = 2 | (type_index & 0xff_ffff) << 8 | (arenas & 0x7fff) << 32 | u64::from(slice) << 47;
+    let mixed = (low ^ (page as u64).rotate_left(48)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    low | ((mixed >> 48) & 0xffff) << 48
+}

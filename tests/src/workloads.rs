@@ -7,7 +7,7 @@ use pmem::simulation::{
     CrashReport, CrashTest, ScratchFile, Simulation, check_every_fence,
     check_every_fence_observing, seed, small_pool,
 };
-use pmem::{Error, FlushMode, PMut, PPtr, Persistent, Pool, PoolOptions, Txn, txn};
+use pmem::{Error, FlushMode, PMut, PPtr, PSlice, Persistent, Pool, PoolOptions, Txn, txn};
 
 use crate::xorshift;
 
@@ -837,5 +837,89 @@ pub fn log_growth() -> CrashReport {
                 });
             },
             |pool| *pool.root(),
+        )
+}
+
+/// The root of the huge-object workload.
+#[derive(Persistent, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct HugeShelf {
+    /// A huge slice: two arenas, the second's table page among its elements.
+    pub huge: PSlice<u64>,
+    /// Two 1.2 MB slices that reuse the huge slice's arenas once it is freed.
+    pub reused: [PSlice<u64>; 2],
+}
+
+/// Elements of the huge slice: 2.4 MB, a span of two arenas.
+const HUGE_ELEMENTS: usize = 300_000;
+/// The huge slice's element at the start of its second arena's table page.
+pub const ON_COVERED_TABLE: usize = (511 * 4096 - 8) / 8;
+
+/// What [`huge_objects`] promises: per slice, its length, a few elements and the sum.
+fn huge_contents(pool: &Pool<HugeShelf>) -> Vec<Option<(usize, [u64; 3], u64)>> {
+    let root = *pool.root();
+    [root.huge, root.reused[0], root.reused[1]]
+        .into_iter()
+        .map(|slice| {
+            (!slice.is_null()).then(|| {
+                let elements = pool.get_slice(slice).expect("a linked slice");
+                let covered = elements.get(ON_COVERED_TABLE).copied().unwrap_or(0);
+                let last = elements.last().copied().unwrap_or(0);
+                let sum = elements
+                    .iter()
+                    .fold(0u64, |sum, &value| sum.wrapping_add(value));
+                (elements.len(), [elements[5], covered, last], sum)
+            })
+        })
+        .collect()
+}
+
+/// A huge slice allocated and linked, stored to (on its second arena's table page too),
+/// unlinked and collected, and its arenas reused by two slices within arenas, crashed at
+/// every fence: the huge span's fenced entry, the sweep's zeroing of its table page, and
+/// the reuse of that page as a table (`pmem-alloc`'s `layout.rs`, rules 4 and 5).
+#[must_use]
+pub fn huge_objects() -> CrashReport {
+    CrashTest::new("crash-huge")
+        .pool(small_pool().max_size(16 << 20))
+        .images_per_point(GROWTH_IMAGES_PER_FENCE)
+        .run(
+            HugeShelf {
+                huge: PSlice::null(),
+                reused: [PSlice::null(); 2],
+            },
+            4,
+            |pool: &mut Pool<HugeShelf>, step| match step {
+                0 => pool
+                    .txn(|tx| -> Result<(), Error> {
+                        tx.root_mut().huge =
+                            tx.alloc_slice_with(HUGE_ELEMENTS, |index| index as u64 + 1)?;
+                        Ok(())
+                    })
+                    .expect("allocate the huge slice"),
+                1 => pool
+                    .txn(|tx| -> Result<(), Error> {
+                        let huge = tx.root().huge;
+                        let mut elements = tx.get_slice_mut(huge)?;
+                        *elements.at(5) = 50;
+                        *elements.at(ON_COVERED_TABLE) = 70;
+                        Ok(())
+                    })
+                    .expect("store into the huge slice"),
+                2 => {
+                    pool.txn(|tx| tx.root_mut().huge = PSlice::null());
+                    pool.collect().expect("collect");
+                }
+                _ => pool
+                    .txn(|tx| -> Result<(), Error> {
+                        for (index, value) in [(0, 3u64), (1, 4)] {
+                            tx.root_mut().reused[index] =
+                                tx.alloc_slice_with(150_000, |element| element as u64 * value)?;
+                        }
+                        Ok(())
+                    })
+                    .expect("reuse the arenas"),
+            },
+            huge_contents,
         )
 }

@@ -46,6 +46,12 @@ pub enum PersistenceCall {
     SweepFence,
     /// The fence after a new type's record, before any span names the type.
     TypeRecordFence,
+    /// The fence after a huge span's entry, before any byte of its object (some lie on
+    /// page-table pages) is stored.
+    HugeSpanFence,
+    /// The fence after a sweep zeroes the table pages inside huge spans it frees, before
+    /// it zeroes their entries.
+    HugeTablesFence,
     /// Writing back a new log extension block's header and zeroed lines.
     LogBlockFlush,
     /// The fence between a new log block (and its heap metadata) and the link to it.
@@ -57,7 +63,7 @@ pub enum PersistenceCall {
 #[cfg(feature = "simulation")]
 impl PersistenceCall {
     /// Every named call.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 19] = [
         Self::EntryFlush,
         Self::EntryFence,
         Self::CommitFlush,
@@ -72,6 +78,8 @@ impl PersistenceCall {
         Self::HeapMetadataFlush,
         Self::SweepFence,
         Self::TypeRecordFence,
+        Self::HugeSpanFence,
+        Self::HugeTablesFence,
         Self::LogBlockFlush,
         Self::LogBlockFence,
         Self::LogLinkFlush,

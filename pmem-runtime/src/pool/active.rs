@@ -126,7 +126,7 @@ fn pool_holds<R: Persistent>(pool: &Pool<R>, address: *const u8, len: usize) -> 
     let base = pool.mapping.address_of(0) as usize;
     (address as usize)
         .checked_sub(base)
-        .is_some_and(|offset| pool.data().contains(offset, len))
+        .is_some_and(|offset| pool.in_data(offset, len))
 }
 
 /// A shared transaction's pool: it allocates hidden slices, and claims the buffers it lends.

@@ -1,5 +1,11 @@
 //! The pool's side of its heap: when to collect and grow, allocation inside transactions,
 //! pins, and named roots.
+//!
+//! An object larger than an arena's 511 data pages (a huge one, `pmem-alloc`'s `layout.rs`)
+//! is allocated like any other: the heap finds, or grows the pool to make, whole free
+//! arenas, and fences the new span's entry itself before it returns (rule 4), so nothing
+//! here orders it; the heap updates the list of table pages that are data, which the
+//! pool's `DataRanges` shares, before the slot is handed out.
 
 use std::collections::HashMap;
 use std::sync::Arc;

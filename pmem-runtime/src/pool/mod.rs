@@ -156,7 +156,7 @@ impl<R: Persistent> Pool<R> {
             heap,
             max_size,
         } = parts;
-        let data = DataRanges::of(&identity, state.pool_size);
+        let data = DataRanges::of(&identity, state.pool_size, heap.data_tables());
         let log = identity.log;
         let run_id = crate::lock::new_run_id(state.sequence);
         let info = PoolInfo {
@@ -261,8 +261,8 @@ impl<R: Persistent> Pool<R> {
         if offset % align_of::<T>() as u64 != 0 {
             return Err(invalid("the offset is not aligned for the type"));
         }
-        let in_bounds = usize::try_from(offset)
-            .is_ok_and(|offset| self.data().contains(offset, size_of::<T>()));
+        let in_bounds =
+            usize::try_from(offset).is_ok_and(|offset| self.in_data(offset, size_of::<T>()));
         if !in_bounds {
             return Err(invalid("the object would lie outside the pool's data"));
         }
@@ -369,8 +369,14 @@ impl<R: Persistent> Pool<R> {
     fn data(&self) -> DataRanges {
         DataRanges {
             pool_end: self.mapping.mapped_len(),
-            ..self.data
+            ..self.data.clone()
         }
+    }
+
+    /// Whether `[offset, offset + len)` lies in the pool's data, up to its current end.
+    fn in_data(&self, offset: usize, len: usize) -> bool {
+        self.data
+            .contains_up_to(offset, len, self.mapping.mapped_len())
     }
 
     /// A view of the pool for the heap, able to grow the pool while transactions run,

@@ -1,5 +1,7 @@
 //! Opening a pool: the order of checks of `docs/src/file-format.md`, "Opening a pool".
 //! Everything is checked, on the pool as recovery will leave it, before anything is written.
+//! The heap's metadata comes first: recovery never changes it (it is never logged), and the
+//! log's check needs it to know which page-table pages are data (those inside huge objects).
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -75,8 +77,16 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
         Mapping::map(&file, pool_size, reserve, options.is_copy_on_write()).map_err(io("map"))?;
     let flusher = options.flusher(forced_mode, &mapping)?;
 
-    let data = DataRanges::of(&identity, state.pool_size);
-    let recovery::Scan { unfinished, blocks } = recovery::scan(&mapping, identity.log, data)
+    // The heap's metadata is never logged, so it reads the same before and after recovery:
+    // loading it first tells the log's check which page-table pages are data (those inside
+    // huge objects, `pmem-alloc`'s `layout.rs`).
+    let heap_start = identity
+        .log
+        .end()
+        .expect("checked when the header was read") as usize;
+    let heap = load_heap::<R>(path, &PoolRegion::fixed(&mapping, &flusher), heap_start)?;
+    let data = DataRanges::of(&identity, state.pool_size, heap.data_tables());
+    let recovery::Scan { unfinished, blocks } = recovery::scan(&mapping, identity.log, &data)
         .map_err(|damage| Error::LogCorrupted {
             path: path.to_owned(),
             offset: damage.offset,
@@ -89,11 +99,11 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
     // Everything is checked on the pool as recovery will leave it before a byte is
     // written (see `recovery.rs`): on a private copy-on-write mapping if there is
     // anything to roll back.
-    let (mut heap, marks) = if unfinished.is_empty() {
-        check_heap::<R>(
+    let marks = if unfinished.is_empty() {
+        check_heap(
             path,
+            &heap,
             &PoolRegion::fixed(&mapping, &flusher),
-            data,
             &log_blocks,
         )?
     } else {
@@ -103,13 +113,14 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
             recovery::restore(&preview, slot, |_| {});
         }
         let unflushed = Flusher::new(FlushMode::None);
-        check_heap::<R>(
+        check_heap(
             path,
+            &heap,
             &PoolRegion::fixed(&preview, &unflushed),
-            data,
             &log_blocks,
         )?
     };
+    let mut heap = heap;
     let rolled_back = recovery::roll_back(&mapping, &flusher, &unfinished);
     let mut collection = heap.sweep(&mut PoolRegion::fixed(&mapping, &flusher), marks);
     // No pin survives a restart: the extra roots of the collection at open are log blocks.
@@ -139,26 +150,40 @@ struct LogBlocks<'a> {
     info: TypeInfo,
 }
 
-/// Loads the heap of a pool whose root is an `R` from `region` and marks it, writing
-/// nothing: every check of the heap that open makes. Every chained log block must be an
-/// object of the log-block type, and is a root.
-fn check_heap<R: Persistent>(
+/// Loads the heap of a pool whose root is an `R`, at `heap_start` in `region`, writing
+/// nothing, and checks its root against the pool header's.
+fn load_heap<R: Persistent>(
     path: &Path,
     region: &PoolRegion<'_>,
-    data: DataRanges,
-    log_blocks: &LogBlocks<'_>,
-) -> Result<(Heap, Marks), Error> {
+    heap_start: usize,
+) -> Result<Heap, Error> {
     let heap_corrupted = |source| Error::HeapCorrupted {
         path: path.to_owned(),
         source,
     };
-    let heap = Heap::load(region, data.heap_start, &TypeInfo::of::<R>()).map_err(heap_corrupted)?;
+    let heap = Heap::load(region, heap_start, &TypeInfo::of::<R>()).map_err(heap_corrupted)?;
     if heap.root().offset != ROOT_OFFSET {
         return Err(heap_corrupted(HeapError::Corrupted {
-            offset: data.heap_start as u64,
+            offset: heap_start as u64,
             what: "the heap's root record disagrees with the pool header",
         }));
     }
+    Ok(heap)
+}
+
+/// Marks `heap` in `region` (the pool as recovery will leave it), writing nothing: with
+/// [`load_heap`], every check of the heap that open makes. Every chained log block must be
+/// an object of the log-block type, and is a root.
+fn check_heap(
+    path: &Path,
+    heap: &Heap,
+    region: &PoolRegion<'_>,
+    log_blocks: &LogBlocks<'_>,
+) -> Result<Marks, Error> {
+    let heap_corrupted = |source| Error::HeapCorrupted {
+        path: path.to_owned(),
+        source,
+    };
     let block_type = heap
         .type_index(log_blocks.info.layout_hash)
         .filter(|&index| heap.verify_type(index, || log_blocks.info.clone()).is_ok());
@@ -171,10 +196,8 @@ fn check_heap<R: Persistent>(
             });
         }
     }
-    let marks = heap
-        .mark(region, log_blocks.offsets, &HashMap::new())
-        .map_err(heap_corrupted)?;
-    Ok((heap, marks))
+    heap.mark(region, log_blocks.offsets, &HashMap::new())
+        .map_err(heap_corrupted)
 }
 
 fn header_error(path: &Path, error: HeaderError) -> Error {

@@ -259,7 +259,7 @@ impl<'t, R: Persistent> SharedTxn<'t, R> {
         let base = pool.mapping.address_of(0) as usize;
         let word_offset = (core::ptr::from_ref(mutex) as usize).wrapping_sub(base);
         assert!(
-            pool.data().contains(word_offset, size_of::<PMutex<T>>()),
+            pool.in_data(word_offset, size_of::<PMutex<T>>()),
             "pmem: SharedTxn::lock was given a PMutex outside this pool's data"
         );
         let word = mutex.word();

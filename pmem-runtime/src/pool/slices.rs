@@ -6,6 +6,12 @@
 //! is written once, when the slice is allocated, and never changes: no safe code reaches
 //! it. A reader checks it against the slot the heap gave the object, so a damaged length
 //! is refused rather than read past.
+//!
+//! A slice larger than an arena's 511 data pages is a *huge* object: whole arenas of its
+//! own, up to 64 GiB (`pmem-alloc`'s `layout.rs`, "Huge spans"), the pool growing to make
+//! them. Nothing here differs for it: its slot is all its arenas, the page-table pages
+//! inside it are data to the store barrier (the pool's `DataRanges` shares the heap's
+//! list of them), and its allocation's one fence is the heap's own.
 
 use core::ptr::NonNull;
 

@@ -185,8 +185,8 @@ impl<R: Persistent> Txn<'_, R> {
     /// # Errors
     ///
     /// [`Error::Heap`] if the heap is full even after a collection and cannot grow
-    /// ([`PoolOptions::max_size`](super::PoolOptions::max_size)), or cannot hold a `T` (larger than 2 MiB or aligned
-    /// beyond a page), or its type table is full; [`Error::HeapCorrupted`] if the
+    /// ([`PoolOptions::max_size`](super::PoolOptions::max_size)), or cannot hold a `T`
+    /// (larger than 64 GiB or aligned beyond a page), or its type table is full; [`Error::HeapCorrupted`] if the
     /// collection found damage, or if the pool's record of `T` disagrees with `T`
     /// ([`HeapError::TypeRecordMismatch`]). Return the error from the transaction to roll
     /// it back.
@@ -274,12 +274,16 @@ impl<R: Persistent> Txn<'_, R> {
     /// Allocates a slice of `len` elements in the pool's heap, element `i` set to
     /// `element(i)`, and returns a pointer to it. Its length is stored with it and never
     /// changes. As for [`alloc`](Txn::alloc), it costs no undo-log entry and no fence, and
-    /// is garbage unless the pool reaches it when the transaction ends.
+    /// is garbage unless the pool reaches it when the transaction ends. A slice larger
+    /// than an arena's 511 data pages (2 MiB less 4 KiB, its 8-byte length included) gets
+    /// whole arenas of its own (a *huge* object, grown into if the pool must), whose
+    /// allocation costs one fence: `pmem-alloc`'s `layout.rs`, rule 4.
     ///
     /// # Errors
     ///
     /// As [`alloc`](Txn::alloc); [`HeapError::ObjectTooLarge`](crate::HeapError) if the
-    /// slice with its 8-byte length exceeds 511 pages (2 MiB less 4 KiB).
+    /// slice with its 8-byte length exceeds 64 GiB less 4 KiB
+    /// ([`MAX_OBJECT_PAGES`](pmem_alloc::MAX_OBJECT_PAGES)).
     pub fn alloc_slice_with<T: Persistent>(
         &mut self,
         len: usize,

@@ -236,7 +236,7 @@ impl TxnGuard {
         // accessed through raw pointers.
         let generation = unsafe { slot.read_volatile() };
         let generation = u64::from_le(generation);
-        let data = pool.data;
+        let data = &pool.data;
         pool.flusher.tell(Event::TransactionBegan {
             in_data: &|offset| data.contains(offset, CACHE_LINE),
         });

@@ -368,7 +368,7 @@ impl RunningTxn {
 
     /// Lets a simulated domain check that every changed line was logged.
     pub(super) fn report_ending(&self) {
-        let data = self.pool.data;
+        let data = &self.pool.data;
         let logged = &self.buffers.logged_lines;
         self.pool.flusher.tell(Event::TransactionEnding {
             in_data: &|offset| data.contains(offset, CACHE_LINE),

@@ -137,25 +137,17 @@ pub(crate) struct Collection {
     /// Whether the libpmemobj++ harness runs it (`kv_memory` is pmem's alone).
     pub(crate) in_pmdkxx: bool,
     ops: u64,
-    /// The most ops a run may have: a collection's buffer is one heap object (at most one
-    /// span, just under 2 MiB), so pmem's collections hold only so many elements. Scaled op
-    /// counts are clamped to it.
-    max_ops: u64,
     /// pmem's throughput over libpmemobj++'s that the workload is meant to reach.
     pub(crate) goal: Option<f64>,
     /// What one op is, for the notes under the table.
     pub(crate) op: &'static str,
 }
 
-/// Below the collections' limits (131,072 `u64` in a `PVec`, 1 MiB in a `PString`, 98,304
-/// entries in a `PHashMap<u64, u64>`, 49,152 in a `PHashMap<[u8; 16], _>`, 65,536 `PString`
-/// in a `PVec`), so that every run fits.
 const COLLECTIONS: &[Collection] = &[
     Collection {
         workload: "vec_push",
         in_pmdkxx: true,
         ops: 100_000,
-        max_ops: 131_072,
         goal: Some(2.0),
         op: "a transaction pushing one `u64` onto a vector (`PVec<u64>`, `pmem::obj::vector`)",
     },
@@ -163,7 +155,6 @@ const COLLECTIONS: &[Collection] = &[
         workload: "str_append",
         in_pmdkxx: true,
         ops: 60_000,
-        max_ops: 65_536,
         goal: None,
         op: "a transaction appending 16 bytes to a string (`PString`, `pmem::obj::string`)",
     },
@@ -171,7 +162,6 @@ const COLLECTIONS: &[Collection] = &[
         workload: "map_insert",
         in_pmdkxx: true,
         ops: 90_000,
-        max_ops: 98_304,
         goal: Some(2.0),
         op: "a transaction inserting a random `u64` key and a `u64` value into a hash map \
              (`PHashMap<u64, u64>`, `concurrent_hash_map`)",
@@ -180,7 +170,6 @@ const COLLECTIONS: &[Collection] = &[
         workload: "map_get",
         in_pmdkxx: true,
         ops: 90_000,
-        max_ops: 98_304,
         goal: Some(1.0),
         op: "a lookup of a present key, in a map filled untimed with `ops` keys (outside any \
              transaction in both programs)",
@@ -189,7 +178,6 @@ const COLLECTIONS: &[Collection] = &[
         workload: "kv_put",
         in_pmdkxx: true,
         ops: 45_000,
-        max_ops: 49_152,
         goal: None,
         op: "a transaction inserting a 16-byte key with a 100-byte value \
              (`PHashMap<[u8; 16], PString>`; libpmemobj++: both `pmem::obj::string` in a \
@@ -199,7 +187,6 @@ const COLLECTIONS: &[Collection] = &[
         workload: "kv_memory",
         in_pmdkxx: false,
         ops: 60_000,
-        max_ops: 65_536,
         goal: None,
         op: "a transaction pushing a 16-byte `PString` onto a `PVec<PString>`; then, untimed, \
              the heap bytes the values take (see the memory goal)",
@@ -263,19 +250,11 @@ impl Plan {
                 .collect(),
             threaded: THREADED
                 .iter()
-                .map(|workload| {
-                    let ops = config.scaled(workload.ops);
-                    // The collections hold so many elements (see `Collection::max_ops`).
-                    let limit = COLLECTIONS
-                        .iter()
-                        .find(|collection| collection.workload == workload.workload)
-                        .map_or(u64::MAX, |collection| collection.max_ops);
-                    (workload, ops.min(limit))
-                })
+                .map(|workload| (workload, config.scaled(workload.ops)))
                 .collect(),
             collections: COLLECTIONS
                 .iter()
-                .map(|workload| (workload, config.scaled(workload.ops).min(workload.max_ops)))
+                .map(|workload| (workload, config.scaled(workload.ops)))
                 .collect(),
             recovery: recovery.into_iter().collect(),
             floor_ops: config.scaled(WORKLOADS[0].ops),
@@ -376,7 +355,7 @@ mod tests {
     }
 
     #[test]
-    fn collections_alternate_with_libpmemobjxx_and_stay_within_their_limits() {
+    fn collections_alternate_with_libpmemobjxx() {
         let config = Config::parse_from(["compare", "--ops-scale", "0.001"]);
         let plan = Plan::new(&config, true, true);
         let collections = |plan: &Plan, round| -> Vec<Run> {
@@ -401,10 +380,6 @@ mod tests {
         let pmem_only = collections(&without, 1);
         assert_eq!(pmem_only.len(), COLLECTIONS.len());
         assert!(pmem_only.iter().all(|run| run.program == Program::Pmem));
-        let large = Config::parse_from(["compare", "--ops-scale", "10"]);
-        for (workload, ops) in Plan::new(&large, true, true).collections {
-            assert_eq!(ops, workload.max_ops, "{}", workload.workload);
-        }
     }
 
     #[test]

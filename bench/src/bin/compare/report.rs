@@ -443,10 +443,7 @@ fn collections_section(plan: &Plan, results: &Results, line: &mut impl FnMut(&st
     line(
         "Counts per op are pmem's; the libpmemobj++ harness does not count. Ratios are of the \
          medians. Every run here is one thread; the threads table has `map_insert` and \
-         `kv_put` on a shared pool, against the harness's `--threads N`. The op counts are \
-         below what one \
-         pmem collection holds (its buffer is one heap object of at most one span, just \
-         under 2 MiB), and are clamped there whatever `--ops-scale` asks.",
+         `kv_put` on a shared pool, against the harness's `--threads N`.",
     );
 }
 
