@@ -33,17 +33,17 @@ use std::collections::HashMap;
 
 use crate::hw::flush::{CACHE_LINE, Event};
 use crate::hw::mapping::Mapping;
-use crate::log;
 
 pub use frame::Frame;
 pub(crate) use growth::{LogGrowth, LogGrowthPanic, log_growth_error};
 pub(crate) use running::PoolAccess;
-use running::{Buffers, RunningTxn};
+use running::RunningTxn;
 
 thread_local! {
     /// Boxed, so that beginning and ending a transaction moves a pointer, not its state.
     static ACTIVE: RefCell<Option<Box<RunningTxn>>> = const { RefCell::new(None) };
-    static RECYCLED: Cell<Option<Box<Buffers>>> = const { Cell::new(None) };
+    /// The box of the thread's last transaction, for the next one (see `RunningTxn`).
+    static SPARE: Cell<Option<Box<RunningTxn>>> = const { Cell::new(None) };
     /// How many `#[txn]` functions are running inside the thread's transaction.
     static FRAMES: Cell<u32> = const { Cell::new(0) };
 }
@@ -233,20 +233,14 @@ impl TxnGuard {
         pool.flusher.tell(Event::TransactionBegan {
             in_data: &|offset| data.contains(offset, CACHE_LINE),
         });
-        let slot_offset = pool.slot_offset;
-        let slot_end = slot_offset + pool.slot_len;
-        ACTIVE.with(|active| {
-            *active.borrow_mut() = Some(Box::new(RunningTxn {
-                pool,
-                generation,
-                next_entry: slot_offset + log::ENTRIES_START,
-                space_end: slot_end,
-                link_at: slot_offset + log::SLOT_LINK,
-                in_block: false,
-                doomed: false,
-                buffers: RECYCLED.take().unwrap_or_default(),
-            }));
-        });
+        let running = match SPARE.with(Cell::take) {
+            Some(mut spare) => {
+                spare.restart(pool, generation);
+                spare
+            }
+            None => Box::new(RunningTxn::new(pool, generation)),
+        };
+        ACTIVE.with(|active| *active.borrow_mut() = Some(running));
         Self {
             outer_frames: FRAMES.replace(0),
             not_send: PhantomData,

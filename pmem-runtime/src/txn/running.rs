@@ -8,12 +8,13 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::data::DataRanges;
 use crate::hw::flush::{CACHE_LINE, Event, Flusher};
+use crate::hw::mode::FlushMode;
 use crate::hw::mapping::Mapping;
 use crate::hw::mutation::PersistenceCall;
 use crate::log;
 use crate::stats;
 
-use super::RECYCLED;
+use super::SPARE;
 use super::growth::LogGrowth;
 use super::owned::{HeldLocks, OwnedRanges};
 
@@ -45,6 +46,11 @@ pub(crate) struct PoolAccess {
 /// long run of fence-free transactions keeps a bounded list.
 const DEFERRED_LINES_LIMIT: usize = 1024;
 
+/// A transaction's state. Its box outlives the transaction: when one ends, the box (its
+/// buffers emptied, its pool let go) becomes the thread's spare (`SPARE` in `mod.rs`),
+/// which the next transaction on the thread restarts, so that beginning and ending one
+/// allocates and frees nothing. A spare's `pool.mapping` names a mapping that may be gone:
+/// nothing reads it until [`restart`](RunningTxn::restart) sets it anew.
 pub(super) struct RunningTxn {
     pub(super) pool: PoolAccess,
     pub(super) generation: u64,
@@ -59,8 +65,7 @@ pub(super) struct RunningTxn {
     pub(super) in_block: bool,
     /// Set when the transaction must be rolled back when it ends, whatever its body returns.
     pub(super) doomed: bool,
-    /// Boxed, so that beginning and ending a transaction moves a pointer, not the buffers.
-    pub(super) buffers: Box<Buffers>,
+    pub(super) buffers: Buffers,
 }
 
 /// A transaction's growable state, kept per thread from one transaction to the next so that
@@ -94,16 +99,21 @@ pub(super) struct Buffers {
 
 impl Buffers {
     /// Empties the buffers for the next transaction. Clearing a hash table costs time in
-    /// proportion to its capacity, so after a large transaction (a growing collection
-    /// writes thousands of fresh lines) the buffers shrink back to what small ones use.
-    pub(super) fn recycle(mut self: Box<Self>) {
+    /// proportion to its capacity, even when it is empty (so an empty one is left as it
+    /// is), and after a large transaction (a growing collection writes thousands of fresh
+    /// lines) the buffers shrink back to what small ones use.
+    fn clear(&mut self) {
         const KEEP: usize = 1024;
         self.entries.clear();
-        self.logged_lines.clear();
+        if !self.logged_lines.is_empty() {
+            self.logged_lines.clear();
+        }
         self.owned.clear();
         self.held_locks.clear();
         self.sorted_lines.clear();
-        self.fresh_objects.clear();
+        if !self.fresh_objects.is_empty() {
+            self.fresh_objects.clear();
+        }
         self.fresh_lines.clear();
         self.metadata_lines.clear();
         // Checked first: shrinking a table costs time even when it is small already.
@@ -121,7 +131,6 @@ impl Buffers {
         if self.entries.capacity() > KEEP {
             self.entries.shrink_to(KEEP);
         }
-        RECYCLED.set(Some(self));
     }
 }
 
@@ -147,6 +156,52 @@ impl Hasher for LineHasher {
 }
 
 impl RunningTxn {
+    /// The state of a transaction beginning on `pool`, whose log slot holds `generation`.
+    pub(super) fn new(pool: PoolAccess, generation: u64) -> Self {
+        let (next_entry, space_end, link_at) = slot_start(&pool);
+        Self {
+            pool,
+            generation,
+            next_entry,
+            space_end,
+            link_at,
+            in_block: false,
+            doomed: false,
+            buffers: Buffers::default(),
+        }
+    }
+
+    /// Readies a spare (see [`RunningTxn`]) for a transaction beginning on `pool`, as
+    /// [`new`](RunningTxn::new) would make it, keeping its buffers (emptied when its last
+    /// transaction ended). The pattern names every field, so that none is left stale.
+    pub(super) fn restart(&mut self, pool: PoolAccess, generation: u64) {
+        let Self {
+            pool: pool_field,
+            generation: generation_field,
+            next_entry,
+            space_end,
+            link_at,
+            in_block,
+            doomed,
+            buffers: _,
+        } = self;
+        (*next_entry, *space_end, *link_at) = slot_start(&pool);
+        *pool_field = pool;
+        *generation_field = generation;
+        *in_block = false;
+        *doomed = false;
+    }
+
+    /// Makes this ended transaction's box the thread's spare: empties its buffers and
+    /// drops its flusher's hold on a simulated domain. Returns the pool's deferred lines.
+    fn retire(mut self: Box<Self>) -> Vec<usize> {
+        self.buffers.clear();
+        let deferred = core::mem::take(&mut self.pool.deferred_lines);
+        self.pool.flusher = Flusher::new(FlushMode::None);
+        SPARE.with(|spare| spare.set(Some(self)));
+        deferred
+    }
+
     pub(super) fn mapping(&self) -> &Mapping {
         // SAFETY: `PoolAccess::mapping` points at the mapping of the pool that `Pool::txn`
         // holds mutably borrowed for as long as this transaction is active.
@@ -377,10 +432,6 @@ impl RunningTxn {
     }
 
     /// Rule 2 of `log.rs`.
-    #[expect(
-        clippy::boxed_local,
-        reason = "the state stays in the box the thread's slot holds: taking `self` by value would copy it at every transaction's end"
-    )]
     pub(super) fn commit(mut self: Box<Self>) -> Vec<usize> {
         self.report_ending();
         stats::count_commit();
@@ -396,8 +447,7 @@ impl RunningTxn {
         });
         self.pool.flusher.tell(Event::Settled);
         self.release_locks();
-        self.buffers.recycle();
-        self.pool.deferred_lines
+        self.retire()
     }
 
     /// Releases the locks the transaction holds: after its commit or rollback is durable
@@ -411,10 +461,6 @@ impl RunningTxn {
     }
 
     /// Rule 3 of `log.rs`.
-    #[expect(
-        clippy::boxed_local,
-        reason = "the state stays in the box the thread's slot holds: taking `self` by value would copy it at every transaction's end"
-    )]
     pub(super) fn roll_back(mut self: Box<Self>) -> Vec<usize> {
         self.report_ending();
         if self.buffers.entries.is_empty() {
@@ -429,8 +475,7 @@ impl RunningTxn {
         stats::count_rollback();
         self.pool.flusher.tell(Event::Settled);
         self.release_locks();
-        self.buffers.recycle();
-        self.pool.deferred_lines
+        self.retire()
     }
 
     /// Writes back the logged old bytes, latest entry first, except where this
@@ -477,6 +522,17 @@ impl RunningTxn {
             self.generation + 1,
         );
     }
+}
+
+/// Where a transaction on `pool` starts writing entries: its first entry's offset, the end
+/// of the slot, and the slot's link word.
+fn slot_start(pool: &PoolAccess) -> (usize, usize, usize) {
+    let slot_offset = pool.slot_offset;
+    (
+        slot_offset + log::ENTRIES_START,
+        slot_offset + pool.slot_len,
+        slot_offset + log::SLOT_LINK,
+    )
 }
 
 /// The bits of the bytes of `[start, end)` that lie in cache line `line` (bit `i` for the
