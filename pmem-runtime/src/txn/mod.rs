@@ -9,7 +9,11 @@
 //! The safe API gives no `&mut` into a pool except through `PMut`, which exists only
 //! inside a transaction (its lifetime is bound to the closure passed to `Pool::txn`) and
 //! logs its whole pointee before handing out `&mut T`. So no safe code path stores into a
-//! pool unlogged or outside a transaction.
+//! pool unlogged or outside a transaction. The one store that skips the log on purpose,
+//! `PMut::set_unlogged` (a collection's spare slots, `log.rs`'s "Stores without an
+//! entry"), is an `unsafe fn`: its caller promises that nothing depends on the bytes unless
+//! the transaction commits, and the runtime writes them back at commit
+//! ([`note_unlogged_store`]).
 //!
 //! Four things carry a transaction, each with one job:
 //!
@@ -63,6 +67,21 @@ pub fn log_range(address: *const u8, len: usize) {
             active.log(address as usize, len);
         }
     });
+}
+
+/// Records that the caller is about to store `len` bytes at `address` without an undo
+/// entry: see `RunningTxn::note_unlogged_store`, and `PMut::set_unlogged` for when that is
+/// sound. Addresses outside the transaction's pool pass through.
+///
+/// # Panics
+///
+/// If no transaction is active on this thread.
+pub(crate) fn note_unlogged_store(address: *const u8, len: usize) {
+    let noted = with_active(|active| active.note_unlogged_store(address as usize, len));
+    assert!(
+        noted.is_some(),
+        "pmem: a PMut was used after its transaction ended"
+    );
 }
 
 /// Runs `action` on this thread's transaction, if one is active and not busy. It is busy

@@ -8,8 +8,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::data::DataRanges;
 use crate::hw::flush::{CACHE_LINE, Event, Flusher};
-use crate::hw::mode::FlushMode;
 use crate::hw::mapping::Mapping;
+use crate::hw::mode::FlushMode;
 use crate::hw::mutation::PersistenceCall;
 use crate::log;
 use crate::stats;
@@ -98,31 +98,21 @@ pub(super) struct Buffers {
 }
 
 impl Buffers {
-    /// Empties the buffers for the next transaction. Clearing a hash table costs time in
-    /// proportion to its capacity, even when it is empty (so an empty one is left as it
-    /// is), and after a large transaction (a growing collection writes thousands of fresh
-    /// lines) the buffers shrink back to what small ones use.
+    /// Empties the buffers for the next transaction. After a large transaction (a growing
+    /// collection writes thousands of fresh lines) they shrink back to what small ones use:
+    /// see [`empty_table`] for the hash tables, whose every clear and walk costs their
+    /// capacity.
     fn clear(&mut self) {
         const KEEP: usize = 1024;
         self.entries.clear();
-        if !self.logged_lines.is_empty() {
-            self.logged_lines.clear();
-        }
+        empty_table(&mut self.logged_lines);
         self.owned.clear();
         self.held_locks.clear();
         self.sorted_lines.clear();
-        if !self.fresh_objects.is_empty() {
-            self.fresh_objects.clear();
-        }
+        empty_table(&mut self.fresh_objects);
         self.fresh_lines.clear();
         self.metadata_lines.clear();
-        // Checked first: shrinking a table costs time even when it is small already.
-        if self.logged_lines.capacity() > KEEP {
-            self.logged_lines.shrink_to(KEEP);
-        }
-        if self.fresh_objects.capacity() > KEEP {
-            self.fresh_objects.shrink_to(KEEP);
-        }
+        // Checked first: shrinking a vector costs time even when it is small already.
         for lines in [&mut self.sorted_lines, &mut self.fresh_lines] {
             if lines.capacity() > KEEP {
                 lines.shrink_to(KEEP);
@@ -133,6 +123,22 @@ impl Buffers {
         }
     }
 }
+
+/// Empties `table`, a table keyed by line or offset, for the next transaction. Clearing a
+/// table, like walking its keys at commit, costs time in proportion to its capacity, even
+/// when it holds a few entries or none: an empty one is left as it is, and one grown past
+/// twice [`KEEP_TABLE`] entries is replaced by one of `KEEP_TABLE` (whose capacity, 112
+/// entries in 128 buckets, stays below that bound, so the next small transaction keeps it).
+fn empty_table<V>(table: &mut HashMap<usize, V, BuildHasherDefault<LineHasher>>) {
+    if table.capacity() > 2 * KEEP_TABLE {
+        *table = HashMap::with_capacity_and_hasher(KEEP_TABLE, BuildHasherDefault::default());
+    } else if !table.is_empty() {
+        table.clear();
+    }
+}
+
+/// The entries a transaction's hash table keeps room for between transactions.
+const KEEP_TABLE: usize = 64;
 
 /// Hashes line numbers with one multiplication: they are small distinct integers, and no
 /// adversary chooses them.
@@ -198,6 +204,7 @@ impl RunningTxn {
         self.buffers.clear();
         let deferred = core::mem::take(&mut self.pool.deferred_lines);
         self.pool.flusher = Flusher::new(FlushMode::None);
+        // Through `with`: `LocalKey::set` takes the lazy-initialisation path every time.
         SPARE.with(|spare| spare.set(Some(self)));
         deferred
     }
@@ -208,11 +215,17 @@ impl RunningTxn {
         unsafe { self.pool.mapping.as_ref() }
     }
 
-    pub(super) fn log(&mut self, address: usize, len: usize) {
+    /// The pool offset of a store of `len` bytes at `address` about to happen, or `None` if
+    /// the address is outside the pool (volatile memory).
+    ///
+    /// # Panics
+    ///
+    /// If the store would write outside the pool's data.
+    fn store_offset(&mut self, address: usize, len: usize) -> Option<usize> {
         let base = self.mapping().address_of(0) as usize;
         let mapped = self.mapping().mapped_len();
         if address < base || address >= base + mapped {
-            return;
+            return None;
         }
         let offset = address - base;
         self.pool.flusher.tell(Event::BeforeStore);
@@ -224,6 +237,13 @@ impl RunningTxn {
             self.pool.data.contains(offset, len),
             "pmem: a store of {len} bytes at pool offset {offset:#x} would write outside the pool's data"
         );
+        Some(offset)
+    }
+
+    pub(super) fn log(&mut self, address: usize, len: usize) {
+        let Some(offset) = self.store_offset(address, len) else {
+            return;
+        };
         let end = offset + len;
         let first_line = offset / CACHE_LINE;
         let last_line = (end - 1) / CACHE_LINE;
@@ -419,6 +439,24 @@ impl RunningTxn {
             }
             self.buffers.fresh_lines.push(line);
         }
+    }
+
+    /// Records a store of `len` bytes at `address` that takes no undo entry (see
+    /// `PMut::set_unlogged`): its lines are written back with the transaction's, as a fresh
+    /// object's are (so it is durable once the transaction commits), and the simulated
+    /// domain is told that the bytes change unlogged on purpose. The bytes do not count as
+    /// logged: a later store through a logging `PMut` logs them as it would any.
+    pub(super) fn note_unlogged_store(&mut self, address: usize, len: usize) {
+        if len == 0 {
+            return;
+        }
+        let Some(offset) = self.store_offset(address, len) else {
+            return;
+        };
+        self.pool.flusher.tell(Event::Unlogged { offset, len });
+        let first_line = offset / CACHE_LINE;
+        let last_line = (offset + len - 1) / CACHE_LINE;
+        self.buffers.fresh_lines.extend(first_line..=last_line);
     }
 
     /// Lets a simulated domain check that every changed line was logged.
