@@ -12,19 +12,19 @@ use crate::{
 /// an exclusive transaction ([`Pool::txn`](crate::Pool::txn)), through the `&mut` a
 /// [`PMut`] gives: `tx.root_mut().items.push(7)?`, or in a `#[txn]` function
 /// `let items = &mut root.items; items.push(7)?;`, which logs the vector's 16 bytes. Its
-/// methods log only what they change: a push logs the length and the new slot, not the
-/// buffer. Growth allocates a buffer twice as large in the pool's heap, moves the elements,
-/// and leaves the old buffer to the collector. Reading takes anything that reads the pool
-/// (a [`Reader`]: the `Pool`, a `Txn` or a `SharedTxn`) and logs nothing.
+/// methods log only what they change: a push logs the length and, if the elements hold
+/// pointers, the new slot, not the buffer. Growth allocates a buffer twice as large in the
+/// pool's heap, moves the elements, and leaves the old buffer to the collector. Reading
+/// takes anything that reads the pool (a [`Reader`]: the `Pool`, a `Txn` or a `SharedTxn`)
+/// and logs nothing.
 ///
-/// Slots past the length hold zeros, so the collector, which traces the whole buffer, keeps
-/// nothing alive that the vector no longer holds. The elements may themselves hold
-/// pointers and collections (a `PVec<PString>`).
-///
-/// For an element type without pointers ([`Persistent::POINTER_FREE`]: numbers, arrays and
-/// structs of them), a push or an extension stores into the spare slots without logging
-/// them, at the cost of their write-back alone (see `store_spare`): a push then logs the
-/// length's line only.
+/// The elements may themselves hold pointers and collections (a `PVec<PString>`). Slots
+/// past the length then hold zeros, so the collector, which traces the whole buffer, keeps
+/// nothing alive that the vector no longer holds. For an element type without pointers
+/// ([`Persistent::POINTER_FREE`]: numbers, arrays and structs of them), a push or an
+/// extension stores into the spare slots without logging them, at the cost of their
+/// write-back alone (see `store_spare`), so a push logs the length's line only; after a
+/// rollback, such a slot may keep the value pushed, which nothing reads.
 #[derive(Persistent, Debug)]
 #[repr(C)]
 #[persistent(name = "pmem::PVec")]
