@@ -37,7 +37,8 @@ use crate::type_hash::{SEED, hash_str, hash_u64};
 /// must be `true`) and no pointer into volatile memory, no byte may be padding, the hashes must follow
 /// [`type_hash`](crate::type_hash), and [`describe_pointers`](Persistent::describe_pointers)
 /// must name every [`PPtr`](crate::PPtr) the type holds: the collector frees what no
-/// described pointer reaches.
+/// described pointer reaches. [`POINTER_FREE`](Persistent::POINTER_FREE) may be `true` only
+/// if `describe_pointers` adds nothing, for any offset.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in persistent memory",
     label = "`{Self}` is not `Persistent`",
@@ -58,6 +59,16 @@ pub unsafe trait Persistent: Sized {
     /// guards.
     const CONTAINS_LOCK: bool = false;
 
+    /// Whether a value holds no persistent pointer: [`describe_pointers`] adds nothing.
+    /// Bytes of such a type that nothing reads (a collection's slot past its length) may
+    /// keep any value, a stale one included, since the collector, which traces whole
+    /// objects, finds nothing to follow in them: `PVec::push` stores into such a slot
+    /// without an undo entry. `false` unless an implementation says otherwise (the derive
+    /// computes it from the fields), which only costs that store its entry.
+    ///
+    /// [`describe_pointers`]: Persistent::describe_pointers
+    const POINTER_FREE: bool = false;
+
     /// Adds to `map` every persistent pointer of a value that starts `offset` bytes into the
     /// object being described (see [`PointerMap`]).
     fn describe_pointers(map: &mut PointerMap, offset: usize);
@@ -71,6 +82,7 @@ macro_rules! primitive {
             const NAME_HASH: u64 = hash_str(SEED, stringify!($ty));
             const LAYOUT_HASH: u64 =
                 hash_u64(Self::NAME_HASH, core::mem::size_of::<$ty>() as u64);
+            const POINTER_FREE: bool = true;
 
             fn describe_pointers(_map: &mut PointerMap, _offset: usize) {}
         }
@@ -101,6 +113,7 @@ unsafe impl<T: Persistent, const N: usize> Persistent for [T; N] {
     const NAME_HASH: u64 = hash_u64(hash_str(T::NAME_HASH, "[;]"), N as u64);
     const LAYOUT_HASH: u64 = hash_u64(hash_str(T::LAYOUT_HASH, "[;]"), N as u64);
     const CONTAINS_LOCK: bool = T::CONTAINS_LOCK;
+    const POINTER_FREE: bool = T::POINTER_FREE;
 
     fn describe_pointers(map: &mut PointerMap, offset: usize) {
         map.push_array::<T>(offset, N);

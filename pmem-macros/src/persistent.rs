@@ -333,6 +333,10 @@ fn expand(input: &DeriveInput, checked: &Checked<'_>) -> TokenStream {
         let ty = field.ty;
         quote_spanned!(ty.span()=> <#ty as #private::Persistent>::CONTAINS_LOCK)
     });
+    let pointer_free_checks = fields.iter().map(|field| {
+        let ty = field.ty;
+        quote_spanned!(ty.span()=> <#ty as #private::Persistent>::POINTER_FREE)
+    });
     let check_now = input.generics.params.is_empty().then(|| {
         quote! { const _: u64 = <#name as #private::Persistent>::LAYOUT_HASH; }
     });
@@ -360,6 +364,7 @@ fn expand(input: &DeriveInput, checked: &Checked<'_>) -> TokenStream {
                 #private::hash_u64(hash, ::core::mem::size_of::<Self>() as u64)
             };
             const CONTAINS_LOCK: bool = false #( || #lock_checks )*;
+            const POINTER_FREE: bool = true #( && #pointer_free_checks )*;
 
             #[allow(unused_variables)]
             fn describe_pointers(map: &mut #private::PointerMap, offset: usize) {

@@ -59,8 +59,9 @@
 //! 1. *Log before store.* An entry is written, its lines flushed, and a fence issued before
 //!    the first store to the bytes it protects: one fence per entry. So no changed byte can
 //!    reach persistent memory before its old value has.
-//! 2. *Commit.* The lines of every logged range are flushed, then a fence: the transaction's
-//!    data is durable. Then the slot's generation is incremented (one aligned 8-byte store),
+//! 2. *Commit.* The lines of every logged range, and of every store the transaction made
+//!    without an entry on purpose (see "Stores without an entry" below), are flushed, then
+//!    a fence: the transaction's data is durable. Then the slot's generation is incremented (one aligned 8-byte store),
 //!    flushed and fenced: this store is the commit point, after which every entry of the
 //!    transaction is stale. Two fences. A transaction that logged nothing has no commit
 //!    point and issues no fence; the objects it allocated are unreachable from the pool, so
@@ -103,6 +104,17 @@
 //! in the running process skips the bytes of the transaction's fresh objects (`txn/running.rs`),
 //! since a pinned one outlives the rollback; recovery after a crash restores them too, which
 //! is harmless, as nothing committed reaches them and no pin survives a restart.
+//!
+//! **Stores without an entry.** Two kinds of store take no entry, since no rollback has to
+//! restore what they overwrite: into an object the transaction allocated (nothing reaches
+//! it unless the transaction commits), and, through the `unsafe` `PMut::set_unlogged`,
+//! into bytes whose caller promises that nothing depends on them unless the transaction
+//! commits: a `PVec`'s spare slots past its length, for elements without pointers
+//! (`collections/vec.rs` has the argument). Either may reach persistent memory at any
+//! moment, before or after a crash's rollback, which is harmless for the same reason. Their
+//! lines are written back with the logged lines (rule 2), so they are durable when the
+//! transaction commits; a transaction that logged nothing defers them to the next commit,
+//! as it defers its fresh objects.
 
 use core::mem::offset_of;
 use core::ops::Range;

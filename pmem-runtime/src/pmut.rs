@@ -7,7 +7,7 @@ use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
-use crate::txn::{ThreadBound, in_transaction, log_range};
+use crate::txn::{ThreadBound, in_transaction, log_range, note_unlogged_store};
 
 /// `PMut`'s pointer to its target.
 ///
@@ -144,6 +144,33 @@ impl<T> PMut<'_, T> {
     pub fn set(&mut self, value: T) {
         **self = value;
     }
+
+    /// Replaces the object without logging it (unless it is logged already): its bytes are
+    /// written back when the transaction commits, as those of an object the transaction
+    /// allocated are, but nothing restores them if it does not. For a collection's spare
+    /// slots (`PVec::push`).
+    ///
+    /// # Safety
+    ///
+    /// Nothing may depend on the object's bytes unless the transaction commits. After it
+    /// is rolled back, or recovered from a crash at any moment before its commit point, the
+    /// bytes may hold `value`, their value when the transaction began, or any value they
+    /// were given since (a word at a time); every reader of the pool must accept any of
+    /// those and none may tell them apart: no committed object may read them, and the
+    /// collector, which traces every allocated object whole, must find no pointer in them
+    /// (`T` must be [`POINTER_FREE`](crate::Persistent::POINTER_FREE)). Bytes whose value at
+    /// the transaction's start does matter may be stored to this way only if this
+    /// transaction logged them before (a store through a logging `PMut`, whose entry
+    /// restores them).
+    #[doc(hidden)]
+    pub unsafe fn set_unlogged(&mut self, value: T) {
+        if !self.logged {
+            note_unlogged_store(self.target.0.as_ptr().cast::<u8>(), size_of::<T>());
+        }
+        // SAFETY: as in `deref`; the store needs no undo entry, by the caller's contract,
+        // and its lines are written back at commit.
+        unsafe { *self.target.0.as_mut() = value };
+    }
 }
 
 impl<T, const N: usize> PMut<'_, [T; N]> {
@@ -191,6 +218,35 @@ impl<T> PMut<'_, [T]> {
     /// If `range` is out of bounds or decreasing, like slicing.
     pub fn range(&mut self, range: core::ops::Range<usize>) -> PMut<'_, [T]> {
         self.reborrow().into_range(range)
+    }
+}
+
+impl<T: Copy> PMut<'_, [T]> {
+    /// Copies `values` into the slice without logging it (unless it is logged already), as
+    /// [`set_unlogged`](PMut::set_unlogged) stores one element.
+    ///
+    /// # Safety
+    ///
+    /// As [`set_unlogged`](PMut::set_unlogged), for every element.
+    ///
+    /// # Panics
+    ///
+    /// If `values` is not as long as the slice, like `copy_from_slice`.
+    #[doc(hidden)]
+    pub unsafe fn copy_from_slice_unlogged(&mut self, values: &[T]) {
+        let len = self.target.0.len();
+        assert_eq!(
+            values.len(),
+            len,
+            "copying {} values into a persistent slice of {len}",
+            values.len()
+        );
+        if !self.logged {
+            note_unlogged_store(self.target.0.as_ptr().cast::<u8>(), size_of_val(values));
+        }
+        // SAFETY: as in `deref`; the stores need no undo entry, by the caller's contract,
+        // and their lines are written back at commit.
+        unsafe { self.target.0.as_mut() }.copy_from_slice(values);
     }
 }
 

@@ -83,7 +83,8 @@ impl PString {
         })
     }
 
-    /// Appends `text`: logs the length and the bytes appended (growing first if needed).
+    /// Appends `text`: logs the length; the bytes appended, past the length, need no log
+    /// (see [`PVec`](crate::PVec)), only their write-back at commit. Grows first if needed.
     ///
     /// # Errors
     ///

@@ -14,14 +14,19 @@ use crate::{
 /// if it lies behind a [`PMutex`](crate::PMutex) the transaction locked), through the `&mut` a
 /// [`PMut`] gives: `tx.root_mut().items.push(7)?`, or in a `#[txn]` function
 /// `let items = &mut root.items; items.push(7)?;`, which logs the vector's 16 bytes. Its
-/// methods log only what they change: a push logs the length and the new slot, not the
-/// buffer. Growth allocates a buffer twice as large in the pool's heap, moves the elements,
-/// and leaves the old buffer to the collector. Reading takes anything that reads the pool
-/// (a [`Reader`]: the `Pool`, a `Txn` or a `SharedTxn`) and logs nothing.
+/// methods log only what they change: a push logs the length and, if the elements hold
+/// pointers, the new slot, not the buffer. Growth allocates a buffer twice as large in the
+/// pool's heap, moves the elements, and leaves the old buffer to the collector. Reading
+/// takes anything that reads the pool (a [`Reader`]: the `Pool`, a `Txn` or a `SharedTxn`)
+/// and logs nothing.
 ///
-/// Slots past the length hold zeros, so the collector, which traces the whole buffer, keeps
-/// nothing alive that the vector no longer holds. The elements may themselves hold
-/// pointers and collections (a `PVec<PString>`).
+/// The elements may themselves hold pointers and collections (a `PVec<PString>`). Slots
+/// past the length then hold zeros, so the collector, which traces the whole buffer, keeps
+/// nothing alive that the vector no longer holds. For an element type without pointers
+/// ([`Persistent::POINTER_FREE`]: numbers, arrays and structs of them), a push or an
+/// extension stores into the spare slots without logging them, at the cost of their
+/// write-back alone (see `store_spare`), so a push logs the length's line only; after a
+/// rollback, such a slot may keep the value pushed, which nothing reads.
 #[derive(Persistent, Debug)]
 #[repr(C)]
 #[persistent(name = "pmem::PVec")]
@@ -32,6 +37,42 @@ pub struct PVec<T: Persistent> {
 
 /// The first capacity a push allocates.
 const MIN_CAPACITY: usize = 4;
+
+/// Stores `value` into `slot`, a spare slot: at or past the vector's length, in its
+/// current buffer. For an element type with pointers, the store is logged, so that a
+/// rollback puts back the zeros that spare slots hold. For one without, it is not: only
+/// written back at commit (`PMut::set_unlogged`). That is sound because a rollback (or a
+/// recovery after a crash at any fence of the transaction) never has to restore a spare
+/// slot's bytes. Say the transaction began with length `L`, and the slot is at `i`:
+///
+/// - if `i >= L`, the slot was spare when the transaction began, and is spare again once
+///   the length is restored to `L` (the length's own store is logged): no one reads its
+///   bytes, whatever they hold, since reads stop at the length; and the collector, which
+///   traces the whole buffer, finds no pointer in them, stale or not (`T` has none). That
+///   is the one reason pointer-carrying elements keep their log: a stale pointer in a
+///   spare slot could name an object freed since, and keep it or trip over it;
+/// - if `i < L`, the slot held an element when the transaction began, and has left the
+///   length since. Every way a slot leaves the length in its buffer (`pop`, `truncate`,
+///   `remove`, which pops) stores zeros into it through a logging `PMut`, so its element
+///   is in the undo log, in an entry made durable before that store (and so before this
+///   one), and rollback and recovery restore it: the earliest entry of a byte wins. The
+///   other ways (`clear`, growth) leave the buffer itself, whose slots they do not touch:
+///   later pushes go to another buffer. And a buffer this transaction allocated needs no
+///   log at all (nothing reaches it after a rollback), which `PMut::set_unlogged` sees.
+///
+/// Stores into elements inside the length (`as_mut_slice`, `insert`'s and `remove`'s
+/// shifts) are logged as always; if they log a spare slot along the way (a shift, or a
+/// line shared with one), the entry holds the bytes it held then, which a rollback may put
+/// back into a slot that is spare again, which is as harmless as above.
+fn store_spare<T: Persistent>(mut slot: PMut<'_, T>, value: T) {
+    if const { T::POINTER_FREE } {
+        // SAFETY: a spare slot of a pointer-free element: nothing depends on its bytes
+        // unless the transaction commits, as the argument above shows.
+        unsafe { slot.set_unlogged(value) };
+    } else {
+        slot.set(value);
+    }
+}
 
 impl<T: Persistent> PVec<T> {
     /// An empty vector, which owns no buffer yet.
@@ -195,8 +236,8 @@ impl<T: Persistent> PVec<T> {
         })
     }
 
-    /// Appends `value`: logs the length and the slot; growing first, if the buffer is
-    /// full, to twice its capacity (at least 4).
+    /// Appends `value`: logs the length, and the slot if `T` holds pointers (see
+    /// [`PVec`]); growing first, if the buffer is full, to twice its capacity (at least 4).
     ///
     /// # Errors
     ///
@@ -207,7 +248,7 @@ impl<T: Persistent> PVec<T> {
         if !self.buffer.is_null() {
             let (mut elements, len) = self.elements()?;
             if len < elements.len() {
-                elements.at(len).set(value);
+                store_spare(elements.at(len), value);
                 self.len += 1;
                 return Ok(());
             }
@@ -215,7 +256,7 @@ impl<T: Persistent> PVec<T> {
         let (capacity, len) = self.capacity_and_len()?;
         self.grow(capacity.saturating_mul(2).max(MIN_CAPACITY))?;
         let (mut elements, _) = self.elements()?;
-        elements.at(len).set(value);
+        store_spare(elements.at(len), value);
         self.len += 1;
         Ok(())
     }
@@ -262,8 +303,13 @@ impl<T: Persistent> PVec<T> {
         }
         let (mut elements, _) = self.elements()?;
         let mut slots = elements.range(len..needed);
-        for (index, &value) in values.iter().enumerate() {
-            slots.at(index).set(value);
+        if const { T::POINTER_FREE } {
+            // SAFETY: spare slots of a pointer-free element, as in `store_spare`.
+            unsafe { slots.copy_from_slice_unlogged(values) };
+        } else {
+            for (index, &value) in values.iter().enumerate() {
+                slots.at(index).set(value);
+            }
         }
         self.len = needed as u64;
         Ok(())

@@ -418,10 +418,13 @@ impl Visibility {
             Self::Published => heap.object_type(offset),
             Self::WrittenByThisTransaction => heap.object_type_even_hidden(offset),
         };
-        found.ok_or(if heap.is_hidden(offset) {
-            "the object is being written by the running transaction that allocated it; others can read it once that transaction has ended"
-        } else {
-            "no allocated heap object starts there"
+        // Asked only on failure: finding whether a slot is hidden costs a span lookup.
+        found.ok_or_else(|| {
+            if heap.is_hidden(offset) {
+                "the object is being written by the running transaction that allocated it; others can read it once that transaction has ended"
+            } else {
+                "no allocated heap object starts there"
+            }
         })
     }
 }

@@ -9,7 +9,11 @@
 //! The safe API gives no `&mut` into a pool except through `PMut`, which exists only
 //! inside a transaction (its lifetime is bound to the closure passed to `Pool::txn`) and
 //! logs its whole pointee before handing out `&mut T`. So no safe code path stores into a
-//! pool unlogged or outside a transaction.
+//! pool unlogged or outside a transaction. The one store that skips the log on purpose,
+//! `PMut::set_unlogged` (a collection's spare slots, `log.rs`'s "Stores without an
+//! entry"), is an `unsafe fn`: its caller promises that nothing depends on the bytes unless
+//! the transaction commits, and the runtime writes them back at commit
+//! ([`note_unlogged_store`]).
 //!
 //! Four things carry a transaction, each with one job:
 //!
@@ -33,17 +37,17 @@ use std::collections::HashMap;
 
 use crate::hw::flush::{CACHE_LINE, Event};
 use crate::hw::mapping::Mapping;
-use crate::log;
 
 pub use frame::Frame;
 pub(crate) use growth::{LogGrowth, LogGrowthPanic, log_growth_error};
 pub(crate) use running::PoolAccess;
-use running::{Buffers, RunningTxn};
+use running::RunningTxn;
 
 thread_local! {
     /// Boxed, so that beginning and ending a transaction moves a pointer, not its state.
     static ACTIVE: RefCell<Option<Box<RunningTxn>>> = const { RefCell::new(None) };
-    static RECYCLED: Cell<Option<Box<Buffers>>> = const { Cell::new(None) };
+    /// The box of the thread's last transaction, for the next one (see `RunningTxn`).
+    static SPARE: Cell<Option<Box<RunningTxn>>> = const { Cell::new(None) };
     /// How many `#[txn]` functions are running inside the thread's transaction.
     static FRAMES: Cell<u32> = const { Cell::new(0) };
 }
@@ -63,6 +67,21 @@ pub fn log_range(address: *const u8, len: usize) {
             active.log(address as usize, len);
         }
     });
+}
+
+/// Records that the caller is about to store `len` bytes at `address` without an undo
+/// entry: see `RunningTxn::note_unlogged_store`, and `PMut::set_unlogged` for when that is
+/// sound. Addresses outside the transaction's pool pass through.
+///
+/// # Panics
+///
+/// If no transaction is active on this thread.
+pub(crate) fn note_unlogged_store(address: *const u8, len: usize) {
+    let noted = with_active(|active| active.note_unlogged_store(address as usize, len));
+    assert!(
+        noted.is_some(),
+        "pmem: a PMut was used after its transaction ended"
+    );
 }
 
 /// Runs `action` on this thread's transaction, if one is active and not busy. It is busy
@@ -240,20 +259,14 @@ impl TxnGuard {
         pool.flusher.tell(Event::TransactionBegan {
             in_data: &|offset| data.contains(offset, CACHE_LINE),
         });
-        let slot_offset = pool.slot_offset;
-        let slot_end = slot_offset + pool.slot_len;
-        ACTIVE.with(|active| {
-            *active.borrow_mut() = Some(Box::new(RunningTxn {
-                pool,
-                generation,
-                next_entry: slot_offset + log::ENTRIES_START,
-                space_end: slot_end,
-                link_at: slot_offset + log::SLOT_LINK,
-                in_block: false,
-                doomed: false,
-                buffers: RECYCLED.take().unwrap_or_default(),
-            }));
-        });
+        let running = match SPARE.with(Cell::take) {
+            Some(mut spare) => {
+                spare.restart(pool, generation);
+                spare
+            }
+            None => Box::new(RunningTxn::new(pool, generation)),
+        };
+        ACTIVE.with(|active| *active.borrow_mut() = Some(running));
         Self {
             outer_frames: FRAMES.replace(0),
             not_send: PhantomData,

@@ -9,11 +9,12 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::data::DataRanges;
 use crate::hw::flush::{CACHE_LINE, Event, Flusher};
 use crate::hw::mapping::Mapping;
+use crate::hw::mode::FlushMode;
 use crate::hw::mutation::PersistenceCall;
 use crate::log;
 use crate::stats;
 
-use super::RECYCLED;
+use super::SPARE;
 use super::growth::LogGrowth;
 use super::owned::{HeldLocks, OwnedRanges};
 
@@ -45,6 +46,11 @@ pub(crate) struct PoolAccess {
 /// long run of fence-free transactions keeps a bounded list.
 const DEFERRED_LINES_LIMIT: usize = 1024;
 
+/// A transaction's state. Its box outlives the transaction: when one ends, the box (its
+/// buffers emptied, its pool let go) becomes the thread's spare (`SPARE` in `mod.rs`),
+/// which the next transaction on the thread restarts, so that beginning and ending one
+/// allocates and frees nothing. A spare's `pool.mapping` names a mapping that may be gone:
+/// nothing reads it until [`restart`](RunningTxn::restart) sets it anew.
 pub(super) struct RunningTxn {
     pub(super) pool: PoolAccess,
     pub(super) generation: u64,
@@ -59,8 +65,7 @@ pub(super) struct RunningTxn {
     pub(super) in_block: bool,
     /// Set when the transaction must be rolled back when it ends, whatever its body returns.
     pub(super) doomed: bool,
-    /// Boxed, so that beginning and ending a transaction moves a pointer, not the buffers.
-    pub(super) buffers: Box<Buffers>,
+    pub(super) buffers: Buffers,
 }
 
 /// A transaction's growable state, kept per thread from one transaction to the next so that
@@ -93,26 +98,21 @@ pub(super) struct Buffers {
 }
 
 impl Buffers {
-    /// Empties the buffers for the next transaction. Clearing a hash table costs time in
-    /// proportion to its capacity, so after a large transaction (a growing collection
-    /// writes thousands of fresh lines) the buffers shrink back to what small ones use.
-    pub(super) fn recycle(mut self: Box<Self>) {
+    /// Empties the buffers for the next transaction. After a large transaction (a growing
+    /// collection writes thousands of fresh lines) they shrink back to what small ones use:
+    /// see [`empty_table`] for the hash tables, whose every clear and walk costs their
+    /// capacity.
+    fn clear(&mut self) {
         const KEEP: usize = 1024;
         self.entries.clear();
-        self.logged_lines.clear();
+        empty_table(&mut self.logged_lines);
         self.owned.clear();
         self.held_locks.clear();
         self.sorted_lines.clear();
-        self.fresh_objects.clear();
+        empty_table(&mut self.fresh_objects);
         self.fresh_lines.clear();
         self.metadata_lines.clear();
-        // Checked first: shrinking a table costs time even when it is small already.
-        if self.logged_lines.capacity() > KEEP {
-            self.logged_lines.shrink_to(KEEP);
-        }
-        if self.fresh_objects.capacity() > KEEP {
-            self.fresh_objects.shrink_to(KEEP);
-        }
+        // Checked first: shrinking a vector costs time even when it is small already.
         for lines in [&mut self.sorted_lines, &mut self.fresh_lines] {
             if lines.capacity() > KEEP {
                 lines.shrink_to(KEEP);
@@ -121,9 +121,24 @@ impl Buffers {
         if self.entries.capacity() > KEEP {
             self.entries.shrink_to(KEEP);
         }
-        RECYCLED.set(Some(self));
     }
 }
+
+/// Empties `table`, a table keyed by line or offset, for the next transaction. Clearing a
+/// table, like walking its keys at commit, costs time in proportion to its capacity, even
+/// when it holds a few entries or none: an empty one is left as it is, and one grown past
+/// twice [`KEEP_TABLE`] entries is replaced by one of `KEEP_TABLE` (whose capacity, 112
+/// entries in 128 buckets, stays below that bound, so the next small transaction keeps it).
+fn empty_table<V>(table: &mut HashMap<usize, V, BuildHasherDefault<LineHasher>>) {
+    if table.capacity() > 2 * KEEP_TABLE {
+        *table = HashMap::with_capacity_and_hasher(KEEP_TABLE, BuildHasherDefault::default());
+    } else if !table.is_empty() {
+        table.clear();
+    }
+}
+
+/// The entries a transaction's hash table keeps room for between transactions.
+const KEEP_TABLE: usize = 64;
 
 /// Hashes line numbers with one multiplication: they are small distinct integers, and no
 /// adversary chooses them.
@@ -147,17 +162,70 @@ impl Hasher for LineHasher {
 }
 
 impl RunningTxn {
+    /// The state of a transaction beginning on `pool`, whose log slot holds `generation`.
+    pub(super) fn new(pool: PoolAccess, generation: u64) -> Self {
+        let (next_entry, space_end, link_at) = slot_start(&pool);
+        Self {
+            pool,
+            generation,
+            next_entry,
+            space_end,
+            link_at,
+            in_block: false,
+            doomed: false,
+            buffers: Buffers::default(),
+        }
+    }
+
+    /// Readies a spare (see [`RunningTxn`]) for a transaction beginning on `pool`, as
+    /// [`new`](RunningTxn::new) would make it, keeping its buffers (emptied when its last
+    /// transaction ended). The pattern names every field, so that none is left stale.
+    pub(super) fn restart(&mut self, pool: PoolAccess, generation: u64) {
+        let Self {
+            pool: pool_field,
+            generation: generation_field,
+            next_entry,
+            space_end,
+            link_at,
+            in_block,
+            doomed,
+            buffers: _,
+        } = self;
+        (*next_entry, *space_end, *link_at) = slot_start(&pool);
+        *pool_field = pool;
+        *generation_field = generation;
+        *in_block = false;
+        *doomed = false;
+    }
+
+    /// Makes this ended transaction's box the thread's spare: empties its buffers and
+    /// drops its flusher's hold on a simulated domain. Returns the pool's deferred lines.
+    fn retire(mut self: Box<Self>) -> Vec<usize> {
+        self.buffers.clear();
+        let deferred = core::mem::take(&mut self.pool.deferred_lines);
+        self.pool.flusher = Flusher::new(FlushMode::None);
+        // Through `with`: `LocalKey::set` takes the lazy-initialisation path every time.
+        SPARE.with(|spare| spare.set(Some(self)));
+        deferred
+    }
+
     pub(super) fn mapping(&self) -> &Mapping {
         // SAFETY: `PoolAccess::mapping` points at the mapping of the pool that `Pool::txn`
         // holds mutably borrowed for as long as this transaction is active.
         unsafe { self.pool.mapping.as_ref() }
     }
 
-    pub(super) fn log(&mut self, address: usize, len: usize) {
+    /// The pool offset of a store of `len` bytes at `address` about to happen, or `None` if
+    /// the address is outside the pool (volatile memory).
+    ///
+    /// # Panics
+    ///
+    /// If the store would write outside the pool's data.
+    fn store_offset(&mut self, address: usize, len: usize) -> Option<usize> {
         let base = self.mapping().address_of(0) as usize;
         let mapped = self.mapping().mapped_len();
         if address < base || address >= base + mapped {
-            return;
+            return None;
         }
         let offset = address - base;
         self.pool.flusher.tell(Event::BeforeStore);
@@ -169,6 +237,13 @@ impl RunningTxn {
             self.pool.data.contains(offset, len),
             "pmem: a store of {len} bytes at pool offset {offset:#x} would write outside the pool's data"
         );
+        Some(offset)
+    }
+
+    pub(super) fn log(&mut self, address: usize, len: usize) {
+        let Some(offset) = self.store_offset(address, len) else {
+            return;
+        };
         let end = offset + len;
         let first_line = offset / CACHE_LINE;
         let last_line = (end - 1) / CACHE_LINE;
@@ -366,6 +441,24 @@ impl RunningTxn {
         }
     }
 
+    /// Records a store of `len` bytes at `address` that takes no undo entry (see
+    /// `PMut::set_unlogged`): its lines are written back with the transaction's, as a fresh
+    /// object's are (so it is durable once the transaction commits), and the simulated
+    /// domain is told that the bytes change unlogged on purpose. The bytes do not count as
+    /// logged: a later store through a logging `PMut` logs them as it would any.
+    pub(super) fn note_unlogged_store(&mut self, address: usize, len: usize) {
+        if len == 0 {
+            return;
+        }
+        let Some(offset) = self.store_offset(address, len) else {
+            return;
+        };
+        self.pool.flusher.tell(Event::Unlogged { offset, len });
+        let first_line = offset / CACHE_LINE;
+        let last_line = (offset + len - 1) / CACHE_LINE;
+        self.buffers.fresh_lines.extend(first_line..=last_line);
+    }
+
     /// Lets a simulated domain check that every changed line was logged.
     pub(super) fn report_ending(&self) {
         let data = &self.pool.data;
@@ -377,10 +470,6 @@ impl RunningTxn {
     }
 
     /// Rule 2 of `log.rs`.
-    #[expect(
-        clippy::boxed_local,
-        reason = "the state stays in the box the thread's slot holds: taking `self` by value would copy it at every transaction's end"
-    )]
     pub(super) fn commit(mut self: Box<Self>) -> Vec<usize> {
         self.report_ending();
         stats::count_commit();
@@ -396,8 +485,7 @@ impl RunningTxn {
         });
         self.pool.flusher.tell(Event::Settled);
         self.release_locks();
-        self.buffers.recycle();
-        self.pool.deferred_lines
+        self.retire()
     }
 
     /// Releases the locks the transaction holds: after its commit or rollback is durable
@@ -411,10 +499,6 @@ impl RunningTxn {
     }
 
     /// Rule 3 of `log.rs`.
-    #[expect(
-        clippy::boxed_local,
-        reason = "the state stays in the box the thread's slot holds: taking `self` by value would copy it at every transaction's end"
-    )]
     pub(super) fn roll_back(mut self: Box<Self>) -> Vec<usize> {
         self.report_ending();
         if self.buffers.entries.is_empty() {
@@ -429,8 +513,7 @@ impl RunningTxn {
         stats::count_rollback();
         self.pool.flusher.tell(Event::Settled);
         self.release_locks();
-        self.buffers.recycle();
-        self.pool.deferred_lines
+        self.retire()
     }
 
     /// Writes back the logged old bytes, latest entry first, except where this
@@ -477,6 +560,17 @@ impl RunningTxn {
             self.generation + 1,
         );
     }
+}
+
+/// Where a transaction on `pool` starts writing entries: its first entry's offset, the end
+/// of the slot, and the slot's link word.
+fn slot_start(pool: &PoolAccess) -> (usize, usize, usize) {
+    let slot_offset = pool.slot_offset;
+    (
+        slot_offset + log::ENTRIES_START,
+        slot_offset + pool.slot_len,
+        slot_offset + log::SLOT_LINK,
+    )
 }
 
 /// The bits of the bytes of `[start, end)` that lie in cache line `line` (bit `i` for the

@@ -68,6 +68,8 @@ unsafe impl<
     const CONTAINS_LOCK: bool = false
         || <T as ::pmem::__private::Persistent>::CONTAINS_LOCK
         || <[u8; N] as ::pmem::__private::Persistent>::CONTAINS_LOCK;
+    const POINTER_FREE: bool = true && <T as ::pmem::__private::Persistent>::POINTER_FREE
+        && <[u8; N] as ::pmem::__private::Persistent>::POINTER_FREE;
     #[allow(unused_variables)]
     fn describe_pointers(map: &mut ::pmem::__private::PointerMap, offset: usize) {
         <T as ::pmem::__private::Persistent>::describe_pointers(

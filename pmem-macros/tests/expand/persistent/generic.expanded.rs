@@ -61,6 +61,9 @@ unsafe impl<T: Persistent> ::pmem::__private::Persistent for Versioned<T> {
     const CONTAINS_LOCK: bool = false
         || <u64 as ::pmem::__private::Persistent>::CONTAINS_LOCK
         || <T as ::pmem::__private::Persistent>::CONTAINS_LOCK;
+    const POINTER_FREE: bool = true
+        && <u64 as ::pmem::__private::Persistent>::POINTER_FREE
+        && <T as ::pmem::__private::Persistent>::POINTER_FREE;
     #[allow(unused_variables)]
     fn describe_pointers(map: &mut ::pmem::__private::PointerMap, offset: usize) {
         <u64 as ::pmem::__private::Persistent>::describe_pointers(

@@ -75,6 +75,10 @@ unsafe impl ::pmem::__private::Persistent for Node {
         || <PPtr<Node> as ::pmem::__private::Persistent>::CONTAINS_LOCK
         || <[PPtr<Node>; 4] as ::pmem::__private::Persistent>::CONTAINS_LOCK
         || <[u64; 4] as ::pmem::__private::Persistent>::CONTAINS_LOCK;
+    const POINTER_FREE: bool = true
+        && <PPtr<Node> as ::pmem::__private::Persistent>::POINTER_FREE
+        && <[PPtr<Node>; 4] as ::pmem::__private::Persistent>::POINTER_FREE
+        && <[u64; 4] as ::pmem::__private::Persistent>::POINTER_FREE;
     #[allow(unused_variables)]
     fn describe_pointers(map: &mut ::pmem::__private::PointerMap, offset: usize) {
         <PPtr<

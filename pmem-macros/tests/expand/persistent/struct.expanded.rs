@@ -74,6 +74,10 @@ unsafe impl ::pmem::__private::Persistent for Account {
         || <u64 as ::pmem::__private::Persistent>::CONTAINS_LOCK
         || <u32 as ::pmem::__private::Persistent>::CONTAINS_LOCK
         || <u32 as ::pmem::__private::Persistent>::CONTAINS_LOCK;
+    const POINTER_FREE: bool = true
+        && <u64 as ::pmem::__private::Persistent>::POINTER_FREE
+        && <u32 as ::pmem::__private::Persistent>::POINTER_FREE
+        && <u32 as ::pmem::__private::Persistent>::POINTER_FREE;
     #[allow(unused_variables)]
     fn describe_pointers(map: &mut ::pmem::__private::PointerMap, offset: usize) {
         <u64 as ::pmem::__private::Persistent>::describe_pointers(
