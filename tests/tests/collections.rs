@@ -141,7 +141,7 @@ proptest! {
                     apply(numbers, &mut scratch, op)?;
                 }
                 if roll_back {
-                    return Err(Error::NoExclusiveTransaction);
+                    return Err(Error::NoTransaction);
                 }
                 Ok(())
             });
@@ -483,7 +483,7 @@ fn spare_step(root: &mut Spares, step: usize) -> Result<(), Error> {
         4 => {
             root.pop()?;
             root.push(9)?;
-            Err(Error::NoExclusiveTransaction)
+            Err(Error::NoTransaction)
         }
         5 => {
             root.pop()?;
@@ -494,7 +494,7 @@ fn spare_step(root: &mut Spares, step: usize) -> Result<(), Error> {
         6 => {
             root.push(14)?;
             root.push(15)?;
-            Err(Error::NoExclusiveTransaction)
+            Err(Error::NoTransaction)
         }
         // Truncate, then push into the vacated slots, committed and rolled back.
         7 => {
@@ -505,7 +505,7 @@ fn spare_step(root: &mut Spares, step: usize) -> Result<(), Error> {
         8 => {
             root.truncate(1)?;
             root.push(13)?;
-            Err(Error::NoExclusiveTransaction)
+            Err(Error::NoTransaction)
         }
         _ => {
             root.extend(&[20, 21, 22])?;
