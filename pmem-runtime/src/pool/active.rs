@@ -233,13 +233,23 @@ struct Active {
 }
 
 /// Which `PSlice` field (by address) claimed which buffer (by pool offset), both ways.
-/// Offsets are small integers no one can choose freely (a damaged file could, at worst
-/// slowing one transaction), so hashed with one multiplication, not SipHash.
+///
+/// A transaction claims a buffer or two, and scanning a short list of pairs is the cheapest
+/// lookup; past [`SCAN_LIMIT`] claims (a transaction relinking thousands of collections) the
+/// pairs move into two indexes. Offsets are small integers no one can choose freely (a
+/// damaged file could, at worst slowing one transaction), so hashed with one
+/// multiplication, not SipHash.
 #[derive(Default)]
 struct Claims {
+    /// The claims while there are few: `(owner, buffer)`.
+    pairs: Vec<(usize, u64)>,
+    /// The claims once there are many.
     by_buffer: HashMap<u64, usize, BuildHasherDefault<OffsetHasher>>,
     by_owner: BTreeMap<usize, u64>,
 }
+
+/// How many claims a transaction keeps in a list before it indexes them.
+const SCAN_LIMIT: usize = 16;
 
 /// Whether a field may lend a buffer in the transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,19 +263,51 @@ enum Lending {
 }
 
 impl Claims {
+    fn indexed(&self) -> bool {
+        !self.by_owner.is_empty()
+    }
+
+    fn claimant(&self, buffer: u64) -> Option<usize> {
+        if self.indexed() {
+            return self.by_buffer.get(&buffer).copied();
+        }
+        self.pairs
+            .iter()
+            .find(|&&(_, claimed)| claimed == buffer)
+            .map(|&(owner, _)| owner)
+    }
+
     /// Whether the field at `owner` may lend `buffer`.
     fn lending(&self, owner: usize, buffer: u64) -> Lending {
-        match self.by_buffer.get(&buffer) {
-            Some(&claimant) if claimant == owner => Lending::Again,
+        match self.claimant(buffer) {
+            Some(claimant) if claimant == owner => Lending::Again,
             Some(_) => Lending::Refused,
             None => Lending::First,
         }
     }
 
-    /// Records that the field at `owner` lends `buffer`, which no field claimed.
+    /// Records that the field at `owner` lends `buffer`, which no field claimed. The field
+    /// may have claimed another before (the collection grew): that one is no longer its to
+    /// lend.
     fn claim(&mut self, owner: usize, buffer: u64) {
-        // The field points elsewhere now (the collection grew): its old buffer is no
-        // longer its to lend.
+        if !self.indexed() {
+            if let Some(pair) = self
+                .pairs
+                .iter_mut()
+                .find(|(claimant, _)| *claimant == owner)
+            {
+                pair.1 = buffer;
+                return;
+            }
+            if self.pairs.len() < SCAN_LIMIT {
+                self.pairs.push((owner, buffer));
+                return;
+            }
+            for (owner, buffer) in self.pairs.drain(..) {
+                self.by_owner.insert(owner, buffer);
+                self.by_buffer.insert(buffer, owner);
+            }
+        }
         if let Some(old) = self.by_owner.insert(owner, buffer) {
             self.by_buffer.remove(&old);
         }
@@ -274,7 +316,9 @@ impl Claims {
 
     /// Forgets that `owner` claimed `buffer`, if it still does.
     fn unclaim(&mut self, owner: usize, buffer: u64) {
-        if self.by_buffer.get(&buffer) == Some(&owner) {
+        if !self.indexed() {
+            self.pairs.retain(|&pair| pair != (owner, buffer));
+        } else if self.by_buffer.get(&buffer) == Some(&owner) {
             self.by_buffer.remove(&buffer);
             self.by_owner.remove(&owner);
         }
@@ -282,6 +326,11 @@ impl Claims {
 
     /// Forgets the claims of the fields in `[start, end)`.
     fn release(&mut self, start: usize, end: usize) {
+        if !self.indexed() {
+            self.pairs
+                .retain(|&(owner, _)| !(start..end).contains(&owner));
+            return;
+        }
         let owners: Vec<usize> = self
             .by_owner
             .range(start..end)
@@ -291,6 +340,15 @@ impl Claims {
             if let Some(buffer) = self.by_owner.remove(&owner) {
                 self.by_buffer.remove(&buffer);
             }
+        }
+    }
+
+    /// Forgets every claim, keeping the list's room for the next transaction.
+    fn clear(&mut self) {
+        self.pairs.clear();
+        if self.indexed() {
+            self.by_owner.clear();
+            self.by_buffer = HashMap::default();
         }
     }
 }
@@ -320,14 +378,32 @@ impl Hasher for OffsetHasher {
 
 thread_local! {
     static ACTIVE: Cell<Option<NonNull<Active>>> = const { Cell::new(None) };
+    /// The claims of the thread's last transaction that lent a buffer, emptied, for the
+    /// next one: a transaction that lends one then allocates nothing for its claims.
+    static SPARE_CLAIMS: Cell<Option<Box<Claims>>> = const { Cell::new(None) };
+}
+
+/// The thread's spare claims, or new ones.
+fn spare_claims() -> Box<Claims> {
+    SPARE_CLAIMS.take().unwrap_or_default()
 }
 
 /// Runs `body` with `pool` registered as this thread's active pool.
 pub(super) fn with_active_pool<T>(pool: &dyn ActivePool, body: impl FnOnce() -> T) -> T {
-    struct Unregister;
-    impl Drop for Unregister {
+    struct Unregister<'a>(&'a Active);
+    impl Drop for Unregister<'_> {
         fn drop(&mut self) {
             ACTIVE.set(None);
+            let claims = self
+                .0
+                .claims
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut claims| claims.take());
+            if let Some(mut claims) = claims {
+                claims.clear();
+                SPARE_CLAIMS.set(Some(claims));
+            }
         }
     }
     let erased: NonNull<dyn ActivePool + '_> = NonNull::from(pool);
@@ -339,7 +415,7 @@ pub(super) fn with_active_pool<T>(pool: &dyn ActivePool, body: impl FnOnce() -> 
         claims: RefCell::new(None),
     };
     ACTIVE.set(Some(NonNull::from(&active)));
-    let _unregister = Unregister;
+    let _unregister = Unregister(&active);
     body()
 }
 
@@ -432,7 +508,7 @@ pub fn owned_slice_mut_by<'a, O, T: Persistent>(
             return Err(Error::NoTransaction);
         }
         let mut claims = active.claims.borrow_mut();
-        let claims = claims.get_or_insert_with(Box::default);
+        let claims = claims.get_or_insert_with(spare_claims);
         let lending = claims.lending(owner_address as usize, slice.offset());
         if lending == Lending::Refused {
             return Err(Error::InvalidPointer {
@@ -507,7 +583,7 @@ pub fn with_owned_slice<O, T: Persistent, U>(
     let owner_address = core::ptr::from_ref(owner) as usize;
     let (elements, newly_claimed) = active(|active, pool| {
         let mut claims = active.claims.borrow_mut();
-        let claims = claims.get_or_insert_with(Box::default);
+        let claims = claims.get_or_insert_with(spare_claims);
         let lending = claims.lending(owner_address, slice.offset());
         if lending == Lending::Refused {
             return Err(Error::InvalidPointer {
@@ -572,4 +648,52 @@ pub fn release_claims<U: ?Sized>(values: &mut PMut<'_, U>) {
         }
         Ok(())
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_are_found_alike_before_and_after_the_index() {
+        let mut claims = Claims::default();
+        for round in 0..2 {
+            claims.clear();
+            for owner in 0..40_usize {
+                let buffer = 1000 + owner as u64 * 16;
+                assert_eq!(
+                    claims.lending(owner, buffer),
+                    Lending::First,
+                    "round {round}"
+                );
+                claims.claim(owner, buffer);
+                assert_eq!(claims.lending(owner, buffer), Lending::Again);
+                assert_eq!(claims.lending(owner + 1, buffer), Lending::Refused);
+                if owner > 0 {
+                    assert_eq!(
+                        claims.lending(owner - 1, buffer - 16),
+                        Lending::Again,
+                        "an earlier claim, with {} claims",
+                        owner + 1
+                    );
+                }
+            }
+            // A field that grew lends its new buffer; its old one is free to claim.
+            claims.claim(3, 5000);
+            assert_eq!(claims.lending(3, 5000), Lending::Again);
+            assert_eq!(claims.lending(7, 1000 + 3 * 16), Lending::First);
+            claims.release(10, 20);
+            assert_eq!(claims.lending(99, 1000 + 15 * 16), Lending::First);
+            assert_eq!(claims.lending(99, 1000 + 20 * 16), Lending::Refused);
+            claims.unclaim(25, 1000 + 25 * 16);
+            assert_eq!(claims.lending(99, 1000 + 25 * 16), Lending::First);
+        }
+        let mut few = Claims::default();
+        few.claim(1, 100);
+        few.claim(2, 200);
+        few.release(2, 3);
+        few.unclaim(1, 100);
+        assert_eq!(few.lending(9, 100), Lending::First);
+        assert_eq!(few.lending(9, 200), Lending::First);
+    }
 }
