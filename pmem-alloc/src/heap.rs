@@ -40,14 +40,14 @@ pub(crate) struct Span {
     /// No free slot lies in a word before this one.
     pub(crate) free_word_hint: usize,
     /// One bit per slot: allocated, but not found by lookups yet (see [`Heap::hide`]), and
-    /// one bit per slot: read since the last collection (see [`Heap::note_read`]).
+    /// one bit per slot: read since the last collection (see [`Heap::object_type_for_reader`]).
     /// Shared with the [`HiddenSlot`]s, which reveal their slot without the heap.
     pub(crate) hidden: Arc<HiddenSlots>,
 }
 
 /// A span's hidden slots and read slots, one bit each.
 ///
-/// A claim ([`Heap::claim`]) and a read ([`Heap::note_read`]) of one slot on two threads
+/// A claim ([`Heap::claim`]) and a read ([`Heap::object_type_for_reader`]) of one slot on two threads
 /// exclude each other as Dekker's protocol does: each sets its own bit, then loads the
 /// other's, all `SeqCst`, so at least one of the two sees the other's bit.
 #[derive(Debug)]
@@ -783,7 +783,7 @@ impl Heap {
     /// Hides the allocated slot at pool offset `offset`, as [`hide`](Heap::hide) does, for a
     /// transaction that is to change an object it did not allocate and that no reader may
     /// reach meanwhile: refused if the slot is hidden already (another transaction has it),
-    /// or was read since the last collection ([`note_read`](Heap::note_read)), since the
+    /// or was read since the last collection ([`object_type_for_reader`](Heap::object_type_for_reader)), since the
     /// reader may still hold a reference. `None` if no slot starts at `offset`.
     ///
     /// It takes the heap shared: a claim and a read exclude each other through the slot's
@@ -802,20 +802,6 @@ impl Heap {
             span: Arc::clone(span),
             slot,
         }))
-    }
-
-    /// Records that a reader took a reference to the slot at pool offset `offset`, which may
-    /// outlive what the caller can see: no [`claim`](Heap::claim) succeeds on the slot until
-    /// the next collection, or until [`forget_read`](Heap::forget_read). Call it before
-    /// looking the object up, so that a claim racing with the read is seen by one of them.
-    pub fn note_read(&self, offset: u64) {
-        if let Some((id, slot)) = self.locate(offset) {
-            self.spans[id]
-                .as_ref()
-                .expect("located spans exist")
-                .hidden
-                .mark_read(slot);
-        }
     }
 
     /// Forgets the reads of the slot at pool offset `offset`: for a caller that knows no
@@ -846,6 +832,19 @@ impl Heap {
     pub fn object_type(&self, offset: u64) -> Option<u32> {
         let (id, slot) = self.locate(offset)?;
         let span = self.spans[id].as_ref()?;
+        (span.is_allocated(slot) && !span.hidden.is_hidden(slot)).then_some(span.type_index)
+    }
+
+    /// As [`object_type`](Heap::object_type), for a reader that takes a reference to the
+    /// object, which may outlive what the caller can see: marks the slot read first, so that
+    /// no [`claim`](Heap::claim) succeeds on it until the next collection, or until
+    /// [`forget_read`](Heap::forget_read); and a claim racing with the read is seen by one
+    /// of them.
+    #[must_use]
+    pub fn object_type_for_reader(&self, offset: u64) -> Option<u32> {
+        let (id, slot) = self.locate(offset)?;
+        let span = self.spans[id].as_ref()?;
+        span.hidden.mark_read(slot);
         (span.is_allocated(slot) && !span.hidden.is_hidden(slot)).then_some(span.type_index)
     }
 

@@ -414,10 +414,32 @@ impl Visibility {
     /// The type index of the allocated object that starts at `offset` and is visible, or
     /// why there is none.
     fn object_type(self, heap: &Heap, offset: u64) -> Result<u32, &'static str> {
-        let found = match self {
-            Self::Published => heap.object_type(offset),
-            Self::WrittenByThisTransaction => heap.object_type_even_hidden(offset),
-        };
+        Self::found(
+            heap,
+            offset,
+            match self {
+                Self::Published => heap.object_type(offset),
+                Self::WrittenByThisTransaction => heap.object_type_even_hidden(offset),
+            },
+        )
+    }
+
+    /// As [`object_type`](Visibility::object_type), for a slice: a published one is marked
+    /// read before it is looked up, so that a shared transaction that claims it meanwhile
+    /// (`Heap::claim`) either is seen hiding it, or sees this read.
+    fn slice_type(self, heap: &Heap, offset: u64) -> Result<u32, &'static str> {
+        Self::found(
+            heap,
+            offset,
+            match self {
+                Self::Published => heap.object_type_for_reader(offset),
+                Self::WrittenByThisTransaction => heap.object_type_even_hidden(offset),
+            },
+        )
+    }
+
+    /// The type index `found`, or why there is none.
+    fn found(heap: &Heap, offset: u64, found: Option<u32>) -> Result<u32, &'static str> {
         // Asked only on failure: finding whether a slot is hidden costs a span lookup.
         found.ok_or_else(|| {
             if heap.is_hidden(offset) {

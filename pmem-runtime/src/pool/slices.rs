@@ -99,12 +99,7 @@ impl<R: Persistent> Pool<R> {
             return Err(invalid("the pointer is null"));
         }
         let heap = &self.inner_read().heap;
-        if visibility == Visibility::Published {
-            // Before the lookup: a shared transaction that claims the slice meanwhile
-            // (`Heap::claim`) either is seen hiding it here, or sees this read.
-            heap.note_read(offset);
-        }
-        let index = visibility.object_type(heap, offset).map_err(invalid)?;
+        let index = visibility.slice_type(heap, offset).map_err(invalid)?;
         if heap
             .type_info(index)
             .is_none_or(|info| info.layout_hash != key.layout_hash)
