@@ -231,10 +231,12 @@ fn twins(file: &ScratchFile, share_locked: bool) -> Pool<Twins> {
         .expect("a damaged but openable pool")
 }
 
-#[test]
-fn two_locked_vectors_sharing_a_buffer_are_not_changed_at_once() {
-    let file = ScratchFile::new("shared-collections-twins-locked");
-    let pool = &twins(&file, true);
+/// Runs `during` on this thread while another holds a shared transaction that pushed onto
+/// `locked[0]`, and so claimed its buffer; then lets that transaction commit.
+fn while_the_first_locked_vector_is_claimed<T>(
+    pool: &Pool<Twins>,
+    during: impl FnOnce() -> T,
+) -> T {
     let (claimed, claimed_now) = mpsc::channel();
     let (done, may_finish) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
@@ -250,19 +252,29 @@ fn two_locked_vectors_sharing_a_buffer_are_not_changed_at_once() {
         claimed_now
             .recv()
             .expect("the first transaction claimed the buffer");
-        let second = pool.try_shared_txn(|tx| -> Result<(), Error> {
-            let root = tx.root();
-            tx.lock(&root.locked[1]).push(80)
-        });
+        let result = during();
         done.send(()).expect("send");
         first.join().expect("join").expect("the first push");
-        match second {
-            Err(Error::InvalidPointer { reason, .. }) => {
-                assert!(reason.contains("another running transaction"), "{reason}");
-            }
-            other => panic!("the second vector changed its shared buffer at once: {other:?}"),
-        }
+        result
+    })
+}
+
+#[test]
+fn two_locked_vectors_sharing_a_buffer_are_not_changed_at_once() {
+    let file = ScratchFile::new("shared-collections-twins-locked");
+    let pool = &twins(&file, true);
+    let second = while_the_first_locked_vector_is_claimed(pool, || {
+        pool.try_shared_txn(|tx| -> Result<(), Error> {
+            let root = tx.root();
+            tx.lock(&root.locked[1]).push(80)
+        })
     });
+    match second {
+        Err(Error::InvalidPointer { reason, .. }) => {
+            assert!(reason.contains("another running transaction"), "{reason}");
+        }
+        other => panic!("the second vector changed its shared buffer at once: {other:?}"),
+    }
 }
 
 #[test]
@@ -296,27 +308,13 @@ fn a_buffer_a_reader_holds_is_not_lent_to_a_shared_transaction() {
 fn a_reader_does_not_find_a_buffer_a_shared_transaction_claimed() {
     let file = ScratchFile::new("shared-collections-twins-hidden");
     let pool = &twins(&file, false);
-    let (claimed, claimed_now) = mpsc::channel();
-    let (done, may_finish) = mpsc::channel::<()>();
-    std::thread::scope(|scope| {
-        let writer = scope.spawn(move || {
-            pool.try_shared_txn(|tx| -> Result<(), Error> {
-                let root = tx.root();
-                tx.lock(&root.locked[0]).push(70)?;
-                claimed.send(()).expect("send");
-                may_finish.recv().expect("recv");
-                Ok(())
-            })
-        });
-        claimed_now.recv().expect("claimed");
-        let read = pool.root().plain.as_slice(pool).map(<[u64]>::to_vec);
-        done.send(()).expect("send");
-        writer.join().expect("join").expect("the push");
-        assert!(
-            matches!(read, Err(Error::InvalidPointer { .. })),
-            "a reader found a buffer while a shared transaction changed it: {read:?}"
-        );
+    let read = while_the_first_locked_vector_is_claimed(pool, || {
+        pool.root().plain.as_slice(pool).map(<[u64]>::to_vec)
     });
+    assert!(
+        matches!(read, Err(Error::InvalidPointer { .. })),
+        "a reader found a buffer while a shared transaction changed it: {read:?}"
+    );
 }
 
 #[derive(Persistent)]
