@@ -155,6 +155,14 @@ pub(crate) fn note_claimed(offset: usize, len: usize) {
     with_active(|active| active.note_owned(offset, len));
 }
 
+/// Hands the running (shared) transaction heap slots to reveal when it has ended: after
+/// its commit or rollback has written their bytes, just before it releases its locks.
+/// Outside a transaction the slots stay hidden until the next collection.
+pub(crate) fn reveal_at_end(slots: impl IntoIterator<Item = pmem_alloc::HiddenSlot>) {
+    let mut slots = slots.into_iter();
+    with_active(|active| active.buffers.hidden_until_end.extend(&mut slots));
+}
+
 /// Whether the running transaction holds the lock whose word is `word`.
 pub(crate) fn holds_lock(word: &AtomicU64) -> bool {
     with_active(|active| active.buffers.held_locks.contains(NonNull::from(word))).unwrap_or(false)
