@@ -168,6 +168,21 @@ pub(crate) fn holds_lock(word: &AtomicU64) -> bool {
     with_active(|active| active.buffers.held_locks.contains(NonNull::from(word))).unwrap_or(false)
 }
 
+/// Records that the running transaction handed out a reference to the heap object at
+/// pool offset `offset` (see `Buffers::lent`).
+pub(crate) fn note_lent(offset: u64) {
+    with_active(|active| {
+        if active.buffers.lent.last() != Some(&offset) {
+            active.buffers.lent.push(offset);
+        }
+    });
+}
+
+/// The heap objects the running transaction handed out references to (see `note_lent`).
+pub(crate) fn lent_objects() -> Vec<u64> {
+    with_active(|active| active.buffers.lent.clone()).unwrap_or_default()
+}
+
 /// The pool offsets of the objects the running transaction allocated.
 pub(crate) fn fresh_objects() -> Vec<u64> {
     with_active(|active| {

@@ -89,6 +89,11 @@ pub(super) struct Buffers {
     /// thread: revealed once its commit or rollback has written its bytes (a rollback
     /// restores a claimed buffer's), just before its locks are released.
     pub(super) hidden_until_end: Vec<HiddenSlot>,
+    /// The heap objects an exclusive transaction's `Txn` handed out references to (`get`,
+    /// `get_mut` and their slice forms): a collection inside the transaction keeps them, as
+    /// a reference to one may still be alive (across `alloc_slice_with`, which borrows no
+    /// `Txn`), and nothing else may keep an object the pool did not reach.
+    pub(super) lent: Vec<u64>,
     /// The logged lines in order, when they are flushed.
     pub(super) sorted_lines: Vec<usize>,
     /// Pool offsets and lengths of the objects allocated by this transaction. Their bytes
@@ -115,6 +120,10 @@ impl Buffers {
         self.owned.clear();
         self.held_locks.clear();
         self.hidden_until_end.clear();
+        self.lent.clear();
+        if self.lent.capacity() > KEEP {
+            self.lent.shrink_to(KEEP);
+        }
         self.sorted_lines.clear();
         empty_table(&mut self.fresh_objects);
         self.fresh_lines.clear();
