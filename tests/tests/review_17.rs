@@ -298,3 +298,45 @@ fn a_rolled_back_push_changes_no_committed_element_of_another_vector() {
         "a rolled-back push into `a` changed `b`'s committed elements"
     );
 }
+
+/// As `a_collection_inside_a_transaction_does_not_free_an_object_it_lent`, for the view
+/// `PVec::with_elements` lends: a vector outside the pool (taken out of it by a committed
+/// transaction, its buffer garbage until the next collection) lends `&[u64]` of its buffer
+/// through the running transaction, and an allocation inside `body` collects. The
+/// collection freed the buffer under the live `&[u64]` and gave its slot to the new
+/// slice, whose elements it wrote under the reference. Buffers a collection lends count
+/// as handed out too now.
+#[test]
+fn a_collection_inside_with_elements_does_not_free_the_buffer_it_lends() {
+    let file = ScratchFile::new("review-17-collection-under-with-elements");
+    let mut pool = PoolOptions::new()
+        .size(1 << 20)
+        .max_size(256 << 20)
+        .create(
+            file.path(),
+            Pair {
+                a: PVec::new(),
+                b: PVec::new(),
+            },
+        )
+        .expect("create");
+    pool.try_txn(|tx| tx.root_mut().a.extend_from_slice(&vec![0x55; LARGE_LEN]))
+        .expect("fill");
+    let taken = pool.txn(|tx| core::mem::take(&mut tx.root_mut().a));
+    let (before, after) = pool
+        .try_txn(|tx| -> Result<_, Error> {
+            let (before, after, new) = taken.with_elements(|elements| {
+                let before = std::hint::black_box(elements)[5];
+                let new = pmem::alloc_slice_with(LARGE_LEN, |_| 1_u64);
+                (before, std::hint::black_box(elements)[5], new)
+            })?;
+            tx.root_mut().b = PVec::from_elements([new?.offset()])?;
+            Ok((before, after))
+        })
+        .expect("read and allocate");
+    assert_eq!(
+        (before, after),
+        (0x55, 0x55),
+        "the elements under a live `&[u64]` changed"
+    );
+}

@@ -87,13 +87,18 @@ impl<R: Persistent> ActivePool for Pool<R> {
         align: usize,
         size: usize,
     ) -> Result<(NonNull<u8>, usize), Error> {
-        self.checked_slice_raw(
+        let elements = self.checked_slice_raw(
             offset,
             key,
             align,
             size,
             Visibility::WrittenByThisTransaction,
-        )
+        )?;
+        // A collection inside the transaction keeps it while the reference may be alive:
+        // the collection lending it may lie outside the pool (`with_owned_slice`), and an
+        // allocation meanwhile may collect.
+        txn::note_lent(offset);
+        Ok(elements)
     }
 
     fn take_buffer(&self, offset: u64, _len: usize) -> Result<(), Error> {
@@ -163,7 +168,13 @@ impl<R: Persistent> ActivePool for SharedActivePool<'_, R> {
         align: usize,
         size: usize,
     ) -> Result<(NonNull<u8>, usize), Error> {
-        self.pool.slice_elements(offset, key, align, size)
+        self.pool.checked_slice_raw(
+            offset,
+            key,
+            align,
+            size,
+            Visibility::WrittenByThisTransaction,
+        )
     }
 
     fn take_buffer(&self, offset: u64, len: usize) -> Result<(), Error> {
