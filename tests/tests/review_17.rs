@@ -340,3 +340,51 @@ fn a_collection_inside_with_elements_does_not_free_the_buffer_it_lends() {
         "the elements under a live `&[u64]` changed"
     );
 }
+
+/// The pool offset of `vector`'s buffer, as its `Debug` output shows it.
+fn buffer_offset(vector: &PVec<u64>) -> u64 {
+    let text = format!("{vector:?}");
+    let hex = text
+        .split("PSlice(0x")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("a buffer");
+    u64::from_str_radix(hex, 16).expect("hex")
+}
+
+/// `PVec::with_elements` (public since today) lends `&[u64]` of the buffer through the
+/// running transaction without borrowing its `Txn`, and a `PSlice` naming the same buffer
+/// (`PSlice::from_offset`, public) gets a `PMut` from `Txn::get_slice_mut`: both were
+/// handed out at once, and a store through the `PMut` changed the elements under the
+/// `&[u64]`. `get_slice_mut` now claims the buffer for the transaction's handle, so a
+/// collection's view of it is refused while the `PMut` may live.
+#[test]
+fn with_elements_and_get_slice_mut_do_not_lend_one_buffer_at_once() {
+    let file = ScratchFile::new("review-17-with-elements-and-get-slice-mut");
+    let mut pool = Pool::create(
+        file.path(),
+        Pair {
+            a: PVec::new(),
+            b: PVec::new(),
+        },
+    )
+    .expect("create");
+    let seen = pool
+        .try_txn(|tx| -> Result<_, Error> {
+            let vector = PVec::from_elements([1_u64, 2, 3])?;
+            let same = pmem::PSlice::<u64>::from_offset(buffer_offset(&vector));
+            let mut elements = tx.get_slice_mut(same)?;
+            let seen = vector.with_elements(|view| {
+                let before = std::hint::black_box(view)[0];
+                elements.at(0).set(9);
+                (before, std::hint::black_box(view)[0])
+            });
+            tx.root_mut().a = vector;
+            Ok(seen)
+        })
+        .expect("the transaction");
+    assert!(
+        matches!(seen, Err(Error::InvalidPointer { .. })),
+        "a `&[u64]` saw a store through a `PMut` lent at the same time: {seen:?}"
+    );
+}

@@ -559,6 +559,36 @@ pub fn owned_slice_mut_by<'a, O, T: Persistent>(
     })
 }
 
+/// Claims the slice at `offset` in the running transaction for `owner`, the address of the
+/// transaction's handle, before the handle lends it mutably by itself
+/// (`Txn::get_slice_mut`, `SharedTxn::get_slice_mut`): a collection naming the same buffer
+/// (a `PSlice` made from its offset) is then refused a view of it
+/// ([`with_owned_slice`], which borrows no handle) while the `PMut` may be alive; and the
+/// handle is refused a buffer a collection lends. The handle claims one slice at a time:
+/// lending another means the `PMut` to the first has ended.
+pub(super) fn claim_for_handle(
+    owner: usize,
+    offset: u64,
+    type_name: &'static str,
+) -> Result<(), Error> {
+    active(|active, _| {
+        let mut claims = active.claims.borrow_mut();
+        let claims = claims.get_or_insert_with(spare_claims);
+        match claims.lending(owner, offset) {
+            Lending::Refused => Err(Error::InvalidPointer {
+                offset,
+                type_name,
+                reason: "a collection lends this buffer in the same transaction: a PSlice names a collection's buffer",
+            }),
+            Lending::First => {
+                claims.claim(owner, offset);
+                Ok(())
+            }
+            Lending::Again => Ok(()),
+        }
+    })
+}
+
 /// Runs `read` on the elements of the slice `owner` points at, in the transaction running
 /// on this thread: the read-only [`owned_slice_mut_by`], for a
 /// collection that must read a buffer (a stored key's bytes) where it holds no

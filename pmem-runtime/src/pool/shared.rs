@@ -405,6 +405,11 @@ impl<'t, R: Persistent> SharedTxn<'t, R> {
                 reason: "a shared transaction changes only objects it allocated, and others through their locks",
             });
         }
+        active::claim_for_handle(
+            core::ptr::from_ref(self) as usize,
+            slice.offset(),
+            core::any::type_name::<[T]>(),
+        )?;
         // SAFETY: `checked_slice` checked that the elements are valid, aligned and inside
         // one heap object; this transaction allocated it, and the heap hides it from every
         // reader until the transaction has ended, so no other reference to it exists; the

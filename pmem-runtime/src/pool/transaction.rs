@@ -333,6 +333,11 @@ impl<R: Persistent> Txn<'_, R> {
     ) -> Result<PMut<'_, [T]>, Error> {
         let elements = NonNull::from(self.pool.get_slice(slice)?);
         txn::note_lent(slice.offset());
+        active::claim_for_handle(
+            core::ptr::from_ref(self) as usize,
+            slice.offset(),
+            core::any::type_name::<[T]>(),
+        )?;
         if txn::is_fresh(slice.offset() as usize) {
             // SAFETY: as below, and this transaction allocated the slice.
             return Ok(unsafe { PMut::new_fresh(elements) });
