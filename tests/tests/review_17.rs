@@ -388,3 +388,54 @@ fn with_elements_and_get_slice_mut_do_not_lend_one_buffer_at_once() {
         "a `&[u64]` saw a store through a `PMut` lent at the same time: {seen:?}"
     );
 }
+
+#[derive(Persistent)]
+#[repr(C)]
+struct Named {
+    name: PMutex<pmem::PString>,
+}
+
+/// Not a soundness hole, a refusal of what the docs show: `PString::with_str` on a string
+/// behind a lock (`tx.lock(&root.name).with_str(str::len)`, `with_str`'s own example)
+/// marked the buffer read as a reader's lookup does, so every later shared transaction
+/// holding the lock was refused a change to it ("a reader read this buffer"), until the next
+/// collection. A view lent through a value the transaction locked now claims the buffer as a
+/// change would.
+#[test]
+fn a_string_read_behind_its_lock_can_be_appended_to_after() {
+    let file = ScratchFile::new("review-17-with-str-then-push");
+    let pool = PoolOptions::new()
+        .lanes(2)
+        .create(
+            file.path(),
+            Named {
+                name: PMutex::new(pmem::PString::new()),
+            },
+        )
+        .expect("create");
+    pool.try_shared_txn(|tx| -> Result<(), Error> {
+        let root = tx.root();
+        tx.lock(&root.name).push_str("abc")
+    })
+    .expect("push");
+    let len = pool
+        .try_shared_txn(|tx| -> Result<usize, Error> {
+            let root = tx.root();
+            let mut name = tx.lock(&root.name);
+            let len = name.with_str(str::len)?;
+            name.push_str("d")?;
+            Ok(len)
+        })
+        .expect("read, then push in the same transaction");
+    assert_eq!(len, 3);
+    pool.try_shared_txn(|tx| -> Result<(), Error> {
+        let root = tx.root();
+        tx.lock(&root.name).push_str("efgh")
+    })
+    .expect("push after a read");
+    let text = pool.shared_txn(|tx| {
+        let root = tx.root();
+        tx.lock(&root.name).with_str(str::to_owned)
+    });
+    assert_eq!(text.expect("the name"), "abcdefgh");
+}

@@ -59,9 +59,12 @@ pub(super) trait ActivePool {
     /// Makes the checked slice object `[offset, offset + len)` the transaction's to change,
     /// the first time it lends it (see the module's docs).
     fn take_buffer(&self, offset: u64, len: usize) -> Result<(), Error>;
-    /// As [`slice_elements`](ActivePool::slice_elements), for a read that changes nothing.
+    /// As [`slice_elements`](ActivePool::slice_elements), for a read that changes nothing,
+    /// lent through the `owner_len` bytes at `owner`.
     fn readable_slice_elements(
         &self,
+        owner: usize,
+        owner_len: usize,
         offset: u64,
         key: &TypeKey,
         align: usize,
@@ -110,6 +113,8 @@ impl<R: Persistent> ActivePool for Pool<R> {
 
     fn readable_slice_elements(
         &self,
+        _owner: usize,
+        _owner_len: usize,
         offset: u64,
         key: &TypeKey,
         align: usize,
@@ -210,21 +215,47 @@ impl<R: Persistent> ActivePool for SharedActivePool<'_, R> {
 
     fn readable_slice_elements(
         &self,
+        owner: usize,
+        owner_len: usize,
         offset: u64,
         key: &TypeKey,
         align: usize,
         size: usize,
     ) -> Result<(NonNull<u8>, usize), Error> {
-        let visibility =
-            if txn::is_fresh(offset as usize) || self.claimed.borrow().contains(&offset) {
-                Visibility::WrittenByThisTransaction
-            } else {
-                // Marked read before it is looked up, so that no other transaction claims it
-                // while it is read, and refused if one has it.
-                Visibility::Published
-            };
+        if txn::is_fresh(offset as usize) || self.claimed.borrow().contains(&offset) {
+            return self.pool.checked_slice_raw(
+                offset,
+                key,
+                align,
+                size,
+                Visibility::WrittenByThisTransaction,
+            );
+        }
+        if txn::owns(owner, owner_len) {
+            // A collection behind a lock this transaction holds: its buffer is claimed as
+            // for a change, not marked read, so that a later transaction holding the lock
+            // may still change it (a read mark would refuse it until the next collection).
+            let claim = self.pool.inner_read().heap.claim(offset);
+            if let Some(Ok(slot)) = claim {
+                self.hidden.borrow_mut().push(slot);
+                self.claimed.borrow_mut().insert(offset);
+                let (elements, len) = self.pool.checked_slice_raw(
+                    offset,
+                    key,
+                    align,
+                    size,
+                    Visibility::WrittenByThisTransaction,
+                )?;
+                let header =
+                    elements.as_ptr() as usize - self.pool.address_of(0) as usize - offset as usize;
+                txn::note_claimed(offset as usize, header + len * size);
+                return Ok((elements, len));
+            }
+        }
+        // Marked read before it is looked up, so that no other transaction claims it while
+        // it is read, and refused if one has it.
         self.pool
-            .checked_slice_raw(offset, key, align, size, visibility)
+            .checked_slice_raw(offset, key, align, size, Visibility::Published)
     }
 
     fn holds(&self, address: *const u8, len: usize) -> bool {
@@ -638,6 +669,8 @@ pub fn with_owned_slice<O, T: Persistent, U>(
             claims.claim(owner_address, slice.offset());
         }
         let elements = pool.readable_slice_elements(
+            owner_address,
+            size_of::<O>(),
             slice.offset(),
             &TypeKey::slice_of::<T>(),
             align_of::<T>(),

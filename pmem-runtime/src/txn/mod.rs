@@ -163,6 +163,22 @@ pub(crate) fn reveal_at_end(slots: impl IntoIterator<Item = pmem_alloc::HiddenSl
     with_active(|active| active.buffers.hidden_until_end.extend(&mut slots));
 }
 
+/// Whether the `len` bytes at `address` lie in what the running (shared) transaction owns:
+/// the values of the locks it holds, and the buffers it claimed.
+pub(crate) fn owns(address: usize, len: usize) -> bool {
+    with_active(|active| {
+        let base = active.mapping().address_of(0) as usize;
+        address.checked_sub(base).is_some_and(|offset| {
+            active
+                .buffers
+                .owned
+                .covering(offset, offset + len)
+                .is_some()
+        })
+    })
+    .unwrap_or(false)
+}
+
 /// Whether the running transaction holds the lock whose word is `word`.
 pub(crate) fn holds_lock(word: &AtomicU64) -> bool {
     with_active(|active| active.buffers.held_locks.contains(NonNull::from(word))).unwrap_or(false)
