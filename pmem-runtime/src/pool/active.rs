@@ -235,17 +235,18 @@ impl<R: Persistent> ActivePool for SharedActivePool<'_, R> {
             // A collection behind a lock this transaction holds: its buffer is claimed as
             // for a change, not marked read, so that a later transaction holding the lock
             // may still change it (a read mark would refuse it until the next collection).
+            // Checked first, so that only a slice of the type is claimed.
+            let (elements, len) = self.pool.checked_slice_raw(
+                offset,
+                key,
+                align,
+                size,
+                Visibility::WrittenByThisTransaction,
+            )?;
             let claim = self.pool.inner_read().heap.claim(offset);
             if let Some(Ok(slot)) = claim {
                 self.hidden.borrow_mut().push(slot);
                 self.claimed.borrow_mut().insert(offset);
-                let (elements, len) = self.pool.checked_slice_raw(
-                    offset,
-                    key,
-                    align,
-                    size,
-                    Visibility::WrittenByThisTransaction,
-                )?;
                 let header =
                     elements.as_ptr() as usize - self.pool.address_of(0) as usize - offset as usize;
                 txn::note_claimed(offset as usize, header + len * size);
