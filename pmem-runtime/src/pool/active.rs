@@ -59,9 +59,12 @@ pub(super) trait ActivePool {
     /// Makes the checked slice object `[offset, offset + len)` the transaction's to change,
     /// the first time it lends it (see the module's docs).
     fn take_buffer(&self, offset: u64, len: usize) -> Result<(), Error>;
-    /// As [`slice_elements`](ActivePool::slice_elements), for a read that changes nothing.
+    /// As [`slice_elements`](ActivePool::slice_elements), for a read that changes nothing,
+    /// lent through the `owner_len` bytes at `owner`.
     fn readable_slice_elements(
         &self,
+        owner: usize,
+        owner_len: usize,
         offset: u64,
         key: &TypeKey,
         align: usize,
@@ -87,13 +90,18 @@ impl<R: Persistent> ActivePool for Pool<R> {
         align: usize,
         size: usize,
     ) -> Result<(NonNull<u8>, usize), Error> {
-        self.checked_slice_raw(
+        let elements = self.checked_slice_raw(
             offset,
             key,
             align,
             size,
             Visibility::WrittenByThisTransaction,
-        )
+        )?;
+        // A collection inside the transaction keeps it while the reference may be alive:
+        // the collection lending it may lie outside the pool (`with_owned_slice`), and an
+        // allocation meanwhile may collect.
+        txn::note_lent(offset);
+        Ok(elements)
     }
 
     fn take_buffer(&self, offset: u64, _len: usize) -> Result<(), Error> {
@@ -105,6 +113,8 @@ impl<R: Persistent> ActivePool for Pool<R> {
 
     fn readable_slice_elements(
         &self,
+        _owner: usize,
+        _owner_len: usize,
         offset: u64,
         key: &TypeKey,
         align: usize,
@@ -163,7 +173,13 @@ impl<R: Persistent> ActivePool for SharedActivePool<'_, R> {
         align: usize,
         size: usize,
     ) -> Result<(NonNull<u8>, usize), Error> {
-        self.pool.slice_elements(offset, key, align, size)
+        self.pool.checked_slice_raw(
+            offset,
+            key,
+            align,
+            size,
+            Visibility::WrittenByThisTransaction,
+        )
     }
 
     fn take_buffer(&self, offset: u64, len: usize) -> Result<(), Error> {
@@ -199,21 +215,48 @@ impl<R: Persistent> ActivePool for SharedActivePool<'_, R> {
 
     fn readable_slice_elements(
         &self,
+        owner: usize,
+        owner_len: usize,
         offset: u64,
         key: &TypeKey,
         align: usize,
         size: usize,
     ) -> Result<(NonNull<u8>, usize), Error> {
-        let visibility =
-            if txn::is_fresh(offset as usize) || self.claimed.borrow().contains(&offset) {
-                Visibility::WrittenByThisTransaction
-            } else {
-                // Marked read before it is looked up, so that no other transaction claims it
-                // while it is read, and refused if one has it.
-                Visibility::Published
-            };
+        if txn::is_fresh(offset as usize) || self.claimed.borrow().contains(&offset) {
+            return self.pool.checked_slice_raw(
+                offset,
+                key,
+                align,
+                size,
+                Visibility::WrittenByThisTransaction,
+            );
+        }
+        if txn::owns(owner, owner_len) {
+            // A collection behind a lock this transaction holds: its buffer is claimed as
+            // for a change, not marked read, so that a later transaction holding the lock
+            // may still change it (a read mark would refuse it until the next collection).
+            // Checked first, so that only a slice of the type is claimed.
+            let (elements, len) = self.pool.checked_slice_raw(
+                offset,
+                key,
+                align,
+                size,
+                Visibility::WrittenByThisTransaction,
+            )?;
+            let claim = self.pool.inner_read().heap.claim(offset);
+            if let Some(Ok(slot)) = claim {
+                self.hidden.borrow_mut().push(slot);
+                self.claimed.borrow_mut().insert(offset);
+                let header =
+                    elements.as_ptr() as usize - self.pool.address_of(0) as usize - offset as usize;
+                txn::note_claimed(offset as usize, header + len * size);
+                return Ok((elements, len));
+            }
+        }
+        // Marked read before it is looked up, so that no other transaction claims it while
+        // it is read, and refused if one has it.
         self.pool
-            .checked_slice_raw(offset, key, align, size, visibility)
+            .checked_slice_raw(offset, key, align, size, Visibility::Published)
     }
 
     fn holds(&self, address: *const u8, len: usize) -> bool {
@@ -548,6 +591,36 @@ pub fn owned_slice_mut_by<'a, O, T: Persistent>(
     })
 }
 
+/// Claims the slice at `offset` in the running transaction for `owner`, the address of the
+/// transaction's handle, before the handle lends it mutably by itself
+/// (`Txn::get_slice_mut`, `SharedTxn::get_slice_mut`): a collection naming the same buffer
+/// (a `PSlice` made from its offset) is then refused a view of it
+/// ([`with_owned_slice`], which borrows no handle) while the `PMut` may be alive; and the
+/// handle is refused a buffer a collection lends. The handle claims one slice at a time:
+/// lending another means the `PMut` to the first has ended.
+pub(super) fn claim_for_handle(
+    owner: usize,
+    offset: u64,
+    type_name: &'static str,
+) -> Result<(), Error> {
+    active(|active, _| {
+        let mut claims = active.claims.borrow_mut();
+        let claims = claims.get_or_insert_with(spare_claims);
+        match claims.lending(owner, offset) {
+            Lending::Refused => Err(Error::InvalidPointer {
+                offset,
+                type_name,
+                reason: "a collection lends this buffer in the same transaction: a PSlice names a collection's buffer",
+            }),
+            Lending::First => {
+                claims.claim(owner, offset);
+                Ok(())
+            }
+            Lending::Again => Ok(()),
+        }
+    })
+}
+
 /// Runs `read` on the elements of the slice `owner` points at, in the transaction running
 /// on this thread: the read-only [`owned_slice_mut_by`], for a
 /// collection that must read a buffer (a stored key's bytes) where it holds no
@@ -597,6 +670,8 @@ pub fn with_owned_slice<O, T: Persistent, U>(
             claims.claim(owner_address, slice.offset());
         }
         let elements = pool.readable_slice_elements(
+            owner_address,
+            size_of::<O>(),
             slice.offset(),
             &TypeKey::slice_of::<T>(),
             align_of::<T>(),

@@ -261,7 +261,13 @@ impl<R: Persistent> Pool<R> {
         let offset = match alloc(heap, &mut region, type_index, growth) {
             Ok(offset) => offset,
             Err(HeapError::Full { .. }) => {
-                self.collect_from(&mut inner, txn::fresh_objects(), &txn::previous_words())?;
+                // Kept too: the objects the transaction handed out references to, which
+                // may still be alive (a `PMut` held across a collection's growth, through
+                // `alloc_slice_with`), or be written by its rollback (a huge object's
+                // bytes on its covered table pages, which freed are page tables again).
+                let mut roots = txn::fresh_objects();
+                roots.extend(txn::lent_objects());
+                self.collect_from(&mut inner, roots, &txn::previous_words())?;
                 let (heap, mut region) = self.heap_and_region(&mut inner);
                 alloc(heap, &mut region, type_index, Growth::Allowed).map_err(Error::Heap)?
             }

@@ -137,18 +137,18 @@ impl<R: Persistent> Pool<R> {
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             active::with_active_pool(&collections, || body(&mut handle))
         }));
-        // Revealed before the transaction ends, which releases its locks: a thread that
-        // takes one of them next must find the objects this one linked under it, and the
-        // buffers of the collections it changed under them. The body has returned, so
-        // nothing writes them any more (a rollback restores around them; rolled back, new
-        // objects are garbage, or kept by a pin).
-        for slot in handle
-            .hidden
-            .drain(..)
-            .chain(collections.hidden.into_inner())
-        {
-            slot.reveal();
-        }
+        // Revealed when the transaction has ended, just before it releases its locks: a
+        // thread that takes one of them next must find the objects this one linked under
+        // it, and the buffers of the collections it changed under them. Not before: a
+        // rollback writes the claimed buffers back, and a reader that reaches one through
+        // another collection naming it (a damaged file, or a value stashed out of a
+        // rolled-back transaction) must not find it while it does.
+        txn::reveal_at_end(
+            handle
+                .hidden
+                .drain(..)
+                .chain(collections.hidden.into_inner()),
+        );
         let result = match outcome {
             Ok(Ok(value)) => {
                 transaction.end();
@@ -405,6 +405,11 @@ impl<'t, R: Persistent> SharedTxn<'t, R> {
                 reason: "a shared transaction changes only objects it allocated, and others through their locks",
             });
         }
+        active::claim_for_handle(
+            core::ptr::from_ref(self) as usize,
+            slice.offset(),
+            core::any::type_name::<[T]>(),
+        )?;
         // SAFETY: `checked_slice` checked that the elements are valid, aligned and inside
         // one heap object; this transaction allocated it, and the heap hides it from every
         // reader until the transaction has ended, so no other reference to it exists; the

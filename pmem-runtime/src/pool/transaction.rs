@@ -150,7 +150,9 @@ impl<R: Persistent> Txn<'_, R> {
     ///
     /// As [`Pool::get`].
     pub fn get<T: Persistent + Sync>(&self, pointer: PPtr<T>) -> Result<&T, Error> {
-        self.pool.get(pointer)
+        let object = self.pool.get(pointer)?;
+        txn::note_lent(pointer.offset());
+        Ok(object)
     }
 
     /// The object `pointer` points at, to change.
@@ -163,6 +165,7 @@ impl<R: Persistent> Txn<'_, R> {
         pointer: PPtr<T>,
     ) -> Result<PMut<'_, T>, Error> {
         let object = NonNull::from(self.pool.get(pointer)?);
+        txn::note_lent(pointer.offset());
         if txn::is_fresh(pointer.offset() as usize) {
             // SAFETY: as below, and this transaction allocated the object.
             return Ok(unsafe { PMut::new_fresh(object) });
@@ -311,7 +314,9 @@ impl<R: Persistent> Txn<'_, R> {
     ///
     /// As [`Pool::get_slice`].
     pub fn get_slice<T: Persistent + Sync>(&self, slice: PSlice<T>) -> Result<&[T], Error> {
-        self.pool.get_slice(slice)
+        let elements = self.pool.get_slice(slice)?;
+        txn::note_lent(slice.offset());
+        Ok(elements)
     }
 
     /// The slice `slice` points at, to change. Stores through the `PMut` are logged as
@@ -327,6 +332,12 @@ impl<R: Persistent> Txn<'_, R> {
         slice: PSlice<T>,
     ) -> Result<PMut<'_, [T]>, Error> {
         let elements = NonNull::from(self.pool.get_slice(slice)?);
+        txn::note_lent(slice.offset());
+        active::claim_for_handle(
+            core::ptr::from_ref(self) as usize,
+            slice.offset(),
+            core::any::type_name::<[T]>(),
+        )?;
         if txn::is_fresh(slice.offset() as usize) {
             // SAFETY: as below, and this transaction allocated the slice.
             return Ok(unsafe { PMut::new_fresh(elements) });

@@ -155,9 +155,48 @@ pub(crate) fn note_claimed(offset: usize, len: usize) {
     with_active(|active| active.note_owned(offset, len));
 }
 
+/// Hands the running (shared) transaction heap slots to reveal when it has ended: after
+/// its commit or rollback has written their bytes, just before it releases its locks.
+/// Outside a transaction the slots stay hidden until the next collection.
+pub(crate) fn reveal_at_end(slots: impl IntoIterator<Item = pmem_alloc::HiddenSlot>) {
+    let mut slots = slots.into_iter();
+    with_active(|active| active.buffers.hidden_until_end.extend(&mut slots));
+}
+
+/// Whether the `len` bytes at `address` lie in what the running (shared) transaction owns:
+/// the values of the locks it holds, and the buffers it claimed.
+pub(crate) fn owns(address: usize, len: usize) -> bool {
+    with_active(|active| {
+        let base = active.mapping().address_of(0) as usize;
+        address.checked_sub(base).is_some_and(|offset| {
+            active
+                .buffers
+                .owned
+                .covering(offset, offset + len)
+                .is_some()
+        })
+    })
+    .unwrap_or(false)
+}
+
 /// Whether the running transaction holds the lock whose word is `word`.
 pub(crate) fn holds_lock(word: &AtomicU64) -> bool {
     with_active(|active| active.buffers.held_locks.contains(NonNull::from(word))).unwrap_or(false)
+}
+
+/// Records that the running transaction handed out a reference to the heap object at
+/// pool offset `offset` (see `Buffers::lent`).
+pub(crate) fn note_lent(offset: u64) {
+    with_active(|active| {
+        if active.buffers.lent.last() != Some(&offset) {
+            active.buffers.lent.push(offset);
+        }
+    });
+}
+
+/// The heap objects the running transaction handed out references to (see `note_lent`).
+pub(crate) fn lent_objects() -> Vec<u64> {
+    with_active(|active| active.buffers.lent.clone()).unwrap_or_default()
 }
 
 /// The pool offsets of the objects the running transaction allocated.

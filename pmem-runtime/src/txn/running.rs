@@ -6,6 +6,8 @@ use core::ptr::NonNull;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use pmem_alloc::HiddenSlot;
+
 use crate::data::DataRanges;
 use crate::hw::flush::{CACHE_LINE, Event, Flusher};
 use crate::hw::mapping::Mapping;
@@ -83,6 +85,15 @@ pub(super) struct Buffers {
     /// The lock words of the `PMutex`es a shared transaction holds, released when it has
     /// ended (see `lock.rs`).
     pub(super) held_locks: HeldLocks,
+    /// The heap slots a shared transaction allocated or claimed, hidden from every other
+    /// thread: revealed once its commit or rollback has written its bytes (a rollback
+    /// restores a claimed buffer's), just before its locks are released.
+    pub(super) hidden_until_end: Vec<HiddenSlot>,
+    /// The heap objects an exclusive transaction's `Txn` handed out references to (`get`,
+    /// `get_mut` and their slice forms): a collection inside the transaction keeps them, as
+    /// a reference to one may still be alive (across `alloc_slice_with`, which borrows no
+    /// `Txn`), and nothing else may keep an object the pool did not reach.
+    pub(super) lent: Vec<u64>,
     /// The logged lines in order, when they are flushed.
     pub(super) sorted_lines: Vec<usize>,
     /// Pool offsets and lengths of the objects allocated by this transaction. Their bytes
@@ -108,6 +119,11 @@ impl Buffers {
         empty_table(&mut self.logged_lines);
         self.owned.clear();
         self.held_locks.clear();
+        self.hidden_until_end.clear();
+        self.lent.clear();
+        if self.lent.capacity() > KEEP {
+            self.lent.shrink_to(KEEP);
+        }
         self.sorted_lines.clear();
         empty_table(&mut self.fresh_objects);
         self.fresh_lines.clear();
@@ -490,7 +506,10 @@ impl RunningTxn {
 
     /// Releases the locks the transaction holds: after its commit or rollback is durable
     /// (two-phase locking, `lock.rs`).
-    fn release_locks(&self) {
+    fn release_locks(&mut self) {
+        for slot in self.buffers.hidden_until_end.drain(..) {
+            slot.reveal();
+        }
         for word in self.buffers.held_locks.iter() {
             // SAFETY: the lock word lies in the pool's mapping, which stays mapped while the
             // transaction runs (see `mapping`); it is only accessed atomically.
