@@ -64,6 +64,15 @@ const MIN_CAPACITY: usize = 4;
 /// shifts) are logged as always; if they log a spare slot along the way (a shift, or a
 /// line shared with one), the entry holds the bytes it held then, which a rollback may put
 /// back into a slot that is spare again, which is as harmless as above.
+///
+/// The argument takes each buffer to have one vector. A second one naming it exists only
+/// in a damaged file, or when a program moves a vector out of a transaction that is then
+/// rolled back (`mem::take` into a variable outside the closure) and links that copy into
+/// the pool again: the copy's length may cover slots that are spare in the pool's vector,
+/// and a rolled-back push into one of those stays visible through the copy. That breaks no
+/// memory safety and no pool's consistency (the bytes are a `T`, and `T` has no pointers),
+/// but a rolled-back store survives; `tests/tests/review_17.rs` pins it, ignored, as an
+/// open hole.
 fn store_spare<T: Persistent>(mut slot: PMut<'_, T>, value: T) {
     if const { T::POINTER_FREE } {
         // SAFETY: a spare slot of a pointer-free element: nothing depends on its bytes
