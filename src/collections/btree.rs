@@ -687,6 +687,20 @@ impl<K: MapKey<Query: Ord>, V: Persistent + 'static> PBTreeMap<K, V> {
         Ok(None)
     }
 
+    /// Inserts each of `entries` in turn, as [`insert`](PBTreeMap::insert) does: the
+    /// persistent `extend`, and with [`new`](PBTreeMap::new) in place the persistent
+    /// `collect`. A value an entry replaces is left to the collector.
+    ///
+    /// # Errors
+    ///
+    /// As [`insert`](PBTreeMap::insert).
+    pub fn extend(&mut self, entries: impl IntoIterator<Item = (K, V)>) -> Result<(), Error> {
+        for (key, value) in entries {
+            self.insert(key, value)?;
+        }
+        Ok(())
+    }
+
     /// Removes `key`, returning its value, if it had one. An entry of an internal node is
     /// replaced by its predecessor, taken from the end of a leaf; a leaf left with fewer than
     /// 8 keys is merged with a sibling or refilled from it, and so on up, an emptied root

@@ -291,6 +291,21 @@ impl<K: HashKey, V: Persistent + 'static> PHashMap<K, V> {
         Ok(self.insert_at_slot(key, value)?.1)
     }
 
+    /// Inserts each of `entries` in turn, as [`insert`](PHashMap::insert) does: the
+    /// persistent `extend`, and with [`new`](PHashMap::new) in place the persistent
+    /// `collect`. A value an entry replaces is left to the collector.
+    ///
+    /// # Errors
+    ///
+    /// As [`insert`](PHashMap::insert); the entries before the failing one are in the map
+    /// until the transaction is rolled back.
+    pub fn extend(&mut self, entries: impl IntoIterator<Item = (K, V)>) -> Result<(), Error> {
+        for (key, value) in entries {
+            self.insert(key, value)?;
+        }
+        Ok(())
+    }
+
     /// [`insert`](PHashMap::insert), also returning the slot the entry is in.
     fn insert_at_slot(&mut self, key: K, value: V) -> Result<(usize, Option<V>), Error> {
         let slots = self.slot_count()?;

@@ -288,6 +288,26 @@ impl<T: Persistent> PVec<T> {
         Ok(Some(value))
     }
 
+    /// Appends each of `values` in turn, as [`push`](PVec::push) does, growing first to
+    /// hold as many as the iterator says it has at least: the persistent `extend`.
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](PVec::push); the values before the failing one are in the vector until
+    /// the transaction is rolled back.
+    pub fn extend(&mut self, values: impl IntoIterator<Item = T>) -> Result<(), Error> {
+        let values = values.into_iter();
+        let (capacity, len) = self.capacity_and_len()?;
+        let at_least = len.saturating_add(values.size_hint().0);
+        if at_least > capacity {
+            self.grow(at_least.max(capacity.saturating_mul(2)).max(MIN_CAPACITY))?;
+        }
+        for value in values {
+            self.push(value)?;
+        }
+        Ok(())
+    }
+
     /// Appends a copy of each of `values`, growing once if needed.
     ///
     /// # Errors

@@ -844,3 +844,87 @@ fn map_inserts_growth_and_removals_are_all_or_nothing_at_every_fence() {
     println!("map: {report:?}");
     assert!(report.crash_points >= 6 * 2, "{report:?}");
 }
+
+#[derive(Persistent, Default)]
+#[repr(C)]
+struct Built {
+    numbers: PVec<u64>,
+    labels: PVec<PString>,
+    squares: PHashMap<u64, u64>,
+    sorted: pmem::PBTreeMap<u64, PString>,
+}
+
+#[test]
+fn extend_builds_vectors_and_maps_from_iterators_and_a_failure_rolls_it_back() {
+    let file = ScratchFile::new("collections-extend");
+    let mut pool = Pool::create(file.path(), Built::default()).expect("create");
+    pool.try_txn(|tx| -> Result<(), Error> {
+        let mut root = tx.root_mut();
+        root.numbers.extend(0..50)?;
+        // No size hint: grown push by push.
+        root.numbers
+            .extend((50..60).filter(|value| value % 2 == 0))?;
+        let labels: Vec<PString> = (0..3)
+            .map(|index| PString::from_str_in(&format!("label {index}")))
+            .collect::<Result<_, _>>()?;
+        root.labels.extend(labels)?;
+        root.squares
+            .extend((0..40).map(|value| (value, value * value)))?;
+        root.squares.extend([(3, 0)])?;
+        let words: Vec<(u64, PString)> = [(2, "two"), (1, "one"), (3, "three")]
+            .into_iter()
+            .map(|(key, word)| Ok((key, PString::from_str_in(word)?)))
+            .collect::<Result<_, Error>>()?;
+        root.sorted.extend(words)?;
+        Ok(())
+    })
+    .expect("extend");
+    let expected: Vec<u64> = (0..50).chain((50..60).step_by(2)).collect();
+    let check = |pool: &Pool<Built>| {
+        let root = pool.root();
+        assert_eq!(root.numbers.as_slice(pool).expect("numbers"), expected);
+        let labels: Vec<&str> = root
+            .labels
+            .iter(pool)
+            .expect("labels")
+            .map(|label| label.as_str(pool).expect("a label"))
+            .collect();
+        assert_eq!(labels, ["label 0", "label 1", "label 2"]);
+        assert_eq!(root.squares.len(), 40);
+        assert_eq!(root.squares.get(pool, &7).expect("get"), Some(&49));
+        assert_eq!(
+            root.squares.get(pool, &3).expect("get"),
+            Some(&0),
+            "replaced"
+        );
+        let words: Vec<(u64, String)> = root
+            .sorted
+            .iter(pool)
+            .expect("iter")
+            .map(|entry| {
+                let (key, word) = entry.expect("an entry");
+                (*key, word.as_str(pool).expect("a word").to_owned())
+            })
+            .collect();
+        assert_eq!(
+            words,
+            [
+                (1, "one".to_owned()),
+                (2, "two".to_owned()),
+                (3, "three".to_owned())
+            ]
+        );
+    };
+    check(&pool);
+    let outcome = pool.try_txn(|tx| -> Result<(), Error> {
+        let mut root = tx.root_mut();
+        root.numbers.extend(100..200)?;
+        root.squares
+            .extend((100..200).map(|value| (value, value)))?;
+        Err(Error::NoTransaction)
+    });
+    assert!(matches!(outcome, Err(Error::NoTransaction)), "{outcome:?}");
+    check(&pool);
+    drop(pool);
+    check(&Pool::open(file.path()).expect("reopen"));
+}
