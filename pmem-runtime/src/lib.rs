@@ -41,7 +41,8 @@ pub use pmem_alloc::{
 };
 pub use pool::{
     Pool, PoolInfo, PoolOptions, PoolUuid, Reader, SharedTxn, Txn, alloc_slice_with,
-    owned_slice_mut, owned_slice_mut_by, release_claims, with_owned_slice,
+    buffer_outlived_a_rollback, owned_slice_mut, owned_slice_mut_by, release_claims,
+    with_owned_slice,
 };
 pub use stats::Stats;
 

@@ -2,8 +2,8 @@
 
 use super::{copied, zeroed};
 use crate::{
-    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, owned_slice_mut, release_claims,
-    txn, with_owned_slice,
+    Error, PMut, PSlice, Persistent, Reader, alloc_slice_with, buffer_outlived_a_rollback,
+    owned_slice_mut, release_claims, txn, with_owned_slice,
 };
 
 /// A growable array of `T` in a pool, the persistent `Vec<T>`: a length and a buffer, a
@@ -69,18 +69,27 @@ const MIN_CAPACITY: usize = 4;
 /// in a damaged file, or when a program moves a vector out of a transaction that is then
 /// rolled back (`mem::take` into a variable outside the closure) and links that copy into
 /// the pool again: the copy's length may cover slots that are spare in the pool's vector,
-/// and a rolled-back push into one of those stays visible through the copy. That breaks no
-/// memory safety and no pool's consistency (the bytes are a `T`, and `T` has no pointers),
-/// but a rolled-back store survives; `tests/tests/review_17.rs` pins it, ignored, as an
-/// open hole.
-fn store_spare<T: Persistent>(mut slot: PMut<'_, T>, value: T) {
-    if const { T::POINTER_FREE } {
-        // SAFETY: a spare slot of a pointer-free element: nothing depends on its bytes
+/// and a rolled-back push into one of those would stay visible through the copy. So a push
+/// asks first whether a transaction rolled back in this open of the pool could have left
+/// such a copy of its buffer ([`buffer_outlived_a_rollback`]), and logs the slot if so.
+/// A crash leaves no copy: program variables end with the process. Only a damaged file can
+/// still give a buffer two vectors, and then a rolled-back push may show through the other
+/// one, which breaks neither memory safety nor the pool's consistency (the bytes are a `T`,
+/// and `T` has no pointers).
+fn store_spare<T: Persistent>(buffer: PSlice<T>, mut slot: PMut<'_, T>, value: T) {
+    if spare_slots_unlogged(buffer) {
+        // SAFETY: a spare slot of a pointer-free element, of a buffer no copy of a
+        // collection from a rolled-back transaction names: nothing depends on its bytes
         // unless the transaction commits, as the argument above shows.
         unsafe { slot.set_unlogged(value) };
     } else {
         slot.set(value);
     }
+}
+
+/// Whether stores into `buffer`'s spare slots may skip the undo log (see `store_spare`).
+fn spare_slots_unlogged<T: Persistent>(buffer: PSlice<T>) -> bool {
+    T::POINTER_FREE && !buffer_outlived_a_rollback(buffer)
 }
 
 impl<T: Persistent> PVec<T> {
@@ -255,17 +264,19 @@ impl<T: Persistent> PVec<T> {
     /// [`Error::CollectionDamaged`] for a damaged vector.
     pub fn push(&mut self, value: T) -> Result<(), Error> {
         if !self.buffer.is_null() {
+            let buffer = self.buffer;
             let (mut elements, len) = self.elements()?;
             if len < elements.len() {
-                store_spare(elements.at(len), value);
+                store_spare(buffer, elements.at(len), value);
                 self.len += 1;
                 return Ok(());
             }
         }
         let (capacity, len) = self.capacity_and_len()?;
         self.grow(capacity.saturating_mul(2).max(MIN_CAPACITY))?;
+        let buffer = self.buffer;
         let (mut elements, _) = self.elements()?;
-        store_spare(elements.at(len), value);
+        store_spare(buffer, elements.at(len), value);
         self.len += 1;
         Ok(())
     }
@@ -330,9 +341,10 @@ impl<T: Persistent> PVec<T> {
         if needed > capacity {
             self.grow(needed.max(capacity.saturating_mul(2)).max(MIN_CAPACITY))?;
         }
+        let buffer = self.buffer;
         let (mut elements, _) = self.elements()?;
         let mut slots = elements.range(len..needed);
-        if const { T::POINTER_FREE } {
+        if spare_slots_unlogged(buffer) {
             // SAFETY: spare slots of a pointer-free element, as in `store_spare`.
             unsafe { slots.copy_from_slice_unlogged(values) };
         } else {

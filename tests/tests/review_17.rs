@@ -257,12 +257,9 @@ struct Pair {
 /// outside), so safe code can make two collections name one buffer with different lengths:
 /// then a rolled-back push into `a`'s spare slot changes an element inside `b`'s length,
 /// which was committed (as zero) and is now the rolled-back value. Logged stores would
-/// have been restored. The hole is the duplicate owner, which the runtime otherwise
-/// meets only in damaged files and refuses only within one transaction; closing it is not a
-/// small fix (a buffer would need to know its owner, or values leaving a rolled-back
-/// transaction would need to be stopped).
+/// have been restored. A rollback now records the offsets its changed words named
+/// (`txn/rolled_back.rs`), and a push into such a buffer logs its slot.
 #[test]
-#[ignore = "open hole: a PVec duplicated out of a rolled-back transaction shares its buffer with the pool's copy, and an unlogged spare-slot push into one survives its rollback inside the other's length; not a small fix (buffers would need an owner check across transactions)"]
 fn a_rolled_back_push_changes_no_committed_element_of_another_vector() {
     let file = ScratchFile::new("review-17-duplicate-vector-spare-slot");
     let mut pool = Pool::create(
@@ -438,4 +435,60 @@ fn a_string_read_behind_its_lock_can_be_appended_to_after() {
         tx.lock(&root.name).with_str(str::to_owned)
     });
     assert_eq!(text.expect("the name"), "abcdefgh");
+}
+
+#[derive(Persistent, Default)]
+#[repr(C)]
+struct Trio {
+    a: PVec<u64>,
+    b: PVec<u64>,
+    c: PVec<u64>,
+}
+
+/// As `a_rolled_back_push_changes_no_committed_element_of_another_vector`, for a vector
+/// whose buffer the rolled-back transaction allocated: the rollback leaves the buffer to
+/// the collector, which frees it, and the heap gives the slot to another vector's buffer;
+/// the copy carried out of the transaction, linked into the pool, then names that buffer.
+/// A rollback records the buffers its transaction allocated too.
+#[test]
+fn a_rolled_back_push_changes_nothing_a_copy_of_a_freed_buffer_names() {
+    let file = ScratchFile::new("review-17-copy-of-a-freed-buffer");
+    let mut pool = Pool::create(file.path(), Trio::default()).expect("create");
+    let mut stash = None;
+    let outcome = pool.try_txn(|tx| -> Result<(), Error> {
+        let mut root = tx.root_mut();
+        root.a.push(1)?;
+        stash = Some(core::mem::take(&mut root.a));
+        Err(Error::NoTransaction)
+    });
+    assert!(matches!(outcome, Err(Error::NoTransaction)), "{outcome:?}");
+    pool.collect().expect("collect");
+    let stash = stash.expect("stashed");
+    pool.try_txn(|tx| -> Result<(), Error> {
+        let mut root = tx.root_mut();
+        root.b.push(5)?;
+        root.b.pop()?;
+        Ok(())
+    })
+    .expect("b takes a buffer");
+    let buffer = |vector: &PVec<u64>| {
+        let debug = format!("{vector:?}");
+        debug[debug.find("PSlice(").expect("a buffer")..].to_owned()
+    };
+    assert_eq!(
+        buffer(&pool.root().b),
+        buffer(&stash),
+        "the heap gave b the slot of the freed buffer (the case this test is about)"
+    );
+    pool.txn(|tx| tx.root_mut().c = stash);
+    let outcome = pool.try_txn(|tx| -> Result<(), Error> {
+        tx.root_mut().b.push(42)?;
+        Err(Error::NoTransaction)
+    });
+    assert!(matches!(outcome, Err(Error::NoTransaction)), "{outcome:?}");
+    assert_eq!(
+        pool.root().c.as_slice(&pool).expect("c"),
+        [0],
+        "a rolled-back push into `b` changed what `c` holds"
+    );
 }

@@ -72,6 +72,9 @@ pub(super) trait ActivePool {
     ) -> Result<(NonNull<u8>, usize), Error>;
     /// Whether `len` bytes at `address` lie in the pool's data.
     fn holds(&self, address: *const u8, len: usize) -> bool;
+    /// Whether a rolled-back transaction may have left a collection naming the object at
+    /// `offset` in a program variable (`txn/rolled_back.rs`).
+    fn outlived_a_rollback(&self, offset: u64) -> bool;
     /// The address of pool offset `offset`.
     fn address_of(&self, offset: usize) -> *mut u8;
 }
@@ -125,6 +128,10 @@ impl<R: Persistent> ActivePool for Pool<R> {
 
     fn holds(&self, address: *const u8, len: usize) -> bool {
         pool_holds(self, address, len)
+    }
+
+    fn outlived_a_rollback(&self, offset: u64) -> bool {
+        self.rolled_back.contains(offset)
     }
 
     fn address_of(&self, offset: usize) -> *mut u8 {
@@ -261,6 +268,10 @@ impl<R: Persistent> ActivePool for SharedActivePool<'_, R> {
 
     fn holds(&self, address: *const u8, len: usize) -> bool {
         pool_holds(self.pool, address, len)
+    }
+
+    fn outlived_a_rollback(&self, offset: u64) -> bool {
+        self.pool.outlived_a_rollback(offset)
     }
 
     fn address_of(&self, offset: usize) -> *mut u8 {
@@ -705,6 +716,17 @@ pub fn with_owned_slice<O, T: Persistent, U>(
         });
     }
     Ok(value)
+}
+
+/// Whether another collection than the one asking may name `buffer`, without a damaged
+/// file: a transaction rolled back in this open of the pool changed a word that named it,
+/// or allocated it, so a collection its body moved out of the pool (`mem::take` into a
+/// variable outside the closure) may hold it still, and be linked into the pool again. A
+/// collection that writes its buffer without an undo entry, relying on being its only
+/// collection (`pmem::PVec`'s spare slots), logs instead when this says `true`, as it
+/// does outside a transaction.
+pub fn buffer_outlived_a_rollback<T: Persistent>(buffer: PSlice<T>) -> bool {
+    active(|_, pool| Ok(pool.outlived_a_rollback(buffer.offset()))).unwrap_or(true)
 }
 
 /// Forgets which buffers the collections inside `values` claimed in the running

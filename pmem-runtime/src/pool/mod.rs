@@ -32,7 +32,8 @@ mod slices;
 mod transaction;
 
 pub use active::{
-    alloc_slice_with, owned_slice_mut, owned_slice_mut_by, release_claims, with_owned_slice,
+    alloc_slice_with, buffer_outlived_a_rollback, owned_slice_mut, owned_slice_mut_by,
+    release_claims, with_owned_slice,
 };
 pub use read::Reader;
 
@@ -59,6 +60,7 @@ use crate::hw::flush::{Event, Flusher};
 use crate::hw::mapping::Mapping;
 use crate::pin::PinTable;
 use crate::region::{Growable, PoolRegion};
+use crate::txn::RolledBack;
 
 use lanes::Lanes;
 
@@ -86,6 +88,10 @@ pub struct Pool<R: Persistent> {
     /// them back first (`shared.rs`), and otherwise takes no lock to find out.
     deferred_pending: AtomicBool,
     pins: Arc<PinTable>,
+    /// What rolled-back transactions may have left in program variables
+    /// (`txn/rolled_back.rs`); boxed, as the mapping is, for the running transaction's
+    /// pointer.
+    rolled_back: Box<RolledBack>,
     max_size: u64,
     /// The pool's data as it was opened; [`data`](Pool::data) gives its current end.
     data: DataRanges,
@@ -185,6 +191,7 @@ impl<R: Persistent> Pool<R> {
             lanes: Lanes::new(log.slot_count),
             deferred_pending: AtomicBool::new(false),
             pins: Arc::default(),
+            rolled_back: Box::default(),
             max_size,
             data,
             log,

@@ -371,6 +371,7 @@ impl<R: Persistent> Pool<R> {
             growth: self.log_growth(),
             deferred_lines: Vec::new(),
             shared,
+            rolled_back: NonNull::from(&*self.rolled_back),
         }
     }
 

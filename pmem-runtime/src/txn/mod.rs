@@ -27,6 +27,7 @@
 mod frame;
 mod growth;
 mod owned;
+mod rolled_back;
 mod running;
 
 use core::marker::PhantomData;
@@ -40,6 +41,7 @@ use crate::hw::mapping::Mapping;
 
 pub use frame::Frame;
 pub(crate) use growth::{LogGrowth, LogGrowthPanic, log_growth_error};
+pub(crate) use rolled_back::RolledBack;
 pub(crate) use running::PoolAccess;
 use running::RunningTxn;
 

@@ -14,6 +14,8 @@ use crate::hw::mapping::Mapping;
 use crate::hw::mode::FlushMode;
 use crate::hw::mutation::PersistenceCall;
 use crate::log;
+
+use super::RolledBack;
 use crate::stats;
 
 use super::SPARE;
@@ -42,6 +44,9 @@ pub(crate) struct PoolAccess {
     /// defers no lines, since the transaction that would write them back could run on
     /// another thread, whose fence does not order this one's write-backs.
     pub(crate) shared: bool,
+    /// Where the offsets a rollback may leave in program variables go (`rolled_back.rs`);
+    /// the pool's, which outlives the transaction.
+    pub(crate) rolled_back: NonNull<RolledBack>,
 }
 
 /// How many deferred lines a pool keeps before it writes them back and fences, so that a
@@ -520,6 +525,7 @@ impl RunningTxn {
     /// Rule 3 of `log.rs`.
     pub(super) fn roll_back(mut self: Box<Self>) -> Vec<usize> {
         self.report_ending();
+        self.record_rolled_back_offsets();
         if self.buffers.entries.is_empty() {
             self.defer_unlogged_lines();
         } else {
@@ -533,6 +539,42 @@ impl RunningTxn {
         self.pool.flusher.tell(Event::Settled);
         self.release_locks();
         self.retire()
+    }
+
+    /// Records, before the logged bytes are restored, the offsets the program may still hold
+    /// after the rollback (`rolled_back.rs`): each changed word's value before the
+    /// transaction, if it could be an object's offset (a multiple of 8 inside the pool), and
+    /// the objects the transaction allocated.
+    fn record_rolled_back_offsets(&self) {
+        if self.buffers.entries.is_empty() && self.buffers.fresh_objects.is_empty() {
+            return;
+        }
+        let mapping = self.mapping();
+        let pool_len = mapping.mapped_len() as u64;
+        let read = |at: usize| {
+            // SAFETY: `at` lies in a logged range or its copy in the log, inside the
+            // mapping; words are read through raw pointers, and every reference user code
+            // held into the pool has ended with the transaction's closure.
+            u64::from_le(unsafe { mapping.address_of(at).cast::<u64>().read_unaligned() })
+        };
+        let mut offsets: Vec<u64> = self
+            .buffers
+            .fresh_objects
+            .keys()
+            .map(|&offset| offset as u64)
+            .collect();
+        for &(offset, len, data) in &self.buffers.entries {
+            // The pool's aligned words: a pointer field is one.
+            for at in (offset.next_multiple_of(8)..(offset + len).saturating_sub(7)).step_by(8) {
+                let before = read(data + (at - offset));
+                if before != 0 && before % 8 == 0 && before < pool_len && before != read(at) {
+                    offsets.push(before);
+                }
+            }
+        }
+        // SAFETY: as `mapping`: the pool, whose field this points at, outlives the
+        // transaction.
+        unsafe { self.pool.rolled_back.as_ref() }.extend(offsets);
     }
 
     /// Writes back the logged old bytes, latest entry first, except where this
