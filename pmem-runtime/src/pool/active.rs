@@ -156,6 +156,13 @@ pub(super) struct SharedActivePool<'p, R: Persistent> {
     claimed: RefCell<HashSet<u64>>,
 }
 
+impl<R: Persistent> SharedActivePool<'_, R> {
+    /// Whether the transaction allocated or claimed the buffer at `offset`.
+    fn owns(&self, offset: u64) -> bool {
+        txn::is_fresh(offset as usize) || self.claimed.borrow().contains(&offset)
+    }
+}
+
 impl<'p, R: Persistent> SharedActivePool<'p, R> {
     pub(super) fn new(pool: &'p Pool<R>) -> Self {
         Self {
@@ -180,17 +187,19 @@ impl<R: Persistent> ActivePool for SharedActivePool<'_, R> {
         align: usize,
         size: usize,
     ) -> Result<(NonNull<u8>, usize), Error> {
-        self.pool.checked_slice_raw(
-            offset,
-            key,
-            align,
-            size,
-            Visibility::WrittenByThisTransaction,
-        )
+        let visibility = if self.owns(offset) {
+            Visibility::WrittenByThisTransaction
+        } else {
+            // Another transaction's hidden object is refused unread: a forged pointer to a
+            // slice it is still filling would read its length word as it is written.
+            Visibility::Unhidden
+        };
+        self.pool
+            .checked_slice_raw(offset, key, align, size, visibility)
     }
 
     fn take_buffer(&self, offset: u64, len: usize) -> Result<(), Error> {
-        if txn::is_fresh(offset as usize) || self.claimed.borrow().contains(&offset) {
+        if self.owns(offset) {
             return Ok(());
         }
         let refused = |reason| Error::InvalidPointer {
@@ -229,7 +238,7 @@ impl<R: Persistent> ActivePool for SharedActivePool<'_, R> {
         align: usize,
         size: usize,
     ) -> Result<(NonNull<u8>, usize), Error> {
-        if txn::is_fresh(offset as usize) || self.claimed.borrow().contains(&offset) {
+        if self.owns(offset) {
             return self.pool.checked_slice_raw(
                 offset,
                 key,

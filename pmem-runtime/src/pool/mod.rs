@@ -415,6 +415,11 @@ enum Visibility {
     /// Also the objects the running shared transaction allocated, which the heap hides
     /// from every other reader until it ends.
     WrittenByThisTransaction,
+    /// What [`Published`](Visibility::Published) finds, for a transaction about to claim
+    /// a slice (a collection's buffer): it is not marked read, which would refuse the
+    /// claim. Hidden objects are refused before anything of them is read, so a forged
+    /// pointer never reads an object another transaction is still writing.
+    Unhidden,
 }
 
 impl Visibility {
@@ -425,7 +430,7 @@ impl Visibility {
             heap,
             offset,
             match self {
-                Self::Published => heap.object_type(offset),
+                Self::Published | Self::Unhidden => heap.object_type(offset),
                 Self::WrittenByThisTransaction => heap.object_type_even_hidden(offset),
             },
         )
@@ -440,6 +445,7 @@ impl Visibility {
             offset,
             match self {
                 Self::Published => heap.object_type_for_reader(offset),
+                Self::Unhidden => heap.object_type(offset),
                 Self::WrittenByThisTransaction => heap.object_type_even_hidden(offset),
             },
         )
@@ -450,7 +456,7 @@ impl Visibility {
         // Asked only on failure: finding whether a slot is hidden costs a span lookup.
         found.ok_or_else(|| {
             if heap.is_hidden(offset) {
-                "the object is being written by the running transaction that allocated it; others can read it once that transaction has ended"
+                "the object is being written by a running transaction (the one that allocated it, or another running transaction that changes it as a collection's buffer); others can reach it once that transaction has ended"
             } else {
                 "no allocated heap object starts there"
             }
