@@ -43,8 +43,8 @@ use crate::type_hash::{SEED, hash_str, hash_u64};
     message = "`{Self}` cannot be stored in persistent memory",
     label = "`{Self}` is not `Persistent`",
     note = "a type stored in a pool must be plain data: derive `Persistent` on a `#[repr(C)]` struct whose fields are all `Persistent`",
-    note = "volatile pointers (`&T`, `Box<T>`, `Vec<T>`, `String`, `Rc<T>`, raw and function pointers) are meaningless after a restart: point into the pool with `pmem::PPtr<T>`",
-    note = "every bit pattern must be a valid value, so `bool`, `char`, `Option` and enums are refused: store a `u8`, a `u32` or an integer tag instead",
+    note = "volatile pointers (`&T`, `Box<T>`, `Vec<T>`, `String`, `Rc<T>`, raw and function pointers) are meaningless after a restart: point into the pool with `pmem::PPtr<T>`, and grow data in it with `pmem::PVec<T>`, `pmem::PString` and the persistent maps",
+    note = "every bit pattern must be a valid value, so `bool`, `char`, `Option` and enums are refused: store a `u8`, a `u32` or an integer tag instead; for `Option<PPtr<T>>`, store the `PPtr<T>`, whose `PPtr::null()` is `None`",
     note = "interior mutability (`Cell`, `RefCell`, atomics) would change a pool behind the undo log: use a plain field, written inside a transaction, or a `pmem::PMutex` for data that threads share"
 )]
 pub unsafe trait Persistent: Sized {
