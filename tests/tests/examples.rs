@@ -64,3 +64,50 @@ fn the_kv_store_takes_long_keys_and_refuses_bad_commands_and_files_that_are_not_
         "left as it was: {refused}"
     );
 }
+
+#[allow(
+    dead_code,
+    reason = "`main` and its argument parsing are the command line's"
+)]
+#[path = "../../examples/queue.rs"]
+mod queue;
+
+fn queue(file: &ScratchFile, command: &[&str]) -> Result<String, String> {
+    let words: Vec<String> = command.iter().map(|&word| word.to_owned()).collect();
+    queue::run(file.path(), &words).map_err(|failure| failure.to_string())
+}
+
+#[test]
+fn the_queue_keeps_its_jobs_in_order_from_run_to_run_and_the_collector_frees_popped_ones() {
+    let file = ScratchFile::new("example-queue");
+    assert_eq!(queue(&file, &["pop"]), Ok("(empty)\n".to_owned()));
+    assert_eq!(
+        queue(&file, &["push", "wash the car", "feed the cat"]),
+        Ok("2 queued\n".to_owned())
+    );
+    assert_eq!(
+        queue(&file, &["push", "write"]),
+        Ok("3 queued\n".to_owned())
+    );
+    assert_eq!(
+        queue(&file, &["list"]),
+        Ok("wash the car\nfeed the cat\nwrite\n".to_owned())
+    );
+    assert_eq!(queue(&file, &["peek"]), Ok("wash the car\n".to_owned()));
+    assert_eq!(queue(&file, &["pop"]), Ok("wash the car\n".to_owned()));
+    assert_eq!(queue(&file, &["len"]), Ok("2\n".to_owned()));
+    for _ in 0..2 {
+        queue(&file, &["pop"]).expect("pop");
+    }
+    assert_eq!(queue(&file, &["pop"]), Ok("(empty)\n".to_owned()));
+    assert_eq!(
+        queue(&file, &["push", "again"]),
+        Ok("1 queued\n".to_owned())
+    );
+    assert_eq!(queue(&file, &["list"]), Ok("again\n".to_owned()));
+    let refused = queue(&file, &["push"]).expect_err("nothing to push");
+    assert!(refused.contains("usage: queue"), "{refused}");
+    // Each open collects: what is left is the one job and its text.
+    let pool = pmem::Pool::<queue::Queue>::open(file.path()).expect("open");
+    assert_eq!(pool.heap_stats().allocated_objects, 2);
+}
