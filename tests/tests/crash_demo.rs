@@ -14,14 +14,17 @@ use pmem::simulation::ScratchFile;
 #[path = "../../examples/crash-demo.rs"]
 mod demo;
 
+/// The child binary, making transfers on the pool in `file`.
+fn child_on(file: &ScratchFile) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crash_demo_child"));
+    command.arg(file.path());
+    command
+}
+
 #[test]
 fn the_crash_demo_kills_the_child_and_finds_every_committed_transfer() {
     let file = ScratchFile::new("crash-demo");
-    let child = || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_crash_demo_child"));
-        command.arg(file.path());
-        command
-    };
+    let child = || child_on(&file);
     let mut out = Vec::new();
     demo::run(file.path(), 3, child, &mut out).expect("every round recovers the bank");
     let out = String::from_utf8(out).expect("utf-8");
@@ -44,11 +47,7 @@ fn the_crash_demo_kills_the_child_and_finds_every_committed_transfer() {
 #[test]
 fn a_damaged_total_is_reported_not_passed() {
     let file = ScratchFile::new("crash-demo-damaged");
-    let child = || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_crash_demo_child"));
-        command.arg(file.path());
-        command
-    };
+    let child = || child_on(&file);
     let mut out = Vec::new();
     demo::run(file.path(), 1, child, &mut out).expect("a first round");
     // The first account's balance sits right after the header page, in the root.
