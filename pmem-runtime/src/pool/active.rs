@@ -33,7 +33,7 @@ use core::ptr::NonNull;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use pmem_alloc::{ClaimRefused, HiddenSlot, PSlice, Persistent};
+use pmem_alloc::{ClaimRefused, HiddenSlot, PSlice, Persistent, slice_header_len};
 
 use crate::error::Error;
 use crate::pmut::PMut;
@@ -161,6 +161,14 @@ impl<R: Persistent> SharedActivePool<'_, R> {
     fn owns(&self, offset: u64) -> bool {
         txn::is_fresh(offset as usize) || self.claimed.borrow().contains(&offset)
     }
+
+    /// Keeps `slot`, the claim of the slice object `[offset, offset + len)`, until the
+    /// transaction ends, and makes the object's bytes the transaction's to store to.
+    fn keep_claim(&self, offset: u64, slot: HiddenSlot, len: usize) {
+        self.hidden.borrow_mut().push(slot);
+        self.claimed.borrow_mut().insert(offset);
+        txn::note_claimed(offset as usize, len);
+    }
 }
 
 impl<'p, R: Persistent> SharedActivePool<'p, R> {
@@ -215,9 +223,7 @@ impl<R: Persistent> ActivePool for SharedActivePool<'_, R> {
             .expect("a checked slice starts a slot");
         match claim {
             Ok(slot) => {
-                self.hidden.borrow_mut().push(slot);
-                self.claimed.borrow_mut().insert(offset);
-                txn::note_claimed(offset as usize, len);
+                self.keep_claim(offset, slot, len);
                 Ok(())
             }
             Err(ClaimRefused::Hidden) => Err(refused(
@@ -239,33 +245,19 @@ impl<R: Persistent> ActivePool for SharedActivePool<'_, R> {
         size: usize,
     ) -> Result<(NonNull<u8>, usize), Error> {
         if self.owns(offset) {
-            return self.pool.checked_slice_raw(
-                offset,
-                key,
-                align,
-                size,
-                Visibility::WrittenByThisTransaction,
-            );
+            return self.slice_elements(offset, key, align, size);
         }
         if txn::owns(owner, owner_len) {
             // A collection behind a lock this transaction holds: its buffer is claimed as
             // for a change, not marked read, so that a later transaction holding the lock
             // may still change it (a read mark would refuse it until the next collection).
-            // Checked first, so that only a slice of the type is claimed.
-            let (elements, len) = self.pool.checked_slice_raw(
-                offset,
-                key,
-                align,
-                size,
-                Visibility::WrittenByThisTransaction,
-            )?;
+            // Checked first, as a change checks it (another transaction's hidden object
+            // refused unread), so that only a slice of the type is claimed.
+            let (elements, len) = self.slice_elements(offset, key, align, size)?;
             let claim = self.pool.inner_read().heap.claim(offset);
             if let Some(Ok(slot)) = claim {
-                self.hidden.borrow_mut().push(slot);
-                self.claimed.borrow_mut().insert(offset);
-                let header =
-                    elements.as_ptr() as usize - self.pool.address_of(0) as usize - offset as usize;
-                txn::note_claimed(offset as usize, header + len * size);
+                let object_len = slice_header_len(align as u64) as usize + len * size;
+                self.keep_claim(offset, slot, object_len);
                 return Ok((elements, len));
             }
         }
@@ -587,8 +579,7 @@ pub fn owned_slice_mut_by<'a, O, T: Persistent>(
             size_of::<T>(),
         )?;
         if lending == Lending::First {
-            let header =
-                elements.as_ptr() as usize - pool.address_of(0) as usize - slice.offset() as usize;
+            let header = slice_header_len(align_of::<T>() as u64) as usize;
             pool.take_buffer(slice.offset(), header + len * size_of::<T>())?;
             claims.claim(owner_address as usize, slice.offset());
         }
