@@ -2,6 +2,24 @@
 
 use pmem::{PPtr, Persistent};
 
+/// The pool offset in the `PSlice` field `field` of a collection's `Debug` output
+/// (`debug`): the buffer pointer a collection keeps private, which tests of damaged or
+/// duplicated collections need (safe code: `PSlice::from_offset` is public).
+///
+/// # Panics
+///
+/// If `debug` shows no such field.
+#[must_use]
+pub fn pslice_field(debug: &str, field: &str) -> u64 {
+    let start = debug
+        .find(&format!("{field}: PSlice(0x"))
+        .unwrap_or_else(|| panic!("no {field} in {debug}"))
+        + field.len()
+        + ": PSlice(0x".len();
+    let end = start + debug[start..].find(')').expect("a closing parenthesis");
+    u64::from_str_radix(&debug[start..end], 16).expect("a hex offset")
+}
+
 /// Marsaglia's xorshift64 step: the tests' deterministic pseudo-random numbers.
 pub fn xorshift(state: &mut u64) -> u64 {
     *state ^= *state << 13;

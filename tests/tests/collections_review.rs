@@ -11,18 +11,7 @@ use pmem::simulation::{ScratchFile, small_pool};
 use pmem::{
     Error, PHashMap, PSlice, PString, PVec, Persistent, Pool, PoolOptions, owned_slice_mut,
 };
-
-/// The buffer pointer a collection keeps private, read from its `Debug` output (safe code:
-/// `PSlice::from_offset` is public).
-fn buffer_of(debug: &str, field: &str) -> u64 {
-    let start = debug
-        .find(&format!("{field}: PSlice(0x"))
-        .unwrap_or_else(|| panic!("no {field} in {debug}"))
-        + field.len()
-        + ": PSlice(0x".len();
-    let end = start + debug[start..].find(')').expect("a closing parenthesis");
-    u64::from_str_radix(&debug[start..end], 16).expect("a hex offset")
-}
+use pmem_tests::pslice_field;
 
 // ---------------------------------------------------------------------------------------
 // 1. owned_slice_mut: a second owner of a collection's buffer, while the collection lends
@@ -49,8 +38,10 @@ fn a_second_owner_of_a_lent_buffer_is_refused() {
         Ok::<(), Error>(())
     })
     .expect("push");
-    let buffer =
-        PSlice::<u64>::from_offset(buffer_of(&format!("{:?}", pool.root().numbers), "buffer"));
+    let buffer = PSlice::<u64>::from_offset(pslice_field(
+        &format!("{:?}", pool.root().numbers),
+        "buffer",
+    ));
     let outcome = pool.try_txn(|tx| {
         let mut root = tx.root_mut();
         root.forged = buffer;
@@ -175,7 +166,8 @@ fn damaged_map(file: &ScratchFile) -> Pool<MapRoot> {
         Ok::<(), Error>(())
     })
     .expect("fill");
-    let hashes = PSlice::<u64>::from_offset(buffer_of(&format!("{:?}", pool.root().map), "hashes"));
+    let hashes =
+        PSlice::<u64>::from_offset(pslice_field(&format!("{:?}", pool.root().map), "hashes"));
     pool.try_txn(|tx| {
         let mut words = tx.get_slice_mut(hashes)?;
         for at in 0..words.len() {
@@ -354,8 +346,10 @@ fn forged_buffer_pointer_changes_are_rolled_back() {
     let mut pool = Pool::create(file.path(), ForgedRoot::default()).expect("create");
     pool.try_txn(|tx| tx.root_mut().numbers.push(1))
         .expect("push");
-    let buffer =
-        PSlice::<u64>::from_offset(buffer_of(&format!("{:?}", pool.root().numbers), "buffer"));
+    let buffer = PSlice::<u64>::from_offset(pslice_field(
+        &format!("{:?}", pool.root().numbers),
+        "buffer",
+    ));
     let outcome: Result<(), Error> = pool.try_txn(|tx| {
         tx.get_slice_mut(buffer)?.at(0).set(42);
         Err(Error::NoTransaction)

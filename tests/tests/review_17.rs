@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use pmem::simulation::ScratchFile;
 use pmem::{Error, PMutex, PVec, Persistent, Pool, PoolOptions};
+use pmem_tests::pslice_field;
 
 #[derive(Persistent)]
 #[repr(C)]
@@ -340,13 +341,7 @@ fn a_collection_inside_with_elements_does_not_free_the_buffer_it_lends() {
 
 /// The pool offset of `vector`'s buffer, as its `Debug` output shows it.
 fn buffer_offset(vector: &PVec<u64>) -> u64 {
-    let text = format!("{vector:?}");
-    let hex = text
-        .split("PSlice(0x")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .expect("a buffer");
-    u64::from_str_radix(hex, 16).expect("hex")
+    pslice_field(&format!("{vector:?}"), "buffer")
 }
 
 /// `PVec::with_elements` (public since today) lends `&[u64]` of the buffer through the
@@ -471,13 +466,9 @@ fn a_rolled_back_push_changes_nothing_a_copy_of_a_freed_buffer_names() {
         Ok(())
     })
     .expect("b takes a buffer");
-    let buffer = |vector: &PVec<u64>| {
-        let debug = format!("{vector:?}");
-        debug[debug.find("PSlice(").expect("a buffer")..].to_owned()
-    };
     assert_eq!(
-        buffer(&pool.root().b),
-        buffer(&stash),
+        buffer_offset(&pool.root().b),
+        buffer_offset(&stash),
         "the heap gave b the slot of the freed buffer (the case this test is about)"
     );
     pool.txn(|tx| tx.root_mut().c = stash);

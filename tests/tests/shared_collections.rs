@@ -9,6 +9,7 @@ use pmem::simulation::{ScratchFile, check_every_fence_observing};
 use pmem::{
     Error, PBTreeMap, PHashMap, PMutex, PString, PVec, Persistent, Pool, PoolOptions, SharedTxn,
 };
+use pmem_tests::pslice_field;
 
 #[derive(Persistent)]
 #[repr(C)]
@@ -157,10 +158,7 @@ fn vector_bytes(len: u64, buffer: u64) -> [u8; 16] {
 
 /// The buffer offset a vector keeps private, from its `Debug` output.
 fn buffer_of(vector: &PVec<u64>) -> u64 {
-    let debug = format!("{vector:?}");
-    let start = debug.find("PSlice(0x").expect("a buffer") + "PSlice(0x".len();
-    let end = start + debug[start..].find(')').expect("a closing parenthesis");
-    u64::from_str_radix(&debug[start..end], 16).expect("a hex offset")
+    pslice_field(&format!("{vector:?}"), "buffer")
 }
 
 /// Rewrites the pool file so that the vector `victim` (its length and buffer) holds the
