@@ -70,9 +70,9 @@ pub use pmem_runtime::{
     owned_slice_mut_by, release_claims, scratch_directory, with_owned_slice,
 };
 
-pub use pmem_runtime::format;
 #[cfg(feature = "simulation")]
 pub use pmem_runtime::simulation;
+pub use pmem_runtime::{format, inspect};
 
 /// The guide (`docs/src/`) and the README, compiled and run as doctests of this crate, so
 /// that an example written against a renamed or changed API fails `cargo test` instead of

@@ -41,7 +41,7 @@ use crate::error::HeapError;
 use crate::heap::Heap;
 use crate::layout;
 use crate::region::{FenceFor, Region};
-use crate::types::{TypeInfo, TypeKind};
+use crate::types::TypeKind;
 
 /// What one collection found and did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -97,15 +97,25 @@ pub struct Marks {
     spans: Vec<Vec<u64>>,
     pinned: u64,
     dangling_pointers: u64,
-    first_dangling: Option<DanglingPointer>,
+    /// The first [`MAX_LISTED_DANGLING`] dangling pointers found.
+    dangling: Vec<DanglingPointer>,
     began: Instant,
 }
+
+/// How many dangling pointers a collection lists ([`Heap::last_dangling`]); all are counted.
+pub const MAX_LISTED_DANGLING: usize = 100;
 
 impl Marks {
     /// How many dangling pointers marking found.
     #[must_use]
     pub fn dangling_pointers(&self) -> u64 {
         self.dangling_pointers
+    }
+
+    /// The first [`MAX_LISTED_DANGLING`] of them.
+    #[must_use]
+    pub fn dangling(&self) -> &[DanglingPointer] {
+        &self.dangling
     }
 }
 
@@ -166,7 +176,7 @@ impl Heap {
                 .collect(),
             stack: Vec::new(),
             dangling_pointers: 0,
-            first_dangling: None,
+            dangling: Vec::new(),
         };
         marker.trace(self.root.offset, self.root_type)?;
         for slot in 0..crate::layout::NAMED_ROOTS {
@@ -183,7 +193,7 @@ impl Heap {
             spans: marker.marks,
             pinned,
             dangling_pointers: marker.dangling_pointers,
-            first_dangling: marker.first_dangling,
+            dangling: marker.dangling,
             began,
         })
     }
@@ -203,7 +213,7 @@ impl Heap {
         let mut report = Collection {
             pinned: marks.pinned,
             dangling_pointers: marks.dangling_pointers,
-            first_dangling: marks.first_dangling,
+            first_dangling: marks.dangling.first().copied(),
             ..Collection::default()
         };
         self.clear_freed_huge_tables(region, &marks.spans);
@@ -272,6 +282,7 @@ impl Heap {
         self.live_after_collection = report.live_bytes;
         self.collections += 1;
         self.last_dangling_pointers = report.dangling_pointers;
+        self.last_dangling = marks.dangling;
         report.duration = marks.began.elapsed();
         report
     }
@@ -309,6 +320,138 @@ impl Heap {
     }
 }
 
+/// Why a pointer at the root object is dangling: the root is of another type.
+pub(crate) const MISTYPED_ROOT: &str = "points at the root object, which is of another type";
+/// Why a pointer at an object of another type is dangling.
+pub(crate) const MISTYPED_OBJECT: &str = "points at an object of another type";
+
+/// Where a persistent pointer leads, as the collector judges it ([`Heap::resolve`]).
+pub(crate) enum Resolved {
+    /// Null.
+    Null,
+    /// Into the root object, which is always live: not followed.
+    IntoRoot,
+    /// At the start of the root object, but the pointer's pointee type is another.
+    MistypedRoot,
+    /// At the start of an allocated object, in span `id`, slot `slot`; `mistyped` if the
+    /// object is not of the pointer's pointee type.
+    Object {
+        id: usize,
+        slot: usize,
+        mistyped: bool,
+    },
+    /// Nowhere: why.
+    Dangling(&'static str),
+}
+
+impl Heap {
+    /// Where the pointer `value` leads, for a pointer to objects of layout hash `pointee`
+    /// (`None` for a root held elsewhere, of any type).
+    pub(crate) fn resolve(&self, value: u64, pointee: Option<u64>) -> Resolved {
+        if value == 0 {
+            return Resolved::Null;
+        }
+        let root = self.root;
+        let root_end = root.offset.saturating_add(root.size.max(1));
+        if value >= root.offset && value < root_end {
+            let root_hash = self.types[self.root_type as usize].info.layout_hash;
+            if value == root.offset && pointee.is_some_and(|hash| hash != root_hash) {
+                return Resolved::MistypedRoot;
+            }
+            return Resolved::IntoRoot;
+        }
+        let Some((id, slot)) = self.locate(value) else {
+            return Resolved::Dangling("is not the start of an object in the heap");
+        };
+        let span = self.spans[id].as_ref().expect("located");
+        if self.allocation_known && !span.is_allocated(slot) {
+            return Resolved::Dangling("points at a free slot");
+        }
+        let info = &self.types[span.type_index as usize].info;
+        Resolved::Object {
+            id,
+            slot,
+            mistyped: pointee.is_some_and(|hash| hash != info.layout_hash),
+        }
+    }
+
+    /// Calls `found(at, value, pointee)` for every pointer of the object of type
+    /// `type_index` at pool offset `object`, as its record's pointer map names them: one
+    /// value's, or each element's of a slice, whose length (read from the object) must fit
+    /// its slot. `at` is the pointer's pool offset, `value` what it holds, `pointee` the
+    /// layout hash of what it must point at.
+    ///
+    /// # Errors
+    ///
+    /// [`HeapError::Corrupted`] if a slice's length exceeds its slot, or a pointer map
+    /// reaches past the region's end.
+    pub(crate) fn for_each_pointer(
+        &self,
+        region: &impl Region,
+        object: u64,
+        type_index: u32,
+        mut found: impl FnMut(u64, u64, u64),
+    ) -> Result<(), HeapError> {
+        let info = &self.types[type_index as usize].info;
+        let (elements, first, stride) = self.elements_of(region, object, type_index)?;
+        for element in 0..elements {
+            let value = first + element * stride;
+            for run in info.pointers.runs() {
+                for index in 0..run.count {
+                    let at = index
+                        .checked_mul(run.stride)
+                        .and_then(|step| step.checked_add(run.offset))
+                        .and_then(|within| within.checked_add(value))
+                        .filter(|&at| {
+                            usize::try_from(at)
+                                .ok()
+                                .and_then(|at| at.checked_add(8))
+                                .is_some_and(|end| end <= region.len())
+                        })
+                        .ok_or(HeapError::Corrupted {
+                            offset: value,
+                            what: "a pointer map reaches past the pool's end",
+                        })?;
+                    found(at, region.read_word(at as usize), run.pointee);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The values of the object of type `type_index` at `object`: how many, where the
+    /// first starts, and how far apart they are (one value for a sized type; a slice's
+    /// elements, its length checked against its slot).
+    ///
+    /// # Errors
+    ///
+    /// [`HeapError::Corrupted`] if a slice's length exceeds its slot.
+    pub(crate) fn elements_of(
+        &self,
+        region: &impl Region,
+        object: u64,
+        type_index: u32,
+    ) -> Result<(u64, u64, u64), HeapError> {
+        let info = &self.types[type_index as usize].info;
+        match info.kind {
+            TypeKind::Sized => Ok((1, object, 0)),
+            TypeKind::Slice => {
+                let header = slice_header_len(info.align) as u64;
+                let slot = self.slot_len(object).expect("slices are heap objects") as u64;
+                let len = region.read_word(object as usize);
+                let capacity = (slot - header).checked_div(info.size).unwrap_or(0);
+                if info.size != 0 && len > capacity {
+                    return Err(HeapError::Corrupted {
+                        offset: object,
+                        what: "a slice's length exceeds its slot",
+                    });
+                }
+                Ok((len.min(capacity), object + header, info.size))
+            }
+        }
+    }
+}
+
 struct Marker<'h, R> {
     heap: &'h Heap,
     region: &'h R,
@@ -317,14 +460,15 @@ struct Marker<'h, R> {
     /// Marked objects whose pointers are not yet traced: (pool offset, type index).
     stack: Vec<(u64, u32)>,
     dangling_pointers: u64,
-    first_dangling: Option<DanglingPointer>,
+    dangling: Vec<DanglingPointer>,
 }
 
 impl<R: Region> Marker<'_, R> {
     fn dangling(&mut self, at: u64, value: u64, reason: &'static str) {
         self.dangling_pointers += 1;
-        self.first_dangling
-            .get_or_insert(DanglingPointer { at, value, reason });
+        if self.dangling.len() < MAX_LISTED_DANGLING {
+            self.dangling.push(DanglingPointer { at, value, reason });
+        }
     }
 
     /// Marks the object `value` points at (read from pool offset `at`; 0 for a root held
@@ -332,47 +476,38 @@ impl<R: Region> Marker<'_, R> {
     /// Returns whether it was newly marked; a pointer that leads nowhere is counted as
     /// dangling.
     fn mark(&mut self, at: u64, value: u64, pointee: Option<u64>) -> bool {
-        if value == 0 {
-            return false;
-        }
-        let root = self.heap.root;
-        let root_end = root.offset.saturating_add(root.size.max(1));
-        if value >= root.offset && value < root_end {
-            let root_hash = self.heap.types[self.heap.root_type as usize]
-                .info
-                .layout_hash;
-            if value == root.offset && pointee.is_some_and(|hash| hash != root_hash) {
-                self.dangling(
-                    at,
-                    value,
-                    "points at the root object, which is of another type",
-                );
+        let (id, slot) = match self.heap.resolve(value, pointee) {
+            Resolved::Null | Resolved::IntoRoot => return false,
+            Resolved::Dangling(reason) => {
+                self.dangling(at, value, reason);
+                return false;
             }
-            return false;
-        }
-        let Some((id, slot)) = self.heap.locate(value) else {
-            self.dangling(at, value, "is not the start of an object in the heap");
-            return false;
+            Resolved::MistypedRoot => {
+                self.dangling(at, value, MISTYPED_ROOT);
+                return false;
+            }
+            Resolved::Object { id, slot, mistyped } => {
+                // Dangling as a pointer, but the object it hits is kept (and traced as
+                // what it is): if the pointer map that named it is what is wrong, freeing
+                // would lose a live object, and keeping one more never harms.
+                if mistyped {
+                    self.dangling(at, value, MISTYPED_OBJECT);
+                }
+                (id, slot)
+            }
         };
-        let span = self.heap.spans[id].as_ref().expect("located");
-        let info = &self.heap.types[span.type_index as usize].info;
-        if self.heap.allocation_known && !span.is_allocated(slot) {
-            self.dangling(at, value, "points at a free slot");
-            return false;
-        }
-        if pointee.is_some_and(|hash| hash != info.layout_hash) {
-            // Dangling as a pointer, but the object it hits is kept (and traced as what it
-            // is): if the pointer map that named it is what is wrong, freeing would lose a
-            // live object, and keeping one more never harms.
-            self.dangling(at, value, "points at an object of another type");
-        }
+        let span = self.heap.spans[id].as_ref().expect("resolved");
         let word = &mut self.marks[id][slot / 64];
         let bit = 1 << (slot % 64);
         if *word & bit != 0 {
             return false;
         }
         *word |= bit;
-        if !info.pointers.is_empty() {
+        if !self.heap.types[span.type_index as usize]
+            .info
+            .pointers
+            .is_empty()
+        {
             self.stack.push((value, span.type_index));
         }
         true
@@ -411,62 +546,15 @@ impl<R: Region> Marker<'_, R> {
         }
     }
 
-    /// Marks what the object at `object` points at: one value's pointers, or each element's
-    /// of a slice, whose length (read from the object) must fit its slot.
+    /// Marks what the object at `object` points at, now and before the transaction.
     fn trace(&mut self, object: u64, type_index: u32) -> Result<(), HeapError> {
-        let heap = self.heap;
-        let info = &heap.types[type_index as usize].info;
-        let (elements, first, stride) = match info.kind {
-            TypeKind::Sized => (1, object, 0),
-            TypeKind::Slice => {
-                let header = slice_header_len(info.align) as u64;
-                let slot = heap.slot_len(object).expect("marked objects are located") as u64;
-                let len = self.region.read_word(object as usize);
-                let capacity = (slot - header).checked_div(info.size).unwrap_or(0);
-                if info.size != 0 && len > capacity {
-                    return Err(HeapError::Corrupted {
-                        offset: object,
-                        what: "a slice's length exceeds its slot",
-                    });
-                }
-                (len.min(capacity), object + header, info.size)
+        let (heap, region) = (self.heap, self.region);
+        heap.for_each_pointer(region, object, type_index, |at, value, pointee| {
+            self.mark(at, value, Some(pointee));
+            if let Some(&before) = self.previous.get(&at) {
+                self.mark(at, before, Some(pointee));
             }
-        };
-        for element in 0..elements {
-            self.trace_value(first + element * stride, info)?;
-        }
-        Ok(())
-    }
-
-    /// Marks what the pointers of `info`'s map point at in the value at `value`.
-    fn trace_value(&mut self, value: u64, info: &TypeInfo) -> Result<(), HeapError> {
-        let past_the_end = HeapError::Corrupted {
-            offset: value,
-            what: "a pointer map reaches past the pool's end",
-        };
-        for run in info.pointers.runs() {
-            for index in 0..run.count {
-                let at = index
-                    .checked_mul(run.stride)
-                    .and_then(|step| step.checked_add(run.offset))
-                    .and_then(|within| within.checked_add(value))
-                    .filter(|&at| {
-                        usize::try_from(at)
-                            .ok()
-                            .and_then(|at| at.checked_add(8))
-                            .is_some_and(|end| end <= self.region.len())
-                    });
-                let Some(at) = at else {
-                    return Err(past_the_end);
-                };
-                let value = self.region.read_word(at as usize);
-                self.mark(at, value, Some(run.pointee));
-                if let Some(&before) = self.previous.get(&at) {
-                    self.mark(at, before, Some(run.pointee));
-                }
-            }
-        }
-        Ok(())
+        })
     }
 
     fn drain(&mut self) -> Result<(), HeapError> {

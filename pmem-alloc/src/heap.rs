@@ -252,6 +252,8 @@ pub struct Heap {
     pub(crate) collections: u64,
     /// What the last collection counted (see [`Collection`](crate::Collection)).
     pub(crate) last_dangling_pointers: u64,
+    /// The first dangling pointers the last collection found.
+    pub(crate) last_dangling: Vec<crate::gc::DanglingPointer>,
 }
 
 impl Heap {
@@ -308,6 +310,7 @@ impl Heap {
             live_after_collection: 0,
             collections: 0,
             last_dangling_pointers: 0,
+            last_dangling: Vec::new(),
         }
     }
 
@@ -855,6 +858,13 @@ impl Heap {
         let (id, slot) = self.locate(offset)?;
         let span = self.spans[id].as_ref()?;
         span.is_allocated(slot).then_some(span.type_index)
+    }
+
+    /// The first [`MAX_LISTED_DANGLING`](crate::MAX_LISTED_DANGLING) dangling pointers the
+    /// last collection found (it counted them all).
+    #[must_use]
+    pub fn last_dangling(&self) -> &[crate::gc::DanglingPointer] {
+        &self.last_dangling
     }
 
     /// The pool's root object.

@@ -24,10 +24,11 @@ mod slice;
 mod stats;
 pub mod type_hash;
 mod types;
+mod walk;
 
 pub use class::slice_header_len;
 pub use error::HeapError;
-pub use gc::{Collection, DanglingPointer, Marks};
+pub use gc::{Collection, DanglingPointer, MAX_LISTED_DANGLING, Marks};
 pub use heap::{ClaimRefused, Growth, Heap, HiddenSlot, NamedRoot, RootObject};
 pub use layout::{
     DataTablePages, MAX_OBJECT_PAGES, MAX_ROOT_NAME, MAX_SPAN_PAGES, MIN_HEAP_LEN, NAMED_ROOTS,
@@ -40,3 +41,4 @@ pub use region::{FenceFor, GrowError, Region};
 pub use slice::{PSlice, slice_layout_hash};
 pub use stats::{HeapStats, TypeStats};
 pub use types::{TypeInfo, TypeKind};
+pub use walk::{ObjectVisit, PointerField, PointerTarget};

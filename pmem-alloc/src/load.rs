@@ -38,6 +38,25 @@ impl Heap {
         start: usize,
         root_type: &TypeInfo,
     ) -> Result<Self, HeapError> {
+        Self::load_checking_root(region, start, Some(root_type))
+    }
+
+    /// As [`load`](Heap::load), for a caller that does not know the root's type (a pool
+    /// tool): the root's record is taken as the heap holds it, which must be of a sized
+    /// type. Every other check is made.
+    ///
+    /// # Errors
+    ///
+    /// As [`load`](Heap::load).
+    pub fn load_as_recorded(region: &impl Region, start: usize) -> Result<Self, HeapError> {
+        Self::load_checking_root(region, start, None)
+    }
+
+    fn load_checking_root(
+        region: &impl Region,
+        start: usize,
+        root_type: Option<&TypeInfo>,
+    ) -> Result<Self, HeapError> {
         let corrupted = |offset: usize, what| HeapError::Corrupted {
             offset: offset as u64,
             what,
@@ -79,7 +98,11 @@ impl Heap {
             .types
             .get_mut(header.root_type.get() as usize)
             .ok_or_else(|| corrupted(start, "the root's type is not in the type table"))?;
-        if !root_state.info.describes(root_type) {
+        let root_matches = match root_type {
+            Some(root_type) => root_state.info.describes(root_type),
+            None => root_state.info.kind == TypeKind::Sized,
+        };
+        if !root_matches {
             return Err(corrupted(
                 start + TYPE_TABLE_START,
                 "the root's type record disagrees with the root's type",

@@ -22,8 +22,19 @@ pub fn scratch_directory() -> PathBuf {
 
 /// Takes the file's exclusive lock without waiting.
 pub(crate) fn lock(file: &File, path: &Path) -> Result<(), Error> {
+    flock(file, path, libc::LOCK_EX)
+}
+
+/// Takes a shared lock on the file without waiting: readers that write nothing (a pool
+/// tool's `info` or `check`) may hold it together, and no writer can open the pool
+/// meanwhile, nor can one be open.
+pub(crate) fn lock_shared(file: &File, path: &Path) -> Result<(), Error> {
+    flock(file, path, libc::LOCK_SH)
+}
+
+fn flock(file: &File, path: &Path, kind: libc::c_int) -> Result<(), Error> {
     // SAFETY: flock on a file descriptor we own has no memory-safety preconditions.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+    if unsafe { libc::flock(file.as_raw_fd(), kind | libc::LOCK_NB) } == 0 {
         return Ok(());
     }
     let error = io::Error::last_os_error();

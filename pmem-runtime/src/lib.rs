@@ -77,6 +77,17 @@ pub mod format {
     pub use zerocopy::FromBytes;
 }
 
+/// Pools without their program, for tools: [`UntypedPool`](inspect::UntypedPool) opens any
+/// pool (read-only if asked), and walks, checks and collects it through the pointer maps
+/// the pool records, without the application's types.
+pub mod inspect {
+    pub use crate::pool::{PoolDetails, UntypedPool};
+    pub use pmem_alloc::{
+        MAX_LISTED_DANGLING, NamedRoot, ObjectVisit, PointerField, PointerTarget, TypeInfo,
+        TypeKind,
+    };
+}
+
 #[doc(hidden)]
 pub use txn::ThisThreadsTransaction;
 pub use txn::{abort, in_transaction, log_range};

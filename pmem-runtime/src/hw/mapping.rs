@@ -307,13 +307,23 @@ fn shared_flags(dax: bool) -> libc::c_int {
 /// `MAP_SYNC` with `MAP_FIXED` may fail only after the old pages are gone, so the choice is
 /// made here, away from the reservation.
 fn supports_sync_mapping(file: &File, page: usize) -> io::Result<bool> {
+    probe_sync_mapping(file, page, PROTECTION)
+}
+
+/// Whether the kernel would grant `file`, which may be open read-only, a synchronous
+/// mapping: for a tool that reports how a program would map it.
+pub(crate) fn supports_sync_mapping_of(file: &File) -> io::Result<bool> {
+    probe_sync_mapping(file, page_size(), libc::PROT_READ)
+}
+
+fn probe_sync_mapping(file: &File, page: usize, protection: libc::c_int) -> io::Result<bool> {
     // SAFETY: a fresh mapping at an address of the kernel's choosing touches no existing
     // memory.
     let probe = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
             page,
-            PROTECTION,
+            protection,
             shared_flags(true),
             file.as_raw_fd(),
             0,

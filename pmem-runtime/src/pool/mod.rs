@@ -17,6 +17,7 @@
 //! | `slices.rs` | runtime-sized objects: allocating and reading slices ([`PSlice`](pmem_alloc::PSlice)) |
 //! | `active.rs` | the pool whose exclusive transaction runs on this thread, for collections ([`alloc_slice_with`], [`owned_slice_mut`]) |
 //! | `read.rs` | [`Reader`]: reading through a pool or a transaction alike |
+//! | `untyped.rs` | [`UntypedPool`]: a pool opened without its root type, for tools |
 
 mod active;
 mod create;
@@ -30,6 +31,7 @@ mod read;
 mod shared;
 mod slices;
 mod transaction;
+mod untyped;
 
 pub use active::{
     alloc_slice_with, buffer_outlived_a_rollback, owned_slice_mut, owned_slice_mut_by,
@@ -41,6 +43,7 @@ pub use info::{PoolInfo, PoolUuid};
 pub use options::PoolOptions;
 pub use shared::SharedTxn;
 pub use transaction::Txn;
+pub use untyped::{PoolDetails, UntypedPool};
 
 use std::fmt;
 use std::fs::File;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use pmem_alloc::{Heap, HeapError, Marks, Persistent, TypeInfo};
@@ -25,6 +25,42 @@ use super::{Parts, Pool, PoolOptions};
 
 /// The open protocol for [`PoolOptions::open`].
 pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<Pool<R>, Error> {
+    open_as(
+        options,
+        path,
+        RootCheck::Type(TypeInfo::of::<R>()),
+        Access::ReadWrite,
+    )
+}
+
+/// What open checks the pool's root against.
+pub(super) enum RootCheck {
+    /// The program's root type: the header's and the heap's records must describe it.
+    Type(TypeInfo),
+    /// Whatever the pool records (a tool's open, as `Pool<()>`): the heap's record of the
+    /// root must agree with the header's.
+    AsRecorded,
+}
+
+/// Whether an open may write the file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Access {
+    /// As [`PoolOptions::open`]: recovery and the collection write the file.
+    ReadWrite,
+    /// The file is opened read-only under a shared lock and mapped copy-on-write:
+    /// recovery and the collection run on this process's private copy, and the file is
+    /// left exactly as it was.
+    ReadOnly,
+}
+
+/// The open protocol, for a pool whose root is an `R` (or, for [`RootCheck::AsRecorded`],
+/// of any type, opened as `Pool<()>`).
+pub(super) fn open_as<R: Persistent>(
+    options: &PoolOptions,
+    path: &Path,
+    root_check: RootCheck,
+    access: Access,
+) -> Result<Pool<R>, Error> {
     let io = |operation| {
         move |source| Error::Io {
             path: path.to_owned(),
@@ -33,13 +69,8 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
         }
     };
     let forced_mode = options.forced_flush_mode()?;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(path)
-        .map_err(io("open"))?;
-    file::lock(&file, path)?;
+    let read_only = access == Access::ReadOnly;
+    let file = open_locked(path, read_only)?;
     let file_len = file.metadata().map_err(io("read the length of"))?.len();
     let head = read_head(&file).map_err(io("read"))?;
     let (identity, state) =
@@ -53,9 +84,10 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
             });
         }
     }
-    if identity.root_layout_hash != R::LAYOUT_HASH
-        || identity.root_size != size_of::<R>() as u64
-        || identity.root_align != align_of::<R>() as u64
+    if let RootCheck::Type(root) = &root_check
+        && (identity.root_layout_hash != root.layout_hash
+            || identity.root_size != root.size
+            || identity.root_align != root.align)
     {
         return Err(Error::RootTypeMismatch {
             path: path.to_owned(),
@@ -67,15 +99,19 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
         option: "max_size",
         reason: "the pool is larger than the address space",
     })?;
-    let max_size = if options.is_copy_on_write() {
+    let private = read_only || options.is_copy_on_write();
+    let max_size = if private {
         state.pool_size
     } else {
         options.max_size.max(state.pool_size)
     };
     let reserve = usize::try_from(max_size).unwrap_or(usize::MAX);
-    let mapping =
-        Mapping::map(&file, pool_size, reserve, options.is_copy_on_write()).map_err(io("map"))?;
-    let flusher = options.flusher(forced_mode, &mapping)?;
+    let mapping = Mapping::map(&file, pool_size, reserve, private).map_err(io("map"))?;
+    let flusher = if read_only {
+        Flusher::new(FlushMode::None)
+    } else {
+        options.flusher(forced_mode, &mapping)?
+    };
 
     // The heap's metadata is never logged, so it reads the same before and after recovery:
     // loading it first tells the log's check which page-table pages are data (those inside
@@ -84,7 +120,13 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
         .log
         .end()
         .expect("checked when the header was read") as usize;
-    let heap = load_heap::<R>(path, &PoolRegion::fixed(&mapping, &flusher), heap_start)?;
+    let heap = load_heap(
+        path,
+        &PoolRegion::fixed(&mapping, &flusher),
+        heap_start,
+        &root_check,
+        &identity,
+    )?;
     let data = DataRanges::of(&identity, state.pool_size, heap.data_tables());
     let recovery::Scan { unfinished, blocks } = recovery::scan(&mapping, identity.log, &data)
         .map_err(|damage| Error::LogCorrupted {
@@ -144,24 +186,78 @@ pub(super) fn open<R: Persistent>(options: &PoolOptions, path: &Path) -> Result<
     Ok(pool)
 }
 
+/// Opens the file at `path` and locks it (shared if `read_only`). A compaction replaces a
+/// pool by renaming a new file over it while it holds the old one's lock, so a file that
+/// is no longer the one `path` names once the lock is held is opened again: its lock
+/// would guard nothing.
+fn open_locked(path: &Path, read_only: bool) -> Result<File, Error> {
+    let io = |operation| {
+        move |source| Error::Io {
+            path: path.to_owned(),
+            operation,
+            source,
+        }
+    };
+    loop {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(!read_only)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)
+            .map_err(io("open"))?;
+        if read_only {
+            file::lock_shared(&file, path)?;
+        } else {
+            file::lock(&file, path)?;
+        }
+        let opened = file.metadata().map_err(io("read the metadata of"))?;
+        match std::fs::metadata(path) {
+            Ok(named) if named.dev() == opened.dev() && named.ino() == opened.ino() => {
+                return Ok(file);
+            }
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(io("read the metadata of")(error)),
+        }
+    }
+}
+
 /// The log extension blocks that the slots chain (see `recovery::scan`), and their type.
 struct LogBlocks<'a> {
     offsets: &'a [u64],
     info: TypeInfo,
 }
 
-/// Loads the heap of a pool whose root is an `R`, at `heap_start` in `region`, writing
-/// nothing, and checks its root against the pool header's.
-fn load_heap<R: Persistent>(
+/// Loads the heap at `heap_start` in `region`, writing nothing, and checks its root
+/// against `root_check` and the pool header's.
+fn load_heap(
     path: &Path,
     region: &PoolRegion<'_>,
     heap_start: usize,
+    root_check: &RootCheck,
+    identity: &header::Identity,
 ) -> Result<Heap, Error> {
     let heap_corrupted = |source| Error::HeapCorrupted {
         path: path.to_owned(),
         source,
     };
-    let heap = Heap::load(region, heap_start, &TypeInfo::of::<R>()).map_err(heap_corrupted)?;
+    let heap = match root_check {
+        RootCheck::Type(root) => Heap::load(region, heap_start, root),
+        RootCheck::AsRecorded => Heap::load_as_recorded(region, heap_start),
+    }
+    .map_err(heap_corrupted)?;
+    let recorded_root = heap
+        .type_info(heap.root_type())
+        .expect("a loaded heap records its root's type");
+    if recorded_root.layout_hash != identity.root_layout_hash
+        || recorded_root.size != identity.root_size
+        || recorded_root.align != identity.root_align
+    {
+        return Err(heap_corrupted(HeapError::Corrupted {
+            offset: heap_start as u64,
+            what: "the heap's record of the root's type disagrees with the pool header",
+        }));
+    }
     if heap.root().offset != ROOT_OFFSET {
         return Err(heap_corrupted(HeapError::Corrupted {
             offset: heap_start as u64,
