@@ -122,6 +122,14 @@ pub enum Error {
         /// The pool file.
         path: PathBuf,
     },
+    /// A compaction refused the pool before writing anything: moving its objects would
+    /// change what some of its pointers mean.
+    CannotCompact {
+        /// The pool file.
+        path: PathBuf,
+        /// Why.
+        reason: &'static str,
+    },
     /// A pool option is out of range.
     InvalidOption {
         /// The option's name.
@@ -270,6 +278,9 @@ impl fmt::Display for Error {
                 "pool file {} is already open (by this or another process)",
                 path.display()
             ),
+            Self::CannotCompact { path, reason } => {
+                write!(f, "pool file {} cannot be compacted: {reason}", path.display())
+            }
             Self::InvalidOption { option, reason } => {
                 write!(f, "invalid pool option `{option}`: {reason}")
             }

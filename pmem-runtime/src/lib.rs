@@ -81,10 +81,12 @@ pub mod format {
 /// pool (read-only if asked), and walks, checks and collects it through the pointer maps
 /// the pool records, without the application's types.
 pub mod inspect {
-    pub use crate::pool::{PoolDetails, UntypedPool};
+    pub use crate::pool::{
+        Compaction, PoolDetails, UntypedPool, compact, compact_with, temporary_path,
+    };
     pub use pmem_alloc::{
         MAX_LISTED_DANGLING, NamedRoot, ObjectVisit, PointerField, PointerTarget, TypeInfo,
-        TypeKind,
+        TypeKind, slice_header_len,
     };
 }
 

@@ -104,3 +104,66 @@ pub mod forge;
 pub mod fuzz;
 pub mod shared_workloads;
 pub mod workloads;
+
+/// A pool's object graph as a tool sees it, independent of where its objects lie: per
+/// object reachable from the roots, in the breadth-first order of
+/// [`UntypedPool::walk`](pmem::inspect::UntypedPool::walk), its type's name, its element
+/// count, and its value's words (a slice's up to its length), with each pointer word
+/// replaced by the walk index of the object it points at (`u64::MAX - 1` for the root's
+/// inside, `u64::MAX` for null); then the named roots as (name, walk index). Two pools
+/// hold the same graph, moved or not, exactly when their signatures are equal.
+///
+/// # Panics
+///
+/// If the pool cannot be opened read-only or walked.
+#[must_use]
+pub fn graph_signature(path: &std::path::Path) -> GraphSignature {
+    use pmem::inspect::{PointerTarget, TypeKind, UntypedPool};
+    let pool = UntypedPool::open_read_only(path).expect("open read-only");
+    let types = pool.types();
+    let mut visits = Vec::new();
+    pool.walk(|object| visits.push(object.clone()))
+        .expect("walk");
+    let index: std::collections::HashMap<u64, u64> = visits
+        .iter()
+        .enumerate()
+        .map(|(at, object)| (object.offset, at as u64))
+        .collect();
+    let objects = visits
+        .iter()
+        .map(|object| {
+            let info = &types[object.type_index as usize];
+            let len = match (info.kind, object.elements) {
+                (TypeKind::Slice, Some(elements)) => {
+                    pmem::inspect::slice_header_len(info.align) as u64 + elements * info.size
+                }
+                _ => info.size,
+            };
+            let mut words = pool.words(object.offset, len);
+            for pointer in &object.pointers {
+                let word = ((pointer.at - object.offset) / 8) as usize;
+                words[word] = match pointer.target {
+                    PointerTarget::Null => u64::MAX,
+                    PointerTarget::Root if pointer.value != visits[0].offset => u64::MAX - 1,
+                    _ => index[&pointer.value],
+                };
+            }
+            (info.name.clone(), object.elements, words)
+        })
+        .collect();
+    let named = pool
+        .named_roots()
+        .into_iter()
+        .map(|root| (root.name, index.get(&root.pointer).copied()))
+        .collect();
+    GraphSignature { objects, named }
+}
+
+/// What [`graph_signature`] returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphSignature {
+    /// Per object: type name, element count, words.
+    pub objects: Vec<(String, Option<u64>, Vec<u64>)>,
+    /// Per named root: its name and the walk index of its object.
+    pub named: Vec<(String, Option<u64>)>,
+}

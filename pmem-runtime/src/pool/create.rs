@@ -26,6 +26,45 @@ pub(super) fn create<R: Persistent>(
     path: &Path,
     init: impl FnOnce(&mut R),
 ) -> Result<Pool<R>, Error> {
+    let root = NewRoot {
+        info: TypeInfo::of::<R>(),
+        type_name: header::stored_root_type_name(core::any::type_name::<R>()),
+        identity: None,
+    };
+    create_pool(options, path, root, |mapping| {
+        let root_address = mapping
+            .address_of(ROOT_OFFSET as usize)
+            .cast_mut()
+            .cast::<R>();
+        // SAFETY: the root slot lies inside the mapping (size >= ROOT_OFFSET +
+        // size_of::<R>()), is aligned for `R` (page-aligned base, align_of::<R>() <= 4096
+        // divides ROOT_OFFSET), holds zeros from `allocate`, a valid `R` since every bit
+        // pattern is one, and is not yet visible to anyone else: the file has no magic yet
+        // and is locked.
+        init(unsafe { &mut *root_address });
+    })
+}
+
+/// The root of a pool to create, as its records will describe it.
+pub(super) struct NewRoot {
+    /// The root's type.
+    pub(super) info: TypeInfo,
+    /// Its name as the header stores it.
+    pub(super) type_name: String,
+    /// The UUID and creation time to record, for a pool that replaces another
+    /// (compaction); a new pool gets new ones.
+    pub(super) identity: Option<([u8; 16], u64)>,
+}
+
+/// The create protocol for a root described by `root`, whose bytes `init` writes into the
+/// mapping at [`ROOT_OFFSET`] (zeros until then) before the pool exists as one; as `Pool<R>`
+/// (for an untyped root, `Pool<()>`).
+pub(super) fn create_pool<R: Persistent>(
+    options: &PoolOptions,
+    path: &Path,
+    root: NewRoot,
+    init: impl FnOnce(&Mapping),
+) -> Result<Pool<R>, Error> {
     let layout = options.layout.clone().unwrap_or_default();
     if layout.len() > MAX_LAYOUT_LEN || layout.contains('\0') {
         return Err(Error::InvalidOption {
@@ -41,7 +80,7 @@ pub(super) fn create<R: Persistent>(
     }
     let log_area = u32::try_from(options.log_size.max(1).next_multiple_of(HEADER_LEN as u64))
         .ok()
-        .and_then(|slot_len| LogArea::after_root(size_of::<R>() as u64, options.lanes, slot_len))
+        .and_then(|slot_len| LogArea::after_root(root.info.size, options.lanes, slot_len))
         .ok_or(Error::InvalidOption {
             option: "log_size",
             reason: "an undo log is less than 4 GiB, and all lanes' logs together too",
@@ -62,7 +101,7 @@ pub(super) fn create<R: Persistent>(
             reason: "the maximum size is smaller than the pool",
         });
     }
-    if align_of::<R>() > HEADER_LEN {
+    if root.info.align > HEADER_LEN as u64 {
         return Err(Error::InvalidOption {
             option: "root",
             reason: "the root type's alignment exceeds 4096 bytes",
@@ -100,44 +139,43 @@ pub(super) fn create<R: Persistent>(
     let mapping = Mapping::map(&file, size as usize, reserve, false).map_err(io("map"))?;
     let flusher = options.flusher(forced_mode, &mapping)?;
 
+    let (uuid, created_unix_nanos) = match root.identity {
+        Some(kept) => kept,
+        None => (
+            file::new_uuid().map_err(io("generate a UUID for"))?,
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| {
+                    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+                }),
+        ),
+    };
     let identity = Identity {
-        uuid: file::new_uuid().map_err(io("generate a UUID for"))?,
-        created_unix_nanos: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-            }),
-        root_layout_hash: R::LAYOUT_HASH,
-        root_size: size_of::<R>() as u64,
-        root_align: align_of::<R>() as u64,
+        uuid,
+        created_unix_nanos,
+        root_layout_hash: root.info.layout_hash,
+        root_size: root.info.size,
+        root_align: root.info.align,
         root_offset: ROOT_OFFSET,
         log: log_area,
         layout,
-        root_type: header::stored_root_type_name(core::any::type_name::<R>()),
+        root_type: root.type_name,
     };
     let state = State {
         sequence: 1,
         pool_size: size,
         clean_shutdown: false,
     };
-    let root_address = mapping
-        .address_of(ROOT_OFFSET as usize)
-        .cast_mut()
-        .cast::<R>();
-    // SAFETY: the root slot lies inside the mapping (size >= ROOT_OFFSET + size_of::<R>()),
-    // is aligned for `R` (page-aligned base, align_of::<R>() <= 4096 divides ROOT_OFFSET),
-    // holds zeros from `allocate`, a valid `R` since every bit pattern is one, and is not
-    // yet visible to anyone else: the file has no magic yet and is locked.
-    init(unsafe { &mut *root_address });
-    flusher.flush(&mapping, ROOT_OFFSET as usize, size_of::<R>());
+    init(&mapping);
+    flusher.flush(&mapping, ROOT_OFFSET as usize, root.info.size as usize);
     let mut region = PoolRegion::fixed(&mapping, &flusher);
     let root_object = RootObject {
         offset: ROOT_OFFSET,
-        size: size_of::<R>() as u64,
+        size: root.info.size,
     };
     let heap_start = log_area.end().expect("checked above") as usize;
-    let heap = Heap::format(&mut region, heap_start, root_object, &TypeInfo::of::<R>())
-        .map_err(Error::Heap)?;
+    let heap =
+        Heap::format(&mut region, heap_start, root_object, &root.info).map_err(Error::Heap)?;
     let identity_bytes = identity.encode();
     let magic_len = header::MAGIC.len();
     // SAFETY: header bytes are never referenced as Rust values.

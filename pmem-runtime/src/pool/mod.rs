@@ -18,8 +18,10 @@
 //! | `active.rs` | the pool whose exclusive transaction runs on this thread, for collections ([`alloc_slice_with`], [`owned_slice_mut`]) |
 //! | `read.rs` | [`Reader`]: reading through a pool or a transaction alike |
 //! | `untyped.rs` | [`UntypedPool`]: a pool opened without its root type, for tools |
+//! | `compact.rs` | [`compact`]: moving live objects together into a smaller file, crash-safely |
 
 mod active;
+mod compact;
 mod create;
 mod heap;
 mod info;
@@ -39,6 +41,7 @@ pub use active::{
 };
 pub use read::Reader;
 
+pub use compact::{Compaction, compact, compact_with, temporary_path};
 pub use info::{PoolInfo, PoolUuid};
 pub use options::PoolOptions;
 pub use shared::SharedTxn;

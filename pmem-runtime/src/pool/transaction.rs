@@ -129,6 +129,12 @@ impl<R: Persistent> Txn<'_, R> {
         self.pool.root()
     }
 
+    /// A persistent pointer to the root object, as [`Pool::root_ptr`].
+    #[must_use]
+    pub fn root_ptr(&self) -> PPtr<R> {
+        self.pool.root_ptr()
+    }
+
     /// The root object, to change.
     pub fn root_mut(&mut self) -> PMut<'_, R> {
         let address = self
