@@ -387,3 +387,70 @@ fn sigkill_with_three_threads_in_shared_transactions_never_breaks_the_bank() {
     );
     assert!(committed > 0, "the child never committed a transfer");
 }
+
+/// A child compacts a pool again and again (each time writing a new file and renaming it
+/// over the pool) until it is killed with SIGKILL at a random moment; the pool must open
+/// after every kill holding the same graph, and a compaction file a kill left is removed by
+/// the next compaction. `PMEM_KILL_CYCLES` sets the number of cycles (default 10).
+#[test]
+fn sigkill_during_compaction_leaves_the_old_pool_or_the_new_one() {
+    let _turn = take_turn();
+    let cycles: usize = std::env::var("PMEM_KILL_CYCLES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(10);
+    let path = ScratchFile::new("sigkill-compact");
+    let mut pool = PoolOptions::new()
+        .create(path.path(), pmem_tests::Stack::default())
+        .expect("create");
+    pool.try_txn(|tx| {
+        for value in 0..20_000 {
+            let top = tx.root().top;
+            let node = tx.alloc(pmem_tests::StackNode {
+                value,
+                check: !value,
+                next: top,
+            })?;
+            let mut stack = tx.root_mut();
+            stack.top = node;
+            stack.depth += 1;
+        }
+        Ok::<_, pmem::Error>(())
+    })
+    .expect("fill");
+    pool.close();
+    let before = pmem_tests::graph_signature(path.path());
+    let leftover = pmem::inspect::temporary_path(path.path());
+    // Kills land anywhere in the first three compactions a child makes (it starts by
+    // opening the pool, which an earlier kill may have left to recover).
+    let started = std::time::Instant::now();
+    pmem::inspect::compact(path.path()).expect("a first compaction");
+    let window = (started.elapsed().as_micros() as u64 * 3).max(1_000);
+    let mut random = 0x51_7cc1_b727_220a_u64;
+    let (mut interrupted, mut replaced) = (0, 0);
+    let inode =
+        || std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path.path()).expect("metadata"));
+    for cycle in 0..cycles {
+        let before_kill = inode();
+        let (mut child, line) = spawn_child("compact-forever", &path);
+        assert_eq!(line, "ready", "cycle {cycle}");
+        let pause = xorshift(&mut random) % window;
+        std::thread::sleep(std::time::Duration::from_micros(pause));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait");
+        interrupted += usize::from(leftover.exists());
+        replaced += usize::from(inode() != before_kill);
+        assert_eq!(
+            pmem_tests::graph_signature(path.path()),
+            before,
+            "cycle {cycle}"
+        );
+    }
+    let report = pmem::inspect::compact(path.path()).expect("a last compaction");
+    assert!(!leftover.exists());
+    assert_eq!(report.objects, 20_000);
+    assert_eq!(pmem_tests::graph_signature(path.path()), before);
+    eprintln!(
+        "{cycles} kills within {window} µs of a child's start: {replaced} after the child had replaced the pool at least once, {interrupted} leaving a compaction file"
+    );
+}

@@ -18,6 +18,8 @@
 //!   committed, in rounds of 100 transfers per worker; before each round, an exclusive
 //!   transaction empties the list of records and a collection frees them. Until it is
 //!   killed.
+//! - `compact-forever`: prints `ready` and compacts the pool
+//!   ([`pmem::inspect::compact`]) again and again, until it is killed.
 
 use std::io::{BufRead, Write};
 
@@ -60,6 +62,16 @@ fn main() {
                 }
                 std::process::exit(0);
             });
+        }
+        "compact-forever" => {
+            println!("ready");
+            std::io::stdout().flush().expect("stdout");
+            loop {
+                if let Err(error) = pmem::inspect::compact(path) {
+                    println!("error: {error}");
+                    std::process::exit(1);
+                }
+            }
         }
         "swap-forever" => {
             let mut pool = open::<Counters>(path);
