@@ -21,22 +21,37 @@ fn child_on(file: &ScratchFile) -> Command {
     command
 }
 
+/// Three rounds, or `PMEM_CRASH_DEMO_ROUNDS` (the long run is 1,000: `PMEM_CRASH_DEMO_ROUNDS=1000
+/// cargo test --release -p pmem-tests --test crash_demo -- --nocapture`, about four minutes).
 #[test]
 fn the_crash_demo_kills_the_child_and_finds_every_committed_transfer() {
+    let rounds: u32 = std::env::var("PMEM_CRASH_DEMO_ROUNDS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(3);
     let file = ScratchFile::new("crash-demo");
     let child = || child_on(&file);
     let mut out = Vec::new();
-    demo::run(file.path(), 3, child, &mut out).expect("every round recovers the bank");
+    demo::run(file.path(), rounds, child, &mut out).expect("every round recovers the bank");
     let out = String::from_utf8(out).expect("utf-8");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 4, "{out}");
+    let rounds = rounds as usize;
+    assert_eq!(lines.len(), rounds + 2, "{out}");
     assert!(
-        lines[..3].iter().all(|line| line.contains("all found")),
+        lines[..rounds]
+            .iter()
+            .all(|line| line.contains("all found")),
         "{out}"
     );
-    let summary = lines[3];
-    assert!(summary.starts_with("3 kills, "), "{summary}");
-    let committed: u64 = summary["3 kills, ".len()..]
+    assert!(
+        lines[rounds + 1].contains(": sound ("),
+        "the check's verdict: {out}"
+    );
+    eprintln!("{}\n{}", lines[rounds], lines[rounds + 1]);
+    let summary = lines[rounds];
+    let kills = format!("{rounds} kills, ");
+    assert!(summary.starts_with(&kills), "{summary}");
+    let committed: u64 = summary[kills.len()..]
         .split(' ')
         .next()
         .and_then(|count| count.parse().ok())
