@@ -1,8 +1,10 @@
 //! A crash you can watch: a bank of 64 accounts in a pool, a child process making
 //! transfers between them as fast as it can, one transaction each, and this process
 //! killing it with SIGKILL at a random moment, then reopening the pool, which recovers it,
-//! and checking it: the total is unchanged, and every transfer the child reported as
-//! committed is there. Again and again.
+//! and checking it: the total is unchanged, every transfer the child reported as committed
+//! is there, and the journal of the latest transfers (a vector in the pool's heap, which
+//! each transaction appends to, and replaces every 256 transfers) agrees with the count.
+//! Again and again.
 //!
 //! ```sh
 //! cargo run --release --example crash-demo                 # 20 rounds
@@ -24,21 +26,37 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use pmem::{Error, PMut, Persistent, Pool, txn};
+use pmem::{Error, PMut, PVec, Persistent, Pool, txn};
 
 const ACCOUNTS: usize = 64;
 const OPENING_BALANCE: u64 = 1_000;
 const TOTAL: u64 = ACCOUNTS as u64 * OPENING_BALANCE;
 
-/// The pool's root: the balances, and how many transfers have committed. Its name is
-/// given, so that the tests, which compile this file as a module of their own, open the
-/// same type.
+/// How many transfers the journal holds at most: it starts again, in a new vector, after
+/// every `JOURNAL`th.
+const JOURNAL: u64 = 256;
+
+/// The pool's root: the balances, how many transfers have committed, and the latest of
+/// them, in a vector in the pool's heap. Its name is given, so that the tests, which
+/// compile this file as a module of their own, open the same type.
 #[derive(Persistent)]
 #[repr(C)]
 #[persistent(name = "crash_demo::Bank")]
 pub(crate) struct Bank {
     balances: [u64; ACCOUNTS],
     transfers: u64,
+    /// The transfers since the last multiple of [`JOURNAL`].
+    journal: PVec<Transfer>,
+}
+
+/// One transfer, as the journal records it.
+#[derive(Persistent, Clone, Copy)]
+#[repr(C)]
+#[persistent(name = "crash_demo::Transfer")]
+pub(crate) struct Transfer {
+    from: u64,
+    to: u64,
+    amount: u64,
 }
 
 impl Bank {
@@ -46,19 +64,32 @@ impl Bank {
         Self {
             balances: [OPENING_BALANCE; ACCOUNTS],
             transfers: 0,
+            journal: PVec::new(),
         }
     }
 }
 
 /// Moves `amount` from one account to another, if the first can cover it; counts the
-/// transfer either way.
+/// transfer either way, and records it in the journal, which a new, empty vector replaces
+/// after every [`JOURNAL`]th transfer (the old one's buffer is then garbage, which the
+/// heap collects).
 #[txn]
-fn transfer(mut bank: PMut<'_, Bank>, from: usize, to: usize, amount: u64) {
+fn transfer(mut bank: PMut<'_, Bank>, from: usize, to: usize, amount: u64) -> Result<(), Error> {
     if bank.balances[from] >= amount {
         bank.balances[from] -= amount;
         bank.balances[to] += amount;
     }
     bank.transfers += 1;
+    if bank.transfers % JOURNAL == 0 {
+        bank.journal = PVec::new();
+    } else {
+        bank.journal.push(Transfer {
+            from: from as u64,
+            to: to as u64,
+            amount,
+        })?;
+    }
+    Ok(())
 }
 
 /// A xorshift64 step.
@@ -85,7 +116,7 @@ pub(crate) fn child(path: &Path) -> Result<(), Error> {
         let from = (next(&mut random) % ACCOUNTS as u64) as usize;
         let to = (next(&mut random) % ACCOUNTS as u64) as usize;
         let amount = next(&mut random) % 200;
-        pool.txn(|tx| transfer(tx.root_mut(), from, to, amount));
+        pool.try_txn(|tx| transfer(tx.root_mut(), from, to, amount))?;
         // A closed pipe (the parent went away) ends the child too.
         if writeln!(out, "{}", pool.root().transfers).is_err() || out.flush().is_err() {
             return Ok(());
@@ -174,6 +205,23 @@ pub(crate) fn round(path: &Path, mut child: Command, run_for: Duration) -> Resul
             bank.transfers
         ));
     }
+    let journal = bank
+        .journal
+        .as_slice(&pool)
+        .map_err(|error| format!("the journal cannot be read: {error}"))?;
+    if journal.len() as u64 != bank.transfers % JOURNAL
+        || journal.iter().any(|transfer| {
+            transfer.from >= ACCOUNTS as u64
+                || transfer.to >= ACCOUNTS as u64
+                || transfer.amount >= 200
+        })
+    {
+        return Err(format!(
+            "the journal holds {} transfers, not the {} since the last multiple of {JOURNAL}, or a transfer no one made",
+            journal.len(),
+            bank.transfers % JOURNAL
+        ));
+    }
     Ok(Round {
         killed_after,
         reported,
@@ -237,7 +285,7 @@ pub(crate) fn run(
     let live = check(path)?;
     writeln!(
         out,
-        "pmem check {}: sound (header, state records, undo log and heap metadata valid; {live} heap objects traced, no dangling pointer), as after each of the {rounds} kills",
+        "pmem check {}: sound (header, state records, undo log and heap metadata valid; {live} live heap object(s) traced, no dangling pointer), as after each of the {rounds} kills",
         path.display()
     )
     .map_err(|error| error.to_string())

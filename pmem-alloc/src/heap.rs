@@ -860,6 +860,20 @@ impl Heap {
         span.is_allocated(slot).then_some(span.type_index)
     }
 
+    /// The region offset just past the last page a span uses (the heap's metadata pages
+    /// if none does): how long the region must stay to keep every object.
+    #[must_use]
+    pub fn used_end(&self) -> usize {
+        let pages = self
+            .spans
+            .iter()
+            .flatten()
+            .map(|span| span.first_page + span.pages)
+            .max()
+            .unwrap_or(METADATA_PAGES);
+        self.start + pages * PAGE
+    }
+
     /// The first [`MAX_LISTED_DANGLING`](crate::MAX_LISTED_DANGLING) dangling pointers the
     /// last collection found (it counted them all).
     #[must_use]

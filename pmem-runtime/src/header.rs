@@ -362,7 +362,7 @@ impl State {
     }
 
     /// The record that supersedes this one, in the other slot.
-    fn next(&self, pool_size: u64, clean_shutdown: bool) -> Self {
+    pub(crate) fn superseded(&self, pool_size: u64, clean_shutdown: bool) -> Self {
         Self {
             sequence: self.sequence + 1,
             pool_size,
@@ -379,7 +379,7 @@ impl State {
         pool_size: u64,
         clean_shutdown: bool,
     ) {
-        let next = self.next(pool_size, clean_shutdown);
+        let next = self.superseded(pool_size, clean_shutdown);
         let offset = next.slot_offset();
         // SAFETY: header bytes are never referenced as Rust values.
         unsafe { mapping.write(offset, &next.encode()) };

@@ -22,7 +22,9 @@
 //!    to share pages), its bytes copied, and then every pointer of every copied object, of
 //!    the root and of the named roots rewritten through the map of old offsets to new.
 //! 4. The new file is written back (every line, then a fence), closed (a clean state
-//!    record), and synced with `fsync` (its length is file-system metadata).
+//!    record), shortened to the end of its last span (growth doubles a pool, so the copy
+//!    may leave up to half of it unused; a state record with the shorter size supersedes
+//!    the close's), and synced with `fsync` (its length is file-system metadata).
 //! 5. The new file is renamed over the old one, and the directory synced.
 //!
 //! **What a crash leaves.** Until step 5 the old pool's file is where it was and, after
@@ -41,6 +43,8 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -48,7 +52,7 @@ use pmem_alloc::{Growth, Heap, HeapError, NamedRoot, PointerTarget, TypeKind};
 
 use crate::error::Error;
 use crate::file;
-use crate::header::ROOT_OFFSET;
+use crate::header::{self, HEADER_LEN, ROOT_OFFSET};
 
 use super::create::{self, NewRoot};
 use super::open::{self, Access, RootCheck};
@@ -148,12 +152,14 @@ fn replace(
     // with one fence, before it is closed and synced.
     new.flusher.flush(&new.mapping, 0, new.mapping.mapped_len());
     new.flusher.fence();
+    let used_len = used_len(&new);
     let new_file = new.file.try_clone().map_err(|source| Error::Io {
         path: temporary.clone(),
         operation: "duplicate the handle of",
         source,
     })?;
     new.close();
+    trim(&new_file, &temporary, used_len)?;
     let io = |operation: &'static str, at: &Path| {
         let at = at.to_owned();
         move |source| Error::Io {
@@ -186,6 +192,40 @@ fn created_unix_nanos(created: SystemTime) -> u64 {
     created.duration_since(UNIX_EPOCH).map_or(0, |since| {
         u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
     })
+}
+
+/// How long the new pool needs to be: to the end of its last span. Growth doubles a pool,
+/// so the copy may have left up to half of it unused.
+fn used_len(new: &Pool<()>) -> u64 {
+    let heap_start = new.log.end().expect("checked at creation") as usize;
+    new.inner_read()
+        .heap
+        .used_end()
+        .max(heap_start + pmem_alloc::MIN_HEAP_LEN)
+        .next_multiple_of(HEADER_LEN) as u64
+}
+
+/// Shortens the closed pool file `file` at `temporary` to `len` bytes, if it is longer,
+/// recording the new size in a state record that supersedes the one its close wrote.
+fn trim(file: &File, temporary: &Path, len: u64) -> Result<(), Error> {
+    let io = |operation| {
+        move |source| Error::Io {
+            path: temporary.to_owned(),
+            operation,
+            source,
+        }
+    };
+    let file_len = file.metadata().map_err(io("read the length of"))?.len();
+    if len >= file_len {
+        return Ok(());
+    }
+    let head = open::read_head(file).map_err(io("read"))?;
+    let (_, state) =
+        header::decode(&head, file_len).map_err(|error| open::header_error(temporary, error))?;
+    let shorter = state.superseded(len, true);
+    file.write_all_at(&shorter.encode(), shorter.slot_offset() as u64)
+        .map_err(io("write the state of"))?;
+    file.set_len(len).map_err(io("shorten"))
 }
 
 /// Where compaction writes the new file: beside the old one, so that `rename` replaces it

@@ -296,7 +296,7 @@ fn check_heap(
         .map_err(heap_corrupted)
 }
 
-fn header_error(path: &Path, error: HeaderError) -> Error {
+pub(super) fn header_error(path: &Path, error: HeaderError) -> Error {
     let path = path.to_owned();
     match error {
         HeaderError::NotAPool => Error::NotAPool { path },
@@ -315,7 +315,7 @@ fn header_error(path: &Path, error: HeaderError) -> Error {
 }
 
 /// Reads the first [`HEADER_LEN`] bytes of the file, or all of it if it is shorter.
-fn read_head(file: &File) -> io::Result<Vec<u8>> {
+pub(super) fn read_head(file: &File) -> io::Result<Vec<u8>> {
     let mut head = vec![0u8; HEADER_LEN];
     let mut filled = 0;
     while filled < HEADER_LEN {
