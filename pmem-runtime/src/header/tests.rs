@@ -45,14 +45,14 @@ fn round_trips() {
 
 #[test]
 fn the_newest_valid_state_record_wins() {
-    let second = FIRST.next(1 << 21, false);
+    let second = FIRST.superseded(1 << 21, false);
     let page = header_page(&identity(), &[FIRST, second]);
     assert_eq!(decode(&page, 1 << 21).map(|(_, state)| state), Ok(second));
 }
 
 #[test]
 fn a_torn_state_record_falls_back_to_the_other() {
-    let second = FIRST.next(1 << 20, false);
+    let second = FIRST.superseded(1 << 20, false);
     let mut page = header_page(&identity(), &[FIRST, second]);
     page[second.slot_offset() + 8] ^= 1;
     assert_eq!(decode(&page, 1 << 20).map(|(_, state)| state), Ok(FIRST));
@@ -66,8 +66,8 @@ fn a_torn_state_record_falls_back_to_the_other() {
 #[test]
 fn a_state_update_torn_at_any_word_subset_reads_as_old_or_new() {
     let words = STATE_LEN / 8;
-    let second = FIRST.next(1 << 20, false);
-    let third = second.next(1 << 20, true);
+    let second = FIRST.superseded(1 << 20, false);
+    let third = second.superseded(1 << 20, true);
     for (already_written, current, update) in [
         (vec![FIRST], FIRST, second),
         (vec![FIRST, second], second, third),
