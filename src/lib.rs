@@ -63,11 +63,11 @@ pub mod collections;
 pub use collections::{HashKey, MapKey, PBTreeMap, PHashMap, PString, PVec};
 pub use pmem_macros::{Persistent, txn, txn_block};
 pub use pmem_runtime::{
-    CACHE_LINE, Collection, DanglingPointer, Error, FlushMode, FlushModeError, HeaderPart,
-    HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PMut, PMutex, PPtr, PSlice, Persistent,
-    Pinned, PointerMap, PointerRun, Pool, PoolInfo, PoolOptions, PoolUuid, Reader, SharedTxn,
-    Stats, Txn, TypeStats, abort, alloc_slice_with, buffer_outlived_a_rollback, owned_slice_mut,
-    owned_slice_mut_by, release_claims, scratch_directory, with_owned_slice,
+    CACHE_LINE, Collection, DanglingPointer, Durability, Error, FlushMode, FlushModeError,
+    HeaderPart, HeapError, HeapStats, MAX_ROOT_NAME, NAMED_ROOTS, PMut, PMutex, PPtr, PSlice,
+    Persistent, Pinned, PointerMap, PointerRun, Pool, PoolInfo, PoolOptions, PoolUuid, Reader,
+    SharedTxn, Stats, Txn, TypeStats, abort, alloc_slice_with, buffer_outlived_a_rollback,
+    owned_slice_mut, owned_slice_mut_by, release_claims, scratch_directory, with_owned_slice,
 };
 
 #[cfg(feature = "simulation")]

@@ -3,6 +3,9 @@
 //! (`shared/baselines/pmdk/pmdk_bench.c`):
 //!
 //! - `sps`: swap two random `u64` of a 1,000,000-element persistent array;
+//! - `sps_deferred`: `sps` under [`Durability::Deferred`](pmem::Durability): swaps commit in
+//!   groups of up to 64, made durable together, the last group synced inside the timed
+//!   region;
 //! - `empty_txn`: a transaction that writes nothing;
 //! - `barrier`: a volatile store rewritten by `#[txn]` inside a transaction, store included
 //!   (what `#[txn]` costs code that does not touch a pool);
@@ -212,7 +215,8 @@ pub fn run(
     directory: &Path,
 ) -> Result<Measured, BenchError> {
     let threaded: OnThreads = match workload {
-        "sps" => on_threads::<Sps>,
+        "sps" => on_threads::<Sps<EachSwap>>,
+        "sps_deferred" => on_threads::<Sps<GroupedSwaps>>,
         "empty_txn" => on_threads::<EmptyTxn>,
         "list_push" => on_threads::<ListPush>,
         "alloc_free" => on_threads::<AllocFree<Pinning>>,
@@ -495,16 +499,39 @@ impl Drop for PoolFile {
 type Array = [u64; SPS_ELEMENTS];
 
 /// `sps`: the array, and the generator of the indices to swap.
-struct Sps {
+struct Sps<D> {
     pool: Pool<Array>,
     random: Xorshift64,
+    durability: PhantomData<D>,
 }
 
-impl Workload for Sps {
+/// When `sps`'s transactions are durable: `sps` as PMDK's, each when it returns, or
+/// `sps_deferred`, in groups ([`pmem::Durability::Deferred`]), the last one synced inside
+/// the timed region.
+trait SpsDurability {
+    const DURABILITY: pmem::Durability;
+}
+
+/// `sps`: each swap durable when its transaction returns.
+struct EachSwap;
+
+impl SpsDurability for EachSwap {
+    const DURABILITY: pmem::Durability = pmem::Durability::Immediate;
+}
+
+/// `sps_deferred`: swaps durable in groups.
+struct GroupedSwaps;
+
+impl SpsDurability for GroupedSwaps {
+    const DURABILITY: pmem::Durability = pmem::Durability::Deferred;
+}
+
+impl<D: SpsDurability> Workload for Sps<D> {
     fn setup(file: &PoolFile, _: u64) -> Result<Self, pmem::Error> {
         let pool = PoolOptions::new()
             .size(16 << 20)
             .log_size(1 << 16)
+            .durability(D::DURABILITY)
             .create_with(&file.0, |array: &mut Array| {
                 for (index, value) in array.iter_mut().enumerate() {
                     *value = index as u64;
@@ -513,15 +540,17 @@ impl Workload for Sps {
         Ok(Self {
             pool,
             random: Xorshift64::new(),
+            durability: PhantomData,
         })
     }
 
     fn run(&mut self, ops: u64) -> Result<(), pmem::Error> {
-        let Self { pool, random } = self;
+        let Self { pool, random, .. } = self;
         for _ in 0..ops {
             let (i, j) = (random.below(SPS_ELEMENTS), random.below(SPS_ELEMENTS));
             pool.txn(|tx| swap(tx.root_mut(), i, j));
         }
+        pool.sync();
         Ok(())
     }
 

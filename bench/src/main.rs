@@ -37,7 +37,7 @@ use std::process::ExitCode;
 
 use pmem_bench::BenchError;
 
-const USAGE: &str = "usage: pmem-bench sps|empty_txn|barrier|list_push|alloc_free|alloc_link_free|hashmap_insert|recovery|gc|vec_push|str_append|map_insert|map_get|kv_put|kv_memory <ops> [--threads N | --pools N]";
+const USAGE: &str = "usage: pmem-bench sps|sps_deferred|empty_txn|barrier|list_push|alloc_free|alloc_link_free|hashmap_insert|recovery|gc|vec_push|str_append|map_insert|map_get|kv_put|kv_memory <ops> [--threads N | --pools N]";
 
 /// How the threads of a run use pools.
 enum Sharing {

@@ -133,6 +133,32 @@ fn sps() {
     check_sps(&run("sps", "sps", 1000, threads(1)));
 }
 
+/// 1,024 swaps in groups of 64: each swap's two entries and their fences (the fixed seed's
+/// pairs never repeat a line within the first thousand swaps, so no entry is saved), and
+/// per group of 64 the two commit fences. A group's 128 entries of 88 bytes lie back to
+/// back from the slot's second line, so they start at 24-byte steps across lines: two in
+/// every eight cross three lines rather than two, 288 entry lines per group. Each group
+/// writes back each line it changed once (the two data lines of each swap) and the
+/// generation's line.
+#[test]
+fn sps_deferred() {
+    let costs = run("sps_deferred", "sps_deferred", 1024, threads(1));
+    let groups = 1024 / 64;
+    costs
+        .within(
+            Counter::Fences,
+            1024 * 2 + groups * 2..=1024 * 2 + groups * 2,
+            "two entries per swap, two fences per group of 64",
+        )
+        .within(
+            Counter::LinesFlushed,
+            groups * (288 + 128 + 1)..=groups * (288 + 128 + 1),
+            "288 entry lines, 128 data lines and the generation's line per group",
+        )
+        .per_op(Counter::LoggedBytes, 128)
+        .per_op(Counter::Commits, 1);
+}
+
 /// Two threads, each on its own pool, cost what one thread does per op, and share the ops
 /// between them (the odd one to the first thread): the commits count every op once.
 #[test]

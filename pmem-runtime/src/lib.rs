@@ -40,7 +40,7 @@ pub use pmem_alloc::{
     Persistent, PointerMap, PointerRun, TypeStats, type_hash,
 };
 pub use pool::{
-    Pool, PoolInfo, PoolOptions, PoolUuid, Reader, SharedTxn, Txn, alloc_slice_with,
+    Durability, Pool, PoolInfo, PoolOptions, PoolUuid, Reader, SharedTxn, Txn, alloc_slice_with,
     buffer_outlived_a_rollback, owned_slice_mut, owned_slice_mut_by, release_claims,
     with_owned_slice,
 };

@@ -73,9 +73,15 @@ pub struct Bank {
 /// back).
 #[must_use]
 pub fn bank_transfers() -> CrashReport {
+    bank_transfers_on(CrashTest::new("crash-bank").images_per_point(IMAGES_PER_FENCE))
+}
+
+/// The transfers of [`bank_transfers`], run by `test` (under deferred durability, for
+/// one).
+#[must_use]
+pub fn bank_transfers_on(test: CrashTest) -> CrashReport {
     let mut random = 0x9e37_79b9_7f4a_7c15;
-    check_every_fence(
-        "crash-bank",
+    test.run(
         Bank {
             balances: [100; 16],
             transfers: 0,
@@ -92,7 +98,7 @@ pub fn bank_transfers() -> CrashReport {
             // A refused transfer returns before the panic.
             assert!(outcome.is_ok() || panics, "step {step} panicked");
         },
-        IMAGES_PER_FENCE,
+        |pool| *pool.root(),
     )
 }
 

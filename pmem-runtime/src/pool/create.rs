@@ -192,7 +192,7 @@ pub(super) fn create_pool<R: Persistent>(
     file::sync_parent_directory(path).map_err(io("make the directory entry durable for"))?;
 
     created.armed = false;
-    Ok(Pool::assemble(
+    let mut pool = Pool::assemble(
         Parts {
             path,
             file,
@@ -204,5 +204,7 @@ pub(super) fn create_pool<R: Persistent>(
             max_size: options.max_size,
         },
         true,
-    ))
+    );
+    pool.durability = options.durability;
+    Ok(pool)
 }

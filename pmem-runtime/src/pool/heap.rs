@@ -69,6 +69,7 @@ impl<R: Persistent> Pool<R> {
     /// [`Error::HeapCorrupted`] if a pointer map reaches past the pool's end, which a heap
     /// that open accepted never does; nothing has been freed then.
     pub fn collect(&mut self) -> Result<Collection, Error> {
+        self.sync_group();
         self.lanes.empty_caches();
         let collection = self.collect_from(&mut self.inner(), Vec::new(), &HashMap::new())?;
         self.flusher.tell(Event::Settled);
@@ -267,6 +268,7 @@ impl<R: Persistent> Pool<R> {
                 // bytes on its covered table pages, which freed are page tables again).
                 let mut roots = txn::fresh_objects();
                 roots.extend(txn::lent_objects());
+                roots.extend(txn::member_previous_values());
                 self.collect_from(&mut inner, roots, &txn::previous_words())?;
                 let (heap, mut region) = self.heap_and_region(&mut inner);
                 alloc(heap, &mut region, type_index, Growth::Allowed).map_err(Error::Heap)?

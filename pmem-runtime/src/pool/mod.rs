@@ -43,7 +43,7 @@ pub use read::Reader;
 
 pub use compact::{Compaction, compact, compact_with, temporary_path};
 pub use info::{PoolInfo, PoolUuid};
-pub use options::PoolOptions;
+pub use options::{Durability, PoolOptions};
 pub use shared::SharedTxn;
 pub use transaction::Txn;
 pub use untyped::{PoolDetails, UntypedPool};
@@ -105,6 +105,11 @@ pub struct Pool<R: Persistent> {
     /// Unique to this open of the pool: the lock words of [`PMutex`](crate::PMutex)es
     /// hold it while locked, so a lock word left by an earlier run reads as unlocked.
     run_id: u64,
+    durability: Durability,
+    /// The group of committed transactions not yet durable ([`Durability::Deferred`],
+    /// `txn/group.rs`); behind a lock so that a shared transaction, which borrows the
+    /// pool only shared, can make it durable first.
+    group: std::sync::Mutex<Option<crate::txn::Group>>,
     info: PoolInfo,
     root: PhantomData<R>,
 }
@@ -202,8 +207,46 @@ impl<R: Persistent> Pool<R> {
             data,
             log,
             run_id,
+            durability: Durability::Immediate,
+            group: std::sync::Mutex::new(None),
             info,
             root: PhantomData,
+        }
+    }
+
+    /// When committed transactions are durable: see [`Durability`].
+    #[must_use]
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Sets when committed transactions are durable from now on (see [`Durability`]). Every
+    /// transaction committed so far is durable when it returns.
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.sync();
+        self.durability = durability;
+    }
+
+    /// Makes every committed transaction durable: under [`Durability::Deferred`], the
+    /// group not yet durable is made so (two fences, with the write-back of every line it
+    /// changed); otherwise there is nothing to do.
+    pub fn sync(&mut self) {
+        self.sync_group();
+    }
+
+    /// Makes the pending group durable, if there is one (see `txn/group.rs`).
+    fn sync_group(&self) {
+        let group = self
+            .group
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(group) = group {
+            let deferred = group.commit();
+            debug_assert!(
+                deferred.is_empty(),
+                "a group writes back the deferred lines"
+            );
         }
     }
 
@@ -489,6 +532,7 @@ impl<R: Persistent> Drop for Pool<R> {
         if std::thread::panicking() {
             return;
         }
+        self.sync_group();
         self.write_state(true);
     }
 }

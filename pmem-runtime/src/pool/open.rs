@@ -182,6 +182,7 @@ pub(super) fn open_as<R: Persistent>(
     let mut pool = Pool::assemble(parts, was_clean);
     pool.info.transactions_rolled_back = rolled_back;
     pool.info.collection_at_open = collection;
+    pool.durability = options.durability;
     pool.write_state(false);
     Ok(pool)
 }

@@ -33,7 +33,30 @@ pub struct PoolOptions {
     pub(super) lanes: u32,
     pub(super) layout: Option<String>,
     pub(super) flush_mode: Option<FlushMode>,
+    pub(super) durability: Durability,
     pub(crate) domain: Domain,
+}
+
+/// When a committed exclusive transaction ([`Pool::txn`]) is durable: set per open pool
+/// ([`PoolOptions::durability`], [`Pool::set_durability`]); not recorded in the file.
+///
+/// Whichever is chosen, a crash leaves the pool holding a prefix of its committed
+/// transactions, each whole (`docs/src/memory-model.md`, promise 8). Shared transactions
+/// ([`Pool::shared_txn`]) are always immediate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Each transaction is durable when `txn` returns: the default.
+    #[default]
+    Immediate,
+    /// Transactions commit in groups: a committed transaction may be lost in a crash,
+    /// together with every one committed after it, until [`Pool::sync`] returns (or the
+    /// pool is closed, or the group fills: up to 64 transactions, or half a log slot of
+    /// entries). A group costs one fence per line it logs and two fences in all at its
+    /// end, where immediate transactions cost two fences each; a line the group changes
+    /// again costs nothing more. For a cache, a log-structured store or a batch import,
+    /// which can redo the last few changes.
+    Deferred,
 }
 
 impl Default for PoolOptions {
@@ -54,6 +77,7 @@ impl PoolOptions {
             lanes: 1,
             layout: None,
             flush_mode: None,
+            durability: Durability::Immediate,
             domain: Domain::default(),
         }
     }
@@ -103,6 +127,14 @@ impl PoolOptions {
     #[must_use]
     pub fn layout(mut self, name: impl Into<String>) -> Self {
         self.layout = Some(name.into());
+        self
+    }
+
+    /// When the pool's committed transactions are durable (see [`Durability`]); the
+    /// default is [`Durability::Immediate`].
+    #[must_use]
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
         self
     }
 

@@ -179,6 +179,7 @@ impl<R: Persistent> Pool<R> {
         {
             return;
         }
+        self.sync_group();
         let mut inner = self.inner();
         if inner.deferred_lines.is_empty() {
             return;

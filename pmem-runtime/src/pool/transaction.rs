@@ -12,10 +12,10 @@ use crate::error::Error;
 use crate::header::ROOT_OFFSET;
 use crate::pin::Pinned;
 use crate::pmut::PMut;
-use crate::txn::{self, LogGrowthPanic, PoolAccess, TxnGuard};
+use crate::txn::{self, Ending, GROUP_LIMIT, LogGrowthPanic, PoolAccess, TxnGuard};
 
 use super::heap::SharedAllocation;
-use super::{Pool, active};
+use super::{Durability, Pool, active};
 
 impl<R: Persistent> Pool<R> {
     /// Runs `body` as a transaction: every change it makes to the pool is undo-logged, and
@@ -85,9 +85,22 @@ impl<R: Persistent> Pool<R> {
         // No shared transaction runs while the pool is borrowed mutably, so every lane is
         // free.
         let lane = 0;
-        let access = self.access(lane, false);
-        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
-        let transaction = TxnGuard::begin(access, &mut inner.deferred_lines);
+        let group = self
+            .group
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        // A group is only ever pending under `Deferred` (`set_durability` syncs first); a
+        // member of one ends as a member, whatever the setting.
+        let deferred = self.durability == Durability::Deferred || group.is_some();
+        let transaction = match group {
+            Some(group) => TxnGuard::resume(group),
+            None => {
+                let access = self.access(lane, false);
+                let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+                TxnGuard::begin(access, &mut inner.deferred_lines)
+            }
+        };
         let mut handle = Txn {
             pool: self,
             not_send: PhantomData,
@@ -95,19 +108,24 @@ impl<R: Persistent> Pool<R> {
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             active::with_active_pool(handle.pool, || body(&mut handle))
         }));
+        let ending = match (&outcome, deferred) {
+            (Ok(Ok(_)), true) => transaction.end_in_group(GROUP_LIMIT),
+            (Ok(Ok(_)), false) => Ending::Durable(transaction.end()),
+            (_, true) => transaction.roll_back_in_group(GROUP_LIMIT),
+            (_, false) => Ending::Durable(transaction.roll_back()),
+        };
+        // The pool takes the group back before a panic from the body goes on unwinding.
+        match ending {
+            Ending::Durable(lines) => self.keep_deferred_lines(lines),
+            Ending::Pending(group) => {
+                *self.group.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(group);
+                // A shared transaction makes the group durable before it begins.
+                *self.deferred_pending.get_mut() = true;
+            }
+        }
         match outcome {
-            Ok(Ok(value)) => {
-                self.keep_deferred_lines(transaction.end());
-                Ok(Ok(value))
-            }
-            Ok(Err(error)) => {
-                self.keep_deferred_lines(transaction.roll_back());
-                Ok(Err(error))
-            }
-            Err(panic) => {
-                self.keep_deferred_lines(transaction.roll_back());
-                Err(txn::log_growth_error(panic))
-            }
+            Ok(result) => Ok(result),
+            Err(panic) => Err(txn::log_growth_error(panic)),
         }
     }
 }

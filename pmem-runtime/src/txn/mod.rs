@@ -25,6 +25,7 @@
 //! | [`Frame`] | `frame.rs` | one running call of a `#[txn]` function: nested calls join, the outermost decides |
 
 mod frame;
+mod group;
 mod growth;
 mod owned;
 mod rolled_back;
@@ -40,6 +41,7 @@ use crate::hw::flush::{CACHE_LINE, Event};
 use crate::hw::mapping::Mapping;
 
 pub use frame::Frame;
+pub(crate) use group::{Ending, GROUP_LIMIT, Group};
 pub(crate) use growth::{LogGrowth, LogGrowthPanic, log_growth_error};
 pub(crate) use rolled_back::RolledBack;
 pub(crate) use running::PoolAccess;
@@ -242,6 +244,27 @@ pub(crate) fn previous_words() -> HashMap<u64, u64> {
     .unwrap_or_default()
 }
 
+/// In a group's member, the values the words it changed held when it began, as they
+/// may be pointers: a collection inside it keeps what they reach, which rolling back the
+/// member alone would link in again.
+pub(crate) fn member_previous_values() -> Vec<u64> {
+    with_active(|active| {
+        let mapping = active.mapping();
+        active
+            .member_previous_words()
+            .filter(|&(at, before)| {
+                // SAFETY: `at` lies in a line of the pool's data the member stored to,
+                // inside the mapping; read through a raw pointer while no `&mut` into the
+                // pool is alive (the allocating call borrows the transaction's handle).
+                let now = unsafe { mapping.address_of(at).cast::<u64>().read_unaligned() };
+                before != 0 && before % 8 == 0 && before != u64::from_le(now)
+            })
+            .map(|(_, before)| before)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// The running transaction's pool has grown to `pool_end` bytes.
 pub(crate) fn pool_grew(pool_end: usize) {
     with_active(|active| active.pool.data.pool_end = pool_end);
@@ -314,9 +337,64 @@ impl TxnGuard {
         }
     }
 
+    /// Starts the next member of `group` on this thread (see `group.rs`).
+    ///
+    /// # Panics
+    ///
+    /// As [`begin`](TxnGuard::begin).
+    pub(crate) fn resume(group: Group) -> Self {
+        assert!(
+            !in_transaction(),
+            "pmem: a transaction is already active on this thread; transactions on two pools at once are not supported"
+        );
+        ACTIVE.with(|active| *active.borrow_mut() = Some(group.into_running()));
+        Self {
+            outer_frames: FRAMES.replace(0),
+            not_send: PhantomData,
+        }
+    }
+
     fn take(&self) -> Option<Box<RunningTxn>> {
         FRAMES.set(self.outer_frames);
         ACTIVE.with(|active| active.borrow_mut().take())
+    }
+
+    /// Ends a transaction whose commit may be deferred (`Durability::Deferred`): as
+    /// [`end`](TxnGuard::end), except that a commit that logged a store, or that joins a
+    /// group, is not made durable yet unless the group is full (holds `limit` members, or
+    /// has used half its log slot), and a rollback of a group's member rolls back that
+    /// member alone.
+    pub(crate) fn end_in_group(self, limit: u32) -> Ending {
+        let active = self.take();
+        core::mem::forget(self);
+        let Some(mut active) = active else {
+            return Ending::Durable(Vec::new());
+        };
+        if active.members == 0 && (active.doomed || active.buffers.entries.is_empty()) {
+            return Ending::Durable(if active.doomed {
+                active.roll_back()
+            } else {
+                active.commit()
+            });
+        }
+        if active.doomed {
+            active.roll_back_member();
+        } else {
+            active.commit_member();
+        }
+        if active.group_is_full(limit) {
+            Ending::Durable(active.commit())
+        } else {
+            Ending::Pending(Group::new(active))
+        }
+    }
+
+    /// Rolls back a transaction whose commit may be deferred: a group's member alone (the
+    /// group goes on, see [`end_in_group`](TxnGuard::end_in_group)), or a transaction that
+    /// began alone as [`roll_back`](TxnGuard::roll_back) does.
+    pub(crate) fn roll_back_in_group(self, limit: u32) -> Ending {
+        doom();
+        self.end_in_group(limit)
     }
 
     /// Ends the transaction: makes it durable, or rolls it back if it was doomed (see
@@ -344,9 +422,16 @@ impl Drop for TxnGuard {
     /// transaction is rolled back, and the deferred lines, which the pool will not get
     /// back, are made durable now.
     fn drop(&mut self) {
-        if let Some(active) = self.take() {
+        if let Some(mut active) = self.take() {
             let flusher = active.pool.flusher.clone();
             let mapping = active.pool.mapping;
+            // A group's member is rolled back alone, and the group made durable, since
+            // its pool will not get it back.
+            if active.members > 0 {
+                active.roll_back_member();
+                drop(active.commit());
+                return;
+            }
             let deferred = active.roll_back();
             if !deferred.is_empty() {
                 for line in deferred {

@@ -72,6 +72,12 @@ pub(super) struct RunningTxn {
     pub(super) in_block: bool,
     /// Set when the transaction must be rolled back when it ends, whatever its body returns.
     pub(super) doomed: bool,
+    /// How many transactions of a group (`Durability::Deferred`, `group.rs`) have
+    /// committed in this state without being made durable: 0 for a transaction that
+    /// began alone. While it is not 0, the running transaction is the group's next
+    /// member, and keeps a volatile copy of each line before its first store to it there
+    /// (`Buffers::member_undo`), from which it alone is rolled back.
+    pub(super) members: u32,
     pub(super) buffers: Buffers,
 }
 
@@ -111,6 +117,11 @@ pub(super) struct Buffers {
     /// Lines of heap metadata the allocator wrote in this transaction: written back at
     /// commit, or before a fence the heap asks for (see `flush_metadata`).
     pub(super) metadata_lines: Vec<usize>,
+    /// In a group's member (see `RunningTxn::members`): each line it stored to, as it was
+    /// before the member's first store to it, in the order they were taken.
+    pub(super) member_undo: Vec<(usize, [u8; CACHE_LINE])>,
+    /// The lines `member_undo` holds.
+    pub(super) member_lines: HashMap<usize, (), BuildHasherDefault<LineHasher>>,
 }
 
 impl Buffers {
@@ -133,6 +144,7 @@ impl Buffers {
         empty_table(&mut self.fresh_objects);
         self.fresh_lines.clear();
         self.metadata_lines.clear();
+        self.clear_member();
         // Checked first: shrinking a vector costs time even when it is small already.
         for lines in [&mut self.sorted_lines, &mut self.fresh_lines] {
             if lines.capacity() > KEEP {
@@ -142,6 +154,20 @@ impl Buffers {
         if self.entries.capacity() > KEEP {
             self.entries.shrink_to(KEEP);
         }
+    }
+}
+
+impl Buffers {
+    /// Empties what one member of a group keeps for itself alone, for the next member.
+    pub(super) fn clear_member(&mut self) {
+        const KEEP: usize = 64;
+        self.member_undo.clear();
+        if self.member_undo.capacity() > KEEP {
+            self.member_undo.shrink_to(KEEP);
+        }
+        empty_table(&mut self.member_lines);
+        empty_table(&mut self.fresh_objects);
+        self.lent.clear();
     }
 }
 
@@ -194,6 +220,7 @@ impl RunningTxn {
             link_at,
             in_block: false,
             doomed: false,
+            members: 0,
             buffers: Buffers::default(),
         }
     }
@@ -210,6 +237,7 @@ impl RunningTxn {
             link_at,
             in_block,
             doomed,
+            members,
             buffers: _,
         } = self;
         (*next_entry, *space_end, *link_at) = slot_start(&pool);
@@ -217,6 +245,7 @@ impl RunningTxn {
         *generation_field = generation;
         *in_block = false;
         *doomed = false;
+        *members = 0;
     }
 
     /// Makes this ended transaction's box the thread's spare: empties its buffers and
@@ -268,6 +297,7 @@ impl RunningTxn {
         let end = offset + len;
         let first_line = offset / CACHE_LINE;
         let last_line = (end - 1) / CACHE_LINE;
+        self.keep_member_undo(first_line, last_line);
         let unlogged = (first_line..=last_line).any(|line| {
             let stored = line_bits(line, offset, end);
             let logged = self.buffers.logged_lines.get(&line).copied().unwrap_or(0);
@@ -474,10 +504,35 @@ impl RunningTxn {
         let Some(offset) = self.store_offset(address, len) else {
             return;
         };
-        self.pool.flusher.tell(Event::Unlogged { offset, len });
         let first_line = offset / CACHE_LINE;
         let last_line = (offset + len - 1) / CACHE_LINE;
+        self.keep_member_undo(first_line, last_line);
+        self.pool.flusher.tell(Event::Unlogged { offset, len });
         self.buffers.fresh_lines.extend(first_line..=last_line);
+    }
+
+    /// In a group's member, copies each of the lines `first..=last` it has not stored to
+    /// yet, as they are now: what rolling back the member alone restores.
+    fn keep_member_undo(&mut self, first: usize, last: usize) {
+        if self.members == 0 {
+            return;
+        }
+        for line in first..=last {
+            if self.buffers.member_lines.insert(line, ()).is_none() {
+                let mut contents = [0u8; CACHE_LINE];
+                // SAFETY: the line lies in the pool's data (checked by `store_offset`),
+                // inside the mapping, and is read through a raw pointer before the store
+                // that follows; no `&mut` into it is alive while the barrier runs.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        self.mapping().address_of(line * CACHE_LINE),
+                        contents.as_mut_ptr(),
+                        CACHE_LINE,
+                    );
+                }
+                self.buffers.member_undo.push((line, contents));
+            }
+        }
     }
 
     /// Lets a simulated domain check that every changed line was logged.
@@ -493,7 +548,10 @@ impl RunningTxn {
     /// Rule 2 of `log.rs`.
     pub(super) fn commit(mut self: Box<Self>) -> Vec<usize> {
         self.report_ending();
-        stats::count_commit();
+        // A group's members counted their commits as they ended.
+        if self.members == 0 {
+            stats::count_commit();
+        }
         if self.buffers.entries.is_empty() {
             self.defer_unlogged_lines();
         } else {
@@ -507,6 +565,77 @@ impl RunningTxn {
         self.pool.flusher.tell(Event::Settled);
         self.release_locks();
         self.retire()
+    }
+
+    /// Ends a group's member that committed (see `group.rs`): nothing is written back or
+    /// fenced, and the state stays with the group for its next member, which will log each
+    /// line the group has not logged yet and keep a volatile copy of each line it stores
+    /// to.
+    pub(super) fn commit_member(&mut self) {
+        stats::count_commit();
+        self.release_locks();
+        self.end_member();
+    }
+
+    /// Rolls a group's member back alone, from its volatile copies (latest first), except
+    /// where its fresh objects lie (see `restore_logged_bytes`): nothing is written back
+    /// or fenced, and the group's earlier members and their entries stay. The entries the
+    /// member wrote, for lines the group had not logged, hold what those lines held before
+    /// the group, as recovery needs them to.
+    pub(super) fn roll_back_member(&mut self) {
+        self.pool.flusher.tell(Event::Observe);
+        self.record_rolled_back_offsets();
+        let mut fresh: Vec<(usize, usize)> = self
+            .buffers
+            .fresh_objects
+            .iter()
+            .map(|(&offset, &len)| (offset, offset + len))
+            .collect();
+        fresh.sort_unstable();
+        let mapping = self.mapping();
+        for (line, contents) in self.buffers.member_undo.iter().rev() {
+            let start = line * CACHE_LINE;
+            let end = start + CACHE_LINE;
+            let overlapping: Vec<(usize, usize)> = fresh
+                .iter()
+                .filter(|&&(fresh_start, fresh_end)| fresh_start < end && fresh_end > start)
+                .copied()
+                .collect();
+            for (at, byte) in contents.iter().enumerate() {
+                let offset = start + at;
+                if overlapping.is_empty() {
+                    // SAFETY: the line lies in the pool's data, inside the mapping; every
+                    // reference user code held into the pool has ended with the member's
+                    // closure.
+                    unsafe { mapping.write(start, contents) };
+                    break;
+                }
+                if !overlapping
+                    .iter()
+                    .any(|&(fresh_start, fresh_end)| (fresh_start..fresh_end).contains(&offset))
+                {
+                    // SAFETY: as above.
+                    unsafe { mapping.write(offset, core::slice::from_ref(byte)) };
+                }
+            }
+        }
+        stats::count_rollback();
+        self.release_locks();
+        self.end_member();
+    }
+
+    /// Readies the group's state for its next member.
+    fn end_member(&mut self) {
+        self.members += 1;
+        self.doomed = false;
+        self.buffers.clear_member();
+    }
+
+    /// Whether the group should be made durable now rather than take another member: it
+    /// holds `limit` members, or its log has used half its slot.
+    pub(super) fn group_is_full(&self, limit: u32) -> bool {
+        let slot_half = self.pool.slot_offset + self.pool.slot_len / 2;
+        self.members >= limit || self.in_block || self.next_entry > slot_half
     }
 
     /// Releases the locks the transaction holds: after its commit or rollback is durable
@@ -546,7 +675,10 @@ impl RunningTxn {
     /// transaction, if it could be an object's offset (a multiple of 8 inside the pool), and
     /// the objects the transaction allocated.
     fn record_rolled_back_offsets(&self) {
-        if self.buffers.entries.is_empty() && self.buffers.fresh_objects.is_empty() {
+        if self.buffers.entries.is_empty()
+            && self.buffers.member_undo.is_empty()
+            && self.buffers.fresh_objects.is_empty()
+        {
             return;
         }
         let mapping = self.mapping();
@@ -563,13 +695,22 @@ impl RunningTxn {
             .keys()
             .map(|&offset| offset as u64)
             .collect();
-        for &(offset, len, data) in &self.buffers.entries {
-            // The pool's aligned words: a pointer field is one.
-            for at in (offset.next_multiple_of(8)..(offset + len).saturating_sub(7)).step_by(8) {
-                let before = read(data + (at - offset));
-                if before != 0 && before % 8 == 0 && before < pool_len && before != read(at) {
-                    offsets.push(before);
+        let mut keep = |before: u64, now: u64| {
+            if before != 0 && before % 8 == 0 && before < pool_len && before != now {
+                offsets.push(before);
+            }
+        };
+        if self.members == 0 {
+            for &(offset, len, data) in &self.buffers.entries {
+                // The pool's aligned words: a pointer field is one.
+                for at in (offset.next_multiple_of(8)..(offset + len).saturating_sub(7)).step_by(8)
+                {
+                    keep(read(data + (at - offset)), read(at));
                 }
+            }
+        } else {
+            for (line, before) in self.member_previous_words() {
+                keep(before, read(line));
             }
         }
         // SAFETY: as `mapping`: the pool, whose field this points at, outlives the
@@ -611,6 +752,23 @@ impl RunningTxn {
                 unsafe { mapping.copy_within(data + (at - offset), at, end - at) };
             }
         }
+    }
+
+    /// In a group's member, each aligned word of the lines it stored to, as the member
+    /// found it: (pool offset, value). Words are read from its volatile copies.
+    pub(super) fn member_previous_words(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.buffers
+            .member_undo
+            .iter()
+            .flat_map(|(line, contents)| {
+                contents
+                    .chunks_exact(8)
+                    .enumerate()
+                    .map(move |(word, bytes)| {
+                        let value = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+                        (line * CACHE_LINE + word * 8, value)
+                    })
+            })
     }
 
     pub(super) fn advance_generation(&self) {
