@@ -42,6 +42,7 @@ pub(crate) fn run(args: &Args, out: &mut Output) -> Result<Status, Failure> {
         "checking {} (read-only: nothing is written)",
         path.display()
     );
+    let _ = out.flush();
     let mut findings = match check(path) {
         Ok(findings) => findings,
         Err(error) => return Ok(refused(path, &error, out)),
@@ -56,6 +57,7 @@ pub(crate) fn run(args: &Args, out: &mut Output) -> Result<Status, Failure> {
                 Err(error) => return Ok(refused(path, &error, out)),
             }
             let _ = writeln!(out, "checking {} again", path.display());
+            let _ = out.flush();
             findings = match check(path) {
                 Ok(findings) => findings,
                 Err(error) => return Ok(refused(path, &error, out)),

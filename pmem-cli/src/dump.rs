@@ -285,7 +285,7 @@ impl Format for Text {
     fn object(&mut self, out: &mut dyn Write, object: &Object) -> io::Result<()> {
         let what = match object.elements {
             Some(elements) => format!(
-                "[{}], a slice of {}",
+                "{}, a slice of {}",
                 object.type_name,
                 plural(elements, "element")
             ),
@@ -327,7 +327,9 @@ impl Format for Text {
                     writeln!(out, "  +{:#06x}  -> {target}", pointer.field)?;
                 }
             } else if let Some(word) = words.next() {
-                writeln!(out, "  +{:#06x}  {:#018x}", word.field, word.value)?;
+                let text =
+                    text_of(word.value).map_or_else(String::new, |text| format!("  {text:?}"));
+                writeln!(out, "  +{:#06x}  {:#018x}{text}", word.field, word.value)?;
             }
         }
         if object.more_words > 0 {
@@ -347,6 +349,19 @@ impl Format for Text {
             writeln!(out, "{objects} (the root object included)")
         }
     }
+}
+
+/// The word's bytes, in memory order, as text if they look like some: at least two
+/// printable ASCII characters, then only zero bytes.
+fn text_of(word: u64) -> Option<String> {
+    let bytes = word.to_le_bytes();
+    let len = bytes.iter().rposition(|&byte| byte != 0)? + 1;
+    let text = &bytes[..len];
+    (len >= 2
+        && text
+            .iter()
+            .all(|byte| byte.is_ascii_graphic() || *byte == b' '))
+    .then(|| text.iter().map(|&byte| char::from(byte)).collect())
 }
 
 /// One JSON object, with one line per dumped object.

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use pmem::inspect::UntypedPool;
-use pmem::{FlushMode, TypeStats};
+use pmem::inspect::{TypeInfo, TypeKind, UntypedPool};
+use pmem::{FlushMode, HeapStats, TypeStats};
 use serde::Serialize;
 
 use crate::report::{self, Failure, Output, Status, plural, size};
@@ -172,12 +172,17 @@ struct CollectionReport {
 /// One type's live objects.
 #[derive(Debug, Serialize)]
 struct TypeReport {
-    /// The type's name.
+    /// The type's name (`[T]` for a slice type).
     name: String,
-    /// `size_of` the type.
+    /// Its index in the heap's type table.
+    type_index: Option<u32>,
+    /// `sized` or `slice`.
+    kind: Option<&'static str>,
+    /// `size_of` the type (for a slice type, of one element).
     object_size: u64,
-    /// The slot each object takes.
-    slot_size: u64,
+    /// The slot each object takes; `null` for a slice type, whose objects' slots vary
+    /// with their lengths.
+    slot_size: Option<u64>,
     /// Spans of this type.
     spans: u64,
     /// Live objects.
@@ -188,19 +193,15 @@ struct TypeReport {
     free_slots: u64,
 }
 
-/// One size class's live objects, over the types of that slot size.
+/// One size class's live objects, over the types whose objects have that slot size.
 #[derive(Debug, Serialize)]
 struct SizeClass {
     /// The slot size.
     slot_size: u64,
-    /// Spans of the class.
-    spans: u64,
     /// Live objects.
     objects: u64,
     /// Their slots' bytes.
     bytes: u64,
-    /// Free slots in its spans.
-    free_slots: u64,
     /// The types of the class.
     types: Vec<String>,
 }
@@ -239,6 +240,8 @@ impl Report {
             Ok(mode) if !forced => Some(mode != FlushMode::Msync),
             _ => None,
         };
+        let indices = type_indices(&stats, &types);
+        let slices = slice_objects(pool, &stats, &indices, &types);
         let collection = &info.collection_at_open;
         Self {
             path: info.path.to_string_lossy().into_owned(),
@@ -288,8 +291,19 @@ impl Report {
                 dangling_pointers: collection.dangling_pointers,
                 duration_seconds: collection.duration.as_secs_f64(),
             },
-            types: stats.types.iter().map(TypeReport::of).collect(),
-            size_classes: size_classes(&stats.types),
+            types: stats
+                .types
+                .iter()
+                .zip(&indices)
+                .map(|(each, index)| {
+                    let slice = index.and_then(|index| slices.get(&index));
+                    let kind = index
+                        .and_then(|index| types.get(index as usize))
+                        .map(|info| info.kind);
+                    TypeReport::of(each, *index, kind, slice)
+                })
+                .collect(),
+            size_classes: size_classes(&stats.types, &indices, &slices),
             named_roots: pool
                 .named_roots()
                 .into_iter()
@@ -428,12 +442,14 @@ impl Report {
                 "objects", "bytes", "slot", "spans"
             )?;
             for each in &self.types {
+                let slot = each
+                    .slot_size
+                    .map_or_else(|| "varies".to_owned(), |slot| slot.to_string());
                 writeln!(
                     out,
-                    "  {:>9}  {:>10}  {:>8}  {:>6}  {}",
+                    "  {:>9}  {:>10}  {slot:>8}  {:>6}  {}",
                     each.objects,
                     size(each.bytes),
-                    each.slot_size,
                     each.spans,
                     each.name
                 )?;
@@ -445,19 +461,17 @@ impl Report {
         } else {
             writeln!(
                 out,
-                "  {:>8}  {:>9}  {:>10}  {:>6}  {:>10}  types",
-                "slot", "objects", "bytes", "spans", "free slots"
+                "  {:>8}  {:>9}  {:>10}  types",
+                "slot", "objects", "bytes"
             )?;
             for class in &self.size_classes {
                 writeln!(
                     out,
-                    "  {:>8}  {:>9}  {:>10}  {:>6}  {:>10}  {}",
+                    "  {:>8}  {:>9}  {:>10}  {}",
                     class.slot_size,
                     class.objects,
                     size(class.bytes),
-                    class.spans,
-                    class.free_slots,
-                    class.types.len()
+                    class.types.join(", ")
                 )?;
             }
         }
@@ -483,36 +497,128 @@ impl Report {
 }
 
 impl TypeReport {
-    fn of(stats: &TypeStats) -> Self {
+    fn of(
+        stats: &TypeStats,
+        type_index: Option<u32>,
+        kind: Option<TypeKind>,
+        slices: Option<&SliceObjects>,
+    ) -> Self {
+        let (slot_size, bytes) = match (kind, slices) {
+            (Some(TypeKind::Slice), slices) => (None, slices.map_or(0, |slices| slices.bytes)),
+            _ => (Some(stats.slot_size), stats.objects * stats.slot_size),
+        };
         Self {
             name: stats.name.clone(),
+            type_index,
+            kind: kind.map(|kind| match kind {
+                TypeKind::Slice => "slice",
+                TypeKind::Sized => "sized",
+            }),
             object_size: stats.object_size,
-            slot_size: stats.slot_size,
+            slot_size,
             spans: stats.spans,
             objects: stats.objects,
-            bytes: stats.objects * stats.slot_size,
+            bytes,
             free_slots: stats.free_slots,
         }
     }
 }
 
-/// The types' statistics summed by slot size.
-fn size_classes(types: &[TypeStats]) -> Vec<SizeClass> {
+/// The live objects of one slice type, found by a walk: the heap's statistics give a
+/// slice type no slot size (each span of it has its own), and so no bytes.
+#[derive(Debug, Default)]
+struct SliceObjects {
+    /// Their slots' bytes.
+    bytes: u64,
+    /// How many have each slot size.
+    by_slot: BTreeMap<u64, u64>,
+}
+
+/// The type index of each of `stats.types`. They come in type-table order, without
+/// the types that have no span; a name and size identify each.
+fn type_indices(stats: &HeapStats, types: &[TypeInfo]) -> Vec<Option<u32>> {
+    let mut next = 0;
+    stats
+        .types
+        .iter()
+        .map(|each| {
+            let found = types[next.min(types.len())..]
+                .iter()
+                .position(|info| info.name == each.name && info.size == each.object_size)?;
+            let index = next + found;
+            next = index + 1;
+            u32::try_from(index).ok()
+        })
+        .collect()
+}
+
+/// The live objects of each slice type that has any, by type index: one walk of the
+/// heap, taken only when there are such objects. After the collection at open the
+/// reachable objects are exactly the allocated ones.
+fn slice_objects(
+    pool: &UntypedPool,
+    stats: &HeapStats,
+    indices: &[Option<u32>],
+    types: &[TypeInfo],
+) -> BTreeMap<u32, SliceObjects> {
+    let mut slices: BTreeMap<u32, SliceObjects> = stats
+        .types
+        .iter()
+        .zip(indices)
+        .filter_map(|(each, &index)| {
+            let index = index?;
+            let is_slice = types[index as usize].kind == TypeKind::Slice;
+            (is_slice && each.objects > 0).then(|| (index, SliceObjects::default()))
+        })
+        .collect();
+    if slices.is_empty() {
+        return slices;
+    }
+    let _ = pool.walk(|object| {
+        if object.offset == ROOT_OFFSET {
+            return;
+        }
+        if let Some(slice) = slices.get_mut(&object.type_index) {
+            slice.bytes += object.size;
+            *slice.by_slot.entry(object.size).or_default() += 1;
+        }
+    });
+    slices
+}
+
+/// The live objects summed by slot size: those of each sized type, and each slice
+/// object by its own slot.
+fn size_classes(
+    types: &[TypeStats],
+    indices: &[Option<u32>],
+    slices: &BTreeMap<u32, SliceObjects>,
+) -> Vec<SizeClass> {
     let mut classes: BTreeMap<u64, SizeClass> = BTreeMap::new();
-    for each in types {
-        let class = classes.entry(each.slot_size).or_insert_with(|| SizeClass {
-            slot_size: each.slot_size,
-            spans: 0,
+    let mut add = |slot_size: u64, objects: u64, name: &str| {
+        let class = classes.entry(slot_size).or_insert_with(|| SizeClass {
+            slot_size,
             objects: 0,
             bytes: 0,
-            free_slots: 0,
             types: Vec::new(),
         });
-        class.spans += each.spans;
-        class.objects += each.objects;
-        class.bytes += each.objects * each.slot_size;
-        class.free_slots += each.free_slots;
-        class.types.push(each.name.clone());
+        class.objects += objects;
+        class.bytes += objects * slot_size;
+        if !class.types.iter().any(|each| each == name) {
+            class.types.push(name.to_owned());
+        }
+    };
+    for (each, index) in types.iter().zip(indices) {
+        if each.objects == 0 {
+            continue;
+        }
+        match index.and_then(|index| slices.get(&index)) {
+            Some(slice) => {
+                for (&slot, &objects) in &slice.by_slot {
+                    add(slot, objects, &each.name);
+                }
+            }
+            None => add(each.slot_size, each.objects, &each.name),
+        }
     }
     classes.into_values().collect()
 }

@@ -5,9 +5,10 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use pmem::simulation::ScratchFile;
-use pmem::{Error, PPtr, Persistent, Pool, PoolOptions};
+use pmem::{Error, PPtr, PSlice, Persistent, Pool, PoolOptions};
 use pmem_tests::forge::{PoolLayout, STATE_SLOTS, fix_identity, put_u32, put_u64, u64_at};
 use serde_json::Value;
 
@@ -43,11 +44,32 @@ struct Run {
     stderr: String,
 }
 
+/// Runs the tool. A pool this test process closed a moment ago may still look locked to
+/// it: a child spawned by another test's thread shares every open file until its `exec`
+/// (the documented caveat of `Error::Locked`), so a refusal as locked is retried, unless
+/// the test expects one (`pmem_once`).
 fn pmem<I, S>(args: I) -> Run
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    let args: Vec<OsString> = args
+        .into_iter()
+        .map(|arg| arg.as_ref().to_owned())
+        .collect();
+    let mut run = pmem_once(&args);
+    for _ in 0..100 {
+        if !(run.code == 3 && run.stderr.contains("is already open")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        run = pmem_once(&args);
+    }
+    run
+}
+
+/// Runs the tool once.
+fn pmem_once(args: &[OsString]) -> Run {
     let output = assert_cmd::Command::cargo_bin("pmem")
         .expect("the pmem binary")
         .env_remove("PMEM_FLUSH")
@@ -61,10 +83,28 @@ where
     }
 }
 
-fn pmem_on(subcommand: &str, path: &Path, rest: &[&str]) -> Run {
+fn args_on(subcommand: &str, path: &Path, rest: &[&str]) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec![subcommand.into(), path.into()];
     args.extend(rest.iter().map(OsString::from));
-    pmem(args)
+    args
+}
+
+fn pmem_on(subcommand: &str, path: &Path, rest: &[&str]) -> Run {
+    pmem(args_on(subcommand, path, rest))
+}
+
+/// Opens a list pool with the typed API, retrying while it looks locked (see [`pmem`]).
+fn open_list(path: &Path) -> Pool<List> {
+    let mut tries = 0;
+    loop {
+        match Pool::<List>::open(path) {
+            Err(Error::Locked { .. }) if tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            opened => return opened.expect("open the list pool"),
+        }
+    }
 }
 
 fn json(run: &Run) -> Value {
@@ -114,7 +154,7 @@ fn list_pool(label: &str, len: u64, garbage: u64) -> ScratchFile {
 fn dirty_pool(label: &str) -> (ScratchFile, ScratchFile) {
     let original = list_pool(&format!("{label}-original"), 3, 0);
     let image = ScratchFile::new(label);
-    let mut pool = Pool::<List>::open(original.path()).expect("open");
+    let mut pool = open_list(original.path());
     pool.txn(|tx| {
         tx.root_mut().len = 1000;
         std::fs::copy(original.path(), image.path()).expect("copy mid-transaction");
@@ -275,7 +315,7 @@ fn info_json_holds_the_real_values() {
     assert_eq!(roots.len(), 1);
     assert_eq!(roots[0]["name"], "extra");
     assert_eq!(roots[0]["type_name"], "cli::Node");
-    let pool = Pool::<List>::open(path.path()).expect("open");
+    let pool = open_list(path.path());
     assert_eq!(list_values(&pool), [4, 3, 2, 1, 0]);
     drop(pool);
 }
@@ -378,7 +418,7 @@ fn check_passes_a_dirty_pool_and_repair_rolls_it_back() {
         repair.stdout
     );
     assert!(image.contents() != before, "--repair wrote the file");
-    let pool = Pool::<List>::open(image.path()).expect("a typed open after the repair");
+    let pool = open_list(image.path());
     assert_eq!(pool.info().transactions_rolled_back, 0);
     assert!(pool.info().previous_shutdown_clean);
     assert_eq!(pool.root().len, 3, "the rolled-back value");
@@ -399,7 +439,7 @@ fn check_passes_a_dirty_pool_and_repair_rolls_it_back() {
 #[test]
 fn check_finds_a_dangling_and_a_mistyped_pointer() {
     let path = list_pool("cli-check-dangling", 3, 0);
-    let mut pool = Pool::<List>::open(path.path()).expect("open");
+    let mut pool = open_list(path.path());
     let garbage = 0x10_0008;
     pool.txn(|tx| tx.root_mut().head = PPtr::from_offset(garbage));
     drop(pool);
@@ -437,7 +477,7 @@ fn check_finds_a_dangling_and_a_mistyped_pointer() {
 
     // A pointer to a live object of another type: a type mismatch.
     let mistyped = list_pool("cli-check-mistyped", 1, 0);
-    let mut pool = Pool::<List>::open(mistyped.path()).expect("open");
+    let mut pool = open_list(mistyped.path());
     pool.try_txn(|tx| {
         let other = tx.alloc(Garbage { words: [7; 8] })?;
         tx.set_named_root("other", other)?;
@@ -564,10 +604,10 @@ fn a_missing_pool_is_a_usage_error() {
 #[test]
 fn a_pool_a_writer_has_open_cannot_be_checked() {
     let path = list_pool("cli-locked", 3, 0);
-    let writer = Pool::<List>::open(path.path()).expect("open");
+    let writer = open_list(path.path());
     let before = path.contents();
     for subcommand in SUBCOMMANDS {
-        let run = pmem_on(subcommand, path.path(), &[]);
+        let run = pmem_once(&args_on(subcommand, path.path(), &[]));
         one_line_failure(&run, 3, path.path(), subcommand);
         assert!(run.stderr.contains("already open"), "{run:?}");
         if subcommand == "check" {
@@ -621,7 +661,7 @@ fn gc_releases_the_garbage_and_keeps_the_data() {
     assert_eq!(after["collection_at_open"]["live_objects"], 6);
     let free = |report: &Value| report["heap"]["free_page_bytes"].as_u64().expect("bytes");
     assert_eq!(free(&after), free(&before), "what the preview promised");
-    let pool = Pool::<List>::open(path.path()).expect("opens after gc");
+    let pool = open_list(path.path());
     assert_eq!(pool.info().collection_at_open.released_pages, 0);
     assert_eq!(pool.heap_stats().allocated_objects, 6);
     assert_eq!(list_values(&pool), [4, 3, 2, 1, 0]);
@@ -636,7 +676,7 @@ fn gc_releases_the_garbage_and_keeps_the_data() {
         "{}",
         run.stdout
     );
-    let pool = Pool::<List>::open(image.path()).expect("opens after gc");
+    let pool = open_list(image.path());
     assert_eq!(pool.root().len, 3);
 }
 
@@ -741,7 +781,7 @@ fn dump_lists_exactly_the_reachable_objects() {
 #[test]
 fn dump_shows_where_a_dangling_pointer_fails() {
     let path = list_pool("cli-dump-dangling", 1, 0);
-    let mut pool = Pool::<List>::open(path.path()).expect("open");
+    let mut pool = open_list(path.path());
     pool.txn(|tx| tx.root_mut().head = PPtr::from_offset(0x10_0008));
     drop(pool);
     let text = pmem_on("dump", path.path(), &[]);
@@ -794,4 +834,106 @@ fn a_path_that_is_not_utf8_works() {
     let missing = NonUtf8::new("missing");
     let run = pmem_on("dump", &missing.0, &[]);
     one_line_failure(&run, 2, &missing.0, "dump of a missing non-UTF-8 path");
+}
+
+#[derive(Persistent, Clone, Copy, Debug, Default)]
+#[repr(C)]
+struct Slices {
+    numbers: PSlice<u64>,
+    nodes: PSlice<PPtr<Node>>,
+}
+
+#[test]
+fn slices_are_counted_and_dumped_with_their_elements() {
+    let path = ScratchFile::new("cli-slices");
+    let mut pool = PoolOptions::new()
+        .size(1 << 20)
+        .create(path.path(), Slices::default())
+        .expect("create");
+    pool.try_txn(|tx| {
+        let numbers = tx.alloc_slice_copied(&[10u64, 20, 30])?;
+        let first = tx.alloc(Node {
+            value: 1,
+            next: PPtr::null(),
+        })?;
+        let second = tx.alloc(Node {
+            value: 2,
+            next: first,
+        })?;
+        let nodes = tx.alloc_slice_copied(&[first, second])?;
+        tx.root_mut().numbers = numbers;
+        tx.root_mut().nodes = nodes;
+        Ok::<_, Error>(())
+    })
+    .expect("fill");
+    pool.close();
+
+    let report = json(&pmem_on("info", path.path(), &["--json"]));
+    let types = report["types"].as_array().expect("types");
+    let numbers = types
+        .iter()
+        .find(|each| each["name"] == "[u64]")
+        .unwrap_or_else(|| panic!("[u64] in {types:?}"));
+    assert_eq!(numbers["kind"], "slice");
+    assert_eq!(numbers["slot_size"], Value::Null);
+    assert_eq!(numbers["objects"], 1);
+    let slot = numbers["bytes"].as_u64().expect("bytes");
+    assert!(slot >= 32, "a header and three words: {slot}");
+    let classes = report["size_classes"].as_array().expect("size classes");
+    assert!(
+        classes
+            .iter()
+            .any(|class| class["slot_size"] == slot && class["types"][0] == "[u64]"),
+        "{classes:?}"
+    );
+    assert_eq!(report["heap"]["objects"], 4);
+    let total: u64 = types
+        .iter()
+        .map(|each| each["bytes"].as_u64().expect("bytes"))
+        .sum();
+    assert_eq!(report["heap"]["object_bytes"], total);
+
+    let dump = json(&pmem_on("dump", path.path(), &["--json"]));
+    let objects = dump["objects"].as_array().expect("objects");
+    assert_eq!(objects.len(), 5, "the root, two slices and two nodes");
+    let numbers = objects
+        .iter()
+        .find(|object| object["type"] == "[u64]")
+        .expect("the numbers");
+    assert_eq!(numbers["elements"], 3);
+    let words: Vec<(u64, u64)> = numbers["words"]
+        .as_array()
+        .expect("words")
+        .iter()
+        .map(|word| {
+            (
+                word["field"].as_u64().expect("field"),
+                word["value"].as_u64().expect("value"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        words,
+        [(0, 3), (8, 10), (16, 20), (24, 30)],
+        "the length, then the elements"
+    );
+    let nodes = objects
+        .iter()
+        .find(|object| object["elements"] == 2)
+        .expect("the node pointers");
+    let pointers = nodes["pointers"].as_array().expect("pointers");
+    assert_eq!(pointers.len(), 2);
+    assert!(
+        pointers
+            .iter()
+            .all(|pointer| pointer["target"] == "object" && pointer["type"] == "cli::Node")
+    );
+    assert_eq!(pointers[0]["field"], 8);
+    assert_eq!(pointers[1]["field"], 16);
+    let text = pmem_on("dump", path.path(), &[]);
+    assert!(
+        text.stdout.contains("[u64], a slice of 3 elements"),
+        "{}",
+        text.stdout
+    );
 }
