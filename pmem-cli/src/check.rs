@@ -83,25 +83,19 @@ pub(crate) fn run(args: &Args, out: &mut Output) -> Result<Status, Failure> {
 }
 
 /// The pool's open refused: the error's line on stderr, the summary on stdout.
-fn refused(path: &Path, error: &Error, out: &mut Output) -> Status {
-    eprintln!("pmem: {error}");
-    let status = report::status_of(error);
+fn refused(path: &Path, failure: &Failure, out: &mut Output) -> Status {
+    let status = failure.report();
     let verdict = if status == Status::Damaged {
         "damaged"
     } else {
         "not checked"
     };
-    let _ = writeln!(
-        out,
-        "{}: {verdict}: {}",
-        path.display(),
-        report::problem(error)
-    );
+    let _ = writeln!(out, "{}: {verdict}: {}", path.display(), failure.problem());
     status
 }
 
 /// Opens the pool read-write and closes it again: what the open did.
-fn repair(path: &Path) -> Result<String, Error> {
+fn repair(path: &Path) -> Result<String, Failure> {
     let pool = report::open_read_write(path)?;
     let info = pool.info();
     pool.close();
@@ -154,9 +148,9 @@ struct Dangling {
 }
 
 /// Checks the pool at `path`: its read-only open.
-fn check(path: &Path) -> Result<Findings, Error> {
+fn check(path: &Path) -> Result<Findings, Failure> {
     let pool = report::open_read_only(path)?;
-    Findings::of(&pool)
+    Findings::of(&pool).map_err(|error| Failure::new(path, error))
 }
 
 impl Findings {

@@ -80,7 +80,7 @@ pub(crate) fn run(args: &Args, out: &mut Output) -> Result<Status, Failure> {
         }
     });
     bar.finish_and_clear();
-    walked?;
+    walked.map_err(|error| Failure::new(&args.pool, error))?;
     let _ = format.end(out, visited, shown);
     Ok(Status::Success)
 }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
@@ -41,77 +41,98 @@ impl From<Status> for ExitCode {
     }
 }
 
-/// What a failed open means for the exit status.
-pub(crate) fn status_of(error: &Error) -> Status {
-    match error {
-        Error::NotAPool { .. }
-        | Error::Truncated { .. }
-        | Error::Corrupted { .. }
-        | Error::UnsupportedVersion { .. }
-        | Error::LogCorrupted { .. }
-        | Error::HeapCorrupted { .. } => Status::Damaged,
-        Error::Io { source, .. }
-            if matches!(
-                source.kind(),
-                io::ErrorKind::NotFound
-                    | io::ErrorKind::IsADirectory
-                    | io::ErrorKind::NotADirectory
-            ) =>
-        {
-            Status::Usage
-        }
-        _ => Status::Unchecked,
-    }
-}
-
-/// A short account of why a pool could not be opened, for `check`'s summary line (the
-/// error's own message, which names the file, goes to stderr).
-pub(crate) fn problem(error: &Error) -> String {
-    match error {
-        Error::NotAPool { .. } => "not a pmem pool (no pool header)".to_owned(),
-        Error::Truncated {
-            expected, found, ..
-        } => format!("truncated: the pool needs {expected} bytes, the file has {found}"),
-        Error::Corrupted { part, .. } => {
-            format!("the header's {part} failed its checksum or consistency check")
-        }
-        Error::UnsupportedVersion {
-            found, supported, ..
-        } => format!("format version {found}; this pmem reads version {supported}"),
-        Error::LogCorrupted { offset, what, .. } => {
-            format!("the undo log is damaged at pool offset {offset:#x}: {what}")
-        }
-        Error::HeapCorrupted { source, .. } => format!("the heap is damaged: {source}"),
-        Error::Locked { .. } => "a writer has it open (locked)".to_owned(),
-        Error::Io {
-            operation, source, ..
-        } => format!("cannot {operation} it: {source}"),
-        other => other.to_string(),
-    }
-}
-
-/// Why a subcommand stopped before its report was complete.
+/// Why a subcommand stopped: opening (or walking) the pool at `path` failed.
 #[derive(Debug)]
-pub(crate) enum Failure {
-    /// Opening (or walking) the pool failed.
-    Pool(Error),
-}
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Self::Pool(error)
-    }
+pub(crate) struct Failure {
+    /// The pool file.
+    path: PathBuf,
+    /// What went wrong.
+    error: Error,
 }
 
 impl Failure {
-    /// Prints the failure as one line on stderr and returns the exit status it means.
-    pub(crate) fn report(self) -> Status {
-        match self {
-            Self::Pool(error) => {
-                eprintln!("pmem: {error}");
-                status_of(&error)
-            }
+    /// `error`, met with the pool at `path`.
+    pub(crate) fn new(path: &Path, error: Error) -> Self {
+        Self {
+            path: path.to_owned(),
+            error,
         }
+    }
+
+    /// What the failure means for the exit status.
+    pub(crate) fn status(&self) -> Status {
+        match &self.error {
+            Error::NotAPool { .. }
+            | Error::Truncated { .. }
+            | Error::Corrupted { .. }
+            | Error::UnsupportedVersion { .. }
+            | Error::LogCorrupted { .. }
+            | Error::HeapCorrupted { .. } => Status::Damaged,
+            Error::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::NotFound
+                        | io::ErrorKind::IsADirectory
+                        | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Status::Usage
+            }
+            _ => Status::Unchecked,
+        }
+    }
+
+    /// A short account of the failure, for `check`'s summary line (which names the file
+    /// itself).
+    pub(crate) fn problem(&self) -> String {
+        match &self.error {
+            Error::NotAPool { .. } => "not a pmem pool (no pool header)".to_owned(),
+            Error::Truncated {
+                expected, found, ..
+            } => format!("truncated: the pool needs {expected} bytes, the file has {found}"),
+            Error::Corrupted { part, .. } => {
+                format!("the header's {part} failed its checksum or consistency check")
+            }
+            Error::UnsupportedVersion {
+                found, supported, ..
+            } => format!("format version {found}; this pmem reads version {supported}"),
+            Error::LogCorrupted { offset, what, .. } => {
+                format!("the undo log is damaged at pool offset {offset:#x}: {what}")
+            }
+            Error::HeapCorrupted { source, .. } => format!("the heap is damaged: {source}"),
+            Error::Locked { .. } => "a writer has it open (locked)".to_owned(),
+            Error::Io {
+                operation, source, ..
+            } => format!("cannot {operation} it: {source}"),
+            other => other.to_string(),
+        }
+    }
+
+    /// The failure's one line: the library's message, which names the file, or for the
+    /// few errors whose message does not, the file and the message.
+    fn line(&self) -> String {
+        let names_the_file = matches!(
+            self.error,
+            Error::Io { .. }
+                | Error::NotAPool { .. }
+                | Error::Truncated { .. }
+                | Error::Corrupted { .. }
+                | Error::LogCorrupted { .. }
+                | Error::UnsupportedVersion { .. }
+                | Error::HeapCorrupted { .. }
+                | Error::Locked { .. }
+        );
+        if names_the_file {
+            format!("pmem: {}", self.error)
+        } else {
+            format!("pmem: {}: {}", self.path.display(), self.error)
+        }
+    }
+
+    /// Prints the failure as one line on stderr and returns the exit status it means.
+    pub(crate) fn report(&self) -> Status {
+        eprintln!("{}", self.line());
+        self.status()
     }
 }
 
@@ -199,26 +220,26 @@ pub(crate) fn progress_bar(len: u64, message: impl Into<Cow<'static, str>>) -> P
 }
 
 /// Opens the pool at `path` read-only, with a spinner while the open checks and traces it.
-pub(crate) fn open_read_only(path: &Path) -> Result<UntypedPool, Error> {
+pub(crate) fn open_read_only(path: &Path) -> Result<UntypedPool, Failure> {
     let spinner = spinner(format!(
         "opening {} (checking it and tracing its heap)",
         path.display()
     ));
     let opened = UntypedPool::open_read_only(path);
     spinner.finish_and_clear();
-    opened
+    opened.map_err(|error| Failure::new(path, error))
 }
 
 /// Opens the pool at `path` read-write, with a spinner while the open recovers, checks
 /// and collects it.
-pub(crate) fn open_read_write(path: &Path) -> Result<UntypedPool, Error> {
+pub(crate) fn open_read_write(path: &Path) -> Result<UntypedPool, Failure> {
     let spinner = spinner(format!(
         "opening {} (recovering, checking and collecting it)",
         path.display()
     ));
     let opened = UntypedPool::open(path);
     spinner.finish_and_clear();
-    opened
+    opened.map_err(|error| Failure::new(path, error))
 }
 
 /// `bytes` for a person: `512 bytes`, `4 KiB`, `1.5 MiB`.
