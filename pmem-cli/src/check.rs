@@ -100,14 +100,20 @@ fn repair(path: &Path) -> Result<String, Failure> {
     let info = pool.info();
     pool.close();
     let collection = &info.collection_at_open;
+    let released = match collection.released_pages {
+        0 => "found no span of garbage to release".to_owned(),
+        pages => format!(
+            "released {} ({}) of garbage",
+            plural(pages, "page"),
+            size(pages * 4096)
+        ),
+    };
     Ok(format!(
-        "opened read-write: rolled back {}, released {} of garbage ({}), closed cleanly",
+        "opened read-write: rolled back {}, {released}, closed cleanly",
         plural(
             u64::from(info.transactions_rolled_back),
             "unfinished transaction"
         ),
-        plural(collection.released_pages, "page"),
-        size(collection.released_pages * 4096),
     ))
 }
 
@@ -245,14 +251,14 @@ impl Findings {
             )?,
             (_, unfinished) => writeln!(
                 out,
-                "  state: dirty: {}, which recovery rolls back: `pmem check --repair`, or \
-                 any program's open, does (the undo log is valid: not damage)",
+                "  state: dirty: {} with a valid undo log (not damage): recovery rolls it back \
+                 at the next open (`pmem check --repair` does that now)",
                 plural(u64::from(unfinished), "unfinished transaction")
             )?,
         }
         writeln!(
             out,
-            "  objects: {} ({}) and the root object, of {}, traced from the root and {}",
+            "  objects: {} ({}) besides the root object; {}; traced from the root and {}",
             plural(self.live_objects, "live object"),
             size(self.live_bytes),
             plural(self.types as u64, "recorded type"),

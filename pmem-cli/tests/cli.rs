@@ -386,7 +386,7 @@ fn check_passes_a_dirty_pool_and_repair_rolls_it_back() {
     );
     assert!(
         run.stdout
-            .contains("state: dirty: 1 unfinished transaction, which recovery rolls back"),
+            .contains("state: dirty: 1 unfinished transaction with a valid undo log (not damage)"),
         "{}",
         run.stdout
     );
