@@ -280,7 +280,7 @@ impl Findings {
         } else {
             writeln!(
                 out,
-                "  dangling pointers: {} that lead to no object of their type (the collector \
+                "  dangling pointers: {} leading to no object of their type (the collector \
                  does not follow them):",
                 self.dangling_total
             )?;
