@@ -23,9 +23,12 @@ pub(crate) struct Args {
     /// The pool file.
     #[arg(value_name = "POOL", value_hint = clap::ValueHint::FilePath)]
     pool: PathBuf,
-    /// Open the pool read-write, as a program does, if there is anything an open repairs:
-    /// roll back an unfinished transaction, release the garbage, record a clean shutdown.
-    /// Then check it again. Dangling pointers are not changed.
+    /// Roll back an unfinished transaction (and collect garbage), then check again
+    ///
+    /// Opens the pool read-write, as a program does, if an open would change anything: roll
+    /// back an unfinished transaction, release the garbage, record a clean shutdown. Then
+    /// checks it again. Dangling pointers are left as they are; a pool the open refuses
+    /// stays refused.
     #[arg(long)]
     repair: bool,
 }

@@ -44,13 +44,33 @@ struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Show a pool's header, state, flush mode, heap usage and named roots (read-only).
+    /// Show a pool's header, state, flush mode, heap usage and named roots (read-only)
+    ///
+    /// Opens the pool read-only (nothing is written; recovery and the collection an open
+    /// runs happen in private memory) and shows its header, whether it was closed cleanly
+    /// and what an open would roll back, the flush mode a program would use, its sizes,
+    /// its live objects by type and by size class, and its named roots. With --json, the
+    /// same as one JSON object.
     Info(info::Args),
-    /// Check a pool: header, logs, heap metadata, and every pointer (read-only unless --repair).
+    /// Check a pool: header, logs, heap metadata, and every pointer (read-only unless --repair)
+    ///
+    /// The read-only open validates the header, the state records, the undo logs and the
+    /// heap's metadata, and traces every pointer from the roots. Dangling and mistyped
+    /// pointers are damage; an unfinished transaction (recovery rolls it back) and garbage
+    /// (the collection releases it) are not. The last line is the verdict: `POOL: sound
+    /// (...)`, `POOL: damaged: ...` or `POOL: not checked: ...`.
     Check(check::Args),
-    /// Collect garbage in a pool, offline (opens it read-write).
+    /// Collect garbage in a pool, offline (opens it read-write)
+    ///
+    /// Opens the pool read-write, as a program does: recovery rolls back an unfinished
+    /// transaction and the collection releases the spans that hold only unreachable
+    /// objects, in the file. Shows what it found, then closes the pool cleanly.
     Gc(gc::Args),
-    /// Dump the object graph reachable from the roots (read-only).
+    /// Dump the object graph reachable from the roots (read-only)
+    ///
+    /// The named roots, then every reachable object once, breadth first from the root
+    /// object: its offset, type, size and element count, its pointers decoded (where each
+    /// leads, or why it leads nowhere) and its first --words other words in hex.
     Dump(dump::Args),
 }
 
