@@ -574,6 +574,7 @@ fn slice_objects(
     if slices.is_empty() {
         return slices;
     }
+    let spinner = report::spinner("counting the slices' bytes");
     let _ = pool.walk(|object| {
         if object.offset == ROOT_OFFSET {
             return;
@@ -583,6 +584,7 @@ fn slice_objects(
             *slice.by_slot.entry(object.size).or_default() += 1;
         }
     });
+    spinner.finish_and_clear();
     slices
 }
 
