@@ -98,6 +98,7 @@ mod guide {
         checks = "checks.md",
         file_format = "file-format.md",
         flush_modes = "flush-modes.md",
+        tool = "tool.md",
     }
 
     // The crash-testing page uses `pmem::simulation`, which exists only with the feature
