@@ -6,33 +6,93 @@
 //! the collection at open can give back is whole spans holding only unreachable objects
 //! (released pages); garbage in a span that also holds a live object is free space already.
 //!
-//! The steps are [`run`]'s: open, report, (room for more work on the open pool), close.
+//! `pmem gc --compact POOL` goes further: it moves every live object together into a new
+//! file, rewrites every pointer through the pool's pointer maps, and renames the new file
+//! over the old one, which shrinks it (`pmem::inspect::compact`: a crash at any moment
+//! leaves the old pool or the new one, never a mix). Its own open runs the collection.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pmem::PoolInfo;
-use pmem::inspect::UntypedPool;
+use pmem::inspect::{Compaction, UntypedPool};
 
 use crate::report::{self, Failure, Output, Status, plural, size};
 
-/// What `pmem gc` is given. Options that change what is done to the open pool (such as a
-/// compaction after the collection) belong here, each acted on in [`run`] between the
-/// report of the collection and the close.
+/// What `pmem gc` is given.
 #[derive(Debug, clap::Args)]
 #[command(after_help = report::EXIT_STATUSES)]
 pub(crate) struct Args {
     /// The pool file.
     #[arg(value_name = "POOL", value_hint = clap::ValueHint::FilePath)]
     pool: PathBuf,
+    /// Also move the live objects together and shrink the file: a new file is written
+    /// beside the pool (POOL.compacting), with every pointer rewritten, and renamed over
+    /// it; a crash at any moment leaves the old pool or the new one. A pool with a
+    /// dangling pointer is refused, unchanged (`pmem check` lists them).
+    #[arg(long)]
+    compact: bool,
 }
 
 /// Runs `pmem gc`.
 pub(crate) fn run(args: &Args, out: &mut Output) -> Result<Status, Failure> {
+    if args.compact {
+        return compact(&args.pool, out);
+    }
     let pool = report::open_read_write(&args.pool)?;
     let _ = write_collection(&pool, &pool.info(), out);
     pool.close();
     Ok(Status::Success)
+}
+
+/// Runs `pmem gc --compact`.
+fn compact(path: &Path, out: &mut Output) -> Result<Status, Failure> {
+    let spinner = report::spinner(format!(
+        "compacting {} (recovering, collecting, copying its live objects)",
+        path.display()
+    ));
+    let compacted = pmem::inspect::compact(path);
+    spinner.finish_and_clear();
+    let compaction = compacted.map_err(|error| Failure::new(path, error))?;
+    let _ = write_compaction(path, &compaction, out);
+    Ok(Status::Success)
+}
+
+/// Writes what a compaction did.
+fn write_compaction(path: &Path, compaction: &Compaction, out: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "compacted {} in {}",
+        path.display(),
+        report::duration(compaction.duration)
+    )?;
+    writeln!(
+        out,
+        "  moved:       {} ({}) and the root object",
+        plural(compaction.objects, "object"),
+        size(compaction.bytes)
+    )?;
+    writeln!(
+        out,
+        "  rewritten:   {}",
+        plural(compaction.pointers, "pointer")
+    )?;
+    writeln!(
+        out,
+        "  rolled back: {} before the compaction",
+        plural(
+            u64::from(compaction.transactions_rolled_back),
+            "unfinished transaction"
+        )
+    )?;
+    writeln!(
+        out,
+        "  file size:   {} before, {} after ({} bytes to {})",
+        size(compaction.size_before),
+        size(compaction.size_after),
+        compaction.size_before,
+        compaction.size_after
+    )
 }
 
 /// Writes what the collection at the open of `pool` found and freed.
@@ -74,7 +134,7 @@ fn write_collection(pool: &UntypedPool, info: &PoolInfo, out: &mut impl Write) -
     )?;
     writeln!(
         out,
-        "  file size:   {} ({} bytes; a collection does not shrink the file)",
+        "  file size:   {} ({} bytes; a collection does not shrink the file: `pmem gc --compact` does)",
         size(details.file_len),
         details.file_len
     )?;

@@ -67,7 +67,8 @@ impl Failure {
             | Error::Corrupted { .. }
             | Error::UnsupportedVersion { .. }
             | Error::LogCorrupted { .. }
-            | Error::HeapCorrupted { .. } => Status::Damaged,
+            | Error::HeapCorrupted { .. }
+            | Error::CannotCompact { .. } => Status::Damaged,
             Error::Io { source, .. }
                 if matches!(
                     source.kind(),
@@ -121,6 +122,7 @@ impl Failure {
                 | Error::UnsupportedVersion { .. }
                 | Error::HeapCorrupted { .. }
                 | Error::Locked { .. }
+                | Error::CannotCompact { .. }
         );
         if names_the_file {
             format!("pmem: {}", self.error)

@@ -573,18 +573,98 @@ fn every_subcommand_refuses_a_damaged_pool_in_one_line_and_writes_nothing() {
             }
             assert!(path.contents() == before, "{case}: the file changed");
         }
-        let repair = pmem_on("check", path.path(), &["--repair"]);
-        one_line_failure(
-            &repair,
-            1,
-            path.path(),
-            &format!("check --repair on {what}"),
-        );
-        assert!(
-            path.contents() == before,
-            "check --repair on {what}: the file changed"
-        );
+        for (subcommand, flag) in [("check", "--repair"), ("gc", "--compact")] {
+            let run = pmem_on(subcommand, path.path(), &[flag]);
+            let case = format!("{subcommand} {flag} on {what}");
+            one_line_failure(&run, 1, path.path(), &case);
+            assert!(path.contents() == before, "{case}: the file changed");
+            assert!(
+                !pmem::inspect::temporary_path(path.path()).exists(),
+                "{case}"
+            );
+        }
     }
+}
+
+#[test]
+fn gc_compact_shrinks_a_pool_whose_live_data_dropped_to_a_tenth() {
+    let path = ScratchFile::new("cli-compact");
+    let mut pool = PoolOptions::new()
+        .size(1 << 20)
+        .log_size(1 << 14)
+        .create(path.path(), List::default())
+        .expect("create");
+    pool.try_txn(|tx| {
+        for value in 0..100_000 {
+            let next = tx.root().head;
+            let node = tx.alloc(Node { value, next })?;
+            tx.root_mut().head = node;
+            tx.root_mut().len += 1;
+        }
+        Ok::<_, Error>(())
+    })
+    .expect("fill");
+    // Keep every tenth node.
+    pool.try_txn(|tx| {
+        let mut at = tx.root().head;
+        while !at.is_null() {
+            let mut next = tx.get(at)?.next;
+            for _ in 0..9 {
+                if next.is_null() {
+                    break;
+                }
+                next = tx.get(next)?.next;
+            }
+            tx.get_mut(at)?.next = next;
+            at = next;
+        }
+        tx.root_mut().len = 10_000;
+        Ok::<_, Error>(())
+    })
+    .expect("thin");
+    let kept = list_values(&pool);
+    assert_eq!(kept.len(), 10_000);
+    pool.close();
+    let size_before = std::fs::metadata(path.path()).expect("metadata").len();
+
+    let run = pmem_on("gc", path.path(), &["--compact"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.is_empty(), "{run:?}");
+    assert!(
+        run.stdout.contains("moved:       10,000 objects")
+            || run.stdout.contains("moved:       10000 objects"),
+        "{}",
+        run.stdout
+    );
+    let size_after = std::fs::metadata(path.path()).expect("metadata").len();
+    assert!(
+        run.stdout
+            .contains(&format!("({size_before} bytes to {size_after})")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        size_after * 5 < size_before,
+        "{size_before} bytes compacted to {size_after}"
+    );
+    let check = pmem_on("check", path.path(), &[]);
+    assert_eq!(check.code, 0, "{check:?}");
+    let pool = open_list(path.path());
+    assert_eq!(list_values(&pool), kept, "the same list, moved");
+    assert_eq!(pool.root().len, 10_000);
+}
+
+#[test]
+fn gc_compact_refuses_a_dangling_pointer_and_leaves_the_pool() {
+    let path = list_pool("cli-compact-dangling", 3, 0);
+    let mut pool = open_list(path.path());
+    pool.txn(|tx| tx.root_mut().head = PPtr::from_offset(0x10_0008));
+    drop(pool);
+    let before = path.contents();
+    let run = pmem_on("gc", path.path(), &["--compact"]);
+    one_line_failure(&run, 1, path.path(), "gc --compact with a dangling pointer");
+    assert!(run.stderr.contains("cannot be compacted"), "{run:?}");
+    assert!(path.contents() == before, "the file changed");
 }
 
 #[test]
