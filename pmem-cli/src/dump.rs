@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use pmem::inspect::{NamedRoot, ObjectVisit, PointerTarget, TypeInfo, TypeKind, UntypedPool};
 use serde::Serialize;
 
-use crate::info::ROOT_OFFSET;
 use crate::report::{self, Failure, Output, Status, plural};
 
 /// What `pmem dump` is given.
@@ -119,6 +118,10 @@ fn type_name(types: &[TypeInfo], index: u32) -> String {
         .get(index as usize)
         .map_or_else(|| format!("<type {index}>"), |info| info.name.clone())
 }
+
+/// Where every pool's root object starts: right after the header page (the format fixes
+/// it, and the open checks it; `PoolDetails::root_offset`).
+const ROOT_OFFSET: u64 = pmem::format::HEADER_LEN as u64;
 
 /// An object, as dumped.
 #[derive(Debug, Serialize)]

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use pmem::inspect::{TypeInfo, TypeKind, UntypedPool};
-use pmem::{FlushMode, HeapStats, TypeStats};
+use pmem::{HeapStats, TypeStats};
 use serde::Serialize;
 
 use crate::report::{self, Failure, Output, Status, plural, size};
@@ -24,14 +24,6 @@ pub(crate) struct Args {
     #[arg(long)]
     json: bool,
 }
-
-/// The growth limit a program opens a pool with unless it sets one
-/// (`PoolOptions::max_size`); the pool does not record it.
-const DEFAULT_GROWTH_LIMIT: u64 = 64 << 30;
-
-/// Where every pool's root object starts: right after the header page (the format fixes
-/// it, and the open checks it).
-pub(crate) const ROOT_OFFSET: u64 = pmem::format::HEADER_LEN as u64;
 
 /// Runs `pmem info`.
 pub(crate) fn run(args: &Args, out: &mut Output) -> Result<Status, Failure> {
@@ -71,9 +63,9 @@ pub(crate) struct Report {
     flush_mode: Option<String>,
     /// Why a program could not choose a flush mode (`PMEM_FLUSH`), if so.
     flush_mode_error: Option<String>,
-    /// Whether a program would map the pool from a DAX file system (inferred from the
-    /// flush mode; `null` when `PMEM_FLUSH` forces the mode and so hides it).
-    dax: Option<bool>,
+    /// Whether a program would map the pool from a DAX file system (synchronously, with
+    /// `MAP_SYNC`).
+    dax: bool,
     /// How many transactions can run at once (log slots).
     lanes: u32,
     /// Each lane's undo log slot, in bytes.
@@ -235,11 +227,6 @@ impl Report {
             Ok(mode) => (Some(mode.to_string()), None),
             Err(error) => (None, Some(error.to_string())),
         };
-        let forced = std::env::var_os("PMEM_FLUSH").is_some_and(|value| !value.is_empty());
-        let dax = match details.flush_mode {
-            Ok(mode) if !forced => Some(mode != FlushMode::Msync),
-            _ => None,
-        };
         let indices = type_indices(&stats, &types);
         let slices = slice_objects(pool, &stats, &indices, &types);
         let collection = &info.collection_at_open;
@@ -252,7 +239,7 @@ impl Report {
             layout: info.layout.clone(),
             root: Root {
                 type_name: info.root_type.clone(),
-                offset: ROOT_OFFSET,
+                offset: details.root_offset,
                 size: details.root_size,
                 align: details.root_align,
                 layout_hash: details.root_layout_hash,
@@ -263,14 +250,14 @@ impl Report {
             },
             flush_mode,
             flush_mode_error,
-            dax,
+            dax: details.dax,
             lanes: info.lanes,
             log_slot_bytes: details.log_slot_len,
             pool_size: info.size,
             file_size: details.file_len,
             growth_limit: GrowthLimit {
                 stored_in_pool: false,
-                default_bytes: DEFAULT_GROWTH_LIMIT,
+                default_bytes: details.default_max_size,
             },
             heap: Heap {
                 start: details.heap_start,
@@ -361,10 +348,10 @@ impl Report {
             (None, None) => "unknown".to_owned(),
         };
         field(out, "flush mode", &flush)?;
-        let dax = match self.dax {
-            Some(true) => "yes (a program would map it with MAP_SYNC)",
-            Some(false) => "no (page cache; durable through msync)",
-            None => "unknown (PMEM_FLUSH forces the flush mode)",
+        let dax = if self.dax {
+            "yes (a program would map it with MAP_SYNC)"
+        } else {
+            "no (page cache; durable through msync)"
         };
         field(out, "DAX", &dax)?;
         field(out, "lanes", &self.lanes)?;
@@ -575,8 +562,9 @@ fn slice_objects(
         return slices;
     }
     let spinner = report::spinner("counting the slices' bytes");
+    let root_offset = pool.details().root_offset;
     let _ = pool.walk(|object| {
-        if object.offset == ROOT_OFFSET {
+        if object.offset == root_offset {
             return;
         }
         if let Some(slice) = slices.get_mut(&object.type_index) {

@@ -1017,3 +1017,34 @@ fn slices_are_counted_and_dumped_with_their_elements() {
         text.stdout
     );
 }
+
+/// A bad `PMEM_FLUSH` would stop a program's open, not a read-only one: `info` reports it
+/// as the flush mode a program could not use, and `check` still checks.
+#[test]
+fn a_bad_pmem_flush_is_reported_not_refused_by_read_only_subcommands() {
+    let path = list_pool("cli-bad-flush", 3, 0);
+    let run = |subcommand: &str, rest: &[&str]| {
+        let output = assert_cmd::Command::cargo_bin("pmem")
+            .expect("the pmem binary")
+            .env("PMEM_FLUSH", "bogus")
+            .args(args_on(subcommand, path.path(), rest))
+            .output()
+            .expect("run pmem");
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).expect("UTF-8"),
+        )
+    };
+    let (code, stdout) = run("info", &["--json"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert!(report["flush_mode"].is_null(), "{report}");
+    assert!(
+        report["flush_mode_error"]
+            .as_str()
+            .is_some_and(|error| error.contains("bogus")),
+        "{report}"
+    );
+    let (code, stdout) = run("check", &[]);
+    assert_eq!(code, Some(0), "{stdout}");
+}

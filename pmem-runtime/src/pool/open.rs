@@ -68,7 +68,12 @@ pub(super) fn open_as<R: Persistent>(
             source,
         }
     };
-    let forced_mode = options.forced_flush_mode()?;
+    // A read-only open flushes nothing, so a bad `PMEM_FLUSH` does not stop it (a tool
+    // reports it as the mode a program would fail to use).
+    let forced_mode = match access {
+        Access::ReadWrite => options.forced_flush_mode()?,
+        Access::ReadOnly => None,
+    };
     let read_only = access == Access::ReadOnly;
     let file = open_locked(path, read_only)?;
     let file_len = file.metadata().map_err(io("read the length of"))?.len();

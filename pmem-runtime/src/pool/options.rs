@@ -12,7 +12,7 @@ use crate::hw::mapping::Mapping;
 use super::Pool;
 
 const DEFAULT_SIZE: u64 = 8 << 20;
-const DEFAULT_MAX_SIZE: u64 = 64 << 30;
+pub(super) const DEFAULT_MAX_SIZE: u64 = 64 << 30;
 const DEFAULT_LOG_SIZE: u64 = 1 << 20;
 
 /// Options for creating or opening a pool, in the style of [`std::fs::OpenOptions`].

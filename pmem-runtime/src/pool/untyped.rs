@@ -20,7 +20,7 @@ use std::path::Path;
 use pmem_alloc::{Collection, DanglingPointer, HeapStats, NamedRoot, ObjectVisit, TypeInfo};
 
 use crate::error::Error;
-use crate::header::FORMAT_VERSION;
+use crate::header::{FORMAT_VERSION, ROOT_OFFSET};
 use crate::hw::flush::{FlushMode, FlushModeError};
 
 use super::open::{Access, RootCheck};
@@ -38,6 +38,7 @@ pub struct UntypedPool {
     pool: Pool<()>,
     read_only: bool,
     would_flush: Result<FlushMode, FlushModeError>,
+    dax: bool,
 }
 
 /// What an [`UntypedPool`] knows of its pool beyond [`PoolInfo`].
@@ -52,6 +53,8 @@ pub struct PoolDetails {
     pub root_align: u64,
     /// See `root_size`.
     pub root_layout_hash: u64,
+    /// Where the root object starts (the format fixes it: right after the header page).
+    pub root_offset: u64,
     /// Each lane's undo log slot, in bytes.
     pub log_slot_len: u64,
     /// Where the heap starts.
@@ -61,6 +64,12 @@ pub struct PoolDetails {
     /// How a program opening the pool here would make stores durable (`PMEM_FLUSH`, or
     /// what suits the file), or why it could not.
     pub flush_mode: Result<FlushMode, FlushModeError>,
+    /// Whether the file is on a DAX file system, so that a program maps it synchronously
+    /// (`MAP_SYNC`) and makes its stores durable with cache-line write-backs.
+    pub dax: bool,
+    /// How far a program's open lets the pool grow unless it asks otherwise
+    /// ([`PoolOptions::max_size`]): the pool does not record a limit.
+    pub default_max_size: u64,
 }
 
 impl UntypedPool {
@@ -91,17 +100,23 @@ impl UntypedPool {
 
     fn open_with(path: &Path, access: Access) -> Result<Self, Error> {
         let pool = super::open::open_as(&PoolOptions::new(), path, RootCheck::AsRecorded, access)?;
+        let dax = match access {
+            Access::ReadWrite => pool.mapping.is_dax(),
+            Access::ReadOnly => {
+                crate::hw::mapping::supports_sync_mapping_of(&pool.file).unwrap_or(false)
+            }
+        };
         let would_flush = match access {
             Access::ReadWrite => Ok(pool.flusher.mode()),
-            Access::ReadOnly => FlushMode::from_env().and_then(|forced| {
-                let dax = crate::hw::mapping::supports_sync_mapping_of(&pool.file).unwrap_or(false);
-                FlushMode::choose(forced, dax)
-            }),
+            Access::ReadOnly => {
+                FlushMode::from_env().and_then(|forced| FlushMode::choose(forced, dax))
+            }
         };
         Ok(Self {
             pool,
             read_only: access == Access::ReadOnly,
             would_flush,
+            dax,
         })
     }
 
@@ -127,10 +142,13 @@ impl UntypedPool {
             root_size: root.size,
             root_align: root.align,
             root_layout_hash: root.layout_hash,
+            root_offset: ROOT_OFFSET,
             log_slot_len: u64::from(self.pool.log.slot_len),
             heap_start: self.pool.log.end().expect("checked at open"),
             file_len: self.file_len().unwrap_or(0),
             flush_mode: self.would_flush.clone(),
+            dax: self.dax,
+            default_max_size: super::options::DEFAULT_MAX_SIZE,
         }
     }
 
