@@ -157,7 +157,6 @@ fn a_hash_map_keyed_by_pointers_finds_its_entries_after_compaction() {
 /// group and permission bits before it is renamed; a compaction that cannot keep the owner
 /// fails, leaving the old pool.
 #[test]
-#[ignore = "review 18: fixed in the next commit"]
 fn compaction_keeps_the_pool_files_owner_and_permissions() {
     let path = ScratchFile::new("review18-access");
     chain(path.path(), 10);

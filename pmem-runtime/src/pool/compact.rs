@@ -21,8 +21,9 @@
 //!    breadth-first walk from the roots finds it (so objects that point at each other tend
 //!    to share pages), its bytes copied, and then every pointer of every copied object, of
 //!    the root and of the named roots rewritten through the map of old offsets to new.
-//! 4. The new file is written back (every line, then a fence), closed (a clean state
-//!    record), and synced with `fsync` (its length is file-system metadata).
+//! 4. The new file is given the old one's owner, group and permission bits, written back
+//!    (every line, then a fence), closed (a clean state record), and synced with `fsync`
+//!    (its length and owner are file-system metadata).
 //! 5. The new file is renamed over the old one, and the directory synced.
 //!
 //! **What a crash leaves.** Until step 5 the old pool's file is where it was and, after
@@ -41,6 +42,8 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::fs::{File, Permissions};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -83,7 +86,8 @@ pub struct Compaction {
 /// As [`UntypedPool::open`](super::UntypedPool::open) for the old pool (which is then left
 /// as it was); [`Error::CannotCompact`] if its collection found a dangling pointer; the
 /// errors of [`PoolOptions::create`] for the new file (a full file system included); and
-/// [`Error::Io`] if it cannot be synced or renamed. The old pool is the pool until the
+/// [`Error::Io`] if it cannot be given the old file's owner and permissions, synced or
+/// renamed. The old pool is the pool until the
 /// rename: any failure before it leaves the old pool, and removes the new file.
 pub fn compact(path: impl AsRef<Path>) -> Result<Compaction, Error> {
     compact_with(path, &PoolOptions::new())
@@ -143,6 +147,7 @@ fn replace(
         path: &temporary,
         armed: true,
     };
+    keep_access(&old.file, &new.file, &temporary)?;
     let mut report = copy_objects(&old, &new)?;
     // Nothing of the new pool was durable before: every line of it is written back now,
     // with one fence, before it is closed and synced.
@@ -180,6 +185,32 @@ fn replace(
     report.transactions_rolled_back = rolled_back;
     report.duration = began.elapsed();
     Ok(report)
+}
+
+/// Gives the new file `new` (at `temporary`) the owner, group and permission bits of the
+/// old pool's file, so that the rename changes no one's access to the pool: a new file is
+/// the process's, mode 0600, and a pool shared with a group, or compacted by root for the
+/// user who owns it, would otherwise be closed to them. Fails (and so leaves the old pool)
+/// if the owner cannot be kept.
+fn keep_access(old: &File, new: &File, temporary: &Path) -> Result<(), Error> {
+    let io = |operation| {
+        move |source| Error::Io {
+            path: temporary.to_owned(),
+            operation,
+            source,
+        }
+    };
+    let old = old
+        .metadata()
+        .map_err(io("read the old pool's owner and permissions for"))?;
+    let current = new.metadata().map_err(io("read the owner of"))?;
+    if (current.uid(), current.gid()) != (old.uid(), old.gid()) {
+        std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid()))
+            .map_err(io("give the old pool's owner to"))?;
+    }
+    // After the owner: a change of owner may clear the set-id bits.
+    new.set_permissions(Permissions::from_mode(old.mode() & 0o7777))
+        .map_err(io("give the old pool's permissions to"))
 }
 
 fn created_unix_nanos(created: SystemTime) -> u64 {
