@@ -182,7 +182,6 @@ fn compaction_keeps_the_pool_files_owner_and_permissions() {
 /// (writes through one name are missing from the other). Compaction now resolves the path
 /// first, and replaces the file the link leads to.
 #[test]
-#[ignore = "review 18: fixed in a later commit"]
 fn compacting_through_a_symlink_compacts_the_pool_it_names() {
     let target = ScratchFile::new("review18-target");
     chain(target.path(), 10);

@@ -17,6 +17,9 @@
 //!    an earlier compaction leaves, is removed first), with the old one's identity (UUID,
 //!    creation time, layout name, root type, lanes, log size), so that it *is* the same
 //!    pool, moved. Its heap is as small as a new pool's and grows as objects are added.
+//!    `POOL` is the pool's file: the one a symbolic link at the path leads to, so that the
+//!    link still names the pool after step 5. (The other names of a file with several hard
+//!    links keep the old pool.)
 //! 3. Every object reachable from the roots is allocated in the new heap in the order a
 //!    breadth-first walk from the roots finds it (so objects that point at each other tend
 //!    to share pages), its bytes copied, and then every pointer of every copied object, of
@@ -102,7 +105,12 @@ pub fn compact(path: impl AsRef<Path>) -> Result<Compaction, Error> {
 /// As [`compact`].
 pub fn compact_with(path: impl AsRef<Path>, options: &PoolOptions) -> Result<Compaction, Error> {
     let began = Instant::now();
-    let path = path.as_ref();
+    // A symbolic link names the pool; the file it leads to is the pool. Renamed over the
+    // link, the new file would replace the link, and leave the old pool under its own name,
+    // a stale copy that whoever opens it by that name goes on using. (A path that does
+    // not resolve is opened as given, for the open's error.)
+    let resolved = std::fs::canonicalize(path.as_ref());
+    let path = resolved.as_deref().unwrap_or(path.as_ref());
     // A pool to refuse is refused by a read-only open, so that it is left as it was; the
     // open that writes then checks again what it found, in case a writer came between.
     for access in [Access::ReadOnly, Access::ReadWrite] {
