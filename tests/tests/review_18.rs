@@ -240,6 +240,46 @@ fn compaction_does_not_delete_a_file_it_did_not_leave() {
     );
 }
 
+/// `PMEM_FLUSH` chooses how a program that *writes* a pool makes its stores durable, and
+/// `UntypedPool::details().flush_mode` is there to report it, or why it is no good. But a
+/// read-only open parsed it before anything else, like a writing open, and refused every
+/// pool with `Error::UnknownFlushMode` when it did not parse: `pmem info` and `pmem check`
+/// could inspect nothing in such an environment, and `details` never got to say what was
+/// wrong. A read-only open flushes nothing, and now ignores the variable; `details` reports
+/// it. (Run in a child process: the variable is the whole process's.)
+#[test]
+fn a_read_only_open_reports_a_bad_pmem_flush_instead_of_refusing_the_pool() {
+    const BAD: &str = "no-such-mode";
+    if let Some(pool) = std::env::var_os("REVIEW18_POOL") {
+        let pool = UntypedPool::open_read_only(&pool).expect("a read-only open");
+        let reported = pool.details().flush_mode;
+        assert!(reported.is_err(), "{reported:?}");
+        return;
+    }
+    if std::env::var_os("PMEM_FLUSH").is_some() {
+        return;
+    }
+    let path = ScratchFile::new("review18-bad-flush");
+    chain(path.path(), 3);
+    let output = std::process::Command::new(std::env::current_exe().expect("this test"))
+        .args([
+            "a_read_only_open_reports_a_bad_pmem_flush_instead_of_refusing_the_pool",
+            "--exact",
+            "--nocapture",
+            "--include-ignored",
+        ])
+        .env("PMEM_FLUSH", BAD)
+        .env("REVIEW18_POOL", path.path())
+        .output()
+        .expect("run the child");
+    assert!(
+        output.status.success() && String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 // What the review found sound.
 
 #[derive(Persistent, Debug)]

@@ -68,8 +68,14 @@ pub(super) fn open_as<R: Persistent>(
             source,
         }
     };
-    let forced_mode = options.forced_flush_mode()?;
     let read_only = access == Access::ReadOnly;
+    // A read-only open flushes nothing: how a writer would flush (`PMEM_FLUSH`) is no
+    // reason to refuse it (`UntypedPool::details` reports the choice, or what is wrong).
+    let forced_mode = if read_only {
+        None
+    } else {
+        options.forced_flush_mode()?
+    };
     let file = open_locked(path, read_only)?;
     let file_len = file.metadata().map_err(io("read the length of"))?.len();
     let head = read_head(&file).map_err(io("read"))?;
