@@ -280,6 +280,38 @@ fn a_read_only_open_reports_a_bad_pmem_flush_instead_of_refusing_the_pool() {
     );
 }
 
+/// A path that names a FIFO (a tool pointed at the wrong file, or at a hostile one): the
+/// read-only open blocked in `open(2)` until some process opened the FIFO for writing, and
+/// the read-write open (`UntypedPool::open`, `Pool::open`, `compact`) blocked reading its
+/// header: the tool hung, for ever. Files are now opened without blocking, and anything but
+/// a regular file is refused as not a pool.
+#[test]
+fn a_fifo_is_refused_instead_of_hanging_the_open() {
+    let path = ScratchFile::new("review18-fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(path.path())
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let fifo = path.path().to_owned();
+    std::thread::spawn(move || {
+        let read_only = UntypedPool::open_read_only(&fifo).map(drop);
+        let read_write = UntypedPool::open(&fifo).map(drop);
+        let compacted = compact(&fifo).map(drop);
+        let _ = sender.send((read_only, read_write, compacted));
+    });
+    let outcome = receiver.recv_timeout(std::time::Duration::from_secs(5));
+    if outcome.is_err() {
+        // Unblock the stuck open, so that the thread ends.
+        let _ = std::fs::OpenOptions::new().write(true).open(path.path());
+    }
+    let (read_only, read_write, compacted) = outcome.expect("the opens hung on a FIFO");
+    for result in [read_only, read_write, compacted] {
+        assert!(matches!(result, Err(Error::NotAPool { .. })), "{result:?}");
+    }
+}
+
 // What the review found sound.
 
 #[derive(Persistent, Debug)]

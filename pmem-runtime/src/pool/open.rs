@@ -205,12 +205,24 @@ fn open_locked(path: &Path, read_only: bool) -> Result<File, Error> {
         }
     };
     loop {
+        // Without blocking, which only a FIFO or a device would do (for ever, opening a
+        // FIFO no one writes, or reading it): a pool is a regular file, anything else is
+        // refused. On a regular file the flag changes nothing.
         let file = OpenOptions::new()
             .read(true)
             .write(!read_only)
-            .custom_flags(libc::O_CLOEXEC)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
             .open(path)
             .map_err(io("open"))?;
+        if !file
+            .metadata()
+            .map_err(io("read the metadata of"))?
+            .is_file()
+        {
+            return Err(Error::NotAPool {
+                path: path.to_owned(),
+            });
+        }
         if read_only {
             file::lock_shared(&file, path)?;
         } else {
