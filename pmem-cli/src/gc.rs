@@ -27,7 +27,7 @@ pub(crate) struct Args {
     #[arg(value_name = "POOL", value_hint = clap::ValueHint::FilePath)]
     pool: PathBuf,
     /// Also move the live objects together and shrink the file: a new file is written
-    /// beside the pool (POOL.compacting), with every pointer rewritten, and renamed over
+    /// beside the pool (POOL.UUID.compacting), with every pointer rewritten, and renamed over
     /// it; a crash at any moment leaves the old pool or the new one. A pool with a
     /// dangling pointer is refused, unchanged (`pmem check` lists them).
     #[arg(long)]

@@ -247,6 +247,7 @@ impl<K: MapKey<Query: Ord>, V: Persistent + 'static> PBTreeMap<K, V> {
     /// An empty map, which owns no node yet.
     #[must_use]
     pub const fn new() -> Self {
+        const { crate::collections::key::refuse_pointer_keys::<K>() };
         Self {
             len: 0,
             root: NodeRef::NULL,

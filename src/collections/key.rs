@@ -15,8 +15,10 @@ use crate::{Error, PString, PVec, Persistent, Reader};
 /// A type that keys a [`PBTreeMap`](crate::PBTreeMap) (when its [`Query`](MapKey::Query)
 /// is `Ord`) or, as a [`HashKey`], a [`PHashMap`](crate::PHashMap).
 ///
-/// Every plain `Copy` value is one, viewed as itself (`u64`, `[u8; 16]`, a derived `Copy`
-/// struct); so are [`PString`] (viewed as `str`) and [`PVec<u8>`] (viewed as `[u8]`). A
+/// Every plain `Copy` value without pointers is one, viewed as itself (`u64`, `[u8; 16]`,
+/// a derived `Copy` struct of such fields): a `Copy` key that holds a `PPtr` or `PSlice`
+/// is refused at compile time, since it would be compared as an offset, which compaction
+/// changes. So are [`PString`] (viewed as `str`) and [`PVec<u8>`] (viewed as `[u8]`). A
 /// key type of your own that holds one of those implements it by delegating to the field:
 ///
 /// ```
@@ -46,6 +48,13 @@ use crate::{Error, PString, PVec, Persistent, Reader};
 pub trait MapKey: Persistent + Sync + 'static {
     /// What the key is compared as, and what lookups take a reference to.
     type Query: ?Sized;
+
+    /// Whether the key is compared (and hashed) as a persistent pointer's offset: a map
+    /// so keyed is refused where it is made, since `pmem gc --compact` moves objects and so
+    /// changes offsets, and every lookup would then miss. True for a `Copy` key that holds
+    /// a `PPtr` or `PSlice`; false for a key that compares what its pointers lead to, as a
+    /// [`PString`] does, and the default for a key of your own.
+    const COMPARES_OFFSETS: bool = false;
 
     /// The stored key's view, read through `reader`.
     ///
@@ -80,14 +89,30 @@ pub trait HashKey: MapKey<Query: Eq> {
     fn hash_query(query: &Self::Query, hasher: &mut impl Hasher);
 }
 
+/// Refuses a map keyed by `K` if it compares offsets ([`MapKey::COMPARES_OFFSETS`]): the
+/// map's order and stored hashes would depend on where objects lie, which `pmem gc
+/// --compact` (`pmem::inspect::compact`) changes. Evaluated where a map is made and where a
+/// key is read, so a program that uses one does not compile.
+pub(super) const fn refuse_pointer_keys<K: MapKey>() {
+    assert!(
+        !K::COMPARES_OFFSETS,
+        "a map key that holds a persistent pointer (PPtr, PSlice) would be compared and hashed as an offset, which compaction changes: key the map by a value the object holds (an id), or by a PString"
+    );
+}
+
 impl<K: Persistent + Copy + Sync + 'static> MapKey for K {
     type Query = K;
 
+    /// A `Copy` key is compared and hashed as its bytes, pointers included.
+    const COMPARES_OFFSETS: bool = !K::POINTER_FREE;
+
     fn read<'r>(&'r self, _reader: &'r impl Reader) -> Result<&'r K, Error> {
+        const { refuse_pointer_keys::<K>() };
         Ok(self)
     }
 
     fn with_query<U>(&self, body: impl FnOnce(&K) -> U) -> Result<U, Error> {
+        const { refuse_pointer_keys::<K>() };
         Ok(body(self))
     }
 }

@@ -71,6 +71,7 @@ impl<K: HashKey, V: Persistent + 'static> PHashMap<K, V> {
     /// An empty map, which owns no slots yet.
     #[must_use]
     pub const fn new() -> Self {
+        const { crate::collections::key::refuse_pointer_keys::<K>() };
         Self {
             len: 0,
             seed: [0; 2],

@@ -167,3 +167,34 @@ pub struct GraphSignature {
     /// Per named root: its name and the walk index of its object.
     pub named: Vec<(String, Option<u64>)>,
 }
+
+/// The files a compaction of the pool at `path` left beside it
+/// ([`temporary_path`](pmem::inspect::temporary_path): `POOL.UUID.compacting`), for any
+/// UUID: a pool too damaged to open has none to name.
+///
+/// # Panics
+///
+/// If the directory cannot be read.
+#[must_use]
+pub fn compaction_leftovers(path: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let name = path
+        .file_name()
+        .expect("a file name")
+        .to_string_lossy()
+        .into_owned();
+    let directory = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::read_dir(directory)
+        .expect("read the directory")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|candidate| {
+            candidate.file_name().is_some_and(|candidate| {
+                let candidate = candidate.to_string_lossy();
+                candidate.starts_with(&format!("{name}.")) && candidate.ends_with(".compacting")
+            })
+        })
+        .collect()
+}

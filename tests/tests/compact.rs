@@ -1,7 +1,8 @@
 //! `pmem::inspect::compact`: moving a pool's live objects together into a smaller file.
 //! The graph survives (the same signature, `pmem_tests::graph_signature`), the file
-//! shrinks, the pool keeps its identity, and a crash at any fence of the new file leaves
-//! the old pool, which the next compaction compacts.
+//! shrinks, the pool keeps its identity, the new file is whole (durable) before it is
+//! renamed over the old one, and a crash at any fence of the new file leaves the old pool,
+//! which the next compaction compacts.
 
 use pmem::inspect::{UntypedPool, compact, compact_with, temporary_path};
 use pmem::simulation::{ScratchFile, Simulation, seed};
@@ -153,7 +154,7 @@ fn compaction_shrinks_a_pool_whose_live_data_dropped_to_a_tenth_and_keeps_its_gr
     assert_eq!(values(&path), values_before);
     let after = UntypedPool::open_read_only(path.path()).expect("open");
     assert_eq!(after.info().uuid, uuid, "the pool keeps its identity");
-    assert!(!temporary_path(path.path()).exists());
+    assert!(pmem_tests::compaction_leftovers(path.path()).is_empty());
     drop(after);
 
     let mut pool = Pool::<Catalog>::open(path.path()).expect("open to write");
@@ -177,7 +178,7 @@ fn a_pool_with_a_dangling_pointer_is_refused_and_left_as_it_was() {
         path.contents() == before,
         "a refused compaction wrote the file"
     );
-    assert!(!temporary_path(path.path()).exists());
+    assert!(pmem_tests::compaction_leftovers(path.path()).is_empty());
 }
 
 #[test]
@@ -199,6 +200,10 @@ fn a_crash_at_any_fence_of_a_compaction_leaves_the_old_pool_and_the_next_one_fin
         7,
     );
     let before = graph_signature(path.path());
+    let uuid = UntypedPool::open_read_only(path.path())
+        .expect("open")
+        .info()
+        .uuid;
     // The old pool's file, as compaction leaves it: still linked here after the rename.
     let old = ScratchFile::new("compact-crash-old");
     std::fs::hard_link(path.path(), old.path()).expect("link");
@@ -212,6 +217,17 @@ fn a_crash_at_any_fence_of_a_compaction_leaves_the_old_pool_and_the_next_one_fin
     let points = simulation.take_crash_points();
     assert!(points.len() >= 5, "{} fences", points.len());
 
+    // What the new file holds when it is renamed: the durable image at the last fence,
+    // the close's, with nothing evicted. Everything compaction copied must be in it.
+    let last = points.last().expect("a fence");
+    let renamed = ScratchFile::new("compact-crash-renamed");
+    std::fs::write(renamed.path(), last.durable()).expect("write the image");
+    assert_eq!(
+        graph_signature(renamed.path()),
+        before,
+        "the new file is not whole when it is renamed"
+    );
+
     let old_bytes = old.contents();
     let mut images = 0;
     for point in &points {
@@ -219,7 +235,7 @@ fn a_crash_at_any_fence_of_a_compaction_leaves_the_old_pool_and_the_next_one_fin
             // What the directory holds after a crash at this fence: the old pool, still
             // named by its path, and this image of the new file beside it.
             let crashed = ScratchFile::new("compact-crashed");
-            let leftover = temporary_path(crashed.path());
+            let leftover = temporary_path(crashed.path(), uuid);
             std::fs::write(crashed.path(), &old_bytes).expect("write the old pool");
             std::fs::write(&leftover, &image.bytes).expect("write the leftover");
             assert_eq!(

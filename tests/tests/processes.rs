@@ -420,7 +420,6 @@ fn sigkill_during_compaction_leaves_the_old_pool_or_the_new_one() {
     .expect("fill");
     pool.close();
     let before = pmem_tests::graph_signature(path.path());
-    let leftover = pmem::inspect::temporary_path(path.path());
     // Kills land anywhere in the first three compactions a child makes (it starts by
     // opening the pool, which an earlier kill may have left to recover).
     let started = std::time::Instant::now();
@@ -438,7 +437,7 @@ fn sigkill_during_compaction_leaves_the_old_pool_or_the_new_one() {
         std::thread::sleep(std::time::Duration::from_micros(pause));
         child.kill().expect("SIGKILL");
         child.wait().expect("wait");
-        interrupted += usize::from(leftover.exists());
+        interrupted += usize::from(!pmem_tests::compaction_leftovers(path.path()).is_empty());
         replaced += usize::from(inode() != before_kill);
         assert_eq!(
             pmem_tests::graph_signature(path.path()),
@@ -447,7 +446,7 @@ fn sigkill_during_compaction_leaves_the_old_pool_or_the_new_one() {
         );
     }
     let report = pmem::inspect::compact(path.path()).expect("a last compaction");
-    assert!(!leftover.exists());
+    assert!(pmem_tests::compaction_leftovers(path.path()).is_empty());
     assert_eq!(report.objects, 20_000);
     assert_eq!(pmem_tests::graph_signature(path.path()), before);
     eprintln!(

@@ -13,27 +13,32 @@
 //!    recovery rolls back what a crash interrupted, and the collection frees garbage. A pool
 //!    whose collection found a dangling pointer is refused ([`Error::CannotCompact`]): once
 //!    objects move, the offset it holds could name a live object.
-//! 2. A new pool is created at `POOL.compacting` (a stale file there, which only a crash of
-//!    an earlier compaction leaves, is removed first), with the old one's identity (UUID,
+//! 2. A new pool is created at `POOL.UUID.compacting` (named after the pool's UUID, so a
+//!    file there is one that a crash of an earlier compaction of this pool left: it is
+//!    removed first), with the old one's identity (UUID,
 //!    creation time, layout name, root type, lanes, log size), so that it *is* the same
 //!    pool, moved. Its heap is as small as a new pool's and grows as objects are added.
+//!    `POOL` is the pool's file: the one a symbolic link at the path leads to, so that the
+//!    link still names the pool after step 5. (The other names of a file with several hard
+//!    links keep the old pool.)
 //! 3. Every object reachable from the roots is allocated in the new heap in the order a
 //!    breadth-first walk from the roots finds it (so objects that point at each other tend
 //!    to share pages), its bytes copied, and then every pointer of every copied object, of
 //!    the root and of the named roots rewritten through the map of old offsets to new.
-//! 4. The new file is written back (every line, then a fence), closed (a clean state
-//!    record), shortened to the end of its last span (growth doubles a pool, so the copy
-//!    may leave up to half of it unused; a state record with the shorter size supersedes
-//!    the close's), and synced with `fsync` (its length is file-system metadata).
+//! 4. The new file is given the old one's owner, group and permission bits, written back
+//!    (every line, then a fence), closed (a clean state record), shortened to the end of
+//!    its last span (growth doubles a pool, so the copy may leave up to half of it unused;
+//!    a state record with the shorter size supersedes the close's), and synced with
+//!    `fsync` (its length and owner are file-system metadata).
 //! 5. The new file is renamed over the old one, and the directory synced.
 //!
 //! **What a crash leaves.** Until step 5 the old pool's file is where it was and, after
 //! step 1, is not written again; `rename` replaces a directory entry atomically; so a
 //! crash at any moment leaves either the old pool, whole, or the new one, whole (the
 //! directory sync makes the new one durable). A crash before step 5 also leaves
-//! `POOL.compacting`, which no open reads and the next compaction removes.
+//! `POOL.UUID.compacting`, which no open reads and the next compaction removes.
 //! `tests/tests/compact.rs` crashes a compaction at every fence of the new pool (and
-//! `tests/tests/compact_kill.rs` kills real ones with SIGKILL) and checks exactly this.
+//! `tests/tests/processes.rs`'s `sigkill_during_compaction_leaves_the_old_pool_or_the_new_one` kills real ones with SIGKILL) and checks exactly this.
 //!
 //! **Who else sees the pool.** The old file stays locked until the new one has replaced
 //! it. An open that opened the old file just before the rename, and is granted its lock
@@ -43,8 +48,8 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::fs::{File, Permissions};
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -56,7 +61,7 @@ use crate::header::{self, HEADER_LEN, ROOT_OFFSET};
 
 use super::create::{self, NewRoot};
 use super::open::{self, Access, RootCheck};
-use super::{Pool, PoolOptions};
+use super::{Pool, PoolOptions, PoolUuid};
 
 /// What a compaction did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +92,8 @@ pub struct Compaction {
 /// As [`UntypedPool::open`](super::UntypedPool::open) for the old pool (which is then left
 /// as it was); [`Error::CannotCompact`] if its collection found a dangling pointer; the
 /// errors of [`PoolOptions::create`] for the new file (a full file system included); and
-/// [`Error::Io`] if it cannot be synced or renamed. The old pool is the pool until the
+/// [`Error::Io`] if it cannot be given the old file's owner and permissions, synced or
+/// renamed. The old pool is the pool until the
 /// rename: any failure before it leaves the old pool, and removes the new file.
 pub fn compact(path: impl AsRef<Path>) -> Result<Compaction, Error> {
     compact_with(path, &PoolOptions::new())
@@ -102,7 +108,12 @@ pub fn compact(path: impl AsRef<Path>) -> Result<Compaction, Error> {
 /// As [`compact`].
 pub fn compact_with(path: impl AsRef<Path>, options: &PoolOptions) -> Result<Compaction, Error> {
     let began = Instant::now();
-    let path = path.as_ref();
+    // A symbolic link names the pool; the file it leads to is the pool. Renamed over the
+    // link, the new file would replace the link, and leave the old pool under its own name,
+    // a stale copy that whoever opens it by that name goes on using. (A path that does
+    // not resolve is opened as given, for the open's error.)
+    let resolved = std::fs::canonicalize(path.as_ref());
+    let path = resolved.as_deref().unwrap_or(path.as_ref());
     // A pool to refuse is refused by a read-only open, so that it is left as it was; the
     // open that writes then checks again what it found, in case a writer came between.
     for access in [Access::ReadOnly, Access::ReadWrite] {
@@ -130,23 +141,14 @@ fn replace(
 ) -> Result<Compaction, Error> {
     let size_before = old.mapping.mapped_len() as u64;
     let rolled_back = old.info.transactions_rolled_back;
-    let temporary = temporary_path(path);
-    match std::fs::remove_file(&temporary) {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(Error::Io {
-                path: temporary,
-                operation: "remove a stale compaction file at",
-                source,
-            });
-        }
-    }
+    let temporary = temporary_path(path, old.info.uuid);
+    remove_leftover(&temporary)?;
     let new = create_replacement(&old, &temporary, options)?;
     let mut removal = file::RemoveOnError {
         path: &temporary,
         armed: true,
     };
+    keep_access(&old.file, &new.file, &temporary)?;
     let mut report = copy_objects(&old, &new)?;
     // Nothing of the new pool was durable before: every line of it is written back now,
     // with one fence, before it is closed and synced.
@@ -186,6 +188,32 @@ fn replace(
     report.transactions_rolled_back = rolled_back;
     report.duration = began.elapsed();
     Ok(report)
+}
+
+/// Gives the new file `new` (at `temporary`) the owner, group and permission bits of the
+/// old pool's file, so that the rename changes no one's access to the pool: a new file is
+/// the process's, mode 0600, and a pool shared with a group, or compacted by root for the
+/// user who owns it, would otherwise be closed to them. Fails (and so leaves the old pool)
+/// if the owner cannot be kept.
+fn keep_access(old: &File, new: &File, temporary: &Path) -> Result<(), Error> {
+    let io = |operation| {
+        move |source| Error::Io {
+            path: temporary.to_owned(),
+            operation,
+            source,
+        }
+    };
+    let old = old
+        .metadata()
+        .map_err(io("read the old pool's owner and permissions for"))?;
+    let current = new.metadata().map_err(io("read the owner of"))?;
+    if (current.uid(), current.gid()) != (old.uid(), old.gid()) {
+        std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid()))
+            .map_err(io("give the old pool's owner to"))?;
+    }
+    // After the owner: a change of owner may clear the set-id bits.
+    new.set_permissions(Permissions::from_mode(old.mode() & 0o7777))
+        .map_err(io("give the old pool's permissions to"))
 }
 
 fn created_unix_nanos(created: SystemTime) -> u64 {
@@ -228,12 +256,28 @@ fn trim(file: &File, temporary: &Path, len: u64) -> Result<(), Error> {
     file.set_len(len).map_err(io("shorten"))
 }
 
-/// Where compaction writes the new file: beside the old one, so that `rename` replaces it
-/// within one file system.
+/// Removes the file at `temporary`, which only an interrupted compaction of this pool
+/// leaves: the name holds the pool's UUID.
+fn remove_leftover(temporary: &Path) -> Result<(), Error> {
+    match std::fs::remove_file(temporary) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Io {
+            path: temporary.to_owned(),
+            operation: "remove a stale compaction file at",
+            source,
+        }),
+    }
+}
+
+/// Where compaction writes the new file of the pool at `path`, whose UUID is `uuid`:
+/// beside it, so that `rename` replaces it within one file system, named after it and its
+/// UUID (`POOL.UUID.compacting`), so that a file there is one an interrupted compaction of
+/// this pool left, never someone else's.
 #[must_use]
-pub fn temporary_path(path: &Path) -> PathBuf {
+pub fn temporary_path(path: &Path, uuid: PoolUuid) -> PathBuf {
     let mut name = OsString::from(path.file_name().unwrap_or_default());
-    name.push(".compacting");
+    name.push(format!(".{uuid}.compacting"));
     path.with_file_name(name)
 }
 

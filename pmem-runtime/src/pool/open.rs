@@ -68,13 +68,14 @@ pub(super) fn open_as<R: Persistent>(
             source,
         }
     };
-    // A read-only open flushes nothing, so a bad `PMEM_FLUSH` does not stop it (a tool
-    // reports it as the mode a program would fail to use).
-    let forced_mode = match access {
-        Access::ReadWrite => options.forced_flush_mode()?,
-        Access::ReadOnly => None,
-    };
     let read_only = access == Access::ReadOnly;
+    // A read-only open flushes nothing: how a writer would flush (`PMEM_FLUSH`) is no
+    // reason to refuse it (`UntypedPool::details` reports the choice, or what is wrong).
+    let forced_mode = if read_only {
+        None
+    } else {
+        options.forced_flush_mode()?
+    };
     let file = open_locked(path, read_only)?;
     let file_len = file.metadata().map_err(io("read the length of"))?.len();
     let head = read_head(&file).map_err(io("read"))?;
@@ -205,12 +206,28 @@ fn open_locked(path: &Path, read_only: bool) -> Result<File, Error> {
         }
     };
     loop {
+        // Without blocking, which only a FIFO or a device would do (for ever, opening a
+        // FIFO no one writes, or reading it): a pool is a regular file, anything else is
+        // refused. On a regular file the flag changes nothing.
         let file = OpenOptions::new()
             .read(true)
             .write(!read_only)
-            .custom_flags(libc::O_CLOEXEC)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
             .open(path)
             .map_err(io("open"))?;
+        let kind = file
+            .metadata()
+            .map_err(io("read the metadata of"))?
+            .file_type();
+        if kind.is_dir() {
+            // As a read-write open of a directory fails, for either access.
+            return Err(io("open")(io::Error::from(io::ErrorKind::IsADirectory)));
+        }
+        if !kind.is_file() {
+            return Err(Error::NotAPool {
+                path: path.to_owned(),
+            });
+        }
         if read_only {
             file::lock_shared(&file, path)?;
         } else {

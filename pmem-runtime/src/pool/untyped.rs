@@ -81,8 +81,9 @@ impl UntypedPool {
     ///
     /// # Errors
     ///
-    /// As [`PoolOptions::open`], but for the root type, which is never refused;
-    /// [`Error::Locked`] if a writer has the pool open.
+    /// As [`PoolOptions::open`], but for the root type, which is never refused, and for
+    /// `PMEM_FLUSH`, which a read-only open does not use ([`details`](UntypedPool::details)
+    /// reports a bad one); [`Error::Locked`] if a writer has the pool open.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::open_with(path.as_ref(), Access::ReadOnly)
     }
