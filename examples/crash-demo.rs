@@ -109,7 +109,7 @@ fn seed() -> u64 {
 
 /// The child: transfers until it is killed, printing the count after each commit.
 pub(crate) fn child(path: &Path) -> Result<(), Error> {
-    let mut pool = Pool::<Bank>::open(path)?;
+    let mut pool = open_when_free(path)?;
     let mut random = seed();
     let mut out = std::io::stdout().lock();
     loop {
@@ -120,6 +120,23 @@ pub(crate) fn child(path: &Path) -> Result<(), Error> {
         // A closed pipe (the parent went away) ends the child too.
         if writeln!(out, "{}", pool.root().transfers).is_err() || out.flush().is_err() {
             return Ok(());
+        }
+    }
+}
+
+/// Opens the bank, waiting up to a second while the pool is locked: the parent has just
+/// checked it, and a process another thread of the parent spawns meanwhile holds a copy
+/// of each of its open files, that lock included, until it starts its program
+/// (`Error::Locked`).
+fn open_when_free(path: &Path) -> Result<Pool<Bank>, Error> {
+    let mut waits = 0;
+    loop {
+        match Pool::<Bank>::open(path) {
+            Err(Error::Locked { .. }) if waits < 100 => {
+                waits += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            opened => return opened,
         }
     }
 }

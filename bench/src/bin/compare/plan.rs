@@ -25,6 +25,14 @@ const WORKLOADS: &[Workload] = &[
         op: "a transaction swapping two random `u64` of a 1,000,000-element array",
     },
     Workload {
+        pmem: "sps_deferred",
+        pmdk: None,
+        ops: 2_000_000,
+        op: "`sps` under `Durability::Deferred`: swaps commit in groups of up to 64, made \
+             durable together (the last group synced inside the timed region); PMDK has no \
+             such mode",
+    },
+    Workload {
         pmem: "list_push",
         pmdk: Some("list_push"),
         ops: 1_000_000,
@@ -222,8 +230,15 @@ impl Run {
 /// Heap sizes of the recovery comparison, in 64-byte list nodes.
 const RECOVERY_NODES: [u64; 4] = [10_000, 100_000, 1_000_000, 4_000_000];
 
-/// limit.c's variants, the first being the floor of an undo-logged `sps` transaction.
-pub(crate) const FLOOR_VARIANTS: [&str; 3] = ["undo_4_fences", "two_fences", "no_flush"];
+/// limit.c's variants, the first two being the floors of an undo-logged `sps` transaction
+/// (its entries written by ordinary stores and CLWB, or by non-temporal stores as PMDK
+/// writes its log).
+pub(crate) const FLOOR_VARIANTS: [&str; 4] = [
+    "undo_4_fences",
+    "undo_4_fences_nt",
+    "two_fences",
+    "no_flush",
+];
 
 /// The scaled op counts of the run, shared by the runs and the report.
 pub(crate) struct Plan {
