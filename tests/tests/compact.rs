@@ -257,5 +257,6 @@ fn a_crash_at_any_fence_of_a_compaction_leaves_the_old_pool_and_the_next_one_fin
             images += 1;
         }
     }
+    println!("compaction: {} crash points, {images} images", points.len());
     assert!(images >= points.len());
 }
