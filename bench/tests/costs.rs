@@ -118,13 +118,15 @@ fn with_heap_metadata(costs: &Costs, per_op: u64) -> RangeInclusive<u64> {
 }
 
 /// One swap of two elements in distinct lines (the fixed seed's first pairs never share
-/// one): two 88-byte log entries of one line each, two lines apiece, and a fence each; at
-/// commit the two data lines and a fence, then the generation's line and a fence.
+/// one): two 64-byte log entries (its header and 40 bytes of the line around the element)
+/// of one line each, a write-back and a fence each; at commit the two data lines and a
+/// fence, then the generation's line and a fence. The floor's count (`limit.c`): five
+/// write-backs, four fences.
 fn check_sps(costs: &Costs) {
     costs
         .per_op(Counter::Fences, 4)
-        .per_op(Counter::LinesFlushed, 7)
-        .per_op(Counter::LoggedBytes, 128)
+        .per_op(Counter::LinesFlushed, 5)
+        .per_op(Counter::LoggedBytes, 80)
         .per_op(Counter::Commits, 1);
 }
 
@@ -135,11 +137,9 @@ fn sps() {
 
 /// 1,024 swaps in groups of 64: each swap's two entries and their fences (the fixed seed's
 /// pairs never repeat a line within the first thousand swaps, so no entry is saved), and
-/// per group of 64 the two commit fences. A group's 128 entries of 88 bytes lie back to
-/// back from the slot's second line, so they start at 24-byte steps across lines: two in
-/// every eight cross three lines rather than two, 288 entry lines per group. Each group
-/// writes back each line it changed once (the two data lines of each swap) and the
-/// generation's line.
+/// per group of 64 the two commit fences. A group's 128 entries of 64 bytes lie back to
+/// back from the slot's second line, one line each. Each group writes back each line it
+/// changed once (the two data lines of each swap) and the generation's line.
 #[test]
 fn sps_deferred() {
     let costs = run("sps_deferred", "sps_deferred", 1024, threads(1));
@@ -152,10 +152,10 @@ fn sps_deferred() {
         )
         .within(
             Counter::LinesFlushed,
-            groups * (288 + 128 + 1)..=groups * (288 + 128 + 1),
-            "288 entry lines, 128 data lines and the generation's line per group",
+            groups * (128 + 128 + 1)..=groups * (128 + 128 + 1),
+            "128 entry lines, 128 data lines and the generation's line per group",
         )
-        .per_op(Counter::LoggedBytes, 128)
+        .per_op(Counter::LoggedBytes, 80)
         .per_op(Counter::Commits, 1);
 }
 
@@ -211,19 +211,20 @@ fn barrier() {
         .within(Counter::Commits, 1..=1, "one transaction for the run");
 }
 
-/// A push logs the root's line (one entry, two lines, a fence) and commits it with the new
-/// node's line (a fence), then the generation (a line and a fence).
+/// A push logs 40 bytes of the root's line, its two fields among them (one 64-byte entry,
+/// one line, a fence) and commits it with the new node's line (a fence), then the
+/// generation (a line and a fence).
 #[test]
 fn list_push() {
     let costs = run("list_push", "list_push", 1000, threads(1));
     costs
         .fences(3, 1)
-        .per_op(Counter::LoggedBytes, 64)
+        .per_op(Counter::LoggedBytes, 40)
         .per_op(Counter::Commits, 1)
         .within(
             Counter::LinesFlushed,
-            with_heap_metadata(&costs, 5),
-            "5 per op, and the heap's metadata",
+            with_heap_metadata(&costs, 4),
+            "4 per op, and the heap's metadata",
         );
 }
 
@@ -256,37 +257,37 @@ fn alloc_free() {
         );
 }
 
-/// Each of the two transactions logs the root's line and commits (3 fences each). Lines:
-/// the first writes back its entry (2), the root, the new object and the generation; the
-/// second its entry (2), the root and the generation.
+/// Each of the two transactions logs 40 bytes of the root's line and commits (3 fences
+/// each). Lines: the first writes back its entry (1), the root, the new object and the
+/// generation; the second its entry (1), the root and the generation.
 #[test]
 fn alloc_link_free() {
     let costs = run("alloc_link_free", "alloc_link_free", 1000, threads(1));
     costs
         .fences(6, 1)
-        .per_op(Counter::LoggedBytes, 128)
+        .per_op(Counter::LoggedBytes, 80)
         .per_op(Counter::Commits, 2)
         .within(
             Counter::LinesFlushed,
-            with_heap_metadata(&costs, 9),
-            "9 per op, and the heap's metadata",
+            with_heap_metadata(&costs, 7),
+            "7 per op, and the heap's metadata",
         );
 }
 
-/// An insert logs the bucket's line and the count's line (distinct for the fixed seed's
-/// keys): two entries of two lines and a fence each; at commit those two lines and the new
-/// node's, a fence, then the generation's line and a fence.
+/// An insert logs 40 bytes of the bucket's line and of the count's line (distinct for the
+/// fixed seed's keys): two 64-byte entries of one line and a fence each; at commit those
+/// two lines and the new node's, a fence, then the generation's line and a fence.
 #[test]
 fn hashmap_insert() {
     let costs = run("hashmap_insert", "hashmap_insert", 1000, threads(1));
     costs
         .fences(4, 1)
-        .per_op(Counter::LoggedBytes, 128)
+        .per_op(Counter::LoggedBytes, 80)
         .per_op(Counter::Commits, 1)
         .within(
             Counter::LinesFlushed,
-            with_heap_metadata(&costs, 8),
-            "8 per op, and the heap's metadata",
+            with_heap_metadata(&costs, 6),
+            "6 per op, and the heap's metadata",
         );
 }
 

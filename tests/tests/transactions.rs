@@ -198,8 +198,8 @@ fn a_swap_in_two_lines_costs_two_entries_and_four_fences() {
     assert_eq!(cost.fences, 4, "{cost:?}");
     assert_eq!(
         cost.logged_bytes,
-        2 * 64,
-        "two cache lines, not the array: {cost:?}"
+        2 * 40,
+        "40 bytes of each of two cache lines, not the array: {cost:?}"
     );
     assert_eq!(cost.commits, 1);
     assert_eq!((pool.root()[10], pool.root()[500_000]), (500_000, 10));
@@ -212,7 +212,26 @@ fn a_second_store_into_a_logged_line_costs_nothing() {
     let before = Stats::current_thread();
     swap(&mut pool, 16, 17);
     let cost = Stats::current_thread() - before;
-    assert_eq!((cost.fences, cost.logged_bytes), (3, 64), "{cost:?}");
+    // The two elements share the 40 bytes the first store logs.
+    assert_eq!((cost.fences, cost.logged_bytes), (3, 40), "{cost:?}");
+}
+
+#[test]
+fn a_store_beyond_the_first_forty_bytes_of_a_line_logs_the_rest_of_it() {
+    let path = ScratchFile::new("rest-of-line");
+    let mut pool = array_pool(&path);
+    let before = Stats::current_thread();
+    // Elements 16 and 23 are the first and the last word of one line.
+    swap(&mut pool, 16, 23);
+    let cost = Stats::current_thread() - before;
+    assert_eq!((cost.fences, cost.logged_bytes), (4, 64), "{cost:?}");
+    assert_eq!((pool.root()[16], pool.root()[23]), (23, 16));
+    let before = Stats::current_thread();
+    // Element 20 is the line's fifth word, in the last word's window: the line's last 40
+    // bytes.
+    swap(&mut pool, 23, 20);
+    let cost = Stats::current_thread() - before;
+    assert_eq!((cost.fences, cost.logged_bytes), (3, 40), "{cost:?}");
 }
 
 #[test]

@@ -73,8 +73,9 @@ fn a_field_store_logs_its_line_not_the_root() {
     pool.txn(|tx| transfer(tx.root_mut(), 1, 2, 10))
         .expect("funds");
     let cost = Stats::current_thread() - before;
-    // Three lines: account 1, account 2 and the transfer count; 64 bytes each.
-    assert_eq!(cost.logged_bytes, 3 * 64);
+    // Three lines: 40 bytes of account 1's, account 2's whole (it follows a line the
+    // transaction logged), 40 bytes of the transfer count's.
+    assert_eq!(cost.logged_bytes, 40 + 64 + 40);
     assert_eq!(cost.fences, 3 + 2);
     assert_eq!(pool.root().accounts[1].balance, 90);
     assert_eq!(pool.root().accounts[2].balance, 110);
@@ -280,7 +281,12 @@ fn each_compound_operator_is_rewritten_and_logged() {
     let before = Stats::current_thread();
     pool.txn(|tx| every_operator(tx.root_mut()));
     let cost = Stats::current_thread() - before;
-    assert_eq!(cost.logged_bytes, 2 * 64, "accounts 3 and 4, one line each");
+    assert_eq!(
+        cost.logged_bytes,
+        56 + 64,
+        "account 3's history (the `&mut` to it logs it whole) and account 4's line, whole \
+         since it follows a logged line"
+    );
     assert_eq!(pool.root().accounts[3].history, [42; 7]);
     assert_eq!(pool.root().accounts[4].history[..3], [42; 3]);
 }
@@ -456,8 +462,9 @@ fn explicit_dereferences_of_any_depth_are_rewritten_and_logged() {
     let cost = Stats::current_thread() - before;
     assert_eq!(
         cost.logged_bytes,
-        6 * 64,
-        "accounts 0 to 4 and the transfer count, one line each"
+        40 + 4 * 64 + 40,
+        "40 bytes of account 0's line, the lines of accounts 1 to 4 whole (each follows a \
+         logged line), 40 bytes of the transfer count's"
     );
     assert_eq!(*pool.root(), before_bank, "every store was logged");
     pool.txn(|tx| {

@@ -49,6 +49,10 @@ pub(crate) struct PoolAccess {
     pub(crate) rolled_back: NonNull<RolledBack>,
 }
 
+/// How many bytes of a line an exclusive transaction's first entry for it logs: with the
+/// entry's header, one cache line.
+const NARROW_ENTRY: usize = CACHE_LINE - log::ENTRY_HEADER_LEN;
+
 /// How many deferred lines a pool keeps before it writes them back and fences, so that a
 /// long run of fence-free transactions keeps a bounded list.
 const DEFERRED_LINES_LIMIT: usize = 1024;
@@ -309,10 +313,31 @@ impl RunningTxn {
         let (owned_start, owned_end) = self.owned_range(offset, end);
         let widened_start = (first_line * CACHE_LINE).max(owned_start);
         let widened_end = ((last_line + 1) * CACHE_LINE).min(owned_end);
+        let shared = self.pool.shared;
         let mut run: Option<(usize, usize)> = None;
         for line in first_line..=last_line {
-            let wanted = line_bits(line, widened_start, widened_end);
+            let follows_logged = line > 0
+                && self
+                    .buffers
+                    .logged_lines
+                    .get(&(line - 1))
+                    .is_some_and(|&bits| bits != 0);
             let logged = self.buffers.logged_lines.entry(line).or_insert(0);
+            // The first time an exclusive transaction stores into a line, it logs the
+            // `NARROW_ENTRY` bytes from the store on (whose entry, with its header, fills
+            // one line), and if a later store there falls outside them, the rest of the
+            // line: a line costs one write-back per entry, and at most two entries. A line
+            // right after one the transaction logged is logged whole, so that a run of
+            // stores through an array or an object costs one entry per line.
+            let wanted = if shared || *logged != 0 || follows_logged {
+                line_bits(line, widened_start, widened_end)
+            } else {
+                let line_start = line * CACHE_LINE;
+                let (start, stop) = (offset.max(line_start), end.min(line_start + CACHE_LINE));
+                let window = (start / 8 * 8).min(line_start + CACHE_LINE - NARROW_ENTRY);
+                (line_bits(line, window, window + NARROW_ENTRY) | line_bits(line, start, stop))
+                    & line_bits(line, widened_start, widened_end)
+            };
             let mut new = wanted & !*logged;
             *logged |= new;
             while new != 0 {
@@ -472,8 +497,8 @@ impl RunningTxn {
     /// Records that the object at pool offset `offset`, `len` bytes, was allocated by this
     /// transaction: its bytes count as logged (flushed at commit, never logged), and the
     /// lines it shares with other data are flushed at commit. An exclusive transaction
-    /// counts only the object's whole lines, so that a store beside the object logs the
-    /// rest of its line in one entry, as it logs any line.
+    /// counts only the object's whole lines, so that a store beside the object is logged
+    /// as a store into any line is.
     pub(super) fn note_fresh(&mut self, offset: usize, len: usize) {
         self.buffers.fresh_objects.insert(offset, len);
         self.pool.flusher.tell(Event::Unlogged { offset, len });
@@ -719,9 +744,9 @@ impl RunningTxn {
     }
 
     /// Writes back the logged old bytes, latest entry first, except where this
-    /// transaction's fresh objects lie: an entry logs whole lines, and an object allocated
-    /// into a line after it was logged was free when the line was, so its logged bytes are
-    /// another slot's leftovers. Restoring them would hand a pinned fresh object (which
+    /// transaction's fresh objects lie: an entry logs more than the store (up to whole
+    /// lines), and an object allocated into a line after it was logged was free when the
+    /// line was, so its logged bytes are another slot's leftovers. Restoring them would hand a pinned fresh object (which
     /// outlives the rollback) bytes it never held.
     pub(super) fn restore_logged_bytes(&self) {
         let mut fresh: Vec<(usize, usize)> = self
