@@ -8,7 +8,9 @@
 //! - `results.md`: the machine, the settings, and tables of medians, ratios and min–max
 //!   (quoted by the hand-written `docs/benchmarks.md`), the threads table included: `sps`
 //!   and `hashmap_insert` with `--threads 1` and `--threads 2` in both programs, one pool
-//!   shared by the threads, with the scaling goals and whether they were met, and the
+//!   shared by the threads, with the scaling goals and whether they were met, the msync
+//!   table (`sps` and `list_push` with pmem's `PMEM_FLUSH=msync` against PMDK without
+//!   `PMEM_IS_PMEM_FORCE`, as on a file system without DAX), and the
 //!   collections table: `pmem::collections` against libpmemobj++'s containers, with their
 //!   throughput and memory goals (without the libpmemobj++ harness, pmem's figures alone);
 //! - `raw.txt`: every line every run printed, tab-separated after its round number;
@@ -26,7 +28,8 @@
 //!
 //! In each round, limit runs once, then every workload runs once in pmem and once in PMDK,
 //! pmem first in odd rounds and PMDK first in even ones, so that a slow drift of the machine
-//! (thermal, other load) does not favour one side; then each collection workload in pmem
+//! (thermal, other load) does not favour one side; then the msync rows and each collection
+//! workload in pmem
 //! and libpmemobj++ the same way; then the threads table's runs, each
 //! thread count in both programs, the whole sequence reversed in even rounds. A failing run
 //! stops everything and shows the run's stderr.

@@ -207,13 +207,25 @@ pub(crate) const MEMORY_GOAL: f64 = 2.0;
 /// The thread counts of the threads table, the first the one the others are compared with.
 pub(crate) const THREAD_COUNTS: [usize; 2] = [1, 2];
 
-/// One run: a program, the workload, its op count, and `--threads N` if given.
+/// The workloads of the msync table (pool files on a file system without DAX, made
+/// durable by `msync`) and their op counts.
+const MSYNC_WORKLOADS: [(&str, u64); 2] = [("sps", 200_000), ("list_push", 200_000)];
+
+/// pmem's throughput over PMDK's that the msync rows are meant to reach.
+pub(crate) const MSYNC_GOAL: f64 = 1.4;
+
+/// One run: a program, the workload, its op count, `--threads N` if given, and whether it
+/// runs in msync mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Run {
     pub(crate) program: Program,
     pub(crate) workload: &'static str,
     pub(crate) ops: u64,
     pub(crate) threads: Option<usize>,
+    /// Whether the run makes its stores durable as on a file system without DAX: pmem with
+    /// `PMEM_FLUSH=msync`, PMDK without `PMEM_IS_PMEM_FORCE` (on `/dev/shm`, libpmem then
+    /// finds the file is not persistent memory and flushes with `msync`).
+    pub(crate) msync: bool,
 }
 
 impl Run {
@@ -223,6 +235,7 @@ impl Run {
             workload,
             ops,
             threads: None,
+            msync: false,
         }
     }
 }
@@ -245,6 +258,8 @@ pub(crate) struct Plan {
     pub(crate) workloads: Vec<(&'static Workload, u64)>,
     pub(crate) threaded: Vec<(&'static Threaded, u64)>,
     pub(crate) collections: Vec<(&'static Collection, u64)>,
+    /// The msync table's workloads and their scaled op counts.
+    pub(crate) msync: Vec<(&'static str, u64)>,
     pub(crate) recovery: Vec<u64>,
     pub(crate) floor_ops: u64,
     pub(crate) run_floor: bool,
@@ -271,6 +286,10 @@ impl Plan {
                 .iter()
                 .map(|workload| (workload, config.scaled(workload.ops)))
                 .collect(),
+            msync: MSYNC_WORKLOADS
+                .iter()
+                .map(|&(workload, ops)| (workload, config.scaled(ops)))
+                .collect(),
             recovery: recovery.into_iter().collect(),
             floor_ops: config.scaled(WORKLOADS[0].ops),
             // limit.c executes CLWB unconditionally: it would die of SIGILL.
@@ -280,7 +299,8 @@ impl Plan {
     }
 
     /// The runs of one round, in order. Each workload runs in pmem and in PMDK back to
-    /// back, pmem first in odd rounds; then the recovery runs; then each collection
+    /// back, pmem first in odd rounds; then the recovery runs; then the msync rows, the
+    /// same way; then each collection
     /// workload in pmem and in libpmemobj++ (if its harness is there), in the same order;
     /// then the threads table's,
     /// at each thread count in pmem and PMDK, the whole sequence reversed in even rounds
@@ -303,6 +323,16 @@ impl Plan {
             if let Some(pmdk) = pmdk.filter(|&pmdk| pmdk_done.insert((pmdk, ops))) {
                 pair.push(Run::new(Program::Pmdk, pmdk, ops));
             }
+            if round % 2 == 0 {
+                pair.reverse();
+            }
+            runs.extend(pair);
+        }
+        for &(workload, ops) in &self.msync {
+            let mut pair = [Program::Pmem, Program::Pmdk].map(|program| Run {
+                msync: true,
+                ..Run::new(program, workload, ops)
+            });
             if round % 2 == 0 {
                 pair.reverse();
             }
@@ -367,6 +397,15 @@ mod tests {
             .map(|run| run.ops)
             .collect();
         assert_eq!(recovery, [10, 100, 1000, 4000]);
+        let msync: Vec<Run> = first.iter().filter(|run| run.msync).copied().collect();
+        assert_eq!(msync.len(), 2 * MSYNC_WORKLOADS.len());
+        assert_eq!(
+            (msync[0].program, msync[1].program, msync[0].workload),
+            (Program::Pmem, Program::Pmdk, "sps")
+        );
+        assert!(msync.iter().all(|run| run.ops == 200 && run.threads.is_none()));
+        let second_msync: Vec<Run> = second.iter().filter(|run| run.msync).copied().collect();
+        assert_eq!(second_msync[0], msync[1], "PMDK first in even rounds");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::cli::Config;
 use crate::machine::Environment;
 use crate::numbers::{duration, mops, ms, scale};
-use crate::plan::{FLOOR_VARIANTS, MEMORY_GOAL, Plan, THREAD_COUNTS};
+use crate::plan::{FLOOR_VARIANTS, MEMORY_GOAL, MSYNC_GOAL, Plan, THREAD_COUNTS};
 use crate::program::{Program, Sample};
 use crate::stats::{Key, Results, Summary, median, summarize};
 
@@ -245,10 +245,40 @@ pub(crate) fn results_markdown(
          open + first allocation column (medians of the per-run sums).",
     );
     line("");
+    msync_section(plan, results, &mut line);
+    line("");
     threads_section(plan, results, &mut line);
     line("");
     collections_section(plan, results, &mut line);
     md
+}
+
+/// The msync table: pool files on a file system without DAX, made durable by `msync`.
+fn msync_section(plan: &Plan, results: &Results, line: &mut impl FnMut(&str)) {
+    line("### msync mode: pool files without DAX");
+    line("");
+    line(
+        "| workload | ops | pmem M ops/s | PMDK M ops/s | pmem / PMDK | pmem min–max | PMDK min–max | fences/op | flushes/op | logged bytes/op | goal | met |",
+    );
+    line("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|");
+    for &(workload, ops) in &plan.msync {
+        let key = Key::msync(Program::Pmem, workload, ops);
+        let pmem = results.throughput(&key);
+        let pmdk = results.throughput(&Key::msync(Program::Pmdk, workload, ops));
+        line(&format!(
+            "| {workload} | {ops} | {} | ≥ {MSYNC_GOAL}× PMDK | {} |",
+            side_by_side(results, &key, pmem, pmdk),
+            met(ratio(pmem, pmdk).map(|ratio| ratio >= MSYNC_GOAL)),
+        ));
+    }
+    line("");
+    line(
+        "pmem with `PMEM_FLUSH=msync`, PMDK without `PMEM_IS_PMEM_FORCE` (libpmem finds that \
+         the pool in the pool directory is not persistent memory and makes ranges durable \
+         with `msync`): both pay a system call per write-back range. Flushes per op count \
+         the lines pmem asks to write back, which its msync mode covers with one call per \
+         run of adjacent lines.",
+    );
 }
 
 /// `yes` or `**no**`.

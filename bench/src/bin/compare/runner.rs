@@ -53,14 +53,20 @@ impl<'a> Runner<'a> {
         })
     }
 
-    fn run(&mut self, round: u32, program: Program, args: &[String]) -> Result<(String, String)> {
+    fn run(
+        &mut self,
+        round: u32,
+        program: Program,
+        args: &[String],
+        msync: bool,
+    ) -> Result<(String, String)> {
         let path = match program {
             Program::Pmem => &self.config.pmem,
             Program::Pmdk => &self.config.pmdk,
             Program::Pmdkxx => &self.config.pmdkxx,
             Program::Limit => &self.config.limit,
         };
-        let invocation = format!("{} {}", program.name(), args.join(" "));
+        let invocation = invocation(program, args, msync);
         self.done += 1;
         eprint!(
             "[{:>3}/{}] round {round}: {invocation:<36} ",
@@ -81,13 +87,17 @@ impl<'a> Runner<'a> {
         match program {
             Program::Pmem => {
                 command.env("PMEM_BENCH_DIR", &self.config.pool_dir);
-                if let Some(mode) = &self.pmem_flush {
+                if msync {
+                    command.env("PMEM_FLUSH", "msync");
+                } else if let Some(mode) = &self.pmem_flush {
                     command.env("PMEM_FLUSH", mode);
                 }
             }
             Program::Pmdk | Program::Pmdkxx => {
                 command.env("PMDK_BENCH_DIR", &self.config.pool_dir);
-                command.env("PMEM_IS_PMEM_FORCE", "1");
+                if !msync {
+                    command.env("PMEM_IS_PMEM_FORCE", "1");
+                }
             }
             Program::Limit => {}
         }
@@ -104,8 +114,9 @@ impl<'a> Runner<'a> {
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         let mut raw = String::new();
+        let mode = if msync { " msync_mode=1" } else { "" };
         raw.push_str(&format!(
-            "{round}\t{}\t{}\tmeta\twall_secs={secs:.3} status={}\n",
+            "{round}\t{}\t{}\tmeta\twall_secs={secs:.3} status={}{mode}\n",
             program.name(),
             args.join(" "),
             output.status
@@ -140,13 +151,14 @@ impl<'a> Runner<'a> {
             workload,
             ops,
             threads,
+            msync,
         } = *run;
         let mut args = vec![workload.to_owned(), ops.to_string()];
         if let Some(threads) = threads {
             args.extend(["--threads".to_owned(), threads.to_string()]);
         }
-        let invocation = format!("{} {}", program.name(), args.join(" "));
-        let (stdout, stderr) = self.run(round, program, &args)?;
+        let invocation = invocation(program, &args, msync);
+        let (stdout, stderr) = self.run(round, program, &args, msync)?;
         let mut lines = parse_stdout(program, &invocation, &stdout)?;
         let (name, printed_ops, mut sample) = match lines.len() {
             1 => lines.remove(0),
@@ -181,10 +193,15 @@ impl<'a> Runner<'a> {
                     .transpose()?,
             };
         }
-        if let Some(mode) = diagnostic(&stderr, "flush_mode").filter(|_| program == Program::Pmem) {
+        // The msync table says its own modes.
+        if let Some(mode) =
+            diagnostic(&stderr, "flush_mode").filter(|_| program == Program::Pmem && !msync)
+        {
             results.pmem_flush_reported.insert(mode.to_owned());
         }
-        if let Some(is_pmem) = diagnostic(&stderr, "is_pmem").filter(|_| program == Program::Pmdk) {
+        if let Some(is_pmem) =
+            diagnostic(&stderr, "is_pmem").filter(|_| program == Program::Pmdk && !msync)
+        {
             results.pmdk_is_pmem.insert(is_pmem.to_owned());
         }
         if let Some(utilisation) = disturbed(program, &stderr, threads.unwrap_or(1)) {
@@ -192,11 +209,12 @@ impl<'a> Runner<'a> {
                 "`{invocation}` (round {round}): cpu_util={utilisation:.2}"
             ));
         }
-        results
-            .samples
-            .entry(Key::threaded(program, workload, ops, threads))
-            .or_default()
-            .push(sample);
+        let key = if msync {
+            Key::msync(program, workload, ops)
+        } else {
+            Key::threaded(program, workload, ops, threads)
+        };
+        results.samples.entry(key).or_default().push(sample);
         Ok(())
     }
 
@@ -208,7 +226,7 @@ impl<'a> Runner<'a> {
         ops: u64,
     ) -> Result<()> {
         let invocation = format!("limit {ops}");
-        let (stdout, _) = self.run(round, Program::Limit, &[ops.to_string()])?;
+        let (stdout, _) = self.run(round, Program::Limit, &[ops.to_string()], false)?;
         let lines = parse_stdout(Program::Limit, &invocation, &stdout)?;
         for variant in FLOOR_VARIANTS {
             let (_, _, sample) = lines
@@ -223,4 +241,11 @@ impl<'a> Runner<'a> {
         }
         Ok(())
     }
+}
+
+/// How a run is named in the progress lines and errors: the program and its arguments, and
+/// the mode if it runs in msync mode.
+fn invocation(program: Program, args: &[String], msync: bool) -> String {
+    let mode = if msync { " (msync mode)" } else { "" };
+    format!("{} {}{mode}", program.name(), args.join(" "))
 }

@@ -40,6 +40,10 @@ pub(crate) struct Key {
     ops: u64,
     /// `--threads N`, for the runs on one pool shared by N threads; none for the others.
     threads: Option<usize>,
+    /// Whether the run made its stores durable with `msync` (see [`Run::msync`]).
+    ///
+    /// [`Run::msync`]: crate::plan::Run::msync
+    msync: bool,
 }
 
 impl Key {
@@ -53,6 +57,15 @@ impl Key {
             name: name.to_owned(),
             ops,
             threads,
+            msync: false,
+        }
+    }
+
+    /// The key of the runs of `name` in msync mode.
+    pub(crate) fn msync(program: Program, name: &str, ops: u64) -> Self {
+        Self {
+            msync: true,
+            ..Self::new(program, name, ops)
         }
     }
 }
