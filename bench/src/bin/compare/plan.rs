@@ -240,8 +240,15 @@ impl Run {
     }
 }
 
+/// The goal for pmem's open and first allocation, in milliseconds, at every heap size up
+/// to [`RECOVERY_GOAL_NODES`].
+pub(crate) const RECOVERY_GOAL_MS: f64 = 5.0;
+
+/// The largest heap, in nodes (before scaling), that the recovery goal covers.
+const RECOVERY_GOAL_NODES: u64 = 4_000_000;
+
 /// Heap sizes of the recovery comparison, in 64-byte list nodes.
-const RECOVERY_NODES: [u64; 4] = [10_000, 100_000, 1_000_000, 4_000_000];
+const RECOVERY_NODES: [u64; 5] = [10_000, 100_000, 1_000_000, 4_000_000, 16_000_000];
 
 /// limit.c's variants, the first two being the floors of an undo-logged `sps` transaction
 /// (its entries written by ordinary stores and CLWB, or by non-temporal stores as PMDK
@@ -261,6 +268,8 @@ pub(crate) struct Plan {
     /// The msync table's workloads and their scaled op counts.
     pub(crate) msync: Vec<(&'static str, u64)>,
     pub(crate) recovery: Vec<u64>,
+    /// The largest heap size the recovery goal covers, scaled.
+    pub(crate) recovery_goal_nodes: u64,
     pub(crate) floor_ops: u64,
     pub(crate) run_floor: bool,
     /// Whether the libpmemobj++ harness is there to run.
@@ -291,6 +300,7 @@ impl Plan {
                 .map(|&(workload, ops)| (workload, config.scaled(ops)))
                 .collect(),
             recovery: recovery.into_iter().collect(),
+            recovery_goal_nodes: config.scaled(RECOVERY_GOAL_NODES),
             floor_ops: config.scaled(WORKLOADS[0].ops),
             // limit.c executes CLWB unconditionally: it would die of SIGILL.
             run_floor: has_clwb,
@@ -396,14 +406,18 @@ mod tests {
             .filter(|run| run.program == Program::Pmdk && run.workload == "recovery")
             .map(|run| run.ops)
             .collect();
-        assert_eq!(recovery, [10, 100, 1000, 4000]);
+        assert_eq!(recovery, [10, 100, 1000, 4000, 16000]);
         let msync: Vec<Run> = first.iter().filter(|run| run.msync).copied().collect();
         assert_eq!(msync.len(), 2 * MSYNC_WORKLOADS.len());
         assert_eq!(
             (msync[0].program, msync[1].program, msync[0].workload),
             (Program::Pmem, Program::Pmdk, "sps")
         );
-        assert!(msync.iter().all(|run| run.ops == 200 && run.threads.is_none()));
+        assert!(
+            msync
+                .iter()
+                .all(|run| run.ops == 200 && run.threads.is_none())
+        );
         let second_msync: Vec<Run> = second.iter().filter(|run| run.msync).copied().collect();
         assert_eq!(second_msync[0], msync[1], "PMDK first in even rounds");
     }
