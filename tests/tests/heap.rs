@@ -249,6 +249,79 @@ fn a_collection_inside_a_transaction_keeps_what_a_rollback_would_bring_back() {
     assert!(values(&pool) == before, "and it survives a reopen");
 }
 
+/// A root whose first field is 44 bytes: a store into it is longer than the 40 bytes a
+/// first entry for a line logs, and ends off an 8-byte boundary.
+#[derive(Persistent, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+struct TaggedList {
+    tag: [u32; 11],
+    pad: u32,
+    head: PPtr<Node>,
+    len: u64,
+}
+
+#[txn]
+fn push_tagged(tx: &mut Txn<'_, TaggedList>, value: u64) -> Result<(), Error> {
+    let next = tx.root().head;
+    let node = tx.alloc(Node { value, next })?;
+    let mut list = tx.root_mut();
+    list.head = node;
+    list.len += 1;
+    Ok(())
+}
+
+#[txn]
+fn retag_and_unlink(mut list: pmem::PMut<'_, TaggedList>) {
+    list.tag = [7; 11];
+    list.head = PPtr::null();
+}
+
+fn tagged_values(pool: &Pool<TaggedList>) -> Vec<u64> {
+    let mut values = Vec::new();
+    let mut at = pool.root().head;
+    while !at.is_null() {
+        let node = pool.get(at).expect("a reachable node");
+        values.push(node.value);
+        at = node.next;
+    }
+    values
+}
+
+/// The entries of a line stay on 8-byte boundaries, so a collection inside the transaction
+/// finds the old value of a pointer logged after an unaligned store in its line.
+#[test]
+fn a_collection_inside_a_transaction_finds_a_pointer_logged_after_an_unaligned_store() {
+    let path = ScratchFile::new("heap-midtxn-unaligned");
+    let size = 128 << 10;
+    let mut pool = PoolOptions::new()
+        .size(size)
+        .max_size(size)
+        .log_size(1 << 14)
+        .create(path.path(), TaggedList::default())
+        .expect("create");
+    for value in 0..2000 {
+        pool.txn(|tx| push_tagged(tx, value)).expect("push");
+    }
+    let before = tagged_values(&pool);
+    let outcome: Result<(), Error> = pool.txn(|tx| {
+        retag_and_unlink(tx.root_mut());
+        for value in 0..6000 {
+            push_tagged(tx, 1_000_000 + value)?;
+        }
+        pmem::abort();
+        Ok(())
+    });
+    assert!(
+        matches!(outcome, Err(Error::Heap(HeapError::Full { .. }))),
+        "{outcome:?}"
+    );
+    assert!(
+        tagged_values(&pool) == before,
+        "the rollback restored the old list"
+    );
+    assert_eq!(pool.root().tag, [0; 11]);
+}
+
 #[test]
 fn named_roots_are_typed_persistent_and_removable() {
     let path = ScratchFile::new("heap-named");

@@ -51,13 +51,14 @@ pub(crate) enum Event<'a> {
         /// Whether the line at a pool offset is data.
         in_data: &'a dyn Fn(usize) -> bool,
     },
-    /// A transaction is about to commit or roll back, having logged the lines `logged`
-    /// accepts.
+    /// A transaction is about to commit or roll back, having logged the bytes `logged`
+    /// names.
     TransactionEnding {
         /// Whether the line at a pool offset is data.
         in_data: &'a dyn Fn(usize) -> bool,
-        /// Whether a line (by index) was logged.
-        logged: &'a dyn Fn(usize) -> bool,
+        /// The bytes of a line (by index) the transaction logged: bit `i` for the line's
+        /// byte `i`.
+        logged: &'a dyn Fn(usize) -> u64,
     },
     /// An instrumented store is about to happen (a crash point, if stores are captured).
     BeforeStore,

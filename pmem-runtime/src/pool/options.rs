@@ -90,8 +90,10 @@ impl PoolOptions {
     }
 
     /// The size of a new pool's undo log slots in bytes, rounded up to whole 4096-byte
-    /// pages: how much one transaction can change before its log grows into the heap (each
-    /// changed cache line takes 64 bytes, each run of adjacent lines 24 more). A
+    /// pages: how much one transaction can change before its log grows into the heap (a
+    /// cache line it changes in one place takes a 64-byte entry; one it changes all over, up
+    /// to 112 bytes in two entries; a run of adjacent whole lines, 64 bytes a line and 24 for
+    /// the run). A
     /// transaction that outgrows it attaches extension blocks of this size (at most 1 MiB)
     /// from the heap, one fence each, and keeps them for later transactions.
     #[must_use]

@@ -12,10 +12,11 @@
 //! transaction begins. When a member commits, nothing is written back or fenced: the state
 //! of the running transaction (its entries, the lines it logged, the lines of its fresh
 //! objects and heap metadata) is kept by the pool, and the next member goes on with it, in
-//! the same slot and generation. A member logs only the lines the group has not logged
-//! yet: the entries of the whole group hold each line's value from before the group, which
-//! is what recovery restores. So a line a group changes again and again costs one entry
-//! and one write-back for the whole group. The group is made durable (`log.rs`'s rule 2:
+//! the same slot and generation. A member logs only the bytes the group has not logged
+//! yet: the entries of the whole group hold each byte's value from before the group, which
+//! is what recovery restores. So a line a group changes again and again costs at most two
+//! entries and their write-backs for the whole group (one, if the changes stay within the
+//! 40 bytes its first entry logs). The group is made durable (`log.rs`'s rule 2:
 //! every changed line written back, a fence, the generation advanced, a fence) by
 //! `Pool::sync`, when it has [`GROUP_LIMIT`] members or has used half its slot, before a
 //! collection, a shared transaction or a change of durability, and when the pool is

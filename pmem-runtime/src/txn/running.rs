@@ -332,9 +332,13 @@ impl RunningTxn {
             let wanted = if shared || *logged != 0 || follows_logged {
                 line_bits(line, widened_start, widened_end)
             } else {
+                // On 8-byte boundaries, so that the rest of the line starts on one too: a
+                // collection inside the transaction reads the old values of the words it
+                // changed from each entry word by word (`txn::previous_words`).
                 let line_start = line * CACHE_LINE;
-                let (start, stop) = (offset.max(line_start), end.min(line_start + CACHE_LINE));
-                let window = (start / 8 * 8).min(line_start + CACHE_LINE - NARROW_ENTRY);
+                let start = offset.max(line_start) / 8 * 8;
+                let stop = end.min(line_start + CACHE_LINE).next_multiple_of(8);
+                let window = start.min(line_start + CACHE_LINE - NARROW_ENTRY);
                 (line_bits(line, window, window + NARROW_ENTRY) | line_bits(line, start, stop))
                     & line_bits(line, widened_start, widened_end)
             };
@@ -560,13 +564,13 @@ impl RunningTxn {
         }
     }
 
-    /// Lets a simulated domain check that every changed line was logged.
+    /// Lets a simulated domain check that every changed byte was logged.
     pub(super) fn report_ending(&self) {
         let data = &self.pool.data;
         let logged = &self.buffers.logged_lines;
         self.pool.flusher.tell(Event::TransactionEnding {
             in_data: &|offset| data.contains(offset, CACHE_LINE),
-            logged: &|line| logged.get(&line).is_some_and(|&bytes| bytes != 0),
+            logged: &|line| logged.get(&line).copied().unwrap_or(0),
         });
     }
 

@@ -2,7 +2,7 @@
 //! and the bookkeeping lints checked at their boundaries (see the module documentation of
 //! `sim`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::thread::{self, ThreadId};
 
 use super::{Lint, Simulation, State, changed_lines, differing_chunks};
@@ -21,8 +21,9 @@ pub(super) enum Phase {
 pub(super) struct Epoch {
     /// The mapping's bytes when the epoch began.
     pub(super) start: Vec<u8>,
-    /// Lines changed since `start` that an ended transaction of the epoch logged.
-    logged: BTreeSet<usize>,
+    /// The bytes of lines changed since `start` that an ended transaction of the epoch
+    /// logged: bit `i` for byte `i` of the line.
+    logged: BTreeMap<usize, u64>,
     /// Lines already reported as unlogged in this epoch, which is checked each time no
     /// transaction of it is running any more.
     reported: BTreeSet<usize>,
@@ -49,7 +50,7 @@ impl Simulation {
             state.unlogged.clear();
             let epoch = Epoch {
                 start: current,
-                logged: BTreeSet::new(),
+                logged: BTreeMap::new(),
                 reported: BTreeSet::new(),
             };
             if let Some(stale) = state.epoch.replace(epoch) {
@@ -65,13 +66,14 @@ impl Simulation {
         state.transactions.insert(thread, Phase::Running);
     }
 
-    /// This thread's transaction is about to commit or roll back, having logged the lines
-    /// `logged` accepts. When no transaction of the epoch is running any more, reports the
-    /// data lines changed since the epoch began that none of its transactions logged.
+    /// This thread's transaction is about to commit or roll back, having logged the bytes
+    /// `logged` names. When no transaction of the epoch is running any more, reports the
+    /// data lines changed since the epoch began with a changed byte that none of its
+    /// transactions logged.
     pub(super) fn transaction_ending(
         &self,
         in_data: &dyn Fn(usize) -> bool,
-        logged: &dyn Fn(usize) -> bool,
+        logged: &dyn Fn(usize) -> u64,
     ) {
         let mut guard = self.state();
         let state = &mut *guard;
@@ -86,18 +88,21 @@ impl Simulation {
             .expect("a running transaction belongs to an epoch");
         let current = state.snapshot();
         let changed = changed_lines(&epoch.start, &current);
-        epoch
-            .logged
-            .extend(changed.iter().copied().filter(|&line| logged(line)));
+        for &line in &changed {
+            let bytes = logged(line);
+            if bytes != 0 {
+                *epoch.logged.entry(line).or_insert(0) |= bytes;
+            }
+        }
         if !state
             .transactions
             .values()
             .any(|&phase| phase == Phase::Running)
         {
             for line in changed {
+                let logged = epoch.logged.get(&line).copied().unwrap_or(0);
                 if in_data(line * CACHE_LINE)
-                    && !epoch.logged.contains(&line)
-                    && !state.exempt(line, &epoch.start, &current)
+                    && !state.logged_or_exempt(line, logged, &epoch.start, &current)
                     && epoch.reported.insert(line)
                 {
                     let offset = line * CACHE_LINE;
@@ -190,8 +195,16 @@ impl State {
     /// range announced as unlogged since the epoch began (or the last settle), or is
     /// volatile.
     pub(super) fn exempt(&self, line: usize, before: &[u8], after: &[u8]) -> bool {
+        self.logged_or_exempt(line, 0, before, after)
+    }
+
+    /// Whether every byte of `line` that differs between `before` and `after` is one of the
+    /// `logged` bytes (bit `i` for the line's byte `i`) or [exempt](Self::exempt).
+    fn logged_or_exempt(&self, line: usize, logged: u64, before: &[u8], after: &[u8]) -> bool {
+        let line_start = line * CACHE_LINE;
         only_differs_where(line, before, after, |offset| {
-            self.volatile.contains(&offset)
+            logged >> (offset - line_start) & 1 == 1
+                || self.volatile.contains(&offset)
                 || self
                     .unlogged
                     .iter()

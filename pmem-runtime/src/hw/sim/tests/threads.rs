@@ -56,7 +56,7 @@ fn candidates(point: &CrashPoint, offset: usize) -> Vec<[u8; 8]> {
 fn ending(flusher: &Flusher, lines: &[usize]) {
     flusher.tell(Event::TransactionEnding {
         in_data: &|_| true,
-        logged: &|line| lines.contains(&line),
+        logged: &|line| if lines.contains(&line) { u64::MAX } else { 0 },
     });
 }
 
@@ -255,4 +255,35 @@ fn an_unlogged_store_is_reported_when_the_epochs_last_transaction_ends() {
             "the last commit of the epoch is checked"
         );
     });
+}
+
+/// The lints of a transaction that stores a word at bytes 0 and 16 of line 2 and ends
+/// having logged `logged` of that line (bit `i` for byte `i`).
+fn lints_of_two_stores_logging(logged: u64) -> Vec<Lint> {
+    let (mapping, simulation, flusher) = domain();
+    let line = 2 * CACHE_LINE;
+    flusher.tell(Event::TransactionBegan { in_data: &|_| true });
+    store(&mapping, line, [1; 8]);
+    store(&mapping, line + 16, [2; 8]);
+    flusher.tell(Event::TransactionEnding {
+        in_data: &|_| true,
+        logged: &|logged_line| if logged_line == 2 { logged } else { 0 },
+    });
+    simulation.lints()
+}
+
+#[test]
+fn a_store_beside_the_logged_bytes_of_a_line_is_reported() {
+    assert_eq!(
+        lints_of_two_stores_logging(0xff),
+        [Lint::UnloggedStore {
+            offset: 2 * CACHE_LINE
+        }],
+        "bytes 16 to 24 were not logged"
+    );
+    assert_eq!(
+        lints_of_two_stores_logging(0xff | 0xff << 16),
+        [],
+        "every changed byte was logged"
+    );
 }
