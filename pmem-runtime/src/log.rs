@@ -88,17 +88,19 @@
 //! bytes. A store is widened, but only within the bytes its transaction *owns*, and a
 //! transaction logs each owned byte at most once: a store into bytes already logged costs
 //! no entry and no fence, and a run of new adjacent bytes costs one entry. An exclusive
-//! transaction (`Pool::txn`, which borrows the pool mutably) owns the whole pool. The first
-//! time it stores into a line, its entry logs the 40 bytes of the line from the store on
-//! (the last 40 if the store is near the line's end; more if the store is larger): with
+//! transaction (`Pool::txn`, which borrows the pool mutably) owns the whole pool; a shared
+//! transaction (`Pool::shared_txn`) owns the values of the `PMutex`es it holds (`lock.rs`)
+//! and its fresh objects. The first time a transaction stores into a line, its entry logs
+//! the 40 bytes of the line from the store on (the last 40 if the store is near the line's
+//! end; more if the store is larger), on 8-byte boundaries and within what it owns: with
 //! its 24-byte header, a 64-byte entry that one write-back makes durable, where a whole
 //! line's entry (88 bytes) takes two. A later store into the line outside those bytes logs
-//! the rest of the line, so a line costs at most two entries; nearby fields of one object
-//! (a list's head and length) share the first. A line that follows one the transaction has
-//! logged is logged whole, so that a run of stores through an array or an object costs one
-//! entry per line, as a store spanning lines does. A shared transaction
-//! (`Pool::shared_txn`) owns the values of the `PMutex`es it holds (`lock.rs`) and its
-//! fresh objects, so its entries stay inside those values. Two running transactions
+//! the rest of the line (of what it owns), so a line costs at most two entries; nearby
+//! fields of one object (a list's head and length) share the first. A line that follows
+//! one the transaction has logged is logged whole, so that a run of stores through an
+//! array or an object costs one entry per line, as a store spanning lines does. A shared
+//! transaction's entries so stay inside the values of its locks and its fresh objects. Two
+//! running transactions
 //! therefore never log the same byte, and rolling one back (or recovering it after a
 //! crash, in any order of slots) never restores a byte another one committed, even in a
 //! shared line.

@@ -313,7 +313,6 @@ impl RunningTxn {
         let (owned_start, owned_end) = self.owned_range(offset, end);
         let widened_start = (first_line * CACHE_LINE).max(owned_start);
         let widened_end = ((last_line + 1) * CACHE_LINE).min(owned_end);
-        let shared = self.pool.shared;
         let mut run: Option<(usize, usize)> = None;
         for line in first_line..=last_line {
             let follows_logged = line > 0
@@ -323,13 +322,13 @@ impl RunningTxn {
                     .get(&(line - 1))
                     .is_some_and(|&bits| bits != 0);
             let logged = self.buffers.logged_lines.entry(line).or_insert(0);
-            // The first time an exclusive transaction stores into a line, it logs the
-            // `NARROW_ENTRY` bytes from the store on (whose entry, with its header, fills
-            // one line), and if a later store there falls outside them, the rest of the
-            // line: a line costs one write-back per entry, and at most two entries. A line
-            // right after one the transaction logged is logged whole, so that a run of
-            // stores through an array or an object costs one entry per line.
-            let wanted = if shared || *logged != 0 || follows_logged {
+            // The first time a transaction stores into a line, it logs the `NARROW_ENTRY`
+            // bytes from the store on (whose entry, with its header, fills one line), and
+            // if a later store there falls outside them, the rest of the line: a line costs
+            // one write-back per entry, and at most two entries. A line right after one the
+            // transaction logged is logged whole, so that a run of stores through an array
+            // or an object costs one entry per line. Always within the bytes it owns.
+            let wanted = if *logged != 0 || follows_logged {
                 line_bits(line, widened_start, widened_end)
             } else {
                 // On 8-byte boundaries, so that the rest of the line starts on one too: a
