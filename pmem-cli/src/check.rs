@@ -9,20 +9,19 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pmem::Error;
 use pmem::inspect::UntypedPool;
 
-use crate::report::{self, Failure, Output, Status, plural, size};
+use crate::report::{self, Failure, Output, PoolFile, Status, plural, size};
 
 /// What `pmem check` is given.
 #[derive(Debug, clap::Args)]
 #[command(after_help = report::EXIT_STATUSES)]
 pub(crate) struct Args {
-    /// The pool file.
-    #[arg(value_name = "POOL", value_hint = clap::ValueHint::FilePath)]
-    pool: PathBuf,
+    #[command(flatten)]
+    pool: PoolFile,
     /// Roll back an unfinished transaction (and collect garbage), then check again
     ///
     /// Opens the pool read-write, as a program does, if an open would change anything: roll
@@ -39,7 +38,7 @@ const MISTYPED: &str = "of another type";
 
 /// Runs `pmem check`.
 pub(crate) fn run(args: &Args, out: &mut Output) -> Result<Status, Failure> {
-    let path = args.pool.as_path();
+    let path = args.pool.path.as_path();
     let _ = writeln!(
         out,
         "checking {} (read-only: nothing is written)",

@@ -10,20 +10,18 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::path::PathBuf;
 
 use pmem::inspect::{NamedRoot, ObjectVisit, PointerTarget, TypeInfo, TypeKind, UntypedPool};
 use serde::Serialize;
 
-use crate::report::{self, Failure, Output, Status, plural};
+use crate::report::{self, Failure, Output, PoolFile, Status, plural};
 
 /// What `pmem dump` is given.
 #[derive(Debug, clap::Args)]
 #[command(after_help = report::EXIT_STATUSES)]
 pub(crate) struct Args {
-    /// The pool file.
-    #[arg(value_name = "POOL", value_hint = clap::ValueHint::FilePath)]
-    pool: PathBuf,
+    #[command(flatten)]
+    pool: PoolFile,
     /// Write one JSON object: `{"roots": [...], "objects": [...], ...}`.
     #[arg(long)]
     json: bool,
@@ -40,7 +38,7 @@ const PROGRESS_STEP: u64 = 1024;
 
 /// Runs `pmem dump`.
 pub(crate) fn run(args: &Args, out: &mut Output) -> Result<Status, Failure> {
-    let pool = report::open_read_only(&args.pool)?;
+    let pool = report::open_read_only(&args.pool.path)?;
     let types = pool.types();
     let by_hash: HashMap<u64, &str> = types
         .iter()
@@ -79,7 +77,7 @@ pub(crate) fn run(args: &Args, out: &mut Output) -> Result<Status, Failure> {
         }
     });
     bar.finish_and_clear();
-    walked.map_err(|error| Failure::new(&args.pool, error))?;
+    walked.map_err(|error| Failure::new(&args.pool.path, error))?;
     let _ = format.end(out, visited, shown);
     Ok(Status::Success)
 }

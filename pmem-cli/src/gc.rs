@@ -12,20 +12,19 @@
 //! leaves the old pool or the new one, never a mix). Its own open runs the collection.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pmem::PoolInfo;
 use pmem::inspect::{Compaction, UntypedPool};
 
-use crate::report::{self, Failure, Output, Status, plural, size};
+use crate::report::{self, Failure, Output, PoolFile, Status, plural, size};
 
 /// What `pmem gc` is given.
 #[derive(Debug, clap::Args)]
 #[command(after_help = report::EXIT_STATUSES)]
 pub(crate) struct Args {
-    /// The pool file.
-    #[arg(value_name = "POOL", value_hint = clap::ValueHint::FilePath)]
-    pool: PathBuf,
+    #[command(flatten)]
+    pool: PoolFile,
     /// Also move the live objects together and shrink the file: a new file is written
     /// beside the pool (POOL.UUID.compacting), with every pointer rewritten, and renamed over
     /// it; a crash at any moment leaves the old pool or the new one. A pool with a
@@ -37,9 +36,9 @@ pub(crate) struct Args {
 /// Runs `pmem gc`.
 pub(crate) fn run(args: &Args, out: &mut Output) -> Result<Status, Failure> {
     if args.compact {
-        return compact(&args.pool, out);
+        return compact(&args.pool.path, out);
     }
-    let pool = report::open_read_write(&args.pool)?;
+    let pool = report::open_read_write(&args.pool.path)?;
     let _ = write_collection(&pool, &pool.info(), out);
     pool.close();
     Ok(Status::Success)

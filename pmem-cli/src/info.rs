@@ -5,21 +5,19 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::path::PathBuf;
 
 use pmem::inspect::{TypeInfo, TypeKind, UntypedPool};
 use pmem::{HeapStats, TypeStats};
 use serde::Serialize;
 
-use crate::report::{self, Failure, Output, Status, plural, size};
+use crate::report::{self, Failure, Output, PoolFile, Status, plural, size};
 
 /// What `pmem info` is given.
 #[derive(Debug, clap::Args)]
 #[command(after_help = report::EXIT_STATUSES)]
 pub(crate) struct Args {
-    /// The pool file.
-    #[arg(value_name = "POOL", value_hint = clap::ValueHint::FilePath)]
-    pool: PathBuf,
+    #[command(flatten)]
+    pool: PoolFile,
     /// Print the report as one JSON object instead.
     #[arg(long)]
     json: bool,
@@ -27,7 +25,7 @@ pub(crate) struct Args {
 
 /// Runs `pmem info`.
 pub(crate) fn run(args: &Args, out: &mut Output) -> Result<Status, Failure> {
-    let pool = report::open_read_only(&args.pool)?;
+    let pool = report::open_read_only(&args.pool.path)?;
     let report = Report::of(&pool);
     drop(pool);
     if args.json {

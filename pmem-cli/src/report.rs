@@ -11,6 +11,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pmem::Error;
 use pmem::inspect::UntypedPool;
 
+/// The pool file every subcommand takes.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PoolFile {
+    /// The pool file.
+    #[arg(value_name = "POOL", value_hint = clap::ValueHint::FilePath)]
+    pub(crate) path: PathBuf,
+}
+
 /// The exit statuses, as `pmem --help` and every subcommand's `--help` end.
 pub(crate) const EXIT_STATUSES: &str = "\
 Exit status:

@@ -29,8 +29,13 @@ fn push(tx: &mut Txn<'_, List>, value: u64) -> Result<PPtr<Node>, Error> {
 }
 
 fn values(pool: &Pool<List>) -> Vec<u64> {
+    values_from(pool, pool.root().head)
+}
+
+/// The values of the list that starts at `head`.
+fn values_from<R: Persistent>(pool: &Pool<R>, head: PPtr<Node>) -> Vec<u64> {
     let mut values = Vec::new();
-    let mut at = pool.root().head;
+    let mut at = head;
     while !at.is_null() {
         let node = pool.get(at).expect("a reachable node");
         values.push(node.value);
@@ -276,17 +281,6 @@ fn retag_and_unlink(mut list: pmem::PMut<'_, TaggedList>) {
     list.head = PPtr::null();
 }
 
-fn tagged_values(pool: &Pool<TaggedList>) -> Vec<u64> {
-    let mut values = Vec::new();
-    let mut at = pool.root().head;
-    while !at.is_null() {
-        let node = pool.get(at).expect("a reachable node");
-        values.push(node.value);
-        at = node.next;
-    }
-    values
-}
-
 /// The entries of a line stay on 8-byte boundaries, so a collection inside the transaction
 /// finds the old value of a pointer logged after an unaligned store in its line.
 #[test]
@@ -302,7 +296,7 @@ fn a_collection_inside_a_transaction_finds_a_pointer_logged_after_an_unaligned_s
     for value in 0..2000 {
         pool.txn(|tx| push_tagged(tx, value)).expect("push");
     }
-    let before = tagged_values(&pool);
+    let before = values_from(&pool, pool.root().head);
     let outcome: Result<(), Error> = pool.txn(|tx| {
         retag_and_unlink(tx.root_mut());
         for value in 0..6000 {
@@ -316,7 +310,7 @@ fn a_collection_inside_a_transaction_finds_a_pointer_logged_after_an_unaligned_s
         "{outcome:?}"
     );
     assert!(
-        tagged_values(&pool) == before,
+        values_from(&pool, pool.root().head) == before,
         "the rollback restored the old list"
     );
     assert_eq!(pool.root().tag, [0; 11]);

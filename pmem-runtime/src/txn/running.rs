@@ -613,13 +613,7 @@ impl RunningTxn {
     pub(super) fn roll_back_member(&mut self) {
         self.pool.flusher.tell(Event::Observe);
         self.record_rolled_back_offsets();
-        let mut fresh: Vec<(usize, usize)> = self
-            .buffers
-            .fresh_objects
-            .iter()
-            .map(|(&offset, &len)| (offset, offset + len))
-            .collect();
-        fresh.sort_unstable();
+        let fresh = self.sorted_fresh_ranges();
         let mapping = self.mapping();
         for (line, contents) in self.buffers.member_undo.iter().rev() {
             let start = line * CACHE_LINE;
@@ -747,11 +741,8 @@ impl RunningTxn {
     }
 
     /// Writes back the logged old bytes, latest entry first, except where this
-    /// transaction's fresh objects lie: an entry logs more than the store (up to whole
-    /// lines), and an object allocated into a line after it was logged was free when the
-    /// line was, so its logged bytes are another slot's leftovers. Restoring them would hand a pinned fresh object (which
-    /// outlives the rollback) bytes it never held.
-    pub(super) fn restore_logged_bytes(&self) {
+    /// The byte ranges of the objects this transaction allocated, sorted.
+    fn sorted_fresh_ranges(&self) -> Vec<(usize, usize)> {
         let mut fresh: Vec<(usize, usize)> = self
             .buffers
             .fresh_objects
@@ -759,6 +750,15 @@ impl RunningTxn {
             .map(|(&offset, &len)| (offset, offset + len))
             .collect();
         fresh.sort_unstable();
+        fresh
+    }
+
+    /// transaction's fresh objects lie: an entry logs more than the store (up to whole
+    /// lines), and an object allocated into a line after it was logged was free when the
+    /// line was, so its logged bytes are another slot's leftovers. Restoring them would
+    /// hand a pinned fresh object (which outlives the rollback) bytes it never held.
+    pub(super) fn restore_logged_bytes(&self) {
+        let fresh = self.sorted_fresh_ranges();
         let mapping = self.mapping();
         for &(offset, len, data) in self.buffers.entries.iter().rev() {
             let end = offset + len;
