@@ -6,8 +6,8 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Lint {
-    /// A data line changed inside a transaction without being logged: a crash could leave
-    /// the change with nothing to roll it back.
+    /// A byte of a data line changed inside a transaction without being logged: a crash
+    /// could leave the change with nothing to roll it back.
     UnloggedStore {
         /// Offset in the pool of the line.
         offset: usize,
@@ -51,7 +51,7 @@ impl fmt::Display for Lint {
         match self {
             Self::UnloggedStore { offset } => write!(
                 f,
-                "the cache line at pool offset {offset:#x} changed inside a transaction without an undo-log entry"
+                "bytes of the cache line at pool offset {offset:#x} changed inside a transaction without an undo-log entry"
             ),
             Self::StoreOutsideTransaction { offset } => write!(
                 f,
