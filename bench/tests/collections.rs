@@ -170,6 +170,12 @@ fn map_growths() -> u64 {
     growth
 }
 
+/// What `map_insert`'s inserts log at their fewest: 168 bytes per op, 48 (the map alone) for
+/// each op that grows the map.
+fn map_insert_logged_bytes(growth: u64) -> u64 {
+    168 * OPS - 120 * growth
+}
+
 /// An insert logs the map's 48 bytes in the root (the `&mut` to the map logs it whole) and
 /// 40 bytes of the line of each of the slot's hash, key and value (8 bytes each, never
 /// straddling): four entries and the commit. 6 fences, 168 bytes; an op that grows the map
@@ -180,7 +186,7 @@ fn map_growths() -> u64 {
 fn map_insert() {
     let cost = run("map_insert");
     let growth = map_growths();
-    let base = 168 * OPS - 120 * growth;
+    let base = map_insert_logged_bytes(growth);
     let new_types = 1;
     check(
         "map_insert",
@@ -248,7 +254,7 @@ fn kv_put() {
     );
     // The straddling ops are binomial (n = 4096, p = 1/4: 1024, deviation 28); the bounds
     // allow 5 deviations.
-    let base = 168 * OPS - 120 * growth;
+    let base = map_insert_logged_bytes(growth);
     check(
         "kv_put",
         "logged bytes",

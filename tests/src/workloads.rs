@@ -36,6 +36,19 @@ pub fn swap_elements(mut array: PMut<'_, Array>, i: usize, j: usize) {
     array[j] = a;
 }
 
+/// The elements step `step` of a run of pseudo-random swaps exchanges: every fourth pair
+/// within one cache line.
+#[must_use]
+pub fn swap_pair(random: &mut u64, step: usize) -> (usize, usize) {
+    let i = (xorshift(random) % 256) as usize;
+    let j = if step % 4 == 0 {
+        i ^ 1
+    } else {
+        (xorshift(random) % 256) as usize
+    };
+    (i, j)
+}
+
 /// 24 swaps of pseudo-random pairs (every fourth within one cache line), crashed at every
 /// fence.
 #[must_use]
@@ -46,12 +59,7 @@ pub fn swaps() -> CrashReport {
         counting(),
         24,
         |pool, step| {
-            let i = (xorshift(&mut random) % 256) as usize;
-            let j = if step % 4 == 0 {
-                i ^ 1
-            } else {
-                (xorshift(&mut random) % 256) as usize
-            };
+            let (i, j) = swap_pair(&mut random, step);
             swap(pool, i, j);
         },
         IMAGES_PER_FENCE,

@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use pmem::simulation::{CrashTest, ScratchFile, small_pool};
 use pmem::{Durability, Error, PPtr, Persistent, Pool, PoolOptions, Stats, Txn};
-use pmem_tests::workloads::{self, Array, IMAGES_PER_FENCE, counting, swap};
+use pmem_tests::workloads::{self, Array, IMAGES_PER_FENCE, counting, swap, swap_pair};
 use pmem_tests::xorshift;
 
 fn deferred_pool(label: &str) -> (ScratchFile, Pool<Array>) {
@@ -237,12 +237,7 @@ fn deferred_swaps_recover_a_prefix_at_every_fence() {
             counting(),
             30,
             |pool, step| {
-                let i = (xorshift(&mut random) % 256) as usize;
-                let j = if step % 4 == 0 {
-                    i ^ 1
-                } else {
-                    (xorshift(&mut random) % 256) as usize
-                };
+                let (i, j) = swap_pair(&mut random, step);
                 swap(pool, i, j);
             },
             |pool| *pool.root(),

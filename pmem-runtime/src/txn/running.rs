@@ -315,21 +315,20 @@ impl RunningTxn {
         let widened_end = ((last_line + 1) * CACHE_LINE).min(owned_end);
         let mut run: Option<(usize, usize)> = None;
         for line in first_line..=last_line {
-            let follows_logged = line > 0
-                && self
-                    .buffers
-                    .logged_lines
-                    .get(&(line - 1))
-                    .is_some_and(|&bits| bits != 0);
-            let logged = self.buffers.logged_lines.entry(line).or_insert(0);
+            let logged = self.buffers.logged_lines.get(&line).copied().unwrap_or(0);
+            let ownable = line_bits(line, widened_start, widened_end);
             // The first time a transaction stores into a line, it logs the `NARROW_ENTRY`
             // bytes from the store on (whose entry, with its header, fills one line), and
             // if a later store there falls outside them, the rest of the line: a line costs
             // one write-back per entry, and at most two entries. A line right after one the
             // transaction logged is logged whole, so that a run of stores through an array
             // or an object costs one entry per line. Always within the bytes it owns.
-            let wanted = if *logged != 0 || follows_logged {
-                line_bits(line, widened_start, widened_end)
+            let wanted = if logged != 0
+                || line
+                    .checked_sub(1)
+                    .is_some_and(|previous| self.has_logged(previous))
+            {
+                ownable
             } else {
                 // On 8-byte boundaries, so that the rest of the line starts on one too: a
                 // collection inside the transaction reads the old values of the words it
@@ -339,10 +338,10 @@ impl RunningTxn {
                 let stop = end.min(line_start + CACHE_LINE).next_multiple_of(8);
                 let window = start.min(line_start + CACHE_LINE - NARROW_ENTRY);
                 (line_bits(line, window, window + NARROW_ENTRY) | line_bits(line, start, stop))
-                    & line_bits(line, widened_start, widened_end)
+                    & ownable
             };
-            let mut new = wanted & !*logged;
-            *logged |= new;
+            let mut new = wanted & !logged;
+            *self.buffers.logged_lines.entry(line).or_insert(0) |= new;
             while new != 0 {
                 let first = new.trailing_zeros() as usize;
                 let ones = (new >> first).trailing_ones() as usize;
@@ -361,6 +360,14 @@ impl RunningTxn {
         if let Some((run_start, run_end)) = run {
             self.append_entry(run_start, run_end - run_start);
         }
+    }
+
+    /// Whether this transaction has logged any byte of `line`.
+    fn has_logged(&self, line: usize) -> bool {
+        self.buffers
+            .logged_lines
+            .get(&line)
+            .is_some_and(|&bits| bits != 0)
     }
 
     /// The range a store to `[offset, end)` may widen its entry to: the whole pool in a
