@@ -162,7 +162,7 @@ pub(crate) struct Round {
 pub(crate) fn check(path: &Path) -> Result<u64, String> {
     let pool = pmem::inspect::UntypedPool::open_read_only(path)
         .map_err(|error| format!("pmem check: damaged: {error}"))?;
-    let collection = pool.info().collection_at_open;
+    let collection = pool.collection_at_open();
     match pool.dangling_pointers().first() {
         Some(pointer) => Err(format!(
             "pmem check: damaged: {} dangling pointer(s), the first: {pointer}",

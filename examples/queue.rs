@@ -1,7 +1,8 @@
 //! A persistent job queue on the command line: a linked list of heap nodes, each holding a
 //! string, pushed at the tail and popped at the head. Each run opens the pool (creating it
 //! the first time), does one command in one transaction, and closes it. A popped node is
-//! unlinked and left to the collector, which frees it at the next open: no `free` anywhere.
+//! unlinked and left to the collector, which frees it when the pool needs the room, before
+//! it would grow: no `free` anywhere.
 //!
 //! ```sh
 //! cargo run --example queue -- push "wash the car" "feed the cat"

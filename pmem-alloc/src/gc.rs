@@ -171,7 +171,7 @@ impl Heap {
                 .iter()
                 .map(|span| {
                     span.as_ref()
-                        .map_or_else(Vec::new, |span| vec![0; span.allocated.len()])
+                        .map_or_else(Vec::new, |span| vec![0; span.bitmap_words()])
                 })
                 .collect(),
             stack: Vec::new(),
@@ -223,10 +223,10 @@ impl Heap {
             let Some(span) = self.spans[id].as_ref() else {
                 continue;
             };
-            span.hidden.clear();
+            span.clear_slot_bits();
             assert_eq!(
                 span_marks.len(),
-                span.allocated.len(),
+                span.bitmap_words(),
                 "marks from another heap, or from before an allocation"
             );
             let slot = span.class.slot as u64;

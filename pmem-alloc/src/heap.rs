@@ -10,8 +10,8 @@
 //! write one page.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -33,16 +33,17 @@ pub(crate) struct Span {
     pub(crate) type_index: u32,
     /// Its slots: the type's class, or for slices the slot size its entry records.
     pub(crate) class: Class,
-    /// One bit per slot: allocated. Before the first collection after a load, every slot
-    /// counts as allocated.
+    /// One bit per slot: allocated. Empty for a span loaded from the file until the first
+    /// collection: every slot counts as allocated, and loading allocates nothing per span.
     pub(crate) allocated: Vec<u64>,
     pub(crate) live: usize,
     /// No free slot lies in a word before this one.
     pub(crate) free_word_hint: usize,
     /// One bit per slot: allocated, but not found by lookups yet (see [`Heap::hide`]), and
     /// one bit per slot: read since the last collection (see [`Heap::object_type_for_reader`]).
-    /// Shared with the [`HiddenSlot`]s, which reveal their slot without the heap.
-    pub(crate) hidden: Arc<HiddenSlots>,
+    /// Shared with the [`HiddenSlot`]s, which reveal their slot without the heap. Made when
+    /// a slot is first hidden or read: until then no slot is either.
+    pub(crate) hidden: OnceLock<Arc<HiddenSlots>>,
 }
 
 /// A span's hidden slots and read slots, one bit each.
@@ -167,7 +168,31 @@ impl Span {
     }
 
     pub(crate) fn is_allocated(&self, slot: usize) -> bool {
-        self.allocated[slot / 64] & 1 << (slot % 64) != 0
+        self.allocated
+            .get(slot / 64)
+            .is_none_or(|word| word & 1 << (slot % 64) != 0)
+    }
+
+    /// The words of a bitmap of one bit per slot.
+    pub(crate) fn bitmap_words(&self) -> usize {
+        self.class.objects.div_ceil(64)
+    }
+
+    /// Its hidden and read slots, made if no slot was hidden or read yet.
+    fn slot_bits(&self) -> &Arc<HiddenSlots> {
+        self.hidden
+            .get_or_init(|| HiddenSlots::none(self.class.objects))
+    }
+
+    fn is_hidden(&self, slot: usize) -> bool {
+        self.hidden.get().is_some_and(|bits| bits.is_hidden(slot))
+    }
+
+    /// Forgets which slots are hidden or read: after a collection.
+    pub(crate) fn clear_slot_bits(&self) {
+        if let Some(bits) = self.hidden.get() {
+            bits.clear();
+        }
     }
 
     pub(crate) fn set_allocation(&mut self, allocated: Vec<u64>, live: usize) {
@@ -561,7 +586,7 @@ impl Heap {
             allocated: vec![0; class.objects.div_ceil(64)],
             live: 0,
             free_word_hint: 0,
-            hidden: HiddenSlots::none(class.objects),
+            hidden: OnceLock::new(),
         };
         let slot = span.take_free_slot().expect("a new span has free slots");
         let id = self.insert_span(span);
@@ -775,7 +800,10 @@ impl Heap {
     /// slot starts at `offset`.
     pub fn hide(&mut self, offset: u64) -> Option<HiddenSlot> {
         let (id, slot) = self.locate(offset)?;
-        let span = &self.spans[id].as_ref().expect("located spans exist").hidden;
+        let span = self.spans[id]
+            .as_ref()
+            .expect("located spans exist")
+            .slot_bits();
         span.hide(slot);
         Some(HiddenSlot {
             span: Arc::clone(span),
@@ -793,7 +821,10 @@ impl Heap {
     /// bits alone.
     pub fn claim(&self, offset: u64) -> Option<Result<HiddenSlot, ClaimRefused>> {
         let (id, slot) = self.locate(offset)?;
-        let span = &self.spans[id].as_ref().expect("located spans exist").hidden;
+        let span = self.spans[id]
+            .as_ref()
+            .expect("located spans exist")
+            .slot_bits();
         if span.hide(slot) {
             return Some(Err(ClaimRefused::Hidden));
         }
@@ -810,12 +841,14 @@ impl Heap {
     /// Forgets the reads of the slot at pool offset `offset`: for a caller that knows no
     /// reference from them is alive any more (it holds the pool to itself).
     pub fn forget_read(&self, offset: u64) {
-        if let Some((id, slot)) = self.locate(offset) {
-            self.spans[id]
+        if let Some((id, slot)) = self.locate(offset)
+            && let Some(bits) = self.spans[id]
                 .as_ref()
                 .expect("located spans exist")
                 .hidden
-                .forget_read(slot);
+                .get()
+        {
+            bits.forget_read(slot);
         }
     }
 
@@ -825,7 +858,7 @@ impl Heap {
         self.locate(offset).is_some_and(|(id, slot)| {
             self.spans[id]
                 .as_ref()
-                .is_some_and(|span| span.hidden.is_hidden(slot))
+                .is_some_and(|span| span.is_hidden(slot))
         })
     }
 
@@ -835,7 +868,7 @@ impl Heap {
     pub fn object_type(&self, offset: u64) -> Option<u32> {
         let (id, slot) = self.locate(offset)?;
         let span = self.spans[id].as_ref()?;
-        (span.is_allocated(slot) && !span.hidden.is_hidden(slot)).then_some(span.type_index)
+        (span.is_allocated(slot) && !span.is_hidden(slot)).then_some(span.type_index)
     }
 
     /// As [`object_type`](Heap::object_type), for a reader that takes a reference to the
@@ -847,8 +880,8 @@ impl Heap {
     pub fn object_type_for_reader(&self, offset: u64) -> Option<u32> {
         let (id, slot) = self.locate(offset)?;
         let span = self.spans[id].as_ref()?;
-        span.hidden.mark_read(slot);
-        (span.is_allocated(slot) && !span.hidden.is_hidden(slot)).then_some(span.type_index)
+        span.slot_bits().mark_read(slot);
+        (span.is_allocated(slot) && !span.is_hidden(slot)).then_some(span.type_index)
     }
 
     /// As [`object_type`](Heap::object_type), but finding hidden objects too: for the
@@ -927,12 +960,15 @@ impl Heap {
         )))
     }
 
-    /// Whether enough has been allocated since the last collection that one should run
-    /// before the heap grows: as much as survived it, and at least a quarter of the heap
-    /// (the policy of Go's `GOGC=100`, with a floor for small heaps).
+    /// Whether a collection should run before the heap grows: always before the first
+    /// collection after a load (the spans loaded may hold free slots and garbage that only
+    /// a collection finds), and after that once as much has been allocated since the last
+    /// collection as survived it, and at least a quarter of the heap (the policy of Go's
+    /// `GOGC=100`, with a floor for small heaps).
     #[must_use]
     pub fn collection_due(&self) -> bool {
         let floor = (self.pages * PAGE / 4) as u64;
-        self.allocated_since_collection >= self.live_after_collection.max(floor)
+        !self.allocation_known
+            || self.allocated_since_collection >= self.live_after_collection.max(floor)
     }
 }

@@ -1,12 +1,13 @@
 //! Loading a heap from a region: reading its metadata and checking every record against
 //! the others, the page table and the root type before anything uses it.
 
+use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
 use crate::class::Class;
 use crate::error::HeapError;
 use crate::format::{HeapHeader, SpanEntry};
-use crate::heap::{Heap, HiddenSlots, RootObject, Span};
+use crate::heap::{Heap, RootObject, Span};
 use crate::layout::{
     self, ARENA_PAGES, HEADER_LEN, METADATA_PAGES, PAGE, TYPE_TABLE_LEN, TYPE_TABLE_START,
 };
@@ -160,22 +161,16 @@ impl Heap {
                     "a span's page count or slot class disagrees with its type's record",
                 ));
             };
-            let objects = class.objects;
-            let mut allocated = vec![u64::MAX; objects.div_ceil(64)];
-            if let Some(last) = allocated.last_mut() {
-                if objects % 64 != 0 {
-                    *last = (1 << (objects % 64)) - 1;
-                }
-            }
+            // Until the first collection every slot counts as allocated: no bitmap.
             heap.insert_span(Span {
                 first_page: page,
                 pages: entry.pages,
                 type_index: entry.type_index,
                 class,
-                allocated,
-                live: objects,
+                allocated: Vec::new(),
+                live: class.objects,
                 free_word_hint: 0,
-                hidden: HiddenSlots::none(objects),
+                hidden: OnceLock::new(),
             });
             // A huge span's later arenas have no table: theirs hold the object's bytes.
             for covered in page + 1..(page + entry.pages).min(arena_end) {

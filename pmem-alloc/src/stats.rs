@@ -17,7 +17,9 @@ pub struct HeapStats {
     pub metadata_bytes: u64,
     /// Bytes of pages that no span uses.
     pub free_page_bytes: u64,
-    /// Objects allocated (live, or garbage not yet collected).
+    /// Objects allocated (live, or garbage not yet collected). Until the first collection
+    /// after a load (`collections` is 0), every slot of the spans loaded counts, free or
+    /// not: only a collection tells them apart.
     pub allocated_objects: u64,
     /// Their slots' bytes.
     pub allocated_bytes: u64,
@@ -26,8 +28,8 @@ pub struct HeapStats {
     pub huge_objects: u64,
     /// Bytes of free slots inside spans: free, but only for objects of the span's type.
     pub free_slot_bytes: u64,
-    /// Collections since the heap was loaded (or formatted): the one at open, those run by
-    /// allocation, and explicit ones.
+    /// Collections since the heap was loaded (or formatted): the one at open if it ran,
+    /// those run by allocation, and explicit ones.
     pub collections: u64,
     /// Dangling pointers the last collection found: non-null pointers that lead to no
     /// object of their type, which the collector does not follow.

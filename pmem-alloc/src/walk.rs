@@ -78,7 +78,7 @@ impl Heap {
             .iter()
             .map(|span| {
                 span.as_ref()
-                    .map_or_else(Vec::new, |span| vec![0; span.allocated.len()])
+                    .map_or_else(Vec::new, |span| vec![0; span.bitmap_words()])
             })
             .collect();
         let mut queue = VecDeque::new();

@@ -100,8 +100,8 @@ fn refused(path: &Path, failure: &Failure, out: &mut Output) -> Status {
 fn repair(path: &Path) -> Result<String, Failure> {
     let pool = report::open_read_write(path)?;
     let info = pool.info();
+    let collection = pool.collection_at_open();
     pool.close();
-    let collection = &info.collection_at_open;
     let released = match collection.released_pages {
         0 => "found no span of garbage to release".to_owned(),
         pages => format!(
@@ -164,7 +164,7 @@ fn check(path: &Path) -> Result<Findings, Failure> {
 impl Findings {
     fn of(pool: &UntypedPool) -> Result<Self, Error> {
         let info = pool.info();
-        let collection = &info.collection_at_open;
+        let collection = &pool.collection_at_open();
         let types = pool.types();
         let named_roots = pool.named_roots();
         let mut dangling: Vec<Dangling> = pool

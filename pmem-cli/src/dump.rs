@@ -55,7 +55,7 @@ pub(crate) fn run(args: &Args, out: &mut Output) -> Result<Status, Failure> {
         .iter()
         .map(|root| Root::of(root, &types))
         .collect();
-    let live = pool.info().collection_at_open.live_objects;
+    let live = pool.collection_at_open().live_objects;
     let mut format: Box<dyn Format> = if args.json {
         Box::new(Json { first: true })
     } else {

@@ -1,7 +1,8 @@
 //! `pmem gc POOL`: the garbage collection, offline.
 //!
-//! Every read-write open of a pool runs recovery and then a collection, in the file: `gc`
-//! is that open, with nothing else done before the pool is closed again, and a report of
+//! The tool's read-write open of a pool runs recovery and then a collection, in the file
+//! (`PoolOptions::collect_at_open`, which a program's open leaves for later): `gc` is that
+//! open, with nothing else done before the pool is closed again, and a report of
 //! what the collection found. The heap does not record which slots are allocated, so what
 //! the collection at open can give back is whole spans holding only unreachable objects
 //! (released pages); garbage in a span that also holds a live object is free space already.
@@ -96,7 +97,7 @@ fn write_compaction(path: &Path, compaction: &Compaction, out: &mut impl Write) 
 
 /// Writes what the collection at the open of `pool` found and freed.
 fn write_collection(pool: &UntypedPool, info: &PoolInfo, out: &mut impl Write) -> io::Result<()> {
-    let collection = &info.collection_at_open;
+    let collection = &pool.collection_at_open();
     let stats = pool.heap_stats();
     let details = pool.details();
     writeln!(

@@ -227,7 +227,7 @@ impl Report {
         };
         let indices = type_indices(&stats, &types);
         let slices = slice_objects(pool, &stats, &indices, &types);
-        let collection = &info.collection_at_open;
+        let collection = &pool.collection_at_open();
         Self {
             path: info.path.to_string_lossy().into_owned(),
             uuid: info.uuid.to_string(),

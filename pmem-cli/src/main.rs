@@ -4,8 +4,8 @@
 //! Every subcommand opens the pool through [`pmem::inspect::UntypedPool`], which needs no
 //! root type: the pool records the type records, pointer maps and named roots that tracing
 //! it takes. `info`, `check` and `dump` open it read-only (nothing is written; recovery and
-//! the collection run in private memory); `gc` and `check --repair` open it read-write, as
-//! a program does. One module per subcommand; [`report`] holds what they share: the exit
+//! the collection run in private memory); `gc` and `check --repair` open it read-write,
+//! collecting at open. One module per subcommand; [`report`] holds what they share: the exit
 //! statuses, the one line of a failure, the spinner and number formatting.
 //! `docs/src/tool.md` is the guide's page on the tool.
 
@@ -46,8 +46,8 @@ struct Cli {
 enum Command {
     /// Show a pool's header, state, flush mode, heap usage and named roots (read-only)
     ///
-    /// Opens the pool read-only (nothing is written; recovery and the collection an open
-    /// runs happen in private memory) and shows its header, whether it was closed cleanly
+    /// Opens the pool read-only (nothing is written; recovery and the collection the tool's
+    /// open runs happen in private memory) and shows its header, whether it was closed cleanly
     /// and what an open would roll back, the flush mode a program would use, its sizes,
     /// its live objects by type and by size class, and its named roots. With --json, the
     /// same as one JSON object.

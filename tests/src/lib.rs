@@ -100,6 +100,31 @@ pub struct Stack {
     pub depth: u64,
 }
 
+/// What the collection at open found, for a pool opened with
+/// [`collect_at_open`](pmem::PoolOptions::collect_at_open).
+///
+/// # Panics
+///
+/// If the open did not collect.
+#[must_use]
+pub fn collected_at_open<R: Persistent>(pool: &pmem::Pool<R>) -> pmem::Collection {
+    pool.info()
+        .collection_at_open
+        .expect("the pool was opened with collect_at_open(true)")
+}
+
+/// Opens the pool at `path` as a program does, but collecting at open, so that
+/// [`collected_at_open`] says what the collection found.
+///
+/// # Errors
+///
+/// As [`PoolOptions::open`](pmem::PoolOptions::open).
+pub fn open_collecting<R: Persistent>(
+    path: impl AsRef<std::path::Path>,
+) -> Result<pmem::Pool<R>, pmem::Error> {
+    pmem::PoolOptions::new().collect_at_open(true).open(path)
+}
+
 pub mod forge;
 pub mod fuzz;
 pub mod shared_workloads;

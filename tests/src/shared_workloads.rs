@@ -427,9 +427,10 @@ fn check_point(
             PoolOptions::new()
                 .flush_mode(FlushMode::None)
                 .copy_on_write()
+                .collect_at_open(true)
                 .open::<SharedBank>(file.path())
                 .map(|pool| {
-                    let collection = &pool.info().collection_at_open;
+                    let collection = crate::collected_at_open(&pool);
                     if collection.dangling_pointers != 0 {
                         return Err(format!(
                             "the recovered heap holds {} dangling pointers, the first {:?}",

@@ -9,7 +9,7 @@ use pmem::simulation::{
 };
 use pmem::{Error, FlushMode, PMut, PPtr, PSlice, Persistent, Pool, PoolOptions, Txn, txn};
 
-use crate::xorshift;
+use crate::{collected_at_open, xorshift};
 
 /// Crash images per fence, at most.
 pub const IMAGES_PER_FENCE: usize = 64;
@@ -165,8 +165,8 @@ pub fn crashed_recovery() -> CrashReport {
 /// Takes the image of `simulation`'s last crash point before the commit fences of its last
 /// transaction, with every dirty word evicted (every entry durable, and the data too), opens
 /// it on a second simulation, and then checks every crash image of every fence of that
-/// open, the recovery: each must open again, with no dangling pointer, and satisfy `check`,
-/// as the first recovery must. Returns what it checked.
+/// open, the recovery and the collection at open: each must open again, with no dangling
+/// pointer, and satisfy `check`, as the first recovery must. Returns what it checked.
 fn crashed_while_recovering<R: Persistent>(
     label: &str,
     simulation: &Simulation,
@@ -180,6 +180,7 @@ fn crashed_while_recovering<R: Persistent>(
     second.capture(true);
     let pool = PoolOptions::new()
         .simulation(&second)
+        .collect_at_open(true)
         .open::<R>(image_path.path())
         .expect("recover the first crash");
     check(&pool);
@@ -195,9 +196,10 @@ fn crashed_while_recovering<R: Persistent>(
             std::fs::write(scratch.path(), &image.bytes).expect("write image");
             let pool = PoolOptions::new()
                 .flush_mode(FlushMode::None)
+                .collect_at_open(true)
                 .open::<R>(scratch.path())
                 .unwrap_or_else(|error| panic!("{}, seed {seed}: {error}", image.description));
-            let dangling = pool.info().collection_at_open.first_dangling;
+            let dangling = collected_at_open(&pool).first_dangling;
             assert_eq!(dangling, None, "{}, seed {seed}", image.description);
             check(&pool);
             report.images += 1;
@@ -332,10 +334,96 @@ pub fn crashed_heap_recovery() -> CrashReport {
         &simulation,
         |pool: &Pool<ChunkList>| {
             assert_eq!(chunk_values(pool), before);
-            sweeps.set(sweeps.get() + u64::from(pool.info().collection_at_open.released_pages > 0));
+            sweeps.set(sweeps.get() + u64::from(collected_at_open(pool).released_pages > 0));
         },
     );
     assert!(sweeps.get() > 0, "the sweeps at open have spans to release");
+    report
+}
+
+/// The first collection after an open that left it for later, crashed at every fence: a
+/// pool holding a list with garbage (chunks popped by the last run) is reopened without a
+/// collection, and one transaction pushes more chunks than its free pages hold, so its
+/// allocation collects (and sweeps) inside it before the pool would grow. Every image
+/// holds the list before or after that transaction; opened both ways (collecting at open,
+/// or collecting right after), it has no dangling pointer, and once collected every
+/// allocated object is a chunk of the list: the garbage, the crash's included, is freed.
+///
+/// # Panics
+///
+/// When an image does not recover, or the transaction grew the pool instead of collecting.
+#[must_use]
+pub fn first_collection_after_open() -> CrashReport {
+    let path = ScratchFile::new("crash-first-collection");
+    let mut pool = small_pool()
+        .create(path.path(), ChunkList::default())
+        .expect("create");
+    pool.try_txn(|tx| push_chunks(tx, 0, 12, false))
+        .expect("push");
+    pool.try_txn(|tx| pop_chunks(tx, 6)).expect("pop");
+    pool.close();
+
+    let simulation = Simulation::new();
+    let mut pool = small_pool()
+        .simulation(&simulation)
+        .open::<ChunkList>(path.path())
+        .expect("reopen");
+    assert_eq!(pool.info().collection_at_open, None);
+    let stats = pool.heap_stats();
+    assert_eq!(stats.collections, 0);
+    let size = pool.info().size;
+    let before = chunk_values(&pool);
+    // Four more chunks than the free pages hold: only the garbage's slots can take them.
+    const PAGE: u64 = 4096;
+    let pushed = stats.free_page_bytes / PAGE * (PAGE / size_of::<Chunk>() as u64) + 4;
+    simulation.capture(true);
+    pool.try_txn(|tx| push_chunks(tx, 100, pushed, false))
+        .expect("push into the garbage's room");
+    simulation.capture(false);
+    assert_eq!(pool.heap_stats().collections, 1, "the allocation collected");
+    assert_eq!(pool.info().size, size, "collected instead of growing");
+    let after = chunk_values(&pool);
+    drop(pool);
+
+    let seed = seed();
+    let scratch = ScratchFile::new("crash-first-collection-image");
+    let mut report = CrashReport::default();
+    for point in simulation.take_crash_points() {
+        for image in point.images(IMAGES_PER_FENCE, seed) {
+            std::fs::write(scratch.path(), &image.bytes).expect("write image");
+            let collect_at_open = report.images % 2 == 0;
+            let mut pool = PoolOptions::new()
+                .flush_mode(FlushMode::None)
+                .collect_at_open(collect_at_open)
+                .open::<ChunkList>(scratch.path())
+                .unwrap_or_else(|error| panic!("{}, seed {seed}: {error}", image.description));
+            let found = chunk_values(&pool);
+            assert!(
+                found == before || found == after,
+                "{}, seed {seed}: a list of {} chunks",
+                image.description,
+                found.len()
+            );
+            let collection = match pool.info().collection_at_open {
+                Some(collection) => collection,
+                None => pool.collect().expect("collect"),
+            };
+            assert_eq!(
+                collection.first_dangling, None,
+                "{}, seed {seed}",
+                image.description
+            );
+            assert_eq!(chunk_values(&pool), found, "{}", image.description);
+            assert_eq!(
+                pool.heap_stats().allocated_objects,
+                found.len() as u64,
+                "{}, seed {seed}: garbage left after the collection",
+                image.description
+            );
+            report.images += 1;
+        }
+        report.crash_points += 1;
+    }
     report
 }
 
@@ -709,6 +797,7 @@ fn every_image_opens_and_reopens<R: Persistent>(
     let open = || {
         PoolOptions::new()
             .flush_mode(FlushMode::None)
+            .collect_at_open(true)
             .open::<R>(scratch.path())
     };
     let mut report = CrashReport::default();

@@ -150,15 +150,15 @@ proptest! {
             }
         }
         drop(pool);
-        let pool = Pool::<Root>::open(file.path()).expect("reopen");
+        let pool = pmem_tests::open_collecting::<Root>(file.path()).expect("reopen");
         prop_assert_eq!(entries(&pool.root().map, &pool), model.into_iter().collect::<Vec<_>>());
-        prop_assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
+        prop_assert_eq!(pmem_tests::collected_at_open(&pool).dangling_pointers, 0);
     }
 }
 
 /// Live heap objects after a reopen, whose collection frees what nothing reaches.
 fn live_objects(file: &ScratchFile) -> u64 {
-    Pool::<Root>::open(file.path())
+    pmem_tests::open_collecting::<Root>(file.path())
         .expect("reopen")
         .heap_stats()
         .allocated_objects
@@ -317,8 +317,8 @@ fn values_may_be_vectors_and_survive_splits_and_a_reopen() {
             .collect()
     };
     drop(pool);
-    let pool = Pool::<Root>::open(file.path()).expect("reopen");
-    assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
+    let pool = pmem_tests::open_collecting::<Root>(file.path()).expect("reopen");
+    assert_eq!(pmem_tests::collected_at_open(&pool).dangling_pointers, 0);
     let lists = &pool.root().lists;
     assert_eq!(lists.len(), 30);
     for entry in lists.iter(&pool).expect("iter") {

@@ -117,9 +117,9 @@ proptest! {
             prop_assert_eq!(numbers.as_slice(&pool).expect("read"), &model[..]);
         }
         drop(pool);
-        let pool = Pool::<Root>::open(file.path()).expect("reopen");
+        let pool = pmem_tests::open_collecting::<Root>(file.path()).expect("reopen");
         prop_assert_eq!(pool.root().numbers.as_slice(&pool).expect("read"), &model[..]);
-        prop_assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
+        prop_assert_eq!(pmem_tests::collected_at_open(&pool).dangling_pointers, 0);
     }
 
     /// Several ops in each transaction (a pop and a push into the slot it vacated, a
@@ -175,7 +175,7 @@ fn strings_in_a_vector_of_strings_survive_a_reopen() {
     })
     .expect("fill");
     drop(pool);
-    let pool = Pool::<Root>::open(file.path()).expect("reopen");
+    let pool = pmem_tests::open_collecting::<Root>(file.path()).expect("reopen");
     let root = pool.root();
     assert_eq!(root.name.as_str(&pool).expect("name"), "hash🗺");
     let words: Vec<&str> = root
@@ -185,7 +185,7 @@ fn strings_in_a_vector_of_strings_survive_a_reopen() {
         .map(|word| word.as_str(&pool).expect("word"))
         .collect();
     assert_eq!(words, ["alpha-one", "beta", "gamma"]);
-    assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
+    assert_eq!(pmem_tests::collected_at_open(&pool).dangling_pointers, 0);
     let live = pool.heap_stats().allocated_objects;
     assert_eq!(
         live,
@@ -558,8 +558,8 @@ fn pushes_into_spare_slots_commit_and_roll_back_like_a_vec() {
         );
     }
     drop(pool);
-    let pool = Pool::<Spares>::open(file.path()).expect("reopen");
-    assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
+    let pool = pmem_tests::open_collecting::<Spares>(file.path()).expect("reopen");
+    assert_eq!(pmem_tests::collected_at_open(&pool).dangling_pointers, 0);
     let last = SPARE_STEPS[SPARE_STEPS.len() - 1].to_vec();
     assert_eq!(pool.root().contents(&pool), (last.clone(), last));
 }
@@ -730,14 +730,14 @@ fn map_values_may_be_strings_and_each_map_has_its_own_seed() {
     })
     .expect("fill");
     drop(pool);
-    let pool = Pool::<Maps>::open(file.path()).expect("reopen");
+    let pool = pmem_tests::open_collecting::<Maps>(file.path()).expect("reopen");
     let root = pool.root();
     let mut key = [0; 16];
     key[0] = 7;
     let seven = root.names.get(&pool, &key).expect("get").expect("seven");
     assert_eq!(seven.as_str(&pool).expect("str"), "name 7!");
     assert_eq!(root.counts.get(&pool, &99).expect("get"), Some(&198));
-    assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
+    assert_eq!(pmem_tests::collected_at_open(&pool).dangling_pointers, 0);
     // Iteration follows slot order, which the seed decides: two maps given the same keys
     // order them differently unless their seeds agree (a chance of 1 in 100!).
     let first_keys: Vec<u64> = root

@@ -123,8 +123,8 @@ fn a_blob_pool_reopens_with_its_own_length_only() {
         other => panic!("expected RootTypeMismatch, got {:?}", other.map(|_| ())),
     }
 
-    let pool = Pool::<Blob<16>>::open(path.path()).expect("open as Blob<16>");
-    assert_eq!(pool.info().collection_at_open.live_objects, 1);
+    let pool = pmem_tests::open_collecting::<Blob<16>>(path.path()).expect("open as Blob<16>");
+    assert_eq!(pmem_tests::collected_at_open(&pool).live_objects, 1);
     let root = pool.root();
     assert_eq!(root.len, 16);
     assert_eq!(root.bytes[0], 0x01);

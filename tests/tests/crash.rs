@@ -45,6 +45,16 @@ fn heap_recovery_crashed_at_every_fence_still_recovers() {
 }
 
 #[test]
+fn the_first_collection_after_an_open_that_left_it_for_later_crashed_at_every_fence() {
+    let report = workloads::first_collection_after_open();
+    println!("first collection after open: {report:?}");
+    assert!(
+        report.crash_points >= 4,
+        "fences: the root's log entry, the sweep, the two of the commit: {report:?}"
+    );
+}
+
+#[test]
 fn a_dangling_pointer_into_a_new_type_s_first_span_survives_a_crash() {
     let report = workloads::dangling_pointer_into_a_new_type();
     println!("dangling pointer into a new type: {report:?}");

@@ -61,9 +61,9 @@ fn allocated_objects_survive_reopen_and_the_open_collection_counts_them() {
         pool.txn(|tx| push(tx, value)).expect("push");
     }
     drop(pool);
-    let pool = Pool::<List>::open(path.path()).expect("open");
+    let pool = pmem_tests::open_collecting::<List>(path.path()).expect("open");
     assert_eq!(values(&pool), (0..1000).rev().collect::<Vec<_>>());
-    let collection = pool.info().collection_at_open;
+    let collection = pmem_tests::collected_at_open(&pool);
     assert_eq!(collection.live_objects, 1000);
     assert_eq!(collection.live_bytes, 1000 * 16);
 }
@@ -440,8 +440,9 @@ fn a_damaged_pointer_dangles_and_the_pool_still_opens() {
     let next_field = second.offset() as usize + 8;
     bytes[next_field..next_field + 8].copy_from_slice(&(first.offset() + 4).to_le_bytes());
     std::fs::write(path.path(), &bytes).expect("write");
-    let mut pool = Pool::<List>::open(path.path()).expect("one bad pointer bricks nothing");
-    let found = pool.info().collection_at_open;
+    let mut pool =
+        pmem_tests::open_collecting::<List>(path.path()).expect("one bad pointer bricks nothing");
+    let found = pmem_tests::collected_at_open(&pool);
     assert_eq!(found.dangling_pointers, 1);
     let dangling = found.first_dangling.expect("reported");
     assert_eq!(

@@ -385,8 +385,8 @@ fn a_pointer_to_nowhere_dangles_and_the_pool_stays_usable() {
         );
         assert!(pool.get(bad).is_err());
         drop(pool);
-        pool = Pool::<Shelf>::open(path.path()).expect("still opens");
-        assert_eq!(pool.info().collection_at_open.dangling_pointers, 1);
+        pool = pmem_tests::open_collecting::<Shelf>(path.path()).expect("still opens");
+        assert_eq!(pmem_tests::collected_at_open(&pool).dangling_pointers, 1);
         assert_eq!(pool.heap_stats().dangling_pointers, 1);
     }
 }
@@ -485,8 +485,11 @@ fn a_pinned_object_allocated_into_a_logged_line_keeps_its_bytes_after_rollback()
     pool.txn(|tx| tx.root_mut().first = pinned.ptr());
     drop(pinned);
     drop(pool);
-    let reopened = Pool::<Shelf>::open(path.path()).expect("reopen");
-    assert_eq!(reopened.info().collection_at_open.dangling_pointers, 0);
+    let reopened = pmem_tests::open_collecting::<Shelf>(path.path()).expect("reopen");
+    assert_eq!(
+        pmem_tests::collected_at_open(&reopened).dangling_pointers,
+        0
+    );
 }
 
 /// A header that claims more log slots (lanes) than a pool may have (1024) is refused as a

@@ -61,7 +61,7 @@ fn slices_of_8_mb_and_64_mib_grow_the_pool_and_survive_a_reopen() {
     assert_eq!(stats.huge_objects, 2);
     assert!(stats.allocated_bytes >= (8 << 20) + 8_000_000, "{stats:?}");
     drop(pool);
-    let pool = Pool::<Root>::open(file.path()).expect("reopen");
+    let pool = pmem_tests::open_collecting::<Root>(file.path()).expect("reopen");
     let big = pool.get_slice(pool.root().big).expect("the 8 MB slice");
     assert_eq!(big.len(), 1_000_000);
     assert!(
@@ -77,7 +77,7 @@ fn slices_of_8_mb_and_64_mib_grow_the_pool_and_survive_a_reopen() {
             .enumerate()
             .all(|(index, &value)| value == !(index as u64))
     );
-    assert_eq!(pool.info().collection_at_open.live_objects, 2);
+    assert_eq!(pmem_tests::collected_at_open(&pool).live_objects, 2);
 }
 
 #[test]

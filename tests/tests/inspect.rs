@@ -80,7 +80,7 @@ fn a_read_only_open_walks_the_list_and_leaves_the_file_as_it_was() {
         stats.allocated_objects, 50,
         "the private collection freed the garbage"
     );
-    assert_eq!(pool.info().collection_at_open.live_objects, 50);
+    assert_eq!(pool.collection_at_open().live_objects, 50);
     pool.close();
     assert!(path.contents() == before, "a read-only open wrote the file");
 }
@@ -163,7 +163,7 @@ fn a_pointer_that_leads_nowhere_is_listed() {
     pool.txn(|tx| tx.root_mut().head = PPtr::from_offset(0x10_0008));
     pool.close();
     let inspected = UntypedPool::open_read_only(path.path()).expect("open");
-    assert_eq!(inspected.info().collection_at_open.dangling_pointers, 1);
+    assert_eq!(inspected.collection_at_open().dangling_pointers, 1);
     let dangling = inspected.dangling_pointers();
     assert_eq!(dangling.len(), 1);
     assert_eq!(dangling[0].value, 0x10_0008);

@@ -288,9 +288,9 @@ fn a_map_of_strings_to_vectors_survives_growth_and_collection() {
     };
     check(&pool);
     drop(pool);
-    let pool = Pool::<Root>::open(file.path()).expect("reopen");
-    assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
-    assert_eq!(pool.info().collection_at_open.freed_objects, 0);
+    let pool = pmem_tests::open_collecting::<Root>(file.path()).expect("reopen");
+    assert_eq!(pmem_tests::collected_at_open(&pool).dangling_pointers, 0);
+    assert_eq!(pmem_tests::collected_at_open(&pool).freed_objects, 0);
     check(&pool);
 }
 
@@ -357,9 +357,9 @@ fn an_ordered_map_of_strings_to_vectors_survives_splits_merges_and_collection() 
     );
     check(&pool);
     drop(pool);
-    let pool = Pool::<Tree>::open(file.path()).expect("reopen");
-    assert_eq!(pool.info().collection_at_open.dangling_pointers, 0);
-    assert_eq!(pool.info().collection_at_open.freed_objects, 0);
+    let pool = pmem_tests::open_collecting::<Tree>(file.path()).expect("reopen");
+    assert_eq!(pmem_tests::collected_at_open(&pool).dangling_pointers, 0);
+    assert_eq!(pmem_tests::collected_at_open(&pool).freed_objects, 0);
     check(&pool);
 }
 

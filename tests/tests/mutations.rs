@@ -14,6 +14,7 @@ fn workloads_pass() -> bool {
         let _ = workloads::bank_transfers();
         let _ = workloads::crashed_recovery();
         let _ = workloads::crashed_heap_recovery();
+        let _ = workloads::first_collection_after_open();
         let _ = workloads::chunk_list();
         let _ = workloads::hash_map();
         let _ = workloads::heap_reuse();

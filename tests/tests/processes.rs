@@ -248,9 +248,9 @@ fn sigkill_during_allocation_and_collection_never_breaks_the_heap() {
         child.kill().expect("SIGKILL");
         child.wait().expect("wait");
 
-        let pool = Pool::<pmem_tests::Stack>::open(path.path())
+        let pool = pmem_tests::open_collecting::<pmem_tests::Stack>(path.path())
             .unwrap_or_else(|error| panic!("cycle {cycle}: {error}"));
-        let dangling = pool.info().collection_at_open.first_dangling;
+        let dangling = pmem_tests::collected_at_open(&pool).first_dangling;
         assert_eq!(dangling, None, "cycle {cycle}: a dangling pointer");
         let mut depth = 0;
         let mut at = pool.root().top;
@@ -328,9 +328,9 @@ fn sigkill_with_three_threads_in_shared_transactions_never_breaks_the_bank() {
             printed += 1;
         }
 
-        let pool = Pool::<SharedBank>::open(path.path())
+        let pool = pmem_tests::open_collecting::<SharedBank>(path.path())
             .unwrap_or_else(|error| panic!("cycle {cycle}: {error}"));
-        let collection = &pool.info().collection_at_open;
+        let collection = &pmem_tests::collected_at_open(&pool);
         assert_eq!(
             collection.dangling_pointers, 0,
             "cycle {cycle}: {:?}",

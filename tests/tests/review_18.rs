@@ -556,7 +556,7 @@ fn sound_damaged_pools_are_inspected_and_compacted_or_refused_without_harm() {
         let _ = (pool.details(), pool.types(), pool.named_roots());
         let _ = (pool.heap_stats(), pool.words(u64::MAX - 3, 100));
         let walked = pool.walk(|_| {});
-        let dangling = pool.info().collection_at_open.dangling_pointers;
+        let dangling = pool.collection_at_open().dangling_pointers;
         drop(pool);
         assert!(file.contents() == bytes, "a read-only open wrote");
         if walked.is_err() {

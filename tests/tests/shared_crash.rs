@@ -15,7 +15,7 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use pmem::simulation::{ScratchFile, Simulation};
-use pmem::{PPtr, Pool, PoolOptions};
+use pmem::{PPtr, PoolOptions};
 use pmem_tests::shared_workloads::{Move, Record, SharedBank, SharedBankRun, seeds, shared_bank};
 
 #[test]
@@ -113,8 +113,9 @@ fn an_object_in_a_span_another_running_transaction_created_survives_a_crash() {
         .first()
         .expect("a crash point in the first transaction");
     std::fs::write(image.path(), first.durable()).expect("write the image");
-    let pool = Pool::<SharedBank>::open(image.path()).expect("open the crash image");
-    let collection = &pool.info().collection_at_open;
+    let pool =
+        pmem_tests::open_collecting::<SharedBank>(image.path()).expect("open the crash image");
+    let collection = &pmem_tests::collected_at_open(&pool);
     assert_eq!(
         collection.dangling_pointers, 0,
         "{:?}",

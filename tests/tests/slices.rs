@@ -227,7 +227,7 @@ fn a_store_into_one_element_logs_that_element_and_rolls_back() {
 }
 
 #[test]
-fn a_damaged_length_is_refused_and_a_damaged_pointer_slice_fails_open() {
+fn a_damaged_length_is_refused_and_a_damaged_pointer_slice_fails_its_collection() {
     let file = ScratchFile::new("slices-damaged");
     let mut pool = Pool::create(file.path(), empty_root()).expect("create");
     pool.txn(|tx| -> Result<(), Error> {
@@ -257,16 +257,25 @@ fn a_damaged_length_is_refused_and_a_damaged_pointer_slice_fails_open() {
     ));
     drop(pool);
     patch(numbers, 3);
-    // The collection at open traces the nodes slice and refuses the pool, unchanged.
+    // A collection traces the nodes slice and refuses it: at open, refusing the pool, or
+    // later, refusing the collection, which then writes nothing.
     patch(nodes, 1 << 40);
     let damaged = file.contents();
-    let opened = Pool::<Root>::open(file.path());
+    let opened = pmem_tests::open_collecting::<Root>(file.path());
     assert!(
         matches!(opened, Err(Error::HeapCorrupted { .. })),
         "{:?}",
         opened.err()
     );
     assert_eq!(file.contents(), damaged, "the file is left as it was");
+    let mut pool = Pool::<Root>::open(file.path()).expect("an open that does not collect");
+    assert!(pool.get_slice(pool.root().nodes).is_err());
+    let opened = file.contents();
+    assert!(matches!(pool.collect(), Err(Error::HeapCorrupted { .. })));
+    assert!(
+        file.contents() == opened,
+        "the refused collection wrote nothing"
+    );
 }
 
 #[derive(Persistent)]

@@ -299,14 +299,14 @@ fn a_transaction_larger_than_the_log_grows_it_into_the_heap() {
         "the second transaction reuses the chain"
     );
     drop(pool);
-    let pool = Pool::<[u64; 4096]>::open(path.path()).expect("reopen");
+    let pool = pmem_tests::open_collecting::<[u64; 4096]>(path.path()).expect("reopen");
     assert!(
         pool.root()
             .iter()
             .enumerate()
             .all(|(index, &value)| value == index as u64)
     );
-    assert_eq!(pool.info().collection_at_open.pinned, 0);
+    assert_eq!(pmem_tests::collected_at_open(&pool).pinned, 0);
 }
 
 #[derive(Persistent, Clone, Copy, Debug, PartialEq, Eq)]

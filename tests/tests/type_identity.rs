@@ -95,8 +95,8 @@ fn same_named_holders_in_one_pool_keep_their_own_pointer_maps() {
     );
     drop(pool);
 
-    let pool = Pool::<Roots>::open(path.path()).expect("open");
-    assert_eq!(pool.info().collection_at_open.live_objects, 5);
+    let pool = pmem_tests::open_collecting::<Roots>(path.path()).expect("open");
+    assert_eq!(pmem_tests::collected_at_open(&pool).live_objects, 5);
     let first = pool.get(pool.root().first).expect("first holder");
     assert_eq!(pool.get(first.leaf).expect("m1 leaf").x, 11);
     let second = pool
@@ -170,14 +170,15 @@ fn a_stable_name_keeps_a_moved_type_s_pools() {
         Err(Error::RootTypeMismatch { .. }) => {}
         other => panic!("expected RootTypeMismatch, got {:?}", other.map(|_| ())),
     }
-    let pool = Pool::<ledger::accounts::Account>::open(path.path()).expect("open after the move");
+    let pool = pmem_tests::open_collecting::<ledger::accounts::Account>(path.path())
+        .expect("open after the move");
     assert_eq!(pool.root().balance, 5);
     let savings = pool
         .named_root::<ledger::accounts::Account>("savings")
         .expect("typed")
         .expect("present");
     assert_eq!(pool.get(savings).expect("savings").balance, 7);
-    assert_eq!(pool.info().collection_at_open.live_objects, 1);
+    assert_eq!(pmem_tests::collected_at_open(&pool).live_objects, 1);
 }
 
 /// The root type of the example pool in `docs/src/file-format.md`, as crate `zz_dump`

@@ -117,9 +117,10 @@ pub fn compact_with(path: impl AsRef<Path>, options: &PoolOptions) -> Result<Com
     // A pool to refuse is refused by a read-only open, so that it is left as it was; the
     // open that writes then checks again what it found, in case a writer came between.
     for access in [Access::ReadOnly, Access::ReadWrite] {
-        let pool: Pool<()> =
-            open::open_as(&PoolOptions::new(), path, RootCheck::AsRecorded, access)?;
-        if pool.info.collection_at_open.dangling_pointers > 0 {
+        let collecting = PoolOptions::new().collect_at_open(true);
+        let pool: Pool<()> = open::open_as(&collecting, path, RootCheck::AsRecorded, access)?;
+        let collection = pool.info.collection_at_open.expect("the open collected");
+        if collection.dangling_pointers > 0 {
             return Err(Error::CannotCompact {
                 path: path.to_owned(),
                 reason: "its collection found a dangling pointer, whose offset could name a moved object (see `pmem check`)",

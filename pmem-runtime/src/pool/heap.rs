@@ -53,8 +53,9 @@ pub(super) struct SharedAllocation<'a> {
 
 impl<R: Persistent> Pool<R> {
     /// Collects garbage: frees every heap object that neither the root, the named roots
-    /// nor a [`Pinned`] handle reaches. Opening a pool runs one too. It needs the pool to
-    /// itself, so no reference into the heap can be alive.
+    /// nor a [`Pinned`] handle reaches. Allocation runs one when the heap would grow, and
+    /// opening a pool does with [`PoolOptions::collect_at_open`](super::PoolOptions::collect_at_open).
+    /// It needs the pool to itself, so no reference into the heap can be alive.
     ///
     /// A [`PPtr`] kept in volatile memory does not keep its object alive: after a
     /// collection it may point at a freed slot, and [`get`](Pool::get) then refuses it

@@ -37,8 +37,10 @@ pub struct PoolInfo {
     pub previous_shutdown_clean: bool,
     /// How many unfinished transactions recovery rolled back when the pool was opened.
     pub transactions_rolled_back: u32,
-    /// What the collection at open found (all zeros for a new pool).
-    pub collection_at_open: Collection,
+    /// What the collection at open found, if one ran
+    /// ([`PoolOptions::collect_at_open`](super::PoolOptions::collect_at_open); all zeros for a
+    /// new pool); `None` if the first collection was left for later.
+    pub collection_at_open: Option<Collection>,
 }
 
 impl fmt::Display for PoolInfo {

@@ -188,7 +188,7 @@ impl<R: Persistent> Pool<R> {
             dax: mapping.is_dax(),
             previous_shutdown_clean,
             transactions_rolled_back: 0,
-            collection_at_open: Collection::default(),
+            collection_at_open: Some(Collection::default()),
         };
         Self {
             mapping: Box::new(mapping),

@@ -2,6 +2,9 @@
 //! Everything is checked, on the pool as recovery will leave it, before anything is written.
 //! The heap's metadata comes first: recovery never changes it (it is never logged), and the
 //! log's check needs it to know which page-table pages are data (those inside huge objects).
+//! An open that collects ([`PoolOptions::collect_at_open`]) also marks the heap as recovery
+//! will leave it before writing; one that does not leaves the first collection for later,
+//! so its time grows with the heap's metadata (a word per page), not with its objects.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -45,10 +48,10 @@ pub(super) enum RootCheck {
 /// Whether an open may write the file.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Access {
-    /// As [`PoolOptions::open`]: recovery and the collection write the file.
+    /// As [`PoolOptions::open`]: recovery and a collection at open write the file.
     ReadWrite,
     /// The file is opened read-only under a shared lock and mapped copy-on-write:
-    /// recovery and the collection run on this process's private copy, and the file is
+    /// recovery and a collection at open run on this process's private copy, and the file is
     /// left exactly as it was.
     ReadOnly,
 }
@@ -144,16 +147,20 @@ pub(super) fn open_as<R: Persistent>(
         offsets: &blocks,
         info: log::block_type(identity.log.slot_len as usize),
     };
-    // Everything is checked on the pool as recovery will leave it before a byte is
-    // written (see `recovery.rs`): on a private copy-on-write mapping if there is
-    // anything to roll back.
-    let marks = if unfinished.is_empty() {
-        check_heap(
+    check_log_blocks(path, &heap, &log_blocks)?;
+    // With a collection at open, everything is checked on the pool as recovery will leave
+    // it before a byte is written (see `recovery.rs`): on a private copy-on-write mapping
+    // if there is anything to roll back. Without one, what is left to check is the heap's
+    // metadata, which recovery does not change.
+    let marks = if !options.collect_at_open {
+        None
+    } else if unfinished.is_empty() {
+        Some(mark_heap(
             path,
             &heap,
             &PoolRegion::fixed(&mapping, &flusher),
             &log_blocks,
-        )?
+        )?)
     } else {
         let preview =
             Mapping::map(&file, pool_size, pool_size, true).map_err(io("map a preview of"))?;
@@ -161,18 +168,22 @@ pub(super) fn open_as<R: Persistent>(
             recovery::restore(&preview, slot, |_| {});
         }
         let unflushed = Flusher::new(FlushMode::None);
-        check_heap(
+        Some(mark_heap(
             path,
             &heap,
             &PoolRegion::fixed(&preview, &unflushed),
             &log_blocks,
-        )?
+        )?)
     };
     let mut heap = heap;
     let rolled_back = recovery::roll_back(&mapping, &flusher, &unfinished);
-    let mut collection = heap.sweep(&mut PoolRegion::fixed(&mapping, &flusher), marks);
-    // No pin survives a restart: the extra roots of the collection at open are log blocks.
-    collection.pinned = 0;
+    let collection = marks.map(|marks| {
+        let mut collection = heap.sweep(&mut PoolRegion::fixed(&mapping, &flusher), marks);
+        // No pin survives a restart: the extra roots of the collection at open are log
+        // blocks.
+        collection.pinned = 0;
+        collection
+    });
     flusher.tell(Event::Settled);
     let was_clean = state.clean_shutdown;
     let parts = Parts {
@@ -290,19 +301,8 @@ fn load_heap(
     Ok(heap)
 }
 
-/// Marks `heap` in `region` (the pool as recovery will leave it), writing nothing: with
-/// [`load_heap`], every check of the heap that open makes. Every chained log block must be
-/// an object of the log-block type, and is a root.
-fn check_heap(
-    path: &Path,
-    heap: &Heap,
-    region: &PoolRegion<'_>,
-    log_blocks: &LogBlocks<'_>,
-) -> Result<Marks, Error> {
-    let heap_corrupted = |source| Error::HeapCorrupted {
-        path: path.to_owned(),
-        source,
-    };
+/// Checks that every log block the slots chain is an object of the log-block type.
+fn check_log_blocks(path: &Path, heap: &Heap, log_blocks: &LogBlocks<'_>) -> Result<(), Error> {
     let block_type = heap
         .type_index(log_blocks.info.layout_hash)
         .filter(|&index| heap.verify_type(index, || log_blocks.info.clone()).is_ok());
@@ -315,8 +315,23 @@ fn check_heap(
             });
         }
     }
+    Ok(())
+}
+
+/// Marks `heap` in `region` (the pool as recovery will leave it), writing nothing, with the
+/// log blocks as roots: with [`load_heap`], every check of the heap that a collecting open
+/// makes.
+fn mark_heap(
+    path: &Path,
+    heap: &Heap,
+    region: &PoolRegion<'_>,
+    log_blocks: &LogBlocks<'_>,
+) -> Result<Marks, Error> {
     heap.mark(region, log_blocks.offsets, &HashMap::new())
-        .map_err(heap_corrupted)
+        .map_err(|source| Error::HeapCorrupted {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 pub(super) fn header_error(path: &Path, error: HeaderError) -> Error {

@@ -34,6 +34,7 @@ pub struct PoolOptions {
     pub(super) layout: Option<String>,
     pub(super) flush_mode: Option<FlushMode>,
     pub(super) durability: Durability,
+    pub(super) collect_at_open: bool,
     pub(crate) domain: Domain,
 }
 
@@ -67,7 +68,8 @@ impl Default for PoolOptions {
 
 impl PoolOptions {
     /// The defaults: an 8 MiB pool that may grow to 64 GiB, a 1 MiB undo log, no layout
-    /// name, and the flush mode that `PMEM_FLUSH` forces or that suits the file.
+    /// name, the flush mode that `PMEM_FLUSH` forces or that suits the file, immediate
+    /// durability, and no collection at open.
     #[must_use]
     pub fn new() -> Self {
         Self {
@@ -78,6 +80,7 @@ impl PoolOptions {
             layout: None,
             flush_mode: None,
             durability: Durability::Immediate,
+            collect_at_open: false,
             domain: Domain::default(),
         }
     }
@@ -140,6 +143,29 @@ impl PoolOptions {
         self
     }
 
+    /// Whether [`open`](PoolOptions::open) collects garbage before it returns; the default
+    /// is `false`.
+    ///
+    /// By default `open` does not trace the heap, so its time does not grow with the heap:
+    /// the objects the pool had count as allocated until the first collection, and new
+    /// objects go to free pages. That collection runs when an exclusive transaction's
+    /// allocation finds no free page (before the pool would grow), when enough has been
+    /// allocated, or on [`Pool::collect`]; it frees what a crash left unreachable and what
+    /// the previous run left behind. Shared transactions never collect, so a program that
+    /// allocates only in them reuses the old objects' free slots once it calls
+    /// [`Pool::collect`].
+    ///
+    /// With `true`, `open` marks the whole heap, as recovery leaves it, before writing a
+    /// byte, and sweeps it: a reachable slice whose stored length exceeds its slot is then
+    /// refused at open ([`Error::HeapCorrupted`]) rather than by the first collection, and
+    /// [`PoolInfo::collection_at_open`](super::PoolInfo::collection_at_open) reports what
+    /// it found, dangling pointers included. Tools that check a pool do this.
+    #[must_use]
+    pub fn collect_at_open(mut self, collect: bool) -> Self {
+        self.collect_at_open = collect;
+        self
+    }
+
     /// Forces a flush mode for this pool, overriding `PMEM_FLUSH` and detection.
     #[must_use]
     pub fn flush_mode(mut self, mode: FlushMode) -> Self {
@@ -181,11 +207,13 @@ impl PoolOptions {
 
     /// Opens the existing pool at `path`, whose root must be of type `R`.
     ///
-    /// Opening rolls back the transactions a crash interrupted and collects garbage. Nothing
-    /// is written to the file unless the pool is opened successfully: every check runs
-    /// first, on the pool as recovery will leave it (`docs/src/file-format.md`, "Opening a
-    /// pool"). A pointer in the pool that leads nowhere is not an error: it is counted in
-    /// [`PoolInfo::collection_at_open`](super::PoolInfo::collection_at_open) (`dangling_pointers`).
+    /// Opening rolls back the transactions a crash interrupted, and (with
+    /// [`collect_at_open`](PoolOptions::collect_at_open)) collects garbage; otherwise the
+    /// first collection runs later. Nothing is written to the file unless the pool is opened
+    /// successfully: every check runs first, on the pool as recovery will leave it
+    /// (`docs/src/file-format.md`, "Opening a pool"). A pointer in the pool that leads
+    /// nowhere is not an error: a collection counts it
+    /// ([`Collection::dangling_pointers`](pmem_alloc::Collection::dangling_pointers)).
     ///
     /// # Errors
     ///

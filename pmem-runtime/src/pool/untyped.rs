@@ -88,9 +88,9 @@ impl UntypedPool {
         Self::open_with(path.as_ref(), Access::ReadOnly)
     }
 
-    /// Opens the pool at `path` as [`PoolOptions::open`] does, whatever its root type:
-    /// recovery rolls back what a crash interrupted, and the collection frees garbage, in
-    /// the file.
+    /// Opens the pool at `path` as [`PoolOptions::open`] does with
+    /// [`collect_at_open`](PoolOptions::collect_at_open), whatever its root type: recovery
+    /// rolls back what a crash interrupted, and the collection frees garbage, in the file.
     ///
     /// # Errors
     ///
@@ -100,7 +100,8 @@ impl UntypedPool {
     }
 
     fn open_with(path: &Path, access: Access) -> Result<Self, Error> {
-        let pool = super::open::open_as(&PoolOptions::new(), path, RootCheck::AsRecorded, access)?;
+        let options = PoolOptions::new().collect_at_open(true);
+        let pool = super::open::open_as(&options, path, RootCheck::AsRecorded, access)?;
         let dax = match access {
             Access::ReadWrite => pool.mapping.is_dax(),
             Access::ReadOnly => {
@@ -131,6 +132,16 @@ impl UntypedPool {
     #[must_use]
     pub fn info(&self) -> PoolInfo {
         self.pool.info()
+    }
+
+    /// What the collection at open found (or, read-only, would find): an untyped open
+    /// always collects ([`PoolOptions::collect_at_open`]).
+    #[must_use]
+    pub fn collection_at_open(&self) -> Collection {
+        self.pool
+            .info
+            .collection_at_open
+            .expect("an untyped open collects")
     }
 
     /// The pool's format, its root's record, its log and heap areas, and the flush mode

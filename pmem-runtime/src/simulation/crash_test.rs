@@ -8,7 +8,9 @@
 //! real `open` (and so the real recovery and collection), and checks the oracles:
 //!
 //! - the image opens: the header and the log are sound, and every pointer in the heap is
-//!   null or valid (the collection at open found no dangling pointer);
+//!   null or valid (the first collection, at open for every other image and right after
+//!   it for the rest, found no dangling pointer), and that collection changes nothing
+//!   the workload observes;
 //! - the observed state equals the state before or after the step that was running at the
 //!   crash: the interrupted transaction is all-or-nothing, and every earlier one is durable;
 //! - the domain reported no [`Lint`](crate::hw::sim::Lint) while the workload ran.
@@ -253,17 +255,41 @@ impl CrashTest {
                 for &(offset, word) in &evicted {
                     file.write(offset, word);
                 }
+                // Every other image is opened as tools open pools, marking it before
+                // recovery writes and collecting at once; the others as programs do, the
+                // first collection after the observation.
+                let collect_at_open = images % 2 == 0;
                 let opened = PoolOptions::new()
                     .flush_mode(FlushMode::None)
                     .copy_on_write()
+                    .collect_at_open(collect_at_open)
                     .open::<R>(file.path());
-                let pool = opened.unwrap_or_else(|error| {
+                let mut pool = opened.unwrap_or_else(|error| {
                     panic!(
                         "{label}: step {step}, {}, seed {seed}: open failed: {error}",
                         point.describe(&choice)
                     )
                 });
-                let dangling = pool.info().collection_at_open.first_dangling;
+                let found = observe(&pool);
+                let collection = match pool.info().collection_at_open {
+                    Some(collection) => collection,
+                    None => {
+                        let collection = pool.collect().unwrap_or_else(|error| {
+                            panic!(
+                                "{label}: step {step}, {}, seed {seed}: the first collection failed: {error}",
+                                point.describe(&choice)
+                            )
+                        });
+                        let collected = observe(&pool);
+                        assert!(
+                            collected == found,
+                            "{label}: step {step}, {}, seed {seed}: the first collection changed what the pool holds: {found:?}, then {collected:?}",
+                            point.describe(&choice)
+                        );
+                        collection
+                    }
+                };
+                let dangling = collection.first_dangling;
                 assert!(
                     dangling.is_none(),
                     "{label}: step {step}, {}, seed {seed}: the recovered heap holds a dangling pointer: {}",
@@ -272,7 +298,6 @@ impl CrashTest {
                         .map(|pointer| pointer.to_string())
                         .unwrap_or_default()
                 );
-                let found = observe(&pool);
                 let allowed = &states[durable_from[step]..=step + 1];
                 assert!(
                     allowed.contains(&found),

@@ -65,6 +65,9 @@ pub(crate) struct Sample {
     pub(crate) heap_bytes_per_value: Option<f64>,
     /// Recovery only: the first allocating transaction after `open`, from stderr.
     pub(crate) first_alloc_secs: Option<f64>,
+    /// pmem's recovery only: the first collection after `open`, which `open` leaves for
+    /// later, from stderr.
+    pub(crate) first_collection_secs: Option<f64>,
     /// The `threads=` field: printed by both programs for runs on more than one thread.
     pub(crate) threads: Option<u64>,
     /// The CPU time of the timed region, over all its threads, from stderr (see
@@ -128,6 +131,7 @@ fn parse_result(program: Program, line: &str) -> Result<(String, u64, Sample)> {
         value_bytes_per_value: optional("value_bytes_per_value")?,
         heap_bytes_per_value: optional("heap_bytes_per_value")?,
         first_alloc_secs: None,
+        first_collection_secs: None,
         threads: fields
             .iter()
             .find(|(name, _)| *name == "threads")

@@ -192,6 +192,10 @@ impl<'a> Runner<'a> {
                     .map(|_| diagnostic_secs(&invocation, &stderr, key))
                     .transpose()?,
             };
+            if program == Program::Pmem {
+                let key = "first_collection_secs";
+                sample.first_collection_secs = Some(diagnostic_secs(&invocation, &stderr, key)?);
+            }
         }
         // The msync table says its own modes.
         if let Some(mode) =

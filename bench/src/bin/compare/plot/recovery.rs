@@ -53,6 +53,7 @@ pub(super) enum Marker {
     Circle,
     Square,
     Diamond,
+    Triangle,
 }
 
 impl Marker {
@@ -71,13 +72,21 @@ impl Marker {
                 x + 5.5,
                 y + 5.5
             ),
+            Self::Triangle => format!(
+                "<polygon points=\"{x:.1},{:.1} {:.1},{:.1} {:.1},{:.1}\"",
+                y - 5.5,
+                x + 5.5,
+                y + 4.5,
+                x - 5.5,
+                y + 4.5
+            ),
         };
         svg.raw(&format!("{shape} {attributes}/>\n"));
     }
 }
 
 /// The plot's lines: medians in milliseconds at each heap size of the plan.
-pub(super) fn series(plan: &Plan, results: &Results) -> [Series; 3] {
+pub(super) fn series(plan: &Plan, results: &Results) -> [Series; 4] {
     let points = |program: Program, pick: fn(&Sample) -> Option<f64>| -> Vec<(u64, f64)> {
         plan.recovery
             .iter()
@@ -89,11 +98,18 @@ pub(super) fn series(plan: &Plan, results: &Results) -> [Series; 3] {
     };
     [
         Series {
-            label: "pmem open (recovery + full GC)",
+            label: "pmem open + first allocation",
             color: PMEM_COLOR,
             dashed: false,
             marker: Marker::Circle,
-            points: points(Program::Pmem, |s| Some(s.secs)),
+            points: points(Program::Pmem, |s| Some(s.secs + s.first_alloc_secs?)),
+        },
+        Series {
+            label: "pmem first collection (later, on its own)",
+            color: PMEM_COLOR,
+            dashed: true,
+            marker: Marker::Triangle,
+            points: points(Program::Pmem, |s| s.first_collection_secs),
         },
         Series {
             label: "PMDK open",
