@@ -229,32 +229,32 @@ impl Heap {
                 span.bitmap_words(),
                 "marks from another heap, or from before an allocation"
             );
-            let slot = span.class.slot as u64;
+            let slot = span.class().slot as u64;
             let live = span_marks
                 .iter()
                 .map(|word| word.count_ones() as usize)
                 .sum::<usize>();
             if self.allocation_known {
-                let freed = span.live.saturating_sub(live) as u64;
+                let freed = span.live().saturating_sub(live) as u64;
                 report.freed_objects += freed;
                 report.freed_bytes += freed * slot;
             }
             report.live_objects += live as u64;
             report.live_bytes += live as u64 * slot;
             if live == 0 {
-                let first_page = span.first_page;
+                let first_page = span.first_page();
                 region.write_metadata(
                     self.start + layout::entry_offset(first_page),
                     &0u64.to_le_bytes(),
                 );
                 let span = self.remove_span(id);
-                report.released_pages += span.pages as u64;
+                report.released_pages += span.pages() as u64;
                 released = true;
             } else {
                 self.spans[id]
                     .as_mut()
                     .expect("checked above")
-                    .set_allocation(span_marks, live);
+                    .set_allocation(&span_marks, live);
             }
         }
         if released {
@@ -268,10 +268,10 @@ impl Heap {
             let Some(span) = &self.spans[id] else {
                 continue;
             };
-            if span.live == span.class.objects {
+            if span.live() == span.class().objects {
                 continue;
             }
-            let (type_index, slot) = (span.type_index, span.class.slot);
+            let (type_index, slot) = (span.type_index, span.class().slot);
             match self.types[type_index as usize].info.kind {
                 TypeKind::Sized => self.types[type_index as usize].partial.push(id),
                 TypeKind::Slice => self.note_partial_slice_span(type_index, slot, id),
@@ -300,10 +300,10 @@ impl Heap {
         let mut cleared = false;
         for (span, span_marks) in self.spans.iter().zip(marks) {
             let Some(span) = span else { continue };
-            if !span.class.is_huge() || span_marks.iter().any(|&word| word != 0) {
+            if !span.class().is_huge() || span_marks.iter().any(|&word| word != 0) {
                 continue;
             }
-            for table_page in layout::covered_table_pages(span.first_page, span.pages) {
+            for table_page in layout::covered_table_pages(span.first_page(), span.pages()) {
                 let page_at = self.start + table_page * layout::PAGE;
                 for at in (page_at..page_at + layout::PAGE).step_by(LINE) {
                     region.read(at, &mut line);

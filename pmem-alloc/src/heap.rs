@@ -10,6 +10,7 @@
 //! write one page.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -26,87 +27,113 @@ use crate::region::{FenceFor, Region};
 use crate::types::{TypeInfo, TypeKind};
 
 /// A run of pages holding slots of one type.
+///
+/// A heap of a few million small objects has tens of thousands of spans, all made when it
+/// is loaded: so a span is small (48 bytes), and its bitmaps are made only when it is
+/// allocated from or swept, or one of its slots is hidden or read.
 #[derive(Debug)]
 pub(crate) struct Span {
-    pub(crate) first_page: usize,
-    pub(crate) pages: usize,
+    /// Its slots' size (the type's class, or for slices the slot size its entry records),
+    /// or 0 for a huge span, whose one slot is all of its pages.
+    slot: u32,
+    /// Never 0, since the metadata pages come first: `Option<Span>` needs no more room.
+    first_page: NonZeroU32,
+    pages: u32,
+    objects: u32,
+    live: u32,
     pub(crate) type_index: u32,
-    /// Its slots: the type's class, or for slices the slot size its entry records.
-    pub(crate) class: Class,
-    /// One bit per slot: allocated. Empty for a span loaded from the file until the first
-    /// collection: every slot counts as allocated, and loading allocates nothing per span.
-    pub(crate) allocated: Vec<u64>,
-    pub(crate) live: usize,
-    /// No free slot lies in a word before this one.
-    pub(crate) free_word_hint: usize,
-    /// One bit per slot: allocated, but not found by lookups yet (see [`Heap::hide`]), and
-    /// one bit per slot: read since the last collection (see [`Heap::object_type_for_reader`]).
-    /// Shared with the [`HiddenSlot`]s, which reveal their slot without the heap. Made when
-    /// a slot is first hidden or read: until then no slot is either.
-    pub(crate) hidden: OnceLock<Arc<HiddenSlots>>,
+    /// `None` for a span loaded from the file that no collection has swept and whose slots
+    /// no one hid or read: every slot counts as allocated, none as hidden or read.
+    bits: OnceLock<SlotBits>,
 }
 
-/// A span's hidden slots and read slots, one bit each.
+/// A span's bitmaps, one bit per slot each, in one allocation shared with the
+/// [`HiddenSlot`]s, which reveal their slot without the heap: a hint (no free slot lies in
+/// an allocation word before it), then the words of three bitmaps.
 ///
-/// A claim ([`Heap::claim`]) and a read ([`Heap::object_type_for_reader`]) of one slot on two threads
-/// exclude each other as Dekker's protocol does: each sets its own bit, then loads the
-/// other's, all `SeqCst`, so at least one of the two sees the other's bit.
-#[derive(Debug)]
-pub(crate) struct HiddenSlots {
-    hidden: Box<[AtomicU64]>,
-    read: Box<[AtomicU64]>,
-}
+/// - *allocated*: changed only through `&mut Heap`, so its atomics are relaxed;
+/// - *hidden*: allocated, but not found by lookups yet (see [`Heap::hide`]);
+/// - *read* since the last collection (see [`Heap::object_type_for_reader`]).
+///
+/// A claim ([`Heap::claim`]) and a read ([`Heap::object_type_for_reader`]) of one slot on
+/// two threads exclude each other as Dekker's protocol does: each sets its own bit, then
+/// loads the other's, all `SeqCst`, so at least one of the two sees the other's bit.
+#[derive(Clone, Debug)]
+pub(crate) struct SlotBits(Arc<[AtomicU64]>);
 
-impl HiddenSlots {
-    pub(crate) fn none(objects: usize) -> Arc<Self> {
-        let words = || {
-            (0..objects.div_ceil(64))
-                .map(|_| AtomicU64::new(0))
-                .collect()
-        };
-        Arc::new(Self {
-            hidden: words(),
-            read: words(),
-        })
+impl SlotBits {
+    /// The bitmaps of `objects` slots, all allocated (a span read from the file) or none.
+    fn new(objects: usize, allocated: bool) -> Self {
+        let words = objects.div_ceil(64);
+        let allocation = if allocated { u64::MAX } else { 0 };
+        Self(
+            (0..1 + 3 * words)
+                .map(|index| {
+                    let in_allocation = (1..=words).contains(&index);
+                    AtomicU64::new(if in_allocation { allocation } else { 0 })
+                })
+                .collect(),
+        )
+    }
+
+    fn words(&self) -> usize {
+        (self.0.len() - 1) / 3
+    }
+
+    fn free_word_hint(&self) -> &AtomicU64 {
+        &self.0[0]
+    }
+
+    fn allocated(&self, word: usize) -> &AtomicU64 {
+        &self.0[1 + word]
+    }
+
+    fn hidden(&self, slot: usize) -> &AtomicU64 {
+        &self.0[1 + self.words() + slot / 64]
+    }
+
+    fn read(&self, slot: usize) -> &AtomicU64 {
+        &self.0[1 + 2 * self.words() + slot / 64]
     }
 
     /// Hides the slot; whether it was hidden already.
     fn hide(&self, slot: usize) -> bool {
-        self.hidden[slot / 64].fetch_or(bit(slot), Ordering::SeqCst) & bit(slot) != 0
+        self.hidden(slot).fetch_or(bit(slot), Ordering::SeqCst) & bit(slot) != 0
     }
 
     /// Release: a reader that finds the slot revealed (Acquire) sees what the revealing
     /// thread wrote before.
     fn reveal(&self, slot: usize) {
-        self.hidden[slot / 64].fetch_and(!bit(slot), Ordering::Release);
+        self.hidden(slot).fetch_and(!bit(slot), Ordering::Release);
     }
 
     fn is_hidden(&self, slot: usize) -> bool {
-        self.hidden[slot / 64].load(Ordering::SeqCst) & bit(slot) != 0
+        self.hidden(slot).load(Ordering::SeqCst) & bit(slot) != 0
     }
 
     /// Marks the slot read. A load first, so that threads reading one slot again and
     /// again keep its line shared.
     fn mark_read(&self, slot: usize) {
-        let word = &self.read[slot / 64];
+        let word = self.read(slot);
         if word.load(Ordering::SeqCst) & bit(slot) == 0 {
             word.fetch_or(bit(slot), Ordering::SeqCst);
         }
     }
 
     fn was_read(&self, slot: usize) -> bool {
-        self.read[slot / 64].load(Ordering::SeqCst) & bit(slot) != 0
+        self.read(slot).load(Ordering::SeqCst) & bit(slot) != 0
     }
 
     fn forget_read(&self, slot: usize) {
-        let word = &self.read[slot / 64];
+        let word = self.read(slot);
         if word.load(Ordering::Relaxed) & bit(slot) != 0 {
             word.fetch_and(!bit(slot), Ordering::Relaxed);
         }
     }
 
-    pub(crate) fn clear(&self) {
-        for word in self.hidden.iter().chain(self.read.iter()) {
+    /// Forgets which slots are hidden or read.
+    fn clear(&self) {
+        for word in &self.0[1 + self.words()..] {
             word.store(0, Ordering::Relaxed);
         }
     }
@@ -132,7 +159,7 @@ pub enum ClaimRefused {
 #[must_use = "the slot stays hidden until it is revealed"]
 #[derive(Debug)]
 pub struct HiddenSlot {
-    span: Arc<HiddenSlots>,
+    span: SlotBits,
     slot: usize,
 }
 
@@ -145,22 +172,81 @@ impl HiddenSlot {
 }
 
 impl Span {
+    /// A new span of `class` for type `type_index` from page `first_page`, every slot free.
+    fn new(first_page: usize, type_index: u32, class: Class) -> Self {
+        let span = Self {
+            live: 0,
+            ..Self::loaded(first_page, type_index, class)
+        };
+        span.bits
+            .set(SlotBits::new(class.objects, false))
+            .expect("a new span has no bitmaps yet");
+        span
+    }
+
+    /// A span read from the file: until it is swept, every slot counts as allocated.
+    pub(crate) fn loaded(first_page: usize, type_index: u32, class: Class) -> Self {
+        let narrow = |value: usize| u32::try_from(value).expect("a heap has fewer than 2^32 pages");
+        Self {
+            slot: if class.is_huge() {
+                0
+            } else {
+                narrow(class.slot)
+            },
+            first_page: NonZeroU32::new(narrow(first_page)).expect("spans follow the metadata"),
+            pages: narrow(class.pages),
+            objects: narrow(class.objects),
+            live: narrow(class.objects),
+            type_index,
+            bits: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn first_page(&self) -> usize {
+        self.first_page.get() as usize
+    }
+
+    pub(crate) fn pages(&self) -> usize {
+        self.pages as usize
+    }
+
+    /// Its slots: the type's class, or for slices the slot size its entry records.
+    pub(crate) fn class(&self) -> Class {
+        let pages = self.pages as usize;
+        Class {
+            slot: match self.slot {
+                0 => pages * PAGE,
+                slot => slot as usize,
+            },
+            objects: self.objects as usize,
+            pages,
+        }
+    }
+
+    /// How many of its slots are allocated.
+    pub(crate) fn live(&self) -> usize {
+        self.live as usize
+    }
+
     fn take_free_slot(&mut self) -> Option<usize> {
-        let objects = self.class.objects;
-        if self.live == objects {
+        let objects = self.objects as usize;
+        if self.live as usize == objects {
             return None;
         }
-        for word in self.free_word_hint..self.allocated.len() {
-            let bits = self.allocated[word];
-            if bits != u64::MAX {
-                let bit = bits.trailing_ones() as usize;
+        let bits = self.bits.get()?;
+        let hint = bits.free_word_hint().load(Ordering::Relaxed) as usize;
+        for word in hint..bits.words() {
+            let allocated = bits.allocated(word).load(Ordering::Relaxed);
+            if allocated != u64::MAX {
+                let bit = allocated.trailing_ones() as usize;
                 let slot = word * 64 + bit;
                 if slot >= objects {
                     break;
                 }
-                self.allocated[word] |= 1 << bit;
+                bits.allocated(word)
+                    .store(allocated | 1 << bit, Ordering::Relaxed);
+                bits.free_word_hint().store(word as u64, Ordering::Relaxed);
                 self.live += 1;
-                self.free_word_hint = word;
                 return Some(slot);
             }
         }
@@ -168,37 +254,41 @@ impl Span {
     }
 
     pub(crate) fn is_allocated(&self, slot: usize) -> bool {
-        self.allocated
-            .get(slot / 64)
-            .is_none_or(|word| word & 1 << (slot % 64) != 0)
+        self.bits
+            .get()
+            .is_none_or(|bits| bits.allocated(slot / 64).load(Ordering::Relaxed) & bit(slot) != 0)
     }
 
     /// The words of a bitmap of one bit per slot.
     pub(crate) fn bitmap_words(&self) -> usize {
-        self.class.objects.div_ceil(64)
+        (self.objects as usize).div_ceil(64)
     }
 
-    /// Its hidden and read slots, made if no slot was hidden or read yet.
-    fn slot_bits(&self) -> &Arc<HiddenSlots> {
-        self.hidden
-            .get_or_init(|| HiddenSlots::none(self.class.objects))
+    /// Its bitmaps, made (every slot allocated, as a loaded span's) if it had none.
+    fn slot_bits(&self) -> &SlotBits {
+        self.bits
+            .get_or_init(|| SlotBits::new(self.objects as usize, true))
     }
 
     fn is_hidden(&self, slot: usize) -> bool {
-        self.hidden.get().is_some_and(|bits| bits.is_hidden(slot))
+        self.bits.get().is_some_and(|bits| bits.is_hidden(slot))
     }
 
     /// Forgets which slots are hidden or read: after a collection.
     pub(crate) fn clear_slot_bits(&self) {
-        if let Some(bits) = self.hidden.get() {
+        if let Some(bits) = self.bits.get() {
             bits.clear();
         }
     }
 
-    pub(crate) fn set_allocation(&mut self, allocated: Vec<u64>, live: usize) {
-        self.allocated = allocated;
-        self.live = live;
-        self.free_word_hint = 0;
+    /// Sets which slots are allocated: one bit per slot, `live` of them.
+    pub(crate) fn set_allocation(&mut self, allocated: &[u64], live: usize) {
+        let bits = self.slot_bits();
+        for (word, &value) in allocated.iter().enumerate() {
+            bits.allocated(word).store(value, Ordering::Relaxed);
+        }
+        bits.free_word_hint().store(0, Ordering::Relaxed);
+        self.live = u32::try_from(live).expect("at most a span's objects");
     }
 }
 
@@ -521,7 +611,7 @@ impl Heap {
                 while let Some(&id) = self.types[type_index as usize].slice_partial[at].1.last() {
                     let span = self.spans[id].as_mut().expect("partial spans exist");
                     if let Some(slot) = span.take_free_slot() {
-                        let first_page = span.first_page;
+                        let first_page = span.first_page();
                         self.allocated_since_collection += class.slot as u64;
                         return Ok(self.slot_offset(first_page, class.slot, slot));
                     }
@@ -578,16 +668,7 @@ impl Heap {
             self.data_tables
                 .insert(layout::covered_table_pages(first_page, class.pages));
         }
-        let mut span = Span {
-            first_page,
-            pages: class.pages,
-            type_index,
-            class,
-            allocated: vec![0; class.objects.div_ceil(64)],
-            live: 0,
-            free_word_hint: 0,
-            hidden: OnceLock::new(),
-        };
+        let mut span = Span::new(first_page, type_index, class);
         let slot = span.take_free_slot().expect("a new span has free slots");
         let id = self.insert_span(span);
         Ok((id, self.slot_offset(first_page, class.slot, slot)))
@@ -598,7 +679,7 @@ impl Heap {
     #[must_use]
     pub fn slot_len(&self, offset: u64) -> Option<usize> {
         let (id, _) = self.locate(offset)?;
-        self.spans[id].as_ref().map(|span| span.class.slot)
+        self.spans[id].as_ref().map(|span| span.class().slot)
     }
 
     /// Takes up to `max` more free slots from the span of the slot at pool offset `offset`
@@ -612,8 +693,8 @@ impl Heap {
             return Vec::new();
         };
         let span = self.spans[id].as_mut().expect("located spans exist");
-        let class = span.class;
-        let first_page = span.first_page;
+        let class = span.class();
+        let first_page = span.first_page();
         let slots: Vec<usize> = (0..max).map_while(|_| span.take_free_slot()).collect();
         self.allocated_since_collection += (slots.len() * class.slot) as u64;
         slots
@@ -626,7 +707,7 @@ impl Heap {
         while let Some(&id) = self.types[type_index as usize].partial.last() {
             let span = self.spans[id].as_mut().expect("partial spans exist");
             if let Some(slot) = span.take_free_slot() {
-                let first_page = span.first_page;
+                let first_page = span.first_page();
                 self.allocated_since_collection += class.slot as u64;
                 return Some(self.slot_offset(first_page, class.slot, slot));
             }
@@ -640,7 +721,7 @@ impl Heap {
     }
 
     pub(crate) fn insert_span(&mut self, span: Span) -> usize {
-        let (first, pages) = (span.first_page, span.pages);
+        let (first, pages) = (span.first_page(), span.pages());
         let id = match self.free_span_ids.pop() {
             Some(id) => {
                 self.spans[id] = Some(span);
@@ -661,15 +742,15 @@ impl Heap {
     /// table pages are: `layout.rs`, rule 5): from now on its table pages are tables.
     pub(crate) fn remove_span(&mut self, id: usize) -> Span {
         let span = self.spans[id].take().expect("a span to remove");
-        if span.class.is_huge() {
+        if span.class().is_huge() {
             self.data_tables
-                .remove(layout::covered_table_pages(span.first_page, span.pages));
+                .remove(layout::covered_table_pages(span.first_page(), span.pages()));
         }
-        for page in span.first_page..span.first_page + span.pages {
+        for page in span.first_page()..span.first_page() + span.pages() {
             self.page_span[page] = 0;
         }
         self.free_span_ids.push(id);
-        self.free_page_hint = self.free_page_hint.min(span.first_page);
+        self.free_page_hint = self.free_page_hint.min(span.first_page());
         span
     }
 
@@ -785,8 +866,8 @@ impl Heap {
         }
         let id = self.page_span[page].checked_sub(1)? as usize;
         let span = self.spans[id].as_ref()?;
-        let class = span.class;
-        let within = relative - span.first_page * PAGE;
+        let class = span.class();
+        let within = relative - span.first_page() * PAGE;
         if within % class.slot != 0 || within / class.slot >= class.objects {
             return None;
         }
@@ -806,7 +887,7 @@ impl Heap {
             .slot_bits();
         span.hide(slot);
         Some(HiddenSlot {
-            span: Arc::clone(span),
+            span: span.clone(),
             slot,
         })
     }
@@ -833,7 +914,7 @@ impl Heap {
             return Some(Err(ClaimRefused::Read));
         }
         Some(Ok(HiddenSlot {
-            span: Arc::clone(span),
+            span: span.clone(),
             slot,
         }))
     }
@@ -845,7 +926,7 @@ impl Heap {
             && let Some(bits) = self.spans[id]
                 .as_ref()
                 .expect("located spans exist")
-                .hidden
+                .bits
                 .get()
         {
             bits.forget_read(slot);
@@ -901,7 +982,7 @@ impl Heap {
             .spans
             .iter()
             .flatten()
-            .map(|span| span.first_page + span.pages)
+            .map(|span| span.first_page() + span.pages())
             .max()
             .unwrap_or(METADATA_PAGES);
         self.start + pages * PAGE
@@ -970,5 +1051,15 @@ impl Heap {
         let floor = (self.pages * PAGE / 4) as u64;
         !self.allocation_known
             || self.allocated_since_collection >= self.live_after_collection.max(floor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Span;
+
+    #[test]
+    fn a_span_takes_48_bytes_in_the_heap_s_table() {
+        assert_eq!(size_of::<Option<Span>>(), 48);
     }
 }

@@ -1,7 +1,6 @@
 //! Loading a heap from a region: reading its metadata and checking every record against
 //! the others, the page table and the root type before anything uses it.
 
-use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
 use crate::class::Class;
@@ -161,17 +160,7 @@ impl Heap {
                     "a span's page count or slot class disagrees with its type's record",
                 ));
             };
-            // Until the first collection every slot counts as allocated: no bitmap.
-            heap.insert_span(Span {
-                first_page: page,
-                pages: entry.pages,
-                type_index: entry.type_index,
-                class,
-                allocated: Vec::new(),
-                live: class.objects,
-                free_word_hint: 0,
-                hidden: OnceLock::new(),
-            });
+            heap.insert_span(Span::loaded(page, entry.type_index, class));
             // A huge span's later arenas have no table: theirs hold the object's bytes.
             for covered in page + 1..(page + entry.pages).min(arena_end) {
                 let covered_at = start + layout::entry_offset(covered);

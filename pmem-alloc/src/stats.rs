@@ -114,15 +114,15 @@ impl Heap {
         let mut used_pages = 0;
         for (id, span) in self.spans.iter().enumerate() {
             let Some(span) = span else { continue };
-            used_pages += span.pages;
-            let live = span.live as u64 - reserved_in_span.get(&id).copied().unwrap_or(0);
-            let (objects, slot) = (span.class.objects as u64, span.class.slot as u64);
+            used_pages += span.pages();
+            let live = span.live() as u64 - reserved_in_span.get(&id).copied().unwrap_or(0);
+            let (objects, slot) = (span.class().objects as u64, span.class().slot as u64);
             let entry = &mut per_type[span.type_index as usize];
             entry.spans += 1;
             entry.objects += live;
             entry.free_slots += objects - live;
             stats.allocated_objects += live;
-            if span.class.is_huge() {
+            if span.class().is_huge() {
                 stats.huge_objects += live;
             }
             stats.allocated_bytes += live * slot;

@@ -89,7 +89,7 @@ impl Heap {
                 if *word & bit == 0 {
                     *word |= bit;
                     let span = self.spans[id].as_ref().expect("resolved");
-                    queue.push_back((value, span.type_index, span.class.slot as u64));
+                    queue.push_back((value, span.type_index, span.class().slot as u64));
                 }
             }
         };

@@ -125,6 +125,34 @@ pub fn open_collecting<R: Persistent>(
     pmem::PoolOptions::new().collect_at_open(true).open(path)
 }
 
+/// Opens the pool at `path` with a collection at open or without, as the caller chooses
+/// (a kill loop alternates, so that both opens recover every kind of crash).
+///
+/// # Errors
+///
+/// As [`PoolOptions::open`](pmem::PoolOptions::open).
+pub fn open_either_way<R: Persistent>(
+    path: impl AsRef<std::path::Path>,
+    collect_at_open: bool,
+) -> Result<pmem::Pool<R>, pmem::Error> {
+    pmem::PoolOptions::new()
+        .collect_at_open(collect_at_open)
+        .open(path)
+}
+
+/// The pool's first collection since it was opened: the one at open, or, if the open left
+/// it for later, one run now.
+///
+/// # Panics
+///
+/// If the collection fails.
+pub fn first_collection<R: Persistent>(pool: &mut pmem::Pool<R>) -> pmem::Collection {
+    match pool.info().collection_at_open {
+        Some(collection) => collection,
+        None => pool.collect().expect("the first collection"),
+    }
+}
+
 pub mod forge;
 pub mod fuzz;
 pub mod shared_workloads;

@@ -54,6 +54,50 @@ fn small_list_pool(path: &ScratchFile, size: u64, max_size: u64) -> Pool<List> {
 }
 
 #[test]
+fn an_open_leaves_the_garbage_to_the_first_collection_which_runs_before_the_pool_grows() {
+    let path = ScratchFile::new("heap-lazy-open");
+    let mut pool = small_list_pool(&path, 1 << 20, 4 << 20);
+    pool.txn(|tx| -> Result<(), Error> {
+        for value in 0..20_000 {
+            push(tx, value)?;
+        }
+        Ok(())
+    })
+    .expect("fill");
+    pool.txn(|tx| *tx.root_mut() = List::default());
+    let size = pool.info().size;
+    drop(pool);
+
+    let mut pool = Pool::<List>::open(path.path()).expect("open");
+    assert_eq!(
+        pool.info().collection_at_open,
+        None,
+        "the open did not collect"
+    );
+    let stats = pool.heap_stats();
+    assert_eq!(stats.collections, 0);
+    assert!(
+        stats.allocated_objects >= 20_000,
+        "the garbage counts as allocated until a collection: {stats:?}"
+    );
+    // More nodes than the free pages hold: the allocation that finds no free page collects
+    // (freeing the old list) instead of growing the pool.
+    let nodes = stats.free_page_bytes / 16 + 1000;
+    pool.txn(|tx| -> Result<(), Error> {
+        for value in 0..nodes {
+            push(tx, value)?;
+        }
+        Ok(())
+    })
+    .expect("refill");
+    assert_eq!(pool.info().size, size, "collected instead of growing");
+    let stats = pool.heap_stats();
+    assert_eq!(stats.collections, 1);
+    assert_eq!(stats.allocated_objects, nodes);
+    assert_eq!(values(&pool), (0..nodes).rev().collect::<Vec<_>>());
+}
+
+#[test]
 fn allocated_objects_survive_reopen_and_the_open_collection_counts_them() {
     let path = ScratchFile::new("heap-reopen");
     let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
