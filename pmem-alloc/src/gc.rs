@@ -29,9 +29,12 @@
 //! first, before any entry (rule 5): one more fence per sweep that frees huge objects, and
 //! none for the others.
 //!
-//! Collection needs the pool to itself: the runtime calls it at open, after undo recovery,
-//! and from `Pool::collect`, which borrows the pool mutably, so no reference into the heap
-//! can be alive.
+//! Collection needs the pool to itself: the runtime calls it from an exclusive
+//! transaction's allocation ([`Heap::collection_due`]), from `Pool::collect`, which borrows
+//! the pool mutably, so no reference into the heap can be alive, and, if asked, at open,
+//! after undo recovery. Until the first collection after a load, every slot of a loaded
+//! span counts as allocated, so a pointer at one is followed, and a slot nothing reaches
+//! is freed.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -364,7 +367,9 @@ impl Heap {
             return Resolved::Dangling("is not the start of an object in the heap");
         };
         let span = self.spans[id].as_ref().expect("located");
-        if self.allocation_known && !span.is_allocated(slot) {
+        // A span loaded from the file and not swept yet counts every slot as allocated;
+        // one made since knows its free slots, even before the first collection.
+        if !span.is_allocated(slot) {
             return Resolved::Dangling("points at a free slot");
         }
         let info = &self.types[span.type_index as usize].info;

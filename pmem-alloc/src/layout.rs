@@ -31,9 +31,11 @@
 //! data depends on the heap: [`DataTablePages`] is the heap's list of them, which
 //! [`is_heap_data`] consults, and loading skips those pages.
 //!
-//! **What is not on disk** is which slots hold live objects. The collector recomputes it at
-//! every open by tracing from the roots, as go-pmem does; so an allocation writes no
-//! allocation bit and issues no fence.
+//! **What is not on disk** is which slots hold live objects. The collector recomputes it
+//! by tracing from the roots, as go-pmem does at every open; so an allocation writes no
+//! allocation bit and issues no fence. Until the first collection after a load, every slot
+//! of the spans loaded counts as allocated, and new objects go to free pages: the open
+//! need not trace the heap first.
 //!
 //! **Ordering.** Every metadata write is one aligned 8-byte word or a checksummed record, so
 //! a crash leaves it either old or new, or (a record) detectably torn:

@@ -98,6 +98,39 @@ fn an_open_leaves_the_garbage_to_the_first_collection_which_runs_before_the_pool
 }
 
 #[test]
+fn after_an_open_that_did_not_collect_a_pointer_at_a_free_slot_of_a_new_span_dangles() {
+    let path = ScratchFile::new("heap-lazy-dangling");
+    let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
+    pool.txn(|tx| push(tx, 1)).expect("push");
+    drop(pool);
+    let mut pool = Pool::<List>::open(path.path()).expect("open");
+    assert_eq!(pool.info().collection_at_open, None);
+    // The old span counts as full, so the node starts a new span, whose next slot is free.
+    let free_slot = pool
+        .txn(|tx| -> Result<PPtr<Node>, Error> {
+            let node = tx.alloc(Node {
+                value: 2,
+                next: PPtr::null(),
+            })?;
+            let free_slot = PPtr::from_offset(node.offset() + size_of::<Node>() as u64);
+            tx.root_mut().head = free_slot;
+            Ok(free_slot)
+        })
+        .expect("store a pointer at a free slot");
+    assert!(
+        pool.get(free_slot).is_err(),
+        "a new span knows its free slots"
+    );
+    let collection = pool.collect().expect("collect");
+    assert_eq!(collection.dangling_pointers, 1);
+    assert_eq!(
+        collection.first_dangling.map(|pointer| pointer.reason),
+        Some("points at a free slot")
+    );
+    assert_eq!(collection.live_objects, 0, "the free slot was not kept");
+}
+
+#[test]
 fn allocated_objects_survive_reopen_and_the_open_collection_counts_them() {
     let path = ScratchFile::new("heap-reopen");
     let mut pool = small_list_pool(&path, 1 << 20, 1 << 20);
