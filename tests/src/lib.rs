@@ -122,7 +122,7 @@ pub fn collected_at_open<R: Persistent>(pool: &pmem::Pool<R>) -> pmem::Collectio
 pub fn open_collecting<R: Persistent>(
     path: impl AsRef<std::path::Path>,
 ) -> Result<pmem::Pool<R>, pmem::Error> {
-    pmem::PoolOptions::new().collect_at_open(true).open(path)
+    open_either_way(path, true)
 }
 
 /// Opens the pool at `path` with a collection at open or without, as the caller chooses

@@ -9,7 +9,7 @@ use pmem::simulation::{
 };
 use pmem::{Error, FlushMode, PMut, PPtr, PSlice, Persistent, Pool, PoolOptions, Txn, txn};
 
-use crate::{collected_at_open, xorshift};
+use crate::{collected_at_open, first_collection, xorshift};
 
 /// Crash images per fence, at most.
 pub const IMAGES_PER_FENCE: usize = 64;
@@ -404,10 +404,7 @@ pub fn first_collection_after_open() -> CrashReport {
                 image.description,
                 found.len()
             );
-            let collection = match pool.info().collection_at_open {
-                Some(collection) => collection,
-                None => pool.collect().expect("collect"),
-            };
+            let collection = first_collection(&mut pool);
             assert_eq!(
                 collection.first_dangling, None,
                 "{}, seed {seed}",

@@ -149,8 +149,8 @@ impl PoolOptions {
     /// By default `open` does not trace the heap, so its time does not grow with the heap:
     /// the objects the pool had count as allocated until the first collection, and new
     /// objects go to free pages. That collection runs when an exclusive transaction's
-    /// allocation finds no room (instead of growing the pool), or on [`Pool::collect`]; it frees what a crash left unreachable and what
-    /// the previous run left behind. Shared transactions never collect, so a program that
+    /// allocation finds no room (instead of growing the pool), or on [`Pool::collect`]; it
+    /// frees what a crash left unreachable and what the previous run left behind. Shared transactions never collect, so a program that
     /// allocates only in them reuses the old objects' free slots once it calls
     /// [`Pool::collect`].
     ///
