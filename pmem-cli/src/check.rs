@@ -271,8 +271,8 @@ impl Findings {
         } else {
             writeln!(
                 out,
-                "  garbage: {} ({}) of spans holding only unreachable objects, which any \
-                 open's collection releases (not damage)",
+                "  garbage: {} ({}) of spans holding only unreachable objects, which the next \
+                 collection releases (not damage; `pmem gc` does that now)",
                 plural(self.released_pages, "page"),
                 size(self.released_pages * 4096)
             )?;
